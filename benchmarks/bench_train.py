@@ -1,0 +1,78 @@
+"""Training-engine overhead: one epoch through the engine (memory-mapped cached features → Dataset → collate →
+DataLoader → step with AdamW, schedule, clipping) against pure forward/backward/step on the same pre-built batches.
+
+ratio = pure time / engine time; data handling must not dominate (target ≥ 0.8). The head is hallmen2024's
+"+ global vector" head at the paper width (wav2vec2-vad features, D = 1027).
+
+    /work/venv/bin/pytest benchmarks/bench_train.py -s
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness.features.store import FeatureStore
+from harness.systems import get_system
+from harness.train.data import Collate, ItemDataset
+from harness.train.distributed import DistContext
+from harness.train.engine import FitSettings, TrainableModel, Trainer, make_loader, seed_everything
+
+ITEMS, BATCH, DIM, MAX_FRAMES = 96, 16, 1027, 300
+INPUT = "wav2vec2-vad"
+
+
+def _cached_features(directory: Path) -> tuple[FeatureStore, np.ndarray]:
+    rng = np.random.default_rng(0)
+    entries = {}
+    for index in range(ITEMS):
+        path = directory / f"{index:05d}.npy"
+        np.save(path, rng.standard_normal((int(rng.integers(50, MAX_FRAMES)), DIM)).astype(np.float32))
+        entries[f"{index:05d}"] = path
+    store = FeatureStore(directory, entries, modality="audio", dim=DIM, summary={})
+    return store, rng.random((ITEMS, 6)).astype(np.float32)
+
+
+def _model() -> TrainableModel:
+    spec = get_system("hallmen2024")
+    variant = spec.variant("emi", "audio-global")
+    seed_everything(0)
+    return TrainableModel(spec.build_model("emi", variant, "paper", {INPUT: DIM}))
+
+
+@pytest.mark.benchmark(group="train")
+def test_engine_epoch_vs_pure_steps(tmp_path: Path, benchmark) -> None:
+    torch.set_num_threads(2)
+    store, targets = _cached_features(tmp_path)
+    dataset = ItemDataset(store.ids, {INPUT: store}, targets=targets)
+    collate = Collate({INPUT: DIM})
+    context = DistContext(0, 1, 0, torch.device("cpu"))
+    settings = FitSettings(epochs=1, batch_size=BATCH, lr=1e-4, grad_clip_value=100.0, progress=False)
+
+    def engine_epoch() -> None:
+        Trainer(_model(), settings, context, tmp_path / "run").fit(dataset, collate)
+
+    engine_seconds = benchmark.pedantic(engine_epoch, rounds=1, iterations=1)
+    engine_seconds = benchmark.stats.stats.min
+
+    # The same batches, built once in advance; only model work is timed.
+    loader, sampler = make_loader(dataset, collate, BATCH, shuffle=True, seed=0, context=context, num_workers=0)
+    sampler.set_epoch(1)
+    batches = list(loader)
+    model = _model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    started = time.perf_counter()
+    for batch in batches:
+        loss = torch.nn.functional.mse_loss(model(batch["features"], {}), batch["targets"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    pure_seconds = time.perf_counter() - started
+    ratio = pure_seconds / engine_seconds
+    print(f"\n[bench_train] {ITEMS} items, batch {BATCH}, D={DIM}: engine epoch {engine_seconds:.2f} s, "
+          f"pure forward/backward/step {pure_seconds:.2f} s, ratio {ratio:.2f} (target >= 0.8)")
+    assert ratio > 0.5

@@ -1,0 +1,1 @@
+"""One module per `abaw-bench` subcommand; see `harness.cli` for the contract."""

@@ -1,0 +1,86 @@
+"""`abaw-bench demo`: write a task's small synthetic dataset (official layout, planted signal) into a folder."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from harness.commands._common import add_command, add_task_arg
+
+EXAMPLES = """\
+  abaw-bench demo --task bah --out demo-bah
+  abaw-bench demo --task va --out demo-affwild2 --seed 3
+  abaw-bench demo --task emi --out demo-emi --force
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(subparsers, "demo", help="write a task's demo dataset (synthetic, official layout)",
+                         description="Write the embedded demo dataset of a task into DIR: a few videos or clips in "
+                                     "the task's official layout with label files and a planted signal. The same "
+                                     "seed always writes the same bytes. VA and Expr share one Aff-Wild2 demo. The "
+                                     "dataset is built in a temporary folder beside DIR and moved into place, so an "
+                                     "interrupted run leaves nothing half-written.",
+                         examples=EXAMPLES)
+    what = parser.add_argument_group("what to write")
+    add_task_arg(what)
+    what.add_argument("--out", required=True, metavar="DIR", help="destination folder (absent or empty)")
+    what.add_argument("--seed", type=int, default=0, metavar="N", help="seed of labels, text, sound and pixels")
+    what.add_argument("--force", action="store_true",
+                      help="write into a non-empty DIR, replacing the demo's top-level entries there "
+                           "(other files in DIR are left alone)")
+    parser.set_defaults(handler=run)
+
+
+def install(staging: Path, out: Path) -> None:
+    """Move the staged dataset to `out`: a rename when `out` is absent or empty, else entry by entry."""
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if not out.exists():
+        staging.rename(out)
+        return
+    for entry in sorted(staging.iterdir()):
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        entry.rename(target)
+    staging.rmdir()
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.demo import dataset_of, generate
+    from harness.errors import AbawError
+    from harness.paths import DEMO_MARKER
+
+    dataset = dataset_of(args.task)
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise AbawError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise AbawError(f"--out {out}: folder is not empty; choose another or pass --force to write into it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        generate(args.task, staging, args.seed)
+        install(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    files = [path for path in out.rglob("*") if path.is_file()]
+    size = sum(path.stat().st_size for path in files)
+    print(f"wrote the {dataset} demo dataset (task {args.task}, seed {args.seed}) to {out} in {seconds:.1f} s: "
+          f"{len(files)} files, {size / 1e6:.1f} MB")
+    for entry in sorted(out.iterdir()):
+        if entry.is_dir():
+            print(f"  {entry.name}/  {sum(1 for path in entry.rglob('*') if path.is_file())} files")
+        else:
+            print(f"  {entry.name}")
+    print(f"DEMO data: synthetic, for trying the harness; it says nothing about the real benchmark "
+          f"(details in {out / DEMO_MARKER})")
+    return 0

@@ -1,0 +1,105 @@
+"""`abaw-bench info`: what a system variant consumes and how big it is, without downloading anything.
+
+The head is built with random weights on the meta device (no memory, no download) from the preset's input widths;
+unfrozen encoders are counted the same way (`harness.encoders.build_random`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from typing import Any
+
+from harness.commands._common import add_command, add_json_arg, add_task_arg
+
+EXAMPLES = """\
+  abaw-bench info --system hallmen2024 --task emi
+  abaw-bench info --system hallmen2025 --task emi --variant text-audio-vision --preset tiny --json
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(subparsers, "info", help="inputs, parameter counts and hyper-parameters of a variant",
+                         description="Show a system variant's inputs (encoders or provided features and their "
+                                     "widths under the preset), the trainable parameter counts of its head and of "
+                                     "any encoder it fine-tunes, the head's layers, and its hyper-parameters. "
+                                     "Nothing is downloaded: models are built on the meta device.",
+                         examples=EXAMPLES)
+    parser.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
+    add_task_arg(parser)
+    parser.add_argument("--variant", default=None, metavar="V", help="variant (default: the system's)")
+    parser.add_argument("--preset", choices=("paper", "tiny"), default="paper", help="encoder preset")
+    add_json_arg(parser)
+    parser.set_defaults(handler=run)
+
+
+def _input_dim(encoder_name: str, preset: str) -> tuple[int, str]:
+    from harness.encoders import encoder_info
+    from harness.train.pipeline import PROVIDED_DIMS, PROVIDED_PREFIX
+
+    if encoder_name.startswith(PROVIDED_PREFIX):
+        kind = encoder_name[len(PROVIDED_PREFIX):]
+        return PROVIDED_DIMS[kind], f"the organisers' {kind}/<id>.pkl features"
+    info = encoder_info(encoder_name)
+    return info.output_dims[preset], f"{info.modality} encoder {info.model_id}"
+
+
+def _count(module: Any) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def describe(system: str, task: str, variant_name: str | None, preset: str) -> dict[str, Any]:
+    import torch
+
+    from harness.encoders import build_random
+    from harness.systems import get_system
+
+    spec = get_system(system)
+    variant = spec.variant(task, variant_name)
+    hyper = spec.hyper_for(task, variant)
+    inputs, dims = [], {}
+    for name in variant.inputs:
+        encoder = spec.encoder_for(task, name, preset)
+        dims[name], source = _input_dim(encoder, preset)
+        inputs.append({"name": name, "encoder": encoder, "dim": dims[name], "source": source,
+                       "unfrozen": name in variant.unfrozen, "transcript": spec.transcript_for(task, name, preset)})
+    with torch.device("meta"):
+        head = spec.build_model(task, variant, preset, dims)
+    layers = [{"name": name, "module": type(module).__name__, "repr": repr(module).split("\n")[0],
+               "parameters": sum(p.numel() for p in module.parameters(recurse=False))}
+              for name, module in head.named_modules() if name and not list(module.children())]
+    encoders = {}
+    for entry in inputs:
+        if entry["unfrozen"]:
+            built = build_random(entry["encoder"], preset, device="meta")
+            encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": _count(built.model)}
+    return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
+            "inputs": inputs, "head": {"trainable_parameters": _count(head), "layers": layers},
+            "unfrozen_encoders": encoders, "hyper": asdict(hyper), "train_splits": list(variant.train_splits),
+            "reuse_best_epoch_of": variant.reuse_best_epoch_of, "paper": dict(variant.paper)}
+
+
+def run(args: argparse.Namespace) -> int:
+    info = describe(args.system, args.task, args.variant, args.preset)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['system']} / {info['task']} / {info['variant']}  ({info['row']}), preset {info['preset']}")
+    print("inputs:")
+    for entry in info["inputs"]:
+        extra = " (fine-tuned end to end)" if entry["unfrozen"] else ""
+        transcript = f"; transcript: {entry['transcript']}" if entry["transcript"] else ""
+        print(f"  {entry['name']:<18} D={entry['dim']:<6} {entry['encoder']}: {entry['source']}{transcript}{extra}")
+    print(f"head: {info['head']['trainable_parameters']:,} trainable parameters")
+    for layer in info["head"]["layers"]:
+        print(f"  {layer['name']:<32} {layer['repr']:<60} {layer['parameters']:>12,}")
+    for name, encoder in info["unfrozen_encoders"].items():
+        print(f"unfrozen encoder {name} ({encoder['encoder']}): {encoder['trainable_parameters']:,} trainable "
+              "parameters")
+    print("hyper-parameters:")
+    for key, value in info["hyper"].items():
+        print(f"  {key:<24} {value}")
+    if info["reuse_best_epoch_of"]:
+        print(f"trains on {'+'.join(info['train_splits'])} for the best epoch count of {info['reuse_best_epoch_of']}")
+    return 0

@@ -1,0 +1,110 @@
+"""`abaw-bench run`: train one system variant on a task and write its run directory (see harness.train.pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.commands._common import add_command, add_data_root_arg, add_task_arg
+from harness.errors import AbawError
+
+EXAMPLES = """\
+  abaw-bench run --system hallmen2025 --task emi                      # demo data, tiny encoders, default variant
+  abaw-bench run --system hallmen2024 --task emi --variant audio-global --epochs 3
+  abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
+      --weights gte-base=~/models/gte-en-mlm-base --weights vit-h14=~/models/vit-huge --device cuda
+  abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
+  torchrun --nproc_per_node 4 -m harness.cli run --system hallmen2025 --task emi --device cuda
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers, "run", help="train and evaluate a system variant; writes results, predictions, a submission",
+        description="Train one system variant (a row of its paper's table) on a task, validate it each epoch, keep "
+                    "the best checkpoint, predict the test split and write a submission checked by the validator. "
+                    "Without --data-root it runs on the embedded demo dataset and says so. The run directory is "
+                    "<out>/<system>/<task>/<variant>/seed<N>: config.json, results.json, val_predictions.csv, "
+                    "submission_test.csv, train_log.jsonl, best.pt, last.pt.",
+        examples=EXAMPLES)
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
+    add_task_arg(what)
+    what.add_argument("--variant", default=None, metavar="V", help="variant (table row); default: the system's")
+    what.add_argument("--preset", choices=("paper", "tiny"), default="tiny",
+                      help="encoder preset: paper (published architectures, needs weights) or tiny (demo)")
+    add_data_root_arg(what)
+    what.add_argument("--weights", action="append", default=[], metavar="ENC=DIR",
+                      help="local weights for an encoder (repeatable), e.g. vit-h14=~/models/vit-huge")
+    training = parser.add_argument_group("training (defaults: the paper's values)")
+    training.add_argument("--epochs", type=int, default=None, metavar="N")
+    training.add_argument("--batch-size", type=int, default=None, metavar="N")
+    training.add_argument("--lr", type=float, default=None, metavar="X")
+    training.add_argument("--seed", type=int, default=0, metavar="N")
+    training.add_argument("--device", default="cpu", metavar="cpu|cuda", help="cpu, cuda or cuda:N")
+    training.add_argument("--num-workers", type=int, default=0, metavar="K", help="DataLoader worker processes")
+    training.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", default="runs", metavar="DIR", help="root of the run directories")
+    output.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    parser.set_defaults(handler=run)
+
+
+def parse_weights(pairs: list[str]) -> dict[str, str]:
+    weights = {}
+    for pair in pairs:
+        name, sep, directory = pair.partition("=")
+        if not sep or not name or not directory:
+            raise AbawError(f"--weights {pair!r}: expected ENCODER=DIR, e.g. vit-h14=~/models/vit-huge")
+        weights[name] = directory
+    return weights
+
+
+def _check_positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise AbawError(f"{name} {value}: expected a positive number")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_positive("--epochs", args.epochs, allow_zero=True)
+    _check_positive("--batch-size", args.batch_size)
+    _check_positive("--lr", args.lr)
+    _check_positive("--num-workers", args.num_workers, allow_zero=True)
+    if not (args.device == "cpu" or args.device.startswith("cuda")):
+        raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    from harness.train.config import RunConfig
+    from harness.train.pipeline import run as run_pipeline
+
+    config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
+                       data_root=args.data_root, out_root=args.out, seed=args.seed, device=args.device,
+                       num_workers=args.num_workers, resume=args.resume, epochs=args.epochs,
+                       batch_size=args.batch_size, lr=args.lr, weights=parse_weights(args.weights),
+                       progress=not args.quiet)
+    outcome = run_pipeline(config)
+    if outcome.is_main:
+        print(summary_table(outcome.results, outcome.run_dir))
+    return 0
+
+
+def summary_table(results: dict, run_dir: object) -> str:
+    """A few lines a person reads at the end of a run: metric, value, the paper's figure, demo or real data."""
+    data = "DEMO data" if results["data"]["demo"] else f"real data ({results['data']['root']})"
+    random_inputs = [name for name, info in results["encoders"].items() if info.get("random_weights")]
+    weights = f"; RANDOM-weight encoders: {', '.join(random_inputs)}" if random_inputs else ""
+    paper = results["paper"].get("val")
+    rows = [("system / variant", f"{results['system']} / {results['variant']}  ({results['row']})"),
+            ("data", f"{data}, preset {results['preset']}{weights}")]
+    metric = results["metric"]
+    if metric is None:
+        rows.append(("validation", f"none: trained on train+val for {results['epochs_run']} epochs "
+                                    f"({results['epochs_source']})"))
+    else:
+        rows.append((f"val {metric['name']}", f"{metric['value']:.4f}   (paper: "
+                     f"{'n/a' if paper is None else f'{paper:.3f}'}; best epoch {results['best_epoch']})"))
+        rows += [(f"  {column}", f"{value:.4f}") for column, value in metric["breakdown"].items()]
+    submission = results["submission"]
+    rows.append(("test submission", f"{submission['path']} ({submission['rows']} rows, "
+                                    f"{'valid' if submission['valid'] else 'INVALID'})"))
+    rows.append(("wall time", f"{results['provenance']['wall_time_seconds']:.1f} s"))
+    rows.append(("run directory", str(run_dir)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

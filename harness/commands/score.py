@@ -1,0 +1,88 @@
+"""`abaw-bench score`: validate a submission for a labelled split, then score it with the task's reference metric."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from harness.commands.validate import add_level_arg
+from harness.errors import AbawError
+
+EXAMPLES = """\
+  abaw-bench score --task emi predictions_val.csv
+  abaw-bench score --task emi --data-root /data/hume-vidmimic2 --split val predictions_val.csv --json
+  abaw-bench score --task bah --level video --split val video_preds.txt
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers, "score", help="validate and score a submission on a labelled split",
+        description="Validate FILE against the split's reference rows (as 'validate' does; an invalid file is not "
+                    "scored and exits 1), align it to the split's labels and score it with the task's metric. "
+                    "The output records the task, split, data root, manifest sha256 and the file's sha256.",
+        examples=EXAMPLES)
+    what = parser.add_argument_group("what to score")
+    add_task_arg(what)
+    what.add_argument("file", metavar="FILE", help="the submission file")
+    add_level_arg(what)
+    data = parser.add_argument_group("labels")
+    add_data_root_arg(data)
+    data.add_argument("--split", default="val", choices=("train", "val", "test"),
+                      help="the labelled split to score on (test labels are held by the organisers)")
+    output = parser.add_argument_group("limits and output")
+    output.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")
+    add_json_arg(output)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.submission import resolve_level, validate_file
+    from harness.submission.reference import dataset_reference, file_sha256, reader_level, sniff
+    from harness.tasks import get_task
+
+    level, _ = resolve_level(args.task, args.level, sniff(args.file))
+    reference, reader = dataset_reference(args.task, args.data_root, args.split, level)
+    report = validate_file(args.task, args.file, reference.rows, level=args.level, max_bytes=args.max_bytes)
+    provenance = {
+        "task": args.task,
+        "split": args.split,
+        "level": report.level,
+        "data_root": reference.shown_root,
+        "demo": reference.is_demo,
+        "manifest_sha256": reference.manifest_sha256,
+        "file": args.file,
+    }
+    if not report.ok or report.table is None:
+        if args.json:
+            print(json.dumps({**provenance, "ok": False, "validation": report.to_json()}, indent=2))
+        else:
+            print("\n".join(report.render()))
+            print(f"{args.file}: not scored: fix the problems above first", file=sys.stderr)
+        return 1
+
+    labels = reader.labels(args.split, reader_level(args.task, report.level))
+    try:
+        predictions = report.table.reindex(labels.ids)
+    except KeyError as missing:
+        raise AbawError(f"{args.file}: no prediction for labelled row {missing} of the {args.split} split "
+                        "(the labels and the split's reference rows disagree)") from None
+    result = get_task(args.task).score(predictions, labels, reader_level(args.task, report.level))
+    body = {**result.to_json(), **provenance, "file_sha256": file_sha256(args.file), "rows_scored": len(labels),
+            "validation_warnings": [problem.to_json() for problem in report.warnings]}
+    if args.json:
+        print(json.dumps(body, indent=2, allow_nan=True))
+        return 0
+    source = "DEMO data: says nothing about the real benchmark" if reference.is_demo else str(reference.root)
+    print(f"{args.task} {args.split} ({report.level}), {len(labels):,} labelled rows — {source}")
+    print(f"{result.metric} = {result.value:.6f}")
+    width = max((len(name) for name in result.breakdown), default=0)
+    for name, value in result.breakdown.items():
+        print(f"  {name:<{width}}  {value:.6f}")
+    for warning in [*result.warnings, *(p.render(args.file) for p in report.warnings)]:
+        print(f"warning: {warning}")
+    print(f"file sha256 {body['file_sha256']}  manifest sha256 {reference.manifest_sha256}")
+    return 0

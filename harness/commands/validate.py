@@ -1,0 +1,68 @@
+"""`abaw-bench validate`: check a submission file against the rows it must contain, one check per concern."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+
+EXAMPLES = """\
+  abaw-bench validate --task emi predictions.csv
+  abaw-bench validate --task emi --data-root /data/hume-vidmimic2 --split test predictions.csv
+  abaw-bench validate --task bah --level video --reference organisers_sample.txt predictions.txt --json
+  abaw-bench validate --task va --reference va_test_sample.csv va_predictions.csv --max-bytes 500000000
+"""
+
+
+def add_level_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--level", choices=("frame", "video"), default=None,
+                        help="BAH submission level; when omitted, detected from the file's first line")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers, "validate", help="check a submission file's format (no labels needed)",
+        description="Check a submission file against the task's format and the rows the split requires: size, "
+                    "encoding, header, column count, ids missing/extra/duplicated, row order, value type, range, "
+                    "NaN/inf. Prints FILE:LINE: [check] expected …, found … per problem, then a count; exits 0 "
+                    "when valid, 1 when not. CRLF line endings and a missing final newline are fine.",
+        examples=EXAMPLES)
+    what = parser.add_argument_group("what to validate")
+    add_task_arg(what)
+    what.add_argument("file", metavar="FILE", help="the submission file")
+    add_level_arg(what)
+    reference = parser.add_argument_group("reference rows (one of)")
+    source = reference.add_mutually_exclusive_group()
+    add_data_root_arg(source)
+    source.add_argument("--reference", metavar="FILE", default=None,
+                        help="an organisers' sample submission (ids from its first column, header skipped) or a "
+                             "plain list of ids, one per line, instead of a dataset root")
+    reference.add_argument("--split", default="test", choices=("train", "val", "test"),
+                           help="the split whose rows the file must contain (with --data-root or the demo)")
+    limits = parser.add_argument_group("limits and output")
+    limits.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")
+    add_json_arg(limits)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.submission import get_format, resolve_level, validate_file
+    from harness.submission.reference import dataset_reference, load_reference_file, sniff
+
+    level, _ = resolve_level(args.task, args.level, sniff(args.file))
+    if args.reference is not None:
+        rows = load_reference_file(args.reference, get_format(args.task, level))
+        source = {"reference_file": args.reference}
+    else:
+        reference, _ = dataset_reference(args.task, args.data_root, args.split, level)
+        rows = reference.rows
+        source = {"data_root": reference.shown_root, "split": args.split,
+                  "manifest_sha256": reference.manifest_sha256}
+    report = validate_file(args.task, args.file, rows, level=args.level, max_bytes=args.max_bytes)
+    if args.json:
+        print(json.dumps({**report.to_json(), **source}, indent=2))
+    else:
+        print("\n".join(report.render()))
+    return 0 if report.ok else 1

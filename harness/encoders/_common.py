@@ -1,0 +1,250 @@
+"""Torch-side machinery shared by the encoder families: weight lookup, fingerprints, device/dtype handling.
+
+Every family loads real and tiny checkpoints through the same function (`resolve_weights` → a local path → the
+family's `from_pretrained`-style loader), so a test that saves and reloads a tiny checkpoint exercises the exact code
+that loads the published weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.encoders.base import Encoder, EncoderInfo
+from harness.errors import AbawError
+
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+RANDOM_SEED = 0
+
+
+def torch_dtype(dtype: str) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise AbawError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def check_device(device: str) -> str:
+    """Validate a device string early, with a message instead of a deep torch traceback."""
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise AbawError(f"device {device!r} requested but CUDA is not available in this torch build/machine; "
+                            "use --device cpu")
+        return device
+    raise AbawError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def hf_cache_dir() -> Path:
+    """Where huggingface_hub keeps snapshots (honours HF_HUB_CACHE / HF_HOME)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def find_in_hf_cache(model_id: str, marker: str = "config.json") -> Path | None:
+    """The cached snapshot directory of `model_id` if `marker` is present in it; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, marker)
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def missing_weights_error(info: EncoderInfo, looked_in: str, how_to_get: str) -> AbawError:
+    return AbawError(
+        f"weights for encoder {info.name!r} (model id {info.model_id}) not found: looked in {looked_in}. "
+        f"This machine cannot download them. {how_to_get}"
+    )
+
+
+def hf_how_to_get(info: EncoderInfo, *, remote_code: bool = False) -> str:
+    repo_dir = "models--" + info.model_id.replace("/", "--")
+    text = (f"On a machine with internet run `huggingface-cli download {info.model_id}` and copy "
+            f"~/.cache/huggingface/hub/{repo_dir} into {hf_cache_dir()}/{repo_dir}, or save the model with "
+            f"save_pretrained and pass --weights DIR (a directory holding config.json and model.safetensors or "
+            f"pytorch_model.bin).")
+    if remote_code:
+        text += " This model's architecture is defined by code in its repository: also pass --trust-remote-code."
+    return text
+
+
+def resolve_hf_dir(info: EncoderInfo, weights: str | Path | None) -> Path:
+    """A local save_pretrained directory for `info`: the given one, or the offline HF cache snapshot."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not (path / "config.json").is_file():
+            raise missing_weights_error(info, f"{path} (expected a save_pretrained directory with config.json)",
+                                        hf_how_to_get(info))
+        return path
+    found = find_in_hf_cache(info.model_id)
+    if found is None:
+        raise missing_weights_error(info, f"the Hugging Face cache {hf_cache_dir()} (offline)", hf_how_to_get(info))
+    return found
+
+
+def sha256_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_state_dict(module: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json", ".txt", ".model")
+
+
+def checkpoint_files(path: Path) -> list[Path]:
+    """The files whose bytes define a checkpoint (weights, configs, tokenizer files)."""
+    if path.is_file():
+        return [path]
+    return [p for p in path.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES]
+
+
+class TorchEncoder(Encoder):
+    """An encoder wrapping one `torch.nn.Module`; handles device/dtype, autocast and the fingerprint.
+
+    Weights stay in fp32; bf16/fp16 run under autocast so that the same module can be fine-tuned (the "unfrozen"
+    system variants train `self.model` directly).
+    """
+
+    def __init__(self, info: EncoderInfo, preset: str, model: torch.nn.Module, *, weights_path: Path | None,
+                 source: str) -> None:
+        self.info = info
+        self.preset = preset
+        self.model = model.eval()
+        self.weights_path = weights_path
+        self.weights_source = source
+        self.device = "cpu"
+        self.dtype = "fp32"
+        self._weights_hash: str | None = None
+
+    def to(self, device: str, dtype: str) -> TorchEncoder:
+        torch_dtype(dtype)
+        self.device = check_device(device)
+        self.dtype = dtype
+        self.model.to(self.device)
+        return self
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        """Mixed precision for bf16/fp16; plain fp32 otherwise (CPU default: no native bf16 here)."""
+        if self.dtype == "fp32":
+            yield
+            return
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.autocast(device_type=device_type, dtype=DTYPES[self.dtype]):
+            yield
+
+    def weights_hash(self) -> str:
+        if self._weights_hash is None:
+            if self.weights_path is not None:
+                self._weights_hash = sha256_files(checkpoint_files(self.weights_path))
+            else:
+                self._weights_hash = sha256_state_dict(self.model)
+        return self._weights_hash
+
+    def fingerprint(self) -> str:
+        payload = {"encoder": self.info.name, "preset": self.preset, "weights": self.weights_hash(),
+                   "source": "random weights" if self.is_random else "checkpoint", "params": self.cache_params()}
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return f"random-{digest}" if self.is_random else digest
+
+    @property
+    def is_random(self) -> bool:
+        return self.weights_source.startswith("random weights")
+
+    def describe(self) -> str:
+        return f"{super().describe()}; {self.device} {self.dtype}"
+
+
+@contextlib.contextmanager
+def seeded() -> Iterator[None]:
+    """Deterministic random init that does not disturb the caller's global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)
+        yield
+
+
+def set_offline() -> None:
+    """The harness never downloads: keep huggingface_hub from trying even if the user's env says otherwise."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def quiet_transformers() -> None:
+    """transformers' per-shard progress bars are noise in extract/profile logs (our own progress goes to stderr)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def from_pretrained_checked(model_class: Any, directory: Path, info: EncoderInfo, **kwargs: Any) -> Any:
+    """`model_class.from_pretrained` offline, failing loudly if the checkpoint lacks some of the model's weights
+    (transformers would otherwise initialise them randomly with only a log warning)."""
+    quiet_transformers()
+    try:
+        model, loading = model_class.from_pretrained(directory, local_files_only=True, output_loading_info=True,
+                                                     **kwargs)
+    except (OSError, ValueError) as error:
+        raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}") from error
+    if loading.get("missing_keys"):
+        missing = sorted(loading["missing_keys"])
+        raise AbawError(f"the checkpoint in {directory} is not a {info.model_id} checkpoint for encoder "
+                        f"{info.name!r}: {len(missing)} weights are missing, e.g. {', '.join(missing[:3])}")
+    return model
+
+
+def save_files_atomically(directory: Path, write: Callable[[Path], None]) -> Path:
+    """Run `write(tmp_dir)` (e.g. a save_pretrained call), then move each file into `directory` with an atomic
+    rename, so a killed save never leaves a half-written weight file under its final name."""
+    quiet_transformers()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".saving-", dir=directory) as staging:
+        write(Path(staging))
+        for path in sorted(Path(staging).rglob("*")):
+            if path.is_file():
+                target = directory / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+    return directory
+
+
+def retain_freed_memory() -> bool:
+    """Make glibc keep freed blocks instead of returning large ones to the kernel after every op.
+
+    By default each tensor over 128 KiB is a fresh mmap whose pages are faulted in and zeroed on first touch and
+    unmapped on free: for wav2vec2-large that is ~0.5 GB of page faults per 4 s clip (≈ 7 % of the CPU time here).
+    Raising the mmap and trim thresholds lets the heap reuse those pages. Returns False where this does not apply
+    (non-glibc platforms). Meant for dedicated processes (profile, extract), as it changes process-wide malloc.
+    """
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, (1 << 31) - 1))

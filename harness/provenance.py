@@ -1,0 +1,111 @@
+"""Provenance of a run and the schema of `results.json` (what `abaw-bench run` writes; bump SCHEMA_VERSION on change).
+
+results.json, schema_version 1:
+    schema_version      int, 1
+    system, task, variant, row      the system, task, variant name and its paper-table row label
+    preset              "paper" | "tiny" (encoder preset)
+    metric              {"name", "value", "breakdown" {column: value}, "warnings", "extra"} of the best epoch on
+                        validation; null for train+val rows (nothing held out)
+    best_epoch          1-based epoch whose weights are in best.pt (0: evaluated as built, no training; train+val
+                        rows: the last epoch)
+    epochs_run          epochs actually trained (early stopping may end before `hyper.epochs`)
+    epochs_source       where the epoch count came from ("system default (...)", "--epochs", "best epoch of ...")
+    stopped_early       bool
+    paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
+    hyper               the effective hyper-parameters (harness.systems.Hyper fields)
+    data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash}
+    encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}
+    submission          {"path": file name in the run directory, "valid": bool, "rows": int, "problems": [...]}
+    config              the RunConfig as given (see config.json for the fully resolved one)
+    provenance          {"git_commit": sha or "unknown", "git_dirty": bool | null, "packages": {torch,
+                        transformers, numpy, abaw-bench}, "python", "platform", "seed", "device", "precision",
+                        "world_size", "started_at", "finished_at" (UTC ISO 8601), "wall_time_seconds"}
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+PACKAGES = ("torch", "transformers", "numpy", "abaw-bench")
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def git_commit(repository: Path = REPOSITORY) -> tuple[str, bool | None]:
+    """(commit sha, working tree dirty?) of the harness checkout; ("unknown", None) outside git or without commits."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+    return sha or "unknown", bool(status.strip())
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any, metric: Any, fit: Any,
+                  epochs_source: str, data_root: Path, demo: bool, manifest_sha256: str,
+                  encoders: dict[str, dict[str, Any]], device: str, precision: str, world_size: int,
+                  started: float, submission: Path, report: Any) -> dict[str, Any]:
+    """The results.json document (schema above)."""
+    commit, dirty = git_commit()
+    finished = time.time()
+    trained_epochs = [entry["epoch"] for entry in fit.history if entry["epoch"] > 0]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "system": spec.name,
+        "task": task.name,
+        "variant": variant.name,
+        "row": variant.row,
+        "preset": config.preset,
+        "metric": None if metric is None else {"name": metric.metric, "value": metric.value,
+                                               "breakdown": metric.breakdown, "warnings": metric.warnings,
+                                               "extra": metric.extra},
+        "best_epoch": fit.best_epoch,
+        "epochs_run": len(trained_epochs),
+        "epochs_source": epochs_source,
+        "stopped_early": fit.stopped_early,
+        "paper": dict(variant.paper),
+        "hyper": asdict(hyper),
+        "data": {"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest_sha256},
+        "encoders": encoders,
+        "submission": {"path": submission.name, "valid": report.ok, "rows": report.data_rows,
+                       "problems": [problem.to_json() for problem in report.problems]},
+        "config": config.to_json(),
+        "provenance": {
+            "git_commit": commit,
+            "git_dirty": dirty,
+            "packages": package_versions(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "seed": config.seed,
+            "device": device,
+            "precision": precision,
+            "world_size": world_size,
+            "started_at": _iso(started),
+            "finished_at": _iso(finished),
+            "wall_time_seconds": round(finished - started, 3),
+        },
+    }

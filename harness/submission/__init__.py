@@ -1,0 +1,42 @@
+"""Submission formats of the ABAW tasks: declarative specs, and a generic reader, writer and validator.
+
+Public API (numpy only, never torch):
+- `get_format(task, level=None)`: the `SubmissionFormat` spec (BAH levels "frame" / "video"; None = default level).
+- `write_submission(task, path, table, level=None)`: atomic write, values clipped to the format's range.
+- `read_submission(task, path, level=None) -> Table`: parse; AbawError if malformed.
+- `validate_file(task, path, reference_rows, level=None, max_bytes=None) -> ValidationReport`: every check, one
+  structured `Problem` per finding; never raises on the file's contents. With level None a BAH file's level is
+  detected from its first line and the report says so.
+"""
+
+from __future__ import annotations
+
+from harness.submission.checks import Problem
+from harness.submission.formats import FORMATS, Column, SubmissionFormat, detect_level, get_format, levels_of
+from harness.submission.validator import (
+    ValidationReport,
+    default_max_bytes,
+    read_submission,
+    resolve_level,
+    validate_bytes,
+    validate_file,
+)
+from harness.submission.writer import render_submission, write_submission
+
+__all__ = [
+    "FORMATS",
+    "Column",
+    "Problem",
+    "SubmissionFormat",
+    "ValidationReport",
+    "default_max_bytes",
+    "detect_level",
+    "get_format",
+    "levels_of",
+    "read_submission",
+    "render_submission",
+    "resolve_level",
+    "validate_bytes",
+    "validate_file",
+    "write_submission",
+]

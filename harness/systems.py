@@ -1,0 +1,149 @@
+"""The system registry: trainable entries whose variants are the rows of their paper's result table.
+
+A system file (`systems/<paper>.py`, `baselines/<name>.py`) declares a `SystemSpec` next to its model and registers it
+with `@SYSTEMS.register(name)` applied to the spec (or `SYSTEMS.register(name)(spec)`). Importing a system file must
+not import torch: the spec is plain data, and `build_model` imports torch when called. This keeps `abaw-bench systems`
+light and lets the engine (`harness/train/`) know systems only through this module.
+
+Model contract, shared by every system and the engine:
+    model = spec.build_model(task, variant, preset, input_dims)   # a torch.nn.Module
+    predictions = model(inputs)                                   # [B, K] (K = the task's column count)
+where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)` and
+`input_dims` maps the same names to D. For inputs listed in `variant.unfrozen` the engine runs that encoder
+(harness.encoders) inside the training step on decoded media and hands the model its padded outputs in the same form;
+the model never sees the difference.
+
+Input names. A name in `variant.inputs` is one of
+- an encoder name (harness.encoders), e.g. "wav2vec2-vad": the same encoder under every preset;
+- "provided:<kind>": the organisers' feature pickles of that media kind ("provided:vit", "provided:wav2vec2"),
+  read through `harness.safepickle` (untrusted input);
+- a *role* declared in `spec.input_sources[task]`, e.g. "text": its encoder depends on the preset (hallmen2025 embeds
+  the transcript with gte-base under "paper" but with the real MiniLM under "tiny", because a tiny random text encoder
+  could not carry the demo's text signal). Resolve any name with `spec.encoder_for(task, name, preset)`; a text
+  role also says where its transcript comes from, `spec.transcript_for(task, name, preset)`: an "asr" encoder name
+  (the whole-clip transcript it produces) or `DATASET_TRANSCRIPT` (the dataset's own "transcript" media, which the
+  demo datasets ship in place of Whisper output). The model, `input_dims`, `variant.unfrozen` and the feature batches
+  all keep using the role name; only feature extraction needs the resolved encoder.
+
+Optional model hooks the engine honours:
+- `model.init_from_train_labels(labels)`: called once after `build_model` (before the first epoch and before a
+  checkpoint is loaded on `--resume`) with the training rows' labels as a float32 tensor [N, K] (after
+  `shuffle_labels` when that control is on). The constant-mean floor uses it to fix its prediction at the train mean.
+- A system whose `Hyper.epochs` is 0 (and whose model may have no trainable parameter) takes no optimiser step: the
+  engine evaluates the model as built, keeps it as the best checkpoint, and writes predictions as for any run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.registry import Registry
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Training hyper-parameters, as the paper states them (overridable per variant and from the CLI)."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    epochs: int = 30
+    batch_size: int = 32
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"  # cosine decay after linear warm-up (transformers' get_cosine_schedule_with_warmup)
+    loss: str = "mse"  # "mse" | "bce" | "ccc" | "ce"
+    grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024 used 100)
+    grad_clip_norm: float | None = None  # clip_grad_norm_ threshold (wen2024 used 0.8)
+    early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
+    dropout: float = 0.0
+    max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
+    max_frames: int | None = None  # vision cut (hallmen2025: first 400 frames)
+    encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
+
+    def replace(self, **changes: Any) -> Hyper:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the paper's table that is a trained system."""
+
+    name: str  # CLI name, e.g. "audio-global-unfrozen-dropout"
+    row: str  # the table's row label, verbatim, e.g. "+ global + unfrozen + dropout"
+    inputs: tuple[str, ...]  # encoder names (harness.encoders) or "provided:vit" / "provided:wav2vec2" pickles
+    unfrozen: tuple[str, ...] = ()  # subset of inputs fine-tuned end to end
+    train_splits: tuple[str, ...] = ("train",)  # ("train", "val") for the train+val rows
+    reuse_best_epoch_of: str | None = None  # train+val rows: train for the best epoch count of this train-only variant
+    hyper: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's Hyper
+    options: Mapping[str, Any] = field(default_factory=dict)  # model options (e.g. {"global_vector": True})
+    paper: Mapping[str, float | None] = field(default_factory=dict)  # table figures, e.g. {"val": .386, "test": .461}
+
+
+DATASET_TRANSCRIPT = "dataset"  # `InputSource.transcript` value: the dataset's own "transcript" media
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where a role-named input comes from under each preset (see the module docstring, "Input names")."""
+
+    encoder: Mapping[str, str]  # preset -> encoder name (harness.encoders) or "provided:<kind>"
+    transcript: Mapping[str, str] = field(default_factory=dict)  # text: preset -> asr encoder | DATASET_TRANSCRIPT
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A paper's system: its variants per task and how to build its model."""
+
+    name: str
+    paper: str  # citation line
+    tasks: tuple[str, ...]
+    variants: Mapping[str, Mapping[str, Variant]]  # task -> variant name -> Variant
+    default_variant: Mapping[str, str]  # task -> variant name
+    hyper: Mapping[str, Hyper]  # task -> Hyper
+    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int]) -> torch.nn.Module
+    description: str = ""
+    input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
+
+    def variant(self, task: str, name: str | None) -> Variant:
+        from harness.errors import AbawError, unknown_name_error
+
+        if task not in self.variants:
+            raise AbawError(f"system {self.name!r} has no task {task!r}; its tasks: {', '.join(self.tasks)}")
+        name = name or self.default_variant[task]
+        if name not in self.variants[task]:
+            raise unknown_name_error(f"{self.name} variant", name, self.variants[task])
+        return self.variants[task][name]
+
+    def hyper_for(self, task: str, variant: Variant) -> Hyper:
+        return self.hyper[task].replace(**dict(variant.hyper))
+
+    def encoder_for(self, task: str, name: str, preset: str) -> str:
+        """The encoder (or "provided:<kind>") behind input `name` under `preset`; an encoder name maps to itself."""
+        source = self.input_sources.get(task, {}).get(name)
+        if source is None:
+            return name
+        if preset not in source.encoder:
+            from harness.errors import AbawError
+
+            raise AbawError(
+                f"system {self.name!r} input {name!r} has no encoder for preset {preset!r}; "
+                f"presets: {', '.join(source.encoder)}"
+            )
+        return source.encoder[preset]
+
+    def transcript_for(self, task: str, name: str, preset: str) -> str | None:
+        """For a text input: the asr encoder whose transcript it embeds, or DATASET_TRANSCRIPT; None otherwise."""
+        source = self.input_sources.get(task, {}).get(name)
+        return None if source is None else source.transcript.get(preset)
+
+
+SYSTEMS: Registry[SystemSpec] = Registry(
+    "system", plugin_modules=("systems.hallmen2024", "systems.hallmen2025", "baselines.challenge")
+)
+
+
+def get_system(name: str) -> SystemSpec:
+    return SYSTEMS.get(name)

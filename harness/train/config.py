@@ -1,0 +1,36 @@
+"""The resolved configuration of one run; written verbatim to the run directory's `config.json`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what a run computes. CLI overrides are already applied to `hyper`."""
+
+    system: str
+    task: str
+    variant: str
+    preset: str  # encoder preset: "paper" or "tiny"
+    data_root: str | None  # None = the embedded demo dataset
+    out_root: str  # runs/<system>/<task>/<variant>/seed<N> is created below it
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "auto"  # "auto" = bf16 autocast on CUDA (fp16 + GradScaler without bf16 support), fp32 on CPU
+    num_workers: int = 0
+    resume: bool = False
+    epochs: int | None = None  # --epochs; None = the system's value (train+val rows: the reused best epoch)
+    batch_size: int | None = None
+    lr: float | None = None
+    weights: dict[str, str] = field(default_factory=dict)  # encoder name -> local weights directory
+    shuffle_labels: bool = False  # permute training labels across items (the shuffled-label control)
+    progress: bool = True
+
+    def run_dir(self) -> Path:
+        return Path(self.out_root) / self.system / self.task / self.variant / f"seed{self.seed}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,129 @@
+"""Datasets over a task's items and the collate that builds the model contract's inputs.
+
+Each system input is served by a *source* keyed by item id:
+- frozen encoder inputs and the organisers' "provided:*" pickles: a feature source (`get(item_id) -> [T, D]` array,
+  `dim`), e.g. a memory-mapped `harness.features.FeatureStore`; rows are read per item, never the whole split;
+- unfrozen encoder inputs: a `PreparedSource` that decodes the item's media and runs `encoder.prepare` inside the
+  dataset (so DataLoader workers do it), while `encoder.collate`/`forward` run in the training step.
+
+A batch is a dict: "index" (positions in the dataset, for gathering predictions across ranks), "features"
+({name: (padded [B, T, D] float32, lengths [B] int64)}), "prepared" ({name: encoder.collate(...) output}) and
+"targets" ([B, K] float32, absent for unlabelled splits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+class FeatureSource(Protocol):
+    dim: int
+
+    def get(self, item_id: str) -> np.ndarray: ...
+
+
+@dataclass
+class PreparedSource:
+    """Decoded media → `encoder.prepare` output, per item (the unfrozen path)."""
+
+    load_media: Callable[[str], Any]  # item id -> decoded media in the form the encoder's `prepare` expects
+    prepare: Callable[[Any], Any]
+
+    def get(self, item_id: str) -> Any:
+        return self.prepare(self.load_media(item_id))
+
+
+@dataclass
+class ItemDataset(Dataset):
+    """One split's items; `targets` rows align with `ids` (None for an unlabelled split such as test)."""
+
+    ids: Sequence[str]
+    features: Mapping[str, FeatureSource]
+    prepared: Mapping[str, PreparedSource] = field(default_factory=dict)
+    targets: np.ndarray | None = None
+    max_rows: Mapping[str, int | None] = field(default_factory=dict)  # per feature input: keep the first N rows
+
+    def __post_init__(self) -> None:
+        if self.targets is not None and len(self.targets) != len(self.ids):
+            raise ValueError(f"{len(self.targets)} target rows for {len(self.ids)} items")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item_id = self.ids[index]
+        features = {}
+        for name, source in self.features.items():
+            rows = source.get(item_id)
+            limit = self.max_rows.get(name)
+            if limit is not None:
+                rows = rows[:limit]
+            features[name] = np.array(rows, dtype=np.float32, copy=True)  # copy: leave the memory map read-only
+        sample: dict[str, Any] = {"index": index, "features": features}
+        if self.prepared:
+            sample["prepared"] = {name: source.get(item_id) for name, source in self.prepared.items()}
+        if self.targets is not None:
+            sample["target"] = self.targets[index]
+        return sample
+
+
+def pad_sequences(arrays: Sequence[np.ndarray | torch.Tensor],
+                  dim: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad [T_i, D] sequences to [B, max T, D] with lengths [B].
+
+    An empty sequence becomes one zero row of length 1: packed LSTMs reject length 0, and a zero row carries no signal.
+    """
+    tensors = [a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a)) for a in arrays]
+    width = dim if dim is not None else next((t.shape[-1] for t in tensors if t.ndim == 2), 0)
+    tensors = [t.reshape(-1, width) for t in tensors]
+    lengths = torch.tensor([max(t.shape[0], 1) for t in tensors], dtype=torch.int64)
+    reference = tensors[0]
+    padded = torch.zeros((len(tensors), int(lengths.max()), width), dtype=torch.float32, device=reference.device)
+    for row, tensor in enumerate(tensors):
+        padded[row, : tensor.shape[0]] = tensor.to(torch.float32)
+    return padded, lengths
+
+
+@dataclass(frozen=True)
+class Collate:
+    """Pads feature inputs and hands prepared media to each unfrozen encoder's `collate` (picklable for workers)."""
+
+    feature_dims: Mapping[str, int]
+    encoder_collates: Mapping[str, Callable[[list[Any]], dict[str, Any]]] = field(default_factory=dict)
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch: dict[str, Any] = {
+            "index": torch.tensor([s["index"] for s in samples], dtype=torch.int64),
+            "features": {
+                name: pad_sequences([s["features"][name] for s in samples], dim)
+                for name, dim in self.feature_dims.items()
+            },
+            "prepared": {
+                name: collate([s["prepared"][name] for s in samples]) for name, collate in self.encoder_collates.items()
+            },
+        }
+        if "target" in samples[0]:
+            batch["targets"] = torch.from_numpy(np.stack([s["target"] for s in samples]).astype(np.float32))
+        return batch
+
+
+def shuffled_targets(targets: np.ndarray, seed: int) -> np.ndarray:
+    """Label rows permuted across items with a fixed seed: the control that a real signal must beat."""
+    return targets[np.random.default_rng(seed).permutation(len(targets))]
+
+
+def move_to(value: Any, device: torch.device) -> Any:
+    """Move tensors nested in dicts/lists/tuples to `device` (encoder batches are arbitrary nests)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {key: move_to(inner, device) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(move_to(inner, device) for inner in value)
+    return value

@@ -1,0 +1,419 @@
+"""The optimisation loop: AdamW + cosine warm-up, AMP, clipping, per-epoch validation, early stopping, checkpoints.
+
+Reproducibility: the sampler's order is a function of (seed, epoch) (`DistributedSampler`, also for one process) and
+every RNG a step can touch is saved with each epoch's checkpoint, so a run resumed from the checkpoint of epoch e
+follows exactly the same sequence of batches, dropout masks and updates as an uninterrupted run, and on the CPU two
+runs with the same seed give identical metrics.
+
+Files written by rank 0 into the run directory: `last.pt` (full training state at the latest epoch end, for
+`--resume`), `best.pt` (the model weights of the best validation epoch; of the last epoch when there is no validation,
+as in the train+val rows) and `train_log.jsonl` (one JSON object per epoch), all atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from harness.atomic import write_text
+from harness.errors import AbawError
+from harness.tasks.base import MetricResult
+from harness.train import checkpoint
+from harness.train.data import Collate, ItemDataset, move_to, pad_sequences
+from harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
+
+LOSSES = ("mse", "bce", "ccc", "ce")
+CHECKPOINT_FORMAT = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) and ask cuDNN for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def encoder_module(encoder: Any) -> nn.Module:
+    """The torch module inside a built `harness.encoders.Encoder` (whose parameters an unfrozen row fine-tunes)."""
+    if isinstance(encoder, nn.Module):
+        return encoder
+    for attribute in ("module", "model"):
+        candidate = getattr(encoder, attribute, None)
+        if isinstance(candidate, nn.Module):
+            return candidate
+    raise TypeError(f"encoder {type(encoder).__name__} exposes no torch module (expected .module or .model)")
+
+
+class TrainableModel(nn.Module):
+    """The system's head plus any unfrozen encoders, as one module for the optimiser, DDP and checkpoints.
+
+    Frozen inputs arrive as padded features; unfrozen ones as the encoder's collated batch, run through the encoder
+    here (with grad) and padded into the same `(padded, lengths)` form, so the head never sees the difference.
+    """
+
+    def __init__(self, head: nn.Module, encoders: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.head = head
+        self._encoders = dict(encoders or {})
+        self.encoders = nn.ModuleDict({_module_key(name): encoder_module(enc) for name, enc in self._encoders.items()})
+
+    def forward(self, features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+                prepared: Mapping[str, Any]) -> torch.Tensor:
+        inputs = dict(features)
+        for name, encoder in self._encoders.items():
+            outputs = encoder.forward(prepared[name])
+            padded, lengths = pad_sequences(outputs)
+            inputs[name] = (padded, lengths.to(padded.device))
+        return self.head(inputs)
+
+
+def _module_key(name: str) -> str:
+    return name.replace(".", "_").replace(":", "_")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The engine's knobs, resolved from the system's Hyper and the CLI."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.01
+    warmup_epochs: float = 1.0
+    loss: str = "mse"
+    encoder_lr: float | None = None
+    grad_clip_value: float | None = None
+    grad_clip_norm: float | None = None
+    early_stopping_patience: int | None = None
+    seed: int = 0
+    precision: str = "auto"
+    num_workers: int = 0
+    higher_is_better: bool = True
+    progress: bool = True
+
+
+@dataclass
+class FitResult:
+    best_epoch: int | None  # 1-based; None only when no epoch ran
+    best_metric: MetricResult | None  # None without validation
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """fp32 on the CPU (no native bf16 there); on CUDA "auto" is bf16 where supported, else fp16 with a GradScaler."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise AbawError(f"precision {precision!r}: expected auto, fp32, bf16 or fp16")
+    if device.type != "cuda":
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return precision
+
+
+def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "mse":
+        return F.mse_loss
+    if name == "bce":
+        return F.binary_cross_entropy_with_logits
+    if name == "ccc":
+        return ccc_loss
+    if name == "ce":
+        return lambda logits, target: (F.cross_entropy(logits, target[:, 0].long()) if target.shape[1] == 1
+                                       else F.cross_entropy(logits, target))
+    raise AbawError(f"loss {name!r}: expected one of {', '.join(LOSSES)}")
+
+
+def ccc_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 − mean over columns of Lin's concordance correlation (population variances)."""
+    pred_mean, target_mean = prediction.mean(0), target.mean(0)
+    covariance = ((prediction - pred_mean) * (target - target_mean)).mean(0)
+    denominator = prediction.var(0, unbiased=False) + target.var(0, unbiased=False) + (pred_mean - target_mean) ** 2
+    return 1 - (2 * covariance / denominator.clamp_min(1e-8)).mean()
+
+
+def output_transform(loss: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Raw model outputs → the task's prediction scale (logits become probabilities)."""
+    if loss == "bce":
+        return torch.sigmoid
+    if loss == "ce":
+        return lambda logits: torch.softmax(logits, dim=-1)
+    return lambda outputs: outputs
+
+
+def _autocast(device: torch.device, precision: str) -> torch.autocast:
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def make_loader(dataset: ItemDataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int,
+                context: DistContext, num_workers: int) -> tuple[DataLoader, DistributedSampler]:
+    """A loader whose order depends only on (seed, epoch); `DistributedSampler` also serves a world of one."""
+    sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=shuffle,
+                                 seed=seed, drop_last=False)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=num_workers,
+                        pin_memory=context.device.type == "cuda", persistent_workers=num_workers > 0)
+    return loader, sampler
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, context: DistContext, precision: str,
+            transform: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+    """Predictions for every item of the loader's dataset, in dataset order, gathered from all ranks."""
+    model.eval()
+    indices, outputs = [], []
+    for batch in loader:
+        with _autocast(context.device, precision):
+            raw = model(move_to(batch["features"], context.device), move_to(batch["prepared"], context.device))
+        outputs.append(transform(raw.float()).cpu().numpy())
+        indices.append(batch["index"].numpy())
+    local = (np.concatenate(indices) if indices else np.zeros(0, np.int64),
+             np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32))
+    merged_indices, merged_outputs = zip(*gather_objects(context, local), strict=True)
+    all_indices = np.concatenate(merged_indices)
+    all_outputs = np.concatenate([o for o in merged_outputs if o.size])
+    # DistributedSampler pads the last round with repeated items; keep each item once, in dataset order.
+    unique, first = np.unique(all_indices, return_index=True)
+    if len(unique) != len(loader.dataset):
+        raise RuntimeError(f"gathered {len(unique)} predictions for {len(loader.dataset)} items")
+    return all_outputs[first]
+
+
+class Trainer:
+    """Trains one TrainableModel; `fit` returns the validation history and the best epoch."""
+
+    def __init__(self, model: TrainableModel, settings: FitSettings, context: DistContext, run_dir: Path) -> None:
+        self.settings = settings
+        self.context = context
+        self.run_dir = Path(run_dir)
+        self.precision = resolve_precision(settings.precision, context.device)
+        self.model = model.to(context.device)
+        self.wrapped: nn.Module = self.model
+        if context.active:
+            device_ids = [context.device.index] if context.device.type == "cuda" else None
+            self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.loss_fn = loss_function(settings.loss)
+        self.transform = output_transform(settings.loss)
+        groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
+                  {"params": [p for p in model.encoders.parameters() if p.requires_grad],
+                   "lr": settings.encoder_lr or settings.lr}]
+        groups = [group for group in groups if group["params"]]
+        if not groups and settings.epochs > 0:
+            raise AbawError(f"the model has no trainable parameter but {settings.epochs} epochs were asked for")
+        # A model with nothing to train (the constant floor, epochs=0) gets no optimiser: evaluated as built.
+        self.optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay) if groups \
+            else None
+        self.scaler = torch.amp.GradScaler(context.device.type, enabled=self.precision == "fp16")
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "train_log.jsonl"
+
+    def fit(self, train_set: ItemDataset, collate: Collate, val_set: ItemDataset | None = None,
+            score: Callable[[np.ndarray], MetricResult] | None = None, *, resume: bool = False) -> FitResult:
+        """Train for `settings.epochs` (or until early stopping); validate each epoch when `val_set` is given."""
+        from transformers import get_cosine_schedule_with_warmup
+
+        s = self.settings
+        train_loader, train_sampler = make_loader(train_set, collate, s.batch_size, shuffle=True, seed=s.seed,
+                                                  context=self.context, num_workers=s.num_workers)
+        val_loader = None
+        if val_set is not None:
+            val_loader, _ = make_loader(val_set, collate, s.batch_size, shuffle=False, seed=s.seed,
+                                        context=self.context, num_workers=s.num_workers)
+        result = FitResult(best_epoch=None, best_metric=None)
+        if s.epochs == 0:
+            return self._evaluate_as_built(val_loader, score, result)
+        steps_per_epoch = len(train_loader)
+        scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(s.warmup_epochs * steps_per_epoch),
+                                                    max(1, s.epochs * steps_per_epoch))
+        start_epoch, bad_epochs = 1, 0
+        if resume and self.last_path.is_file():
+            state = checkpoint.load(self.last_path, map_location=self.context.device)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            checkpoint.set_rng_state(state["rng"])
+            result.history = json.loads(state["history"])
+            result.best_epoch = state["best_epoch"]
+            result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
+            result.stopped_early = bool(state["stopped_early"])
+            bad_epochs = int(state["bad_epochs"])
+            start_epoch = int(state["epoch"]) + 1
+            result.resumed_from_epoch = int(state["epoch"])
+            if self.context.is_main:
+                print(f"[abaw-bench] resuming after epoch {state['epoch']} from {self.last_path}", file=sys.stderr)
+        elif resume and self.context.is_main:
+            print(f"[abaw-bench] --resume: no checkpoint at {self.last_path}; starting from epoch 1", file=sys.stderr)
+
+        for epoch in range(start_epoch, s.epochs + 1):
+            if result.stopped_early:
+                break
+            started = time.perf_counter()
+            train_sampler.set_epoch(epoch)
+            train_loss = self._train_epoch(train_loader, scheduler, epoch, result.best_metric)
+            entry: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss,
+                                     "lr": [group["lr"] for group in self.optimizer.param_groups]}
+            improved = val_loader is None
+            if val_loader is not None and score is not None:
+                predictions = predict(self.wrapped, val_loader, self.context, self.precision, self.transform)
+                metric = score(predictions) if self.context.is_main else None
+                metric = broadcast_object(self.context, metric)
+                entry["val"] = metric.to_json()
+                improved = result.best_metric is None or _better(metric.value, result.best_metric.value,
+                                                                 s.higher_is_better)
+                if improved:
+                    result.best_metric = metric
+            if improved:
+                result.best_epoch, bad_epochs = epoch, 0
+            else:
+                bad_epochs += 1
+            entry["best_epoch"] = result.best_epoch
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            result.history.append(entry)
+            if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
+                result.stopped_early = epoch < s.epochs
+            if self.context.is_main:
+                self._print_epoch(entry)
+                self._save(epoch, scheduler, result, bad_epochs, improved)
+            barrier(self.context)
+        return result
+
+    def _evaluate_as_built(self, val_loader: DataLoader | None, score: Callable[[np.ndarray], MetricResult] | None,
+                           result: FitResult) -> FitResult:
+        """epochs=0: no optimiser step; the model as built is the best (and only) checkpoint, "epoch 0"."""
+        entry: dict[str, Any] = {"epoch": 0, "train_loss": None, "lr": []}
+        if val_loader is not None and score is not None:
+            predictions = predict(self.wrapped, val_loader, self.context, self.precision, self.transform)
+            metric = broadcast_object(self.context, score(predictions) if self.context.is_main else None)
+            entry["val"] = metric.to_json()
+            result.best_metric = metric
+        result.best_epoch = 0
+        entry["best_epoch"] = 0
+        result.history.append(entry)
+        if self.context.is_main:
+            checkpoint.save(self.best_path, {"format": CHECKPOINT_FORMAT, "model": self.model.state_dict(),
+                                             "epoch": 0, "metric": json.dumps(_metric_to_json(result.best_metric))})
+            write_text(self.log_path, json.dumps(entry, sort_keys=True) + "\n")
+        barrier(self.context)
+        return result
+
+    def _train_epoch(self, loader: DataLoader, scheduler: Any, epoch: int, best: MetricResult | None) -> float:
+        from tqdm import tqdm
+
+        s = self.settings
+        self.wrapped.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch}/{s.epochs}", file=sys.stderr, leave=False, dynamic_ncols=True,
+                   disable=not (s.progress and self.context.is_main))
+        for batch in bar:
+            targets = batch["targets"].to(self.context.device, non_blocking=True)
+            with _autocast(self.context.device, self.precision):
+                outputs = self.wrapped(move_to(batch["features"], self.context.device),
+                                       move_to(batch["prepared"], self.context.device))
+            loss = self.loss_fn(outputs.float(), targets)
+            if not torch.isfinite(loss):
+                raise AbawError(f"epoch {epoch}: the training loss became {loss.item()} (diverged); "
+                                "try a lower --lr")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if s.grad_clip_value is not None or s.grad_clip_norm is not None:
+                self.scaler.unscale_(self.optimizer)
+                parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+                if s.grad_clip_value is not None:
+                    nn.utils.clip_grad_value_(parameters, s.grad_clip_value)
+                if s.grad_clip_norm is not None:
+                    nn.utils.clip_grad_norm_(parameters, s.grad_clip_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            scheduler.step()
+            total += loss.item() * len(targets)
+            count += len(targets)
+            postfix = {"loss": f"{total / count:.4f}"}
+            if best is not None:
+                postfix[f"best val {best.metric}"] = f"{best.value:.4f}"
+            bar.set_postfix(postfix, refresh=False)
+        bar.close()
+        return total / max(count, 1)
+
+    def _print_epoch(self, entry: dict[str, Any]) -> None:
+        if not self.settings.progress:
+            return
+        line = f"epoch {entry['epoch']}/{self.settings.epochs}  loss {entry['train_loss']:.4f}"
+        if "val" in entry:
+            line += f"  val {entry['val']['metric']} {entry['val']['value']:.4f}"
+        line += f"  best epoch {entry['best_epoch']}  ({entry['seconds']:.1f} s)"
+        print(line, file=sys.stderr)
+
+    def _save(self, epoch: int, scheduler: Any, result: FitResult, bad_epochs: int, improved: bool) -> None:
+        model_state = self.model.state_dict()
+        if improved:
+            checkpoint.save(self.best_path, {"format": CHECKPOINT_FORMAT, "model": model_state, "epoch": epoch,
+                                             "metric": json.dumps(_metric_to_json(result.best_metric))})
+        checkpoint.save(self.last_path, {
+            "format": CHECKPOINT_FORMAT,
+            "model": model_state,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "epoch": epoch,
+            "best_epoch": result.best_epoch,
+            "best_metric": json.dumps(_metric_to_json(result.best_metric)),
+            "bad_epochs": bad_epochs,
+            "stopped_early": result.stopped_early,
+            "history": json.dumps(result.history),
+        })
+        write_text(self.log_path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.history))
+
+    def load_best(self) -> None:
+        """Load best.pt's weights (all ranks; rank 0 wrote it before the last barrier)."""
+        state = checkpoint.load(self.best_path, map_location=self.context.device)
+        self.model.load_state_dict(state["model"])
+
+    def predict(self, dataset: ItemDataset, collate: Collate) -> np.ndarray:
+        loader, _ = make_loader(dataset, collate, self.settings.batch_size, shuffle=False, seed=self.settings.seed,
+                                context=self.context, num_workers=self.settings.num_workers)
+        return predict(self.wrapped, loader, self.context, self.precision, self.transform)
+
+
+def _better(value: float, best: float, higher_is_better: bool) -> bool:
+    if math.isnan(value):
+        return False
+    if math.isnan(best):
+        return True
+    return value > best if higher_is_better else value < best
+
+
+def _metric_to_json(metric: MetricResult | None) -> dict[str, Any] | None:
+    return None if metric is None else metric.to_json()
+
+
+def _metric_from_json(data: dict[str, Any] | None) -> MetricResult | None:
+    return None if data is None else MetricResult(**data)

@@ -1,0 +1,1 @@
+"""The papers' reference result tables (data) and the code that renders them."""

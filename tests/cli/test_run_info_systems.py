@@ -1,0 +1,118 @@
+"""`abaw-bench run`, `systems` and `info` through the real entry point, on the demo dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.cli import main
+
+RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "metric", "best_epoch", "epochs_run",
+                "epochs_source", "paper", "hyper", "data", "encoders", "submission", "config", "provenance"}
+PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "wall_time_seconds", "started_at", "finished_at"}
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory: pytest.TempPathFactory, demo_root) -> tuple[Path, str]:
+    demo_root("emi")
+    out = tmp_path_factory.mktemp("runs")
+    code = main(["run", "--system", "baseline", "--task", "emi", "--variant", "multimodal", "--epochs", "2",
+                 "--seed", "5", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out / "baseline" / "emi" / "multimodal" / "seed5", str(out)
+
+
+def test_run_directory_holds_every_artefact(baseline_run: tuple[Path, str]) -> None:
+    run_dir, _ = baseline_run
+    names = {path.name for path in run_dir.iterdir()}
+    assert {"config.json", "results.json", "val_predictions.csv", "submission_test.csv", "train_log.jsonl",
+            "best.pt", "last.pt"} <= names
+    assert not any(name.endswith(".tmp") for name in names)
+    best = torch.load(run_dir / "best.pt", weights_only=True)
+    assert best["epoch"] in (1, 2)
+
+
+def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
+    from harness.metrics.functional import pearson_columns
+    from harness.tasks import get_task
+
+    run_dir, _ = baseline_run
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
+    assert results["schema_version"] == 1
+    assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
+    assert len(results["data"]["manifest_sha256"]) == 64
+    assert results["provenance"]["seed"] == 5 and results["provenance"]["device"] == "cpu"
+    assert set(results["provenance"]["packages"]) == {"torch", "transformers", "numpy", "abaw-bench"}
+    assert set(results["metric"]["breakdown"]) == set(get_task("emi").columns)
+    assert results["submission"]["valid"] is True
+    # The recorded metric is the one the per-item predictions give (recomputed independently here).
+    lines = (run_dir / "val_predictions.csv").read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    import numpy as np
+
+    values = np.array([[float(v) for v in row[1:]] for row in rows])
+    k = len(get_task("emi").columns)
+    r, _ = pearson_columns(values[:, :k], values[:, k:], get_task("emi").columns)
+    assert abs(float(np.mean(r)) - results["metric"]["value"]) < 1e-4
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2]
+    assert results["best_epoch"] == max(log, key=lambda row: row["val"]["value"])["epoch"]
+
+
+def test_submission_validates_with_the_cli(baseline_run: tuple[Path, str]) -> None:
+    run_dir, _ = baseline_run
+    assert main(["validate", "--task", "emi", str(run_dir / "submission_test.csv")]) == 0
+
+
+def test_trainval_row_reuses_the_best_epoch_or_asks_for_epochs(baseline_run: tuple[Path, str], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # No matching train-only run under this --out: a clear error, no traceback.
+    code = main(["run", "--system", "hallmen2025", "--task", "emi", "--variant", "trainval-text-vision",
+                 "--out", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert "--epochs" in capsys.readouterr().err
+
+
+def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--system", "baseline", "--task", "emi", "--weights", "novalue", "--quiet"]) == 2
+    assert "ENCODER=DIR" in capsys.readouterr().err
+    assert main(["run", "--system", "nosuch", "--task", "emi", "--quiet"]) == 2
+    assert main(["info", "--system", "baseline", "--task", "emi", "--variant", "nosuch"]) == 2
+
+
+def test_systems_lists_rows_and_does_not_import_torch() -> None:
+    code = ("import sys, json, io, contextlib\nfrom harness.cli import main\nbuf = io.StringIO()\n"
+            "with contextlib.redirect_stdout(buf):\n    main(['systems', '--json'])\n"
+            "print(json.dumps({'torch': 'torch' in sys.modules, 'out': json.loads(buf.getvalue())}))")
+    result = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                       text=True).stdout)
+    assert result["torch"] is False
+    systems = {system["name"]: system for system in result["out"]}
+    assert {"hallmen2024", "hallmen2025", "baseline"} <= set(systems)
+    rows = {variant["row"] for variant in systems["hallmen2024"]["tasks"]["emi"]}
+    assert "+ global + unfrozen + dropout" in rows
+    assert sum(variant["default"] for variant in systems["hallmen2025"]["tasks"]["emi"]) == 1
+
+
+def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--system", "hallmen2024", "--task", "emi", "--variant", "audio-global-unfrozen",
+                 "--preset", "paper", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["inputs"][0]["dim"] == 1027
+    lstm = 4 * 1027 * (1027 + 1027 + 2) * 2  # 2 layers, input = hidden = 1027, two bias vectors
+    mlp = 2054 * 2054 + 2054 + 2054 * 6 + 6
+    assert info["head"]["trainable_parameters"] == lstm + mlp
+    assert info["unfrozen_encoders"]["wav2vec2-vad"]["trainable_parameters"] > 100_000_000
+    assert info["hyper"]["grad_clip_value"] == 100
+    assert main(["info", "--system", "hallmen2025", "--task", "emi", "--variant", "text-audio-vision",
+                 "--preset", "paper", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    fusion = [layer for layer in info["head"]["layers"] if layer["module"] == "Linear"]
+    assert "in_features=2563, out_features=1027" in fusion[0]["repr"]
+    assert "in_features=1027, out_features=6" in fusion[1]["repr"]

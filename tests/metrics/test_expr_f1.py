@@ -1,0 +1,83 @@
+"""Aff-Wild2 Expr macro F1 over 8 classes against sklearn.metrics.f1_score, with -1 label frames excluded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from harness.errors import AbawError
+from harness.metrics import EXPR_CLASSES, expr_metric
+
+TOL = 1e-12
+LABELS = list(range(8))
+
+
+def _assert_matches_sklearn(pred: np.ndarray, target: np.ndarray) -> None:
+    result = expr_metric(pred, target)
+    valid = target != -1
+    kwargs = {"labels": LABELS, "zero_division": np.nan}
+    assert result.metric == "macro_f1"
+    assert abs(result.value - f1_score(target[valid], pred[valid], average="macro", **kwargs)) <= TOL
+    per_class = f1_score(target[valid], pred[valid], average=None, **kwargs)
+    for name, expected in zip(EXPR_CLASSES, per_class, strict=True):
+        if np.isnan(expected):
+            assert name not in result.breakdown
+        else:
+            assert abs(result.breakdown[name] - expected) <= TOL
+    assert result.extra["n_valid"] == int(valid.sum()) and result.extra["n_excluded"] == int((~valid).sum())
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_sklearn_on_random_inputs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 20000))
+    prior = rng.dirichlet(np.full(8, 0.5))  # skewed, sometimes nearly missing classes
+    target = rng.choice(8, size=n, p=prior)
+    pred = np.where(rng.random(n) < rng.uniform(0.2, 0.9), target, rng.integers(0, 8, size=n))
+    target[rng.random(n) < 0.1] = -1
+    if (target == -1).all():
+        target[0] = 0
+    _assert_matches_sklearn(pred, target)
+
+
+def test_class_absent_from_both_is_excluded_from_the_mean() -> None:
+    target = np.array([0, 0, 2, 2, 5, -1])
+    pred = np.array([0, 1, 2, 2, 5, 7])  # 7 is predicted only on an excluded frame: absent after masking
+    result = expr_metric(pred, target)
+    _assert_matches_sklearn(pred, target)
+    assert set(result.breakdown) == {"Neutral", "Anger", "Disgust", "Sadness"}
+    assert result.value == pytest.approx((2 / 3 + 0 + 1 + 1) / 4, abs=TOL)
+    assert len(result.warnings) == 4 and any("'Other'" in w for w in result.warnings)
+
+
+def test_class_only_in_predictions_scores_zero() -> None:
+    result = expr_metric(np.array([3, 0, 0]), np.array([0, 0, 0]))
+    assert result.breakdown["Fear"] == 0.0
+    _assert_matches_sklearn(np.array([3, 0, 0]), np.array([0, 0, 0]))
+
+
+def test_integral_floats_are_accepted() -> None:
+    assert expr_metric(np.array([1.0, 2.0]), np.array([1.0, -1.0])).value == 1.0
+
+
+def test_all_frames_invalid_is_rejected() -> None:
+    with pytest.raises(AbawError, match="all 3 label rows are -1"):
+        expr_metric([0, 1, 2], [-1, -1, -1])
+
+
+@pytest.mark.parametrize(
+    ("pred", "target", "message"),
+    [
+        ([0, -1], [0, 1], r"predictions: expected an integer in 0..7, found 1 other value\(s\) \(first at row 1: -1\)"),
+        ([0, 1], [0, 8], r"labels: expected an integer in 0..7 or -1 \(invalid\).*first at row 1: 8"),
+        ([0, 1], [0, -2], r"labels: .*first at row 1: -2"),
+        ([0.0, 1.5], [0, 1], r"first at row 1: 1.5"),
+        ([0.0, np.nan], [0, 1], r"first at row 1: nan"),
+        ([0, 1, 2], [0, 1], "3 rows but labels have 2"),
+        ([], [], "empty input"),
+    ],
+)
+def test_bad_inputs_are_rejected(pred: list, target: list, message: str) -> None:
+    with pytest.raises(AbawError, match=message):
+        expr_metric(np.array(pred), np.array(target))
