@@ -28,6 +28,7 @@ COMMANDS = (
     "systems",
     "info",
     "run",
+    "leaderboard",
 )
 
 

@@ -4,8 +4,8 @@ results.json, schema_version 1:
     schema_version      int, 1
     system, task, variant, row      the system, task, variant name and its paper-table row label
     preset              "paper" | "tiny" (encoder preset)
-    metric              {"name", "value", "breakdown" {column: value}, "warnings", "extra"} of the best epoch on
-                        validation; null for train+val rows (nothing held out)
+    val                 the best epoch's validation metric {"metric" (name), "value", "breakdown" {column: value},
+                        "warnings", "extra"} (MetricResult.to_json); null for train+val rows (nothing held out)
     best_epoch          1-based epoch whose weights are in best.pt (0: evaluated as built, no training; train+val
                         rows: the last epoch)
     epochs_run          epochs actually trained (early stopping may end before `hyper.epochs`)
@@ -80,9 +80,7 @@ def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any
         "variant": variant.name,
         "row": variant.row,
         "preset": config.preset,
-        "metric": None if metric is None else {"name": metric.metric, "value": metric.value,
-                                               "breakdown": metric.breakdown, "warnings": metric.warnings,
-                                               "extra": metric.extra},
+        "val": None if metric is None else metric.to_json(),
         "best_epoch": fit.best_epoch,
         "epochs_run": len(trained_epochs),
         "epochs_source": epochs_source,

@@ -22,11 +22,13 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, float], ...] = (  # title, row key, fo
     ("batch", "batch_size", "{}", 1), ("input", "input", "{}", 1), ("samples/s", "samples_per_s", "{:.3f}", 1),
     ("median ms", "median_ms", "{:.1f}", 1), ("p90 ms", "p90_ms", "{:.1f}", 1),
     ("GFLOP/sample", "flops_per_sample", "{:.4g}", 1e-9), ("GFLOP/s", "achieved_tflops", "{:.2f}", 1e3),
-    ("MFU", "mfu", "{:.3f}", 1), ("peak MB", "peak_memory_mb", "{:.0f}", 1), ("status", "status", "{}", 1),
+    ("MFU", "mfu", "{:.3f}", 1), ("peak MB", "peak_memory_mb", "{:.0f}", 1),
+    ("CPU util", "cpu_utilisation", "{:.2f}", 1), ("status", "status", "{}", 1),
 )
 CSV_COLUMNS = ("encoder", "preset", "weights", "device", "device_name", "dtype", "compiled", "batch_size", "input",
                "status", "samples_per_s", "audio_seconds_per_s", "frames_per_s", "tokens_per_s", "median_ms",
-               "p90_ms", "flops_per_sample", "achieved_tflops", "mfu", "peak_memory_mb", "memory_kind", "error")
+               "p90_ms", "flops_per_sample", "achieved_tflops", "mfu", "peak_memory_mb", "memory_kind",
+               "cpu_utilisation", "error")
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:

@@ -93,17 +93,20 @@ def summary_table(results: dict, run_dir: object) -> str:
     paper = results["paper"].get("val")
     rows = [("system / variant", f"{results['system']} / {results['variant']}  ({results['row']})"),
             ("data", f"{data}, preset {results['preset']}{weights}")]
-    metric = results["metric"]
+    metric = results["val"]
     if metric is None:
         rows.append(("validation", f"none: trained on train+val for {results['epochs_run']} epochs "
                                     f"({results['epochs_source']})"))
     else:
-        rows.append((f"val {metric['name']}", f"{metric['value']:.4f}   (paper: "
+        rows.append((f"val {metric['metric']}", f"{metric['value']:.4f}   (paper: "
                      f"{'n/a' if paper is None else f'{paper:.3f}'}; best epoch {results['best_epoch']})"))
         rows += [(f"  {column}", f"{value:.4f}") for column, value in metric["breakdown"].items()]
     submission = results["submission"]
+    paper_test = results["paper"].get("test")
     rows.append(("test submission", f"{submission['path']} ({submission['rows']} rows, "
-                                    f"{'valid' if submission['valid'] else 'INVALID'})"))
+                                    f"{'valid' if submission['valid'] else 'INVALID'}; not scored here — test labels "
+                                    f"are the organisers'; paper test: "
+                                    f"{'n/a' if paper_test is None else f'{paper_test:.3f}'})"))
     rows.append(("wall time", f"{results['provenance']['wall_time_seconds']:.1f} s"))
     rows.append(("run directory", str(run_dir)))
     width = max(len(label) for label, _ in rows)

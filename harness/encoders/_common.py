@@ -91,13 +91,23 @@ def resolve_hf_dir(info: EncoderInfo, weights: str | Path | None) -> Path:
     return found
 
 
+def file_sha256(path: Path) -> str:
+    """A file's sha256; free for Hugging Face cache snapshots, whose weight files link to blobs named by it."""
+    target = path.resolve()
+    if path.is_symlink() and len(target.name) == 64 and all(c in "0123456789abcdef" for c in target.name):
+        return target.name
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def sha256_files(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
+        digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 

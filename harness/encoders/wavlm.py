@@ -8,6 +8,7 @@ chunks of a batch are padded together with an attention mask, so results do not 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,10 @@ class WavLMEncoder(TorchEncoder):
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         values = batch["input_values"].to(self.device, non_blocking=True)
         mask = batch["attention_mask"].to(self.device)
-        with self.autocast():
+        with self.autocast(), warnings.catch_warnings():
+            # transformers' WavLM attention passes a float position bias with a bool padding mask, which torch
+            # deprecates with a warning on every call; the result is correct.
+            warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")
             hidden = self.model(values, attention_mask=mask, output_hidden_states=True).hidden_states
             summed = torch.stack(hidden[-LAST_LAYERS:]).sum(dim=0)
         frames = self.model._get_feat_extract_output_lengths(batch["lengths"]).tolist()

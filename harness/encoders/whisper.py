@@ -74,7 +74,8 @@ class WhisperEncoder(TorchEncoder):
 
 
 def _random_model(preset: str, device: str) -> Whisper:
-    with seeded(), torch.device(device):
+    # Whisper's constructor builds a sparse buffer, which the meta device cannot hold: build real tensors instead.
+    with seeded(), torch.device("cpu" if device == "meta" else device):
         return Whisper(PAPER_DIMS if preset == "paper" else TINY_DIMS)
 
 

@@ -206,7 +206,7 @@ class Trainer:
         self.precision = resolve_precision(settings.precision, context.device)
         self.model = model.to(context.device)
         self.wrapped: nn.Module = self.model
-        if context.active:
+        if context.active and any(p.requires_grad for p in model.parameters()):  # DDP refuses parameterless models
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
         self.loss_fn = loss_function(settings.loss)

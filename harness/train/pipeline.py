@@ -274,6 +274,9 @@ def run(config: RunConfig) -> RunOutcome:
     variant = spec.variant(config.task, config.variant)
     config = replace(config, variant=variant.name)
     hyper = resolve_hyper(spec, config.task, variant, config)
+    if hyper.schedule != "cosine":
+        raise AbawError(f"system {spec.name!r}: schedule {hyper.schedule!r} is not supported by the engine "
+                        "(it implements 'cosine': linear warm-up then cosine decay)")
     trainval = tuple(variant.train_splits) == ("train", "val")
     epochs_source = "--epochs" if config.epochs is not None else f"system default ({spec.name})"
     if trainval and variant.reuse_best_epoch_of:

@@ -12,7 +12,7 @@ import torch
 
 from harness.cli import main
 
-RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "metric", "best_epoch", "epochs_run",
+RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
                 "epochs_source", "paper", "hyper", "data", "encoders", "submission", "config", "provenance"}
 PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "wall_time_seconds", "started_at", "finished_at"}
 
@@ -49,7 +49,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     assert len(results["data"]["manifest_sha256"]) == 64
     assert results["provenance"]["seed"] == 5 and results["provenance"]["device"] == "cpu"
     assert set(results["provenance"]["packages"]) == {"torch", "transformers", "numpy", "abaw-bench"}
-    assert set(results["metric"]["breakdown"]) == set(get_task("emi").columns)
+    assert set(results["val"]["breakdown"]) == set(get_task("emi").columns)
     assert results["submission"]["valid"] is True
     # The recorded metric is the one the per-item predictions give (recomputed independently here).
     lines = (run_dir / "val_predictions.csv").read_text().splitlines()
@@ -59,7 +59,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     values = np.array([[float(v) for v in row[1:]] for row in rows])
     k = len(get_task("emi").columns)
     r, _ = pearson_columns(values[:, :k], values[:, k:], get_task("emi").columns)
-    assert abs(float(np.mean(r)) - results["metric"]["value"]) < 1e-4
+    assert abs(float(np.mean(r)) - results["val"]["value"]) < 1e-4
     log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in log] == [1, 2]
     assert results["best_epoch"] == max(log, key=lambda row: row["val"]["value"])["epoch"]
@@ -116,3 +116,30 @@ def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -
     fusion = [layer for layer in info["head"]["layers"] if layer["module"] == "Linear"]
     assert "in_features=2563, out_features=1027" in fusion[0]["repr"]
     assert "in_features=1027, out_features=6" in fusion[1]["repr"]
+
+
+@pytest.mark.distributed
+def test_torchrun_two_processes_run_the_cli_and_rank0_writes(baseline_run: tuple[Path, str], tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "harness.cli", "run", "--system", "baseline", "--task", "emi", "--variant", "audio",
+                    "--epochs", "1", "--out", str(tmp_path), "--quiet"],
+                   check=True, env=env, capture_output=True, timeout=240)
+    results = json.loads((tmp_path / "baseline" / "emi" / "audio" / "seed0" / "results.json").read_text())
+    assert results["provenance"]["world_size"] == 2
+    assert results["submission"]["valid"] is True
+    assert results["val"]["metric"] == "mean_pearson"
+
+
+def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, demo_root) -> None:
+    demo_root("emi")
+    assert main(["run", "--system", "baseline", "--task", "emi", "--variant", "constant-mean", "--out",
+                 str(tmp_path), "--quiet"]) == 0
+    run_dir = tmp_path / "baseline" / "emi" / "constant-mean" / "seed0"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["best_epoch"] == 0 and results["epochs_run"] == 0
+    assert results["submission"]["valid"] is True
+    rows = (run_dir / "submission_test.csv").read_text().splitlines()[1:]
+    assert len({row.split(",", 1)[1] for row in rows}) == 1  # one constant row for every clip

@@ -100,7 +100,7 @@ def test_cached_positional_kernel_matches_and_follows_weight_updates() -> None:
         cached = embedding(hidden)
     torch.testing.assert_close(cached, embedding(hidden).detach(), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
-        embedding.conv.parametrizations.weight.original1.mul_(2.0)  # an optimiser-style in-place update
+        embedding.conv.parametrizations.weight.original0.mul_(2.0)  # an optimiser-style in-place update of g
         updated = embedding(hidden)
     torch.testing.assert_close(updated, embedding(hidden).detach(), rtol=1e-5, atol=1e-6)
     assert not torch.allclose(updated, cached)

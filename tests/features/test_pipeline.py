@@ -114,11 +114,18 @@ def _run_helper(data: Path, cache_home: Path, *extra: str, launcher: list[str] |
     # One thread per process, as torchrun sets it: the reference and the sharded runs then do identical arithmetic.
     env = {**os.environ, "ABAW_BENCH_CACHE": str(cache_home), "OMP_NUM_THREADS": "1"}
     command = [*(launcher or [sys.executable]), str(HELPER), "--data", str(data), *extra]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A session of its own, so a hung run (torchrun and both ranks) can be killed as one group.
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
 
 
-def _finish(process: subprocess.Popen, timeout: float = 120) -> dict:
-    out, err = process.communicate(timeout=timeout)
+def _finish(process: subprocess.Popen, timeout: float = 180) -> dict:
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
     assert process.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
 
