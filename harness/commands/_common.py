@@ -32,3 +32,8 @@ def add_data_root_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
 
 def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+
+
+def add_max_bytes_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")

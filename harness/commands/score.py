@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_max_bytes_arg, add_task_arg
 from harness.commands.validate import add_level_arg
 from harness.errors import AbawError
 
@@ -33,8 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--split", default="val", choices=("train", "val", "test"),
                       help="the labelled split to score on (test labels are held by the organisers)")
     output = parser.add_argument_group("limits and output")
-    output.add_argument("--max-bytes", type=int, default=None, metavar="N",
-                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")
+    add_max_bytes_arg(output)
     add_json_arg(output)
     parser.set_defaults(handler=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_max_bytes_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench validate --task emi predictions.csv
@@ -41,8 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     reference.add_argument("--split", default="test", choices=("train", "val", "test"),
                            help="the split whose rows the file must contain (with --data-root or the demo)")
     limits = parser.add_argument_group("limits and output")
-    limits.add_argument("--max-bytes", type=int, default=None, metavar="N",
-                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")
+    add_max_bytes_arg(limits)
     add_json_arg(limits)
     parser.set_defaults(handler=run)
 

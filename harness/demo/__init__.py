@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.errors import unknown_name_error
 from harness.paths import DEMO_MARKER, cache_home
 
-DEMO_VERSION = "1"  # bump when a generator's output changes, so cached demos are regenerated
+DEMO_VERSION = "2"  # bump when a generator's output changes, so cached demos are regenerated
 DATASET_OF_TASK = {"emi": "emi", "bah": "bah", "va": "affwild2", "expr": "affwild2"}
 
 

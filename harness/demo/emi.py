@@ -17,15 +17,16 @@ Each modality sees its own noisy copy L + σ·ε of the latent (σ in `NOISE`) a
   per second; the share of emotion words (`EMOTION_WORDS`) rises with the total positive intensity and is split
   over the emotions ∝ intensity² (expected counts, stochastically rounded); the rest filler. Word timestamps
   spread over the clip.
-- audio (`audio/<id>.mp3`, 16 kHz mono, 32 kbit/s): a buzzy "voice" (random pitch, syllable envelope) plus one
-  sine tone per emotion (`TONE_HZ`) whose amplitude grows with the intensity, plus white noise; peak-normalised, so
-  only relative (spectral) cues carry signal — these survive per-clip normalisation and random convolutions.
+- audio (`audio/<id>.mp3`, 16 kHz mono, 32 kbit/s): a sequence of 0.25 s syllable slots, each either a buzzy
+  "voice" (sawtooth) or one emotion's sine tone (`TONE_HZ`); the share of tone slots follows the intensity like the
+  transcript's emotion-word share; light white noise; peak-normalised. Time-multiplexing the tones (instead of mixing
+  all of them into every frame) keeps the cue linear in a random-weight encoder's mean frame.
 - vision (`face_images/<id>/NNNNN.jpg`, 48×48 JPEG at 6 fps): a drawn face with a random skin tone and background
   (identity nuisance); each emotion tints one face region in its own colour with strength ∝ intensity; per-frame
   pixel noise (σ = 24 grey levels), flicker and ±1 px jitter.
 - provided features: `vit/<id>.pkl` (one row per face frame, T×384 float32) and `wav2vec2/<id>.pkl` (T×768 float32,
   5 rows per second — the real features are denser; the demo keeps files small) are a fixed random projection of
-  L + σ·ε plus per-row noise, pickled numpy arrays as the organisers ship them.
+  L + σ·ε plus per-row noise, scaled to values of about ±1, pickled numpy arrays as the organisers ship them.
 Test clips get the same media under `test_data/` (including `vit/` and `wav2vec2/`, so feature baselines can write
 a test submission) and no labels. The demo omits `raw/<id>.mp4`: no system here reads raw video, and a video
 encode per clip would add to a generation time already dominated by the mp3 encoder.
@@ -34,13 +35,12 @@ Measured strength (seed 0; `generate` recomputes it and stores it in the demo ma
 Pearson r of a ridge probe (alpha = 10), trained on the train clips, on simple per-clip statistics — text:
 emotion-word rates; audio: log power at each tone frequency relative to the total; vision: mean colour of each face
 region; pickles: the mean-pooled rows:
-    text .70, audio .56, vision .43, wav2vec2 pickle .53, vit pickle .35;
-the same probes trained on shuffled train labels stay within ±.1 (seeds 1 and 2 give the same order; shuffled
-probes there reach ±.23, the chance spread of r over 80 val clips).
+    text .70, audio .47, vision .43, wav2vec2 pickle .57, vit pickle .38;
+the same probes trained on shuffled train labels stay within ±.13.
 Through the harness's encoders (mean-pooled outputs, same ridge probe, best alpha): real all-MiniLM-L6-v2 on the
-transcript text .57; tiny random-weight wav2vec2-vad on the mp3 .33; tiny random-weight ViT on the face crops .34
-(shuffled ≤ .11) — random audio features resolve the tones less well than the probe, so audio and vision come out
-level there; trained heads see the whole sequence and may separate them.
+transcript text .57; tiny random-weight wav2vec2-vad on the mp3 .40; tiny random-weight ViT on the face crops .34
+(the ViT figure from demo v1). Trained tiny heads (tests/systems, seed 0, lr 5e-3): hallmen2025 text .62,
+audio .27, vision .29 — random-weight audio and vision features come out level, as with the probes.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ MIXING = np.array([
 # Observation noise σ of each rendering's copy of the latent (text < audio < vision: the paper's order).
 NOISE = {"text": 0.3, "audio": 0.8, "vision": 1.8, "vit": 1.6, "wav2vec2": 0.9}
 FEATURE_ROW_NOISE = 2.0  # per-row noise of the provided feature pickles, relative to the unit projection
+# Overall scale of the pickles' values, so rows spread about ±1 like real encoder outputs. Unscaled (±5) they
+# saturated the baselines' tanh and the LSTM gates from the first step; a scale leaves the probes unchanged.
+FEATURE_SCALE = 0.2
 
 EMOTION_WORDS = {
     "Admiration": ("amazing", "impressive", "brilliant", "admire", "respect", "incredible"),
@@ -86,7 +89,10 @@ FILLER_WORDS = (
     "then", "that", "okay", "well", "um", "there", "a", "to", "of", "my", "they", "what", "right", "yeah", "here",
 )
 TONE_HZ = (330.0, 523.0, 784.0, 1175.0, 1760.0, 2637.0)  # one per emotion, apart enough for mp3 and a probe
-TONE_AMPLITUDE = 0.22
+TONE_AMPLITUDE = 0.5
+VOICE_AMPLITUDE = 0.3
+NOISE_AMPLITUDE = 0.03
+AUDIO_SLOT_SECONDS = 0.25  # a syllable
 # Face regions (row slice, column slice) tinted per emotion, and each emotion's tint direction in RGB.
 REGIONS = (
     (slice(8, 16), slice(14, 34)),   # forehead
@@ -193,14 +199,27 @@ def _write_transcript(path: Path, intensity: np.ndarray, duration: float, rng: n
 
 
 def _write_audio(path: Path, intensity: np.ndarray, duration: float, rng: np.random.Generator) -> np.ndarray:
-    """A 16 kHz mono mp3; returns the log power at each tone frequency relative to the total (the audio probe)."""
+    """A 16 kHz mono mp3; returns the log power at each tone frequency relative to the total (the audio probe).
+
+    The clip is a sequence of syllable slots (`AUDIO_SLOT_SECONDS`, resolved by any encoder's 20 ms frames); each
+    slot carries either the buzzy "voice" or one emotion's tone, and the share of tone slots per emotion follows the
+    intensity like the emotion-word share of the transcript. Time-multiplexing (rather than mixing every tone into
+    every frame) makes each slot's frames switch between a few very different sounds, so the clip's mean frame of
+    even a random-weight convolutional encoder is close to linear in the emotion shares.
+    """
     t = np.arange(round(duration * SAMPLE_RATE), dtype=np.float32) / SAMPLE_RATE
-    syllables = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(3.0, 5.0) * t + rng.uniform(0, 2 * np.pi)) ** 2
+    n_slots = max(2, round(duration / AUDIO_SLOT_SECONDS))
+    kinds = _emotion_slots(intensity, n_slots, rng)
     buzz = 2.0 * ((rng.uniform(100.0, 220.0) * t) % 1.0) - 1.0  # a sawtooth: a voice-like harmonic series
-    signal = 0.2 * syllables * buzz + 0.08 * rng.standard_normal(t.size, dtype=np.float32)
-    for amplitude, frequency in zip(TONE_AMPLITUDE * np.maximum(intensity, 0.0), TONE_HZ, strict=True):
-        if amplitude > 0:
-            signal += amplitude * np.sin(2 * np.pi * frequency * t + rng.uniform(0, 2 * np.pi))
+    signal = NOISE_AMPLITUDE * rng.standard_normal(t.size, dtype=np.float32)
+    edges = np.linspace(0, t.size, n_slots + 1).astype(int)
+    for kind, start, stop in zip(kinds, edges[:-1], edges[1:], strict=True):
+        envelope = np.sqrt(np.sin(np.pi * np.arange(stop - start) / (stop - start)))  # no clicks at slot edges
+        if kind < 0:
+            signal[start:stop] += VOICE_AMPLITUDE * envelope * buzz[start:stop]
+        else:
+            phase = rng.uniform(0, 2 * np.pi)
+            signal[start:stop] += TONE_AMPLITUDE * envelope * np.sin(2 * np.pi * TONE_HZ[kind] * t[start:stop] + phase)
     signal = 0.6 * signal / np.abs(signal).max()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_encode_mp3(signal))
@@ -208,6 +227,18 @@ def _write_audio(path: Path, intensity: np.ndarray, duration: float, rng: np.ran
     frequencies = np.fft.rfftfreq(signal.size, 1.0 / SAMPLE_RATE)
     band = [spectrum[np.abs(frequencies - f) < 15.0].sum() for f in TONE_HZ]
     return np.log(np.asarray(band) + 1e-9) - np.log(spectrum.sum())
+
+
+def _emotion_slots(intensity: np.ndarray, n_slots: int, rng: np.random.Generator) -> np.ndarray:
+    """Per slot, the emotion index it expresses or -1 (neutral), in random order; the share of emotional slots
+    rises with the total positive intensity and is split over the emotions ∝ intensity² (expected counts,
+    stochastically rounded, as for the transcript's emotion words)."""
+    positive = np.maximum(intensity, 0.0)
+    emotional = 0.8 * (1.0 - np.exp(-1.2 * positive.sum()))
+    share = positive**2 / (positive**2).sum() if positive.sum() > 0 else np.full(len(EMOTIONS), 1 / len(EMOTIONS))
+    counts = np.floor(n_slots * emotional * share + rng.random(len(EMOTIONS))).astype(int)
+    slots = np.repeat(np.arange(len(EMOTIONS)), counts)[:n_slots]
+    return np.concatenate([slots, np.full(n_slots - slots.size, -1)])[rng.permutation(n_slots)]
 
 
 def _encode_mp3(signal: np.ndarray) -> bytes:
@@ -260,8 +291,8 @@ def _write_faces(folder: Path, intensity: np.ndarray, frames: int, rng: np.rando
 def _write_features(path: Path, intensity: np.ndarray, projection: np.ndarray, rows: int,
                     rng: np.random.Generator) -> np.ndarray:
     """A pickled (rows × D) float32 array like the organisers' features; returns its mean row (the pickle probe)."""
-    features = intensity.astype(np.float32) @ projection + FEATURE_ROW_NOISE * rng.standard_normal(
-        (rows, projection.shape[1]), dtype=np.float32)
+    noise = FEATURE_ROW_NOISE * rng.standard_normal((rows, projection.shape[1]), dtype=np.float32)
+    features = np.float32(FEATURE_SCALE) * (intensity.astype(np.float32) @ projection + noise)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(features, protocol=4))
     return features.mean(0)

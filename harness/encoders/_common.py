@@ -178,10 +178,6 @@ class TorchEncoder(Encoder):
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return f"random-{digest}" if self.is_random else digest
 
-    @property
-    def is_random(self) -> bool:
-        return self.weights_source.startswith("random weights")
-
     def describe(self) -> str:
         return f"{super().describe()}; {self.device} {self.dtype}"
 
@@ -192,12 +188,6 @@ def seeded() -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
         yield
-
-
-def set_offline() -> None:
-    """The harness never downloads: keep huggingface_hub from trying even if the user's env says otherwise."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def quiet_transformers() -> None:

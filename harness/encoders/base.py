@@ -41,6 +41,12 @@ class Encoder(ABC):
     info: EncoderInfo
     preset: str
     weights_source: str  # "random weights (seed 0)" or the checkpoint path; shown in every output that uses it
+    model: Any  # the torch.nn.Module inside: what an "unfrozen" system variant fine-tunes end to end
+
+    @property
+    def is_random(self) -> bool:
+        """True when the weights are random (a tiny preset without a checkpoint, or a profile build)."""
+        return self.weights_source.startswith("random weights")
 
     def describe(self) -> str:
         """One line for logs and run summaries; says plainly when the weights are random."""

@@ -49,17 +49,6 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def encoder_module(encoder: Any) -> nn.Module:
-    """The torch module inside a built `harness.encoders.Encoder` (whose parameters an unfrozen row fine-tunes)."""
-    if isinstance(encoder, nn.Module):
-        return encoder
-    for attribute in ("module", "model"):
-        candidate = getattr(encoder, attribute, None)
-        if isinstance(candidate, nn.Module):
-            return candidate
-    raise TypeError(f"encoder {type(encoder).__name__} exposes no torch module (expected .module or .model)")
-
-
 class TrainableModel(nn.Module):
     """The system's head plus any unfrozen encoders, as one module for the optimiser, DDP and checkpoints.
 
@@ -71,7 +60,7 @@ class TrainableModel(nn.Module):
         super().__init__()
         self.head = head
         self._encoders = dict(encoders or {})
-        self.encoders = nn.ModuleDict({_module_key(name): encoder_module(enc) for name, enc in self._encoders.items()})
+        self.encoders = nn.ModuleDict({_module_key(name): enc.model for name, enc in self._encoders.items()})
 
     def forward(self, features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                 prepared: Mapping[str, Any]) -> torch.Tensor:

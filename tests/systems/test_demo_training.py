@@ -2,8 +2,10 @@
 
 Written against the engine's documented Python API (`harness.train.pipeline.run(RunConfig)` writing
 `<run_dir>/results.json`). Encoder features land in the session's feature cache on first use, so the variants share
-one extraction per encoder. Few epochs with a raised learning rate keep the whole file affordable on 2 CPU cores;
-unfrozen variants (encoder in the loop) train 2 epochs.
+one extraction per encoder. Few epochs with a raised learning rate (test-level overrides through RunConfig; the
+systems' published hyper-parameters are untouched) keep the whole file affordable on 2 CPU cores: the tiny
+random-weight encoders' features vary little from clip to clip, so at the papers' lr 1e-4 the heads barely move in
+a handful of epochs.
 """
 
 from __future__ import annotations
@@ -22,8 +24,17 @@ pipeline = pytest.importorskip("harness.train.pipeline", reason="harness/train/p
 
 pytestmark = pytest.mark.slow
 
-FROZEN_EPOCHS, UNFROZEN_EPOCHS = 6, 2
-MARGIN = 0.05  # mean val Pearson above the shuffled-label control
+FROZEN_EPOCHS, UNFROZEN_EPOCHS = 10, 3
+LEARNING_RATE = 5e-3
+# Required lead of the real-label run's val mean Pearson over its shuffled-label control. The control's null spread is
+# wider than 1/sqrt(80) averaged over six emotions suggests: the six demo labels share a total-intensity factor that
+# every encoder exposes, so a head fitted to shuffled labels (or barely trained) gives six outputs that mostly agree
+# in sign and correlate with all labels at once, and the engine then keeps the best of the epochs on val. Measured
+# over 8 seeds (permutation + init) for baseline/audio and hallmen2025/text, 6 epochs: the kept control has mean
+# .10-.18 and sd .08-.10 (max .31); its last epoch has mean ~0 and sd .11-.13. A lead of 0.1 is about one sd of the
+# kept control's spread — under no signal at all a case would still pass ~1 time in 5, which is why the real runs
+# must sit well clear of it (see the demo docstring for the planted strengths).
+MARGIN = 0.1
 
 
 def _variants(*, train_only: bool) -> list[tuple[str, str]]:
@@ -49,7 +60,7 @@ def _run(out: Path, system: str, variant: str, *, shuffle: bool = False, epochs:
         seed=0,
         epochs=epochs,
         batch_size=16,
-        lr=1e-3,
+        lr=LEARNING_RATE,
         shuffle_labels=shuffle,
         progress=False,
     )
