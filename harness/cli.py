@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AbawError as error:
         print(f"abaw-bench {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a path the user named cannot be read or written: say which and why, no traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"abaw-bench {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return AbawError.exit_code
     except KeyboardInterrupt:
         print(f"abaw-bench {args.command}: interrupted", file=sys.stderr)
         return 130
