@@ -365,6 +365,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper
     val_predictions = trainer.predict(val_set, collate) if val_set is not None else None
     test_predictions = trainer.predict(test_set, collate)
     results: dict[str, Any] = {}
+    failure: str | None = None
     if context.is_main:
         if val_predictions is not None:
             write_text(run_dir / "val_predictions.csv", _predictions_csv([item.id for item in val_items],
@@ -382,8 +383,12 @@ def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper
         write_json(run_dir / "results.json", results)
         if not report.ok:
             problems = "; ".join(problem.render(str(submission)) for problem in report.errors[:5])
-            raise AbawError(f"the test submission does not validate: {problems}")
-    distributed.barrier(context)
+            failure = f"the test submission does not validate: {problems}"
+    # Rank 0 alone writes and checks the outputs; broadcasting its verdict (which also synchronises the ranks) makes
+    # a failure there end every rank, instead of leaving the others waiting at a barrier until torchrun's timeout.
+    failure = distributed.broadcast_object(context, failure)
+    if failure is not None:
+        raise AbawError(failure)
     return RunOutcome(run_dir, results, context.is_main)
 
 

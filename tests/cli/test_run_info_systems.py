@@ -143,3 +143,22 @@ def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, dem
     assert results["submission"]["valid"] is True
     rows = (run_dir / "submission_test.csv").read_text().splitlines()[1:]
     assert len({row.split(",", 1)[1] for row in rows}) == 1  # one constant row for every clip
+
+
+def test_a_run_whose_submission_does_not_validate_fails(tmp_path: Path, demo_root, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import harness.submission as submission
+
+    demo_root("emi")
+    real_validate = submission.validate_file
+
+    def validate_against_one_row_fewer(task: str, path: Path, rows: list[str], **options):
+        return real_validate(task, path, rows[1:], **options)  # the written file now holds an id it should not
+
+    monkeypatch.setattr(submission, "validate_file", validate_against_one_row_fewer)
+    code = main(["run", "--system", "baseline", "--task", "emi", "--variant", "constant-mean", "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 2
+    assert "the test submission does not validate" in capsys.readouterr().err
+    results = json.loads((tmp_path / "baseline" / "emi" / "constant-mean" / "seed0" / "results.json").read_text())
+    assert results["submission"]["valid"] is False
