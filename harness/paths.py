@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -40,3 +41,12 @@ def resolve_data_root(task: str, data_root: str | os.PathLike[str] | None, *, qu
         print(f"[abaw-bench] no --data-root given: using the embedded DEMO dataset for {task!r} at {root}. "
               "Results on it say nothing about the real benchmark.", file=sys.stderr)
     return root
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """A file's sha256, streamed in 4 MiB blocks (submissions and weight files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -39,8 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.paths import file_sha256
     from harness.submission import resolve_level, validate_file
-    from harness.submission.reference import dataset_reference, file_sha256, reader_level, sniff
+    from harness.submission.reference import dataset_reference, reader_level, sniff
     from harness.tasks import get_task
 
     level, _ = resolve_level(args.task, args.level, sniff(args.file))

@@ -21,6 +21,7 @@ import torch
 
 from harness.encoders.base import Encoder, EncoderInfo
 from harness.errors import AbawError
+from harness.paths import file_sha256
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 RANDOM_SEED = 0
@@ -91,23 +92,19 @@ def resolve_hf_dir(info: EncoderInfo, weights: str | Path | None) -> Path:
     return found
 
 
-def file_sha256(path: Path) -> str:
-    """A file's sha256; free for Hugging Face cache snapshots, whose weight files link to blobs named by it."""
+def weights_file_sha256(path: Path) -> str:
+    """A weight file's sha256; free for Hugging Face cache snapshots, whose files link to blobs named by it."""
     target = path.resolve()
     if path.is_symlink() and len(target.name) == 64 and all(c in "0123456789abcdef" for c in target.name):
         return target.name
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def sha256_files(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.name.encode())
-        digest.update(file_sha256(path).encode())
+        digest.update(weights_file_sha256(path).encode())
     return digest.hexdigest()
 
 

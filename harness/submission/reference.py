@@ -9,7 +9,6 @@ Blank lines are ignored; a duplicated id makes the reference unusable (every rep
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,11 +87,3 @@ def sniff(path: str | os.PathLike[str], limit: int = 4096) -> bytes:
             return handle.read(limit)
     except OSError:
         return b""
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
