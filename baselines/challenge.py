@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
 OUTPUTS = {"emi": 6}
 VISION, AUDIO = "provided:vit", "provided:wav2vec2"
@@ -42,7 +42,7 @@ HYPER = Hyper(lr=1e-3, weight_decay=0.01, epochs=30, batch_size=32, warmup_epoch
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
     """Mean-pooled provided features → MLP; the constant-mean variant → a ConstantRegressor."""
-    from harness.heads import Branch, BranchFusionRegressor, ConstantRegressor
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor, ConstantRegressor
 
     if variant.options.get("constant"):
         return ConstantRegressor(OUTPUTS[task], reference_input=variant.inputs[0])

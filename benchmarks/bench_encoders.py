@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
-from harness.encoders import ENCODERS, load_encoder
+from abaw_bench.harness.encoders import ENCODERS, load_encoder
 
 BATCH = 4
 RNG = np.random.default_rng(0)

@@ -23,8 +23,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-
-from harness.features.bucketing import padded_fraction, plan_batches, random_batches
+from abaw_bench.harness.features.bucketing import padded_fraction, plan_batches, random_batches
 
 EMI_TRAIN_CLIPS = 8072
 BATCH = 32
@@ -83,10 +82,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mid_encoder():
     import torch
+    from abaw_bench.harness.encoders import encoder_info
+    from abaw_bench.harness.encoders.wav2vec2 import TINY_CONFIG, Wav2Vec2VadEncoder, Wav2Vec2VadModel
     from transformers import Wav2Vec2Config
-
-    from harness.encoders import encoder_info
-    from harness.encoders.wav2vec2 import TINY_CONFIG, Wav2Vec2VadEncoder, Wav2Vec2VadModel
 
     config = Wav2Vec2Config(**{**TINY_CONFIG, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
                                "intermediate_size": 1024, "conv_dim": (256,) * 7})
@@ -99,10 +97,9 @@ def mid_encoder():
 def test_pipeline_vs_raw_forward(benchmark: Any, figures: dict[str, float], clips: Path, mid_encoder: Any,
                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
-
-    from harness.features import extract_items
-    from harness.media import load_audio, media_duration
-    from harness.tasks.base import Item
+    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.media import load_audio, media_duration
+    from abaw_bench.harness.tasks.base import Item
 
     items = [Item(path.stem, "train", {"audio": path}) for path in sorted(clips.glob("*.mp3"))]
     lengths = [media_duration(item.media["audio"]) for item in items]

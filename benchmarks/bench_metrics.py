@@ -11,9 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from abaw_bench.harness.metrics import bah_frame_metric
 from sklearn.metrics import f1_score
-
-from harness.metrics import bah_frame_metric
 
 N_FRAMES = 335_110  # frames in the BAH public release's test split
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from harness.features.store import FeatureStore
-from harness.systems import get_system
-from harness.train.data import Collate, ItemDataset
-from harness.train.distributed import DistContext
-from harness.train.engine import FitSettings, TrainableModel, Trainer, make_loader, seed_everything
+from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.systems import get_system
+from abaw_bench.harness.train.data import Collate, ItemDataset
+from abaw_bench.harness.train.distributed import DistContext
+from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, make_loader, seed_everything
 
 ITEMS, BATCH, DIM, MAX_FRAMES = 48, 16, 1027, 200
 ROUNDS = 2

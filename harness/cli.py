@@ -12,8 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from harness import __version__
-from harness.errors import AbawError
+from abaw_bench.harness import __version__
+from abaw_bench.harness.errors import AbawError
 
 # Order is the order shown in --help.
 COMMANDS = (
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"abaw-bench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"harness.commands.{name}").add_parser(subparsers)
+        importlib.import_module(f"abaw_bench.harness.commands.{name}").add_parser(subparsers)
     return parser
 
 

@@ -19,8 +19,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 SAMPLE_RATE = 16_000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

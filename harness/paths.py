@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 DEMO_MARKER = "ABAW_BENCH_DEMO.json"  # written at the root of every generated demo dataset
 
@@ -34,7 +34,7 @@ def resolve_data_root(task: str, data_root: str | os.PathLike[str] | None, *, qu
         if not root.is_dir():
             raise AbawError(f"--data-root {root}: no such directory (expected the {task} dataset's root folder)")
         return root
-    from harness.demo import ensure_demo  # deferred: generation code is only needed on the fallback path
+    from abaw_bench.harness.demo import ensure_demo  # deferred: generation code is only needed on the fallback path
 
     root = ensure_demo(task)
     if not quiet:

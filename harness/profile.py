@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from abaw_bench.harness.encoders import build_random, encoder_info
+from abaw_bench.harness.encoders._common import check_device, retain_freed_memory, torch_dtype
+from abaw_bench.harness.encoders.base import Encoder
+from abaw_bench.harness.errors import AbawError
 from torch.utils.flop_counter import FlopCounterMode
-
-from harness.encoders import build_random, encoder_info
-from harness.encoders._common import check_device, retain_freed_memory, torch_dtype
-from harness.encoders.base import Encoder
-from harness.errors import AbawError
 
 DEFAULT_SECONDS = 4.0
 DEFAULT_FRAMES = 8

@@ -1,17 +1,21 @@
 """Name → object registries with a timm-style `register` decorator and "did you mean" lookups.
 
 The harness finds systems, baselines and encoders only through these registries. Registration happens when the
-defining module is imported; `import_all` imports the modules listed in `PLUGIN_MODULES` so that listing commands
-see every entry without the harness naming any system in its own code paths.
+defining module is imported. A registry loads its plugins on first use: the modules it names (`plugin_modules`, for
+closed sets such as the tasks) and every public module (name not starting with "_") found in its `plugin_packages`
+by a package scan, in sorted order. So a new system is one new file in `systems/` or `baselines/`: nothing else names
+it, and no reinstall is needed (entry points would be read from install metadata). An import error in a plugin is
+raised, never skipped.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from harness.errors import unknown_name_error
+from abaw_bench.harness.errors import unknown_name_error
 
 T = TypeVar("T")
 
@@ -19,10 +23,11 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A named collection; `register` is a decorator, `get` raises AbawError with suggestions."""
 
-    def __init__(self, kind: str, plugin_modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, plugin_modules: tuple[str, ...] = (), plugin_packages: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
         self._plugin_modules = plugin_modules
+        self._plugin_packages = plugin_packages
         self._loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -34,9 +39,18 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def plugin_module_names(self) -> list[str]:
+        """The modules this registry imports: the named ones, then each package's public modules, sorted."""
+        names = list(self._plugin_modules)
+        for package_name in self._plugin_packages:
+            package = importlib.import_module(package_name)
+            names += sorted(f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__)
+                            if not info.name.startswith("_"))
+        return names
+
     def _load(self) -> None:
         if not self._loaded:
-            for module in self._plugin_modules:
+            for module in self.plugin_module_names():
                 importlib.import_module(module)
             self._loaded = True  # only once every plugin imported, so a failed import is retried, not hidden
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray

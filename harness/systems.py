@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.registry import Registry
+from abaw_bench.harness.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class SystemSpec:
     input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
 
     def variant(self, task: str, name: str | None) -> Variant:
-        from harness.errors import AbawError, unknown_name_error
+        from abaw_bench.harness.errors import AbawError, unknown_name_error
 
         if task not in self.variants:
             raise AbawError(f"system {self.name!r} has no task {task!r}; its tasks: {', '.join(self.tasks)}")
@@ -126,7 +126,7 @@ class SystemSpec:
         if source is None:
             return name
         if preset not in source.encoder:
-            from harness.errors import AbawError
+            from abaw_bench.harness.errors import AbawError
 
             raise AbawError(
                 f"system {self.name!r} input {name!r} has no encoder for preset {preset!r}; "
@@ -140,9 +140,7 @@ class SystemSpec:
         return None if source is None else source.transcript.get(preset)
 
 
-SYSTEMS: Registry[SystemSpec] = Registry(
-    "system", plugin_modules=("systems.hallmen2024", "systems.hallmen2025", "baselines.challenge")
-)
+SYSTEMS: Registry[SystemSpec] = Registry("system", plugin_packages=("abaw_bench.systems", "abaw_bench.baselines"))
 
 
 def get_system(name: str) -> SystemSpec:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboard.runs import RunResult, SkippedFile
-from leaderboard.tables import PaperTable
+from abaw_bench.leaderboard.runs import RunResult, SkippedFile
+from abaw_bench.leaderboard.tables import PaperTable
 
 LEGEND = ("data DEMO: trained and scored on the embedded synthetic demo dataset; its figure checks the harness, it "
           "does not reproduce the paper.\nweights RANDOM: the listed inputs' encoders had random weights (tiny preset "

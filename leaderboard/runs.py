@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 RESULTS_NAME = "results.json"
 

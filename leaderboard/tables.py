@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SPLIT_KEYS = ("val", "test")

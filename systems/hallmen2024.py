@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
 OUTPUTS = {"emi": 6}  # the head's output width per task (EMI: six emotions)
 AUDIO = "wav2vec2-vad"
@@ -96,7 +96,7 @@ HYPER = Hyper(
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
     """The variant's head; layer widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under the paper preset)."""
-    from harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
 
     global_vector = bool(variant.options.get("global_vector", False))
     branches = [Branch(name, "mean+lstm" if global_vector else "lstm") for name in variant.inputs]

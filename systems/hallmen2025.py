@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.systems import DATASET_TRANSCRIPT, SYSTEMS, Hyper, InputSource, SystemSpec, Variant
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT, SYSTEMS, Hyper, InputSource, SystemSpec, Variant
 
 OUTPUTS = {"emi": 6}
 TEXT, VISION, AUDIO = "text", "vit-h14", "wav2vec2-vad"
@@ -76,7 +76,7 @@ HYPER = Hyper(
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
     """Text passes through as its single embedding row; vision and audio go through their LSTMs."""
-    from harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
 
     hidden = {TEXT: None, VISION: VISION_HIDDEN[preset], AUDIO: None}  # None: the LSTM is as wide as its input
     branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name]) for name in variant.inputs]

@@ -21,6 +21,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_root(_isolated_cache: Path):
     """demo_root("emi") → the generated demo dataset for a task, shared by the whole session."""
-    from harness.demo import ensure_demo
+    from abaw_bench.harness.demo import ensure_demo
 
     return ensure_demo

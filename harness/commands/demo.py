@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.commands._common import add_command, add_task_arg
+from abaw_bench.harness.commands._common import add_command, add_task_arg
 
 EXAMPLES = """\
   abaw-bench demo --task bah --out demo-bah
@@ -53,9 +53,9 @@ def install(staging: Path, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.demo import dataset_of, generate
-    from harness.errors import AbawError
-    from harness.paths import DEMO_MARKER
+    from abaw_bench.harness.demo import dataset_of, generate
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.paths import DEMO_MARKER
 
     dataset = dataset_of(args.task)
     out = Path(args.out).expanduser()

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench extract --task emi --encoder wav2vec2-vad --preset tiny            # demo data, random tiny weights
@@ -17,7 +17,7 @@ EXAMPLES = """\
   abaw-bench extract --task emi --encoder vit-h14 --data-root ~/data/emi --weights ~/models/vit-h14 --device cuda \\
       --dtype bf16
   abaw-bench extract --task bah --encoder gte-large --data-root ~/data/bah --trust-remote-code --json
-  torchrun --nproc_per_node 4 -m harness.cli extract --task emi --encoder wav2vec2-vad --data-root ~/data/emi \\
+  torchrun --nproc_per_node 4 -m abaw_bench.harness extract --task emi --encoder wav2vec2-vad --data-root ~/data/emi \\
       --device cuda                                                            # each rank takes its shard
 """
 SUMMARY_ROWS = ("items", "extracted", "cache_hits", "skipped", "seconds", "items_per_second", "padded_fraction",
@@ -62,8 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _splits(task: str, root: Any, split: str) -> list[str]:
-    from harness.errors import AbawError
-    from harness.tasks import get_task
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.tasks import get_task
 
     available = list(get_task(task).reader(root).manifest().splits)
     if split == "all":
@@ -94,9 +94,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from harness.errors import AbawError
-    from harness.features import ensure_features, finish_distributed
-    from harness.paths import resolve_data_root
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.features import ensure_features, finish_distributed
+    from abaw_bench.harness.paths import resolve_data_root
 
     if args.batch_size < 1 or args.num_workers < 0:
         raise AbawError(f"--batch-size must be >= 1 and --num-workers >= 0 (got {args.batch_size}, "

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from harness.commands._common import add_command, add_json_arg, add_task_arg
+from abaw_bench.harness.commands._common import add_command, add_json_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench info --system hallmen2024 --task emi
@@ -35,8 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _input_dim(encoder_name: str, preset: str) -> tuple[int, str]:
-    from harness.encoders import encoder_info
-    from harness.train.pipeline import PROVIDED_DIMS, PROVIDED_PREFIX
+    from abaw_bench.harness.encoders import encoder_info
+    from abaw_bench.harness.train.pipeline import PROVIDED_DIMS, PROVIDED_PREFIX
 
     if encoder_name.startswith(PROVIDED_PREFIX):
         kind = encoder_name[len(PROVIDED_PREFIX):]
@@ -51,9 +51,8 @@ def _count(module: Any) -> int:
 
 def describe(system: str, task: str, variant_name: str | None, preset: str) -> dict[str, Any]:
     import torch
-
-    from harness.encoders import build_random
-    from harness.systems import get_system
+    from abaw_bench.harness.encoders import build_random
+    from abaw_bench.harness.systems import get_system
 
     spec = get_system(system)
     variant = spec.variant(task, variant_name)

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.commands._common import add_command
+from abaw_bench.harness.commands._common import add_command
 
 EXAMPLES = """\
   abaw-bench leaderboard                                  every paper table
@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def select_tables(tables: list, table_name: str | None, task: str | None) -> list:
     """The tables chosen by --table / --task; an unknown name gets a did-you-mean error."""
-    from harness.errors import AbawError, unknown_name_error
+    from abaw_bench.harness.errors import AbawError, unknown_name_error
 
     if table_name is not None and table_name not in {table.name for table in tables}:
         raise unknown_name_error("table", table_name, [table.name for table in tables])
@@ -60,9 +60,9 @@ def select_tables(tables: list, table_name: str | None, task: str | None) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    from leaderboard.board import build_board, render_markdown, render_text, to_json
-    from leaderboard.runs import scan_runs
-    from leaderboard.tables import load_tables
+    from abaw_bench.leaderboard.board import build_board, render_markdown, render_text, to_json
+    from abaw_bench.leaderboard.runs import scan_runs
+    from abaw_bench.leaderboard.tables import load_tables
 
     tables = load_tables()
     shown = select_tables(tables, args.table, args.task)

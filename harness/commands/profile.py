@@ -9,8 +9,8 @@ import json
 import sys
 from typing import Any
 
-from harness.commands._common import add_command
-from harness.errors import AbawError
+from abaw_bench.harness.commands._common import add_command
+from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench profile --encoder wav2vec2-vad --preset paper --batch-sizes 1,2,4 --seconds 4 --iters 3
@@ -119,10 +119,10 @@ def format_csv(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.encoders import encoder_info
+    from abaw_bench.harness.encoders import encoder_info
 
     _check_size_flag(args, encoder_info(args.encoder).modality)
-    from harness.profile import ProfileSettings, profile
+    from abaw_bench.harness.profile import ProfileSettings, profile
 
     report = profile(ProfileSettings(
         encoder=args.encoder, preset=args.preset, device=args.device, dtype=args.dtype, batch_sizes=args.batch_sizes,

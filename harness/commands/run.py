@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands._common import add_command, add_data_root_arg, add_task_arg
-from harness.errors import AbawError
+from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_task_arg
+from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi                      # demo data, tiny encoders, default variant
@@ -13,7 +13,7 @@ EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
       --weights gte-base=~/models/gte-en-mlm-base --weights vit-h14=~/models/vit-huge --device cuda
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
-  torchrun --nproc_per_node 4 -m harness.cli run --system hallmen2025 --task emi --device cuda
+  torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda
 """
 
 
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     _check_positive("--num-workers", args.num_workers, allow_zero=True)
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
-    from harness.train.config import RunConfig
-    from harness.train.pipeline import run as run_pipeline
+    from abaw_bench.harness.train.config import RunConfig
+    from abaw_bench.harness.train.pipeline import run as run_pipeline
 
     config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
                        data_root=args.data_root, out_root=args.out, seed=args.seed, device=args.device,

@@ -6,9 +6,15 @@ import argparse
 import json
 import sys
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_max_bytes_arg, add_task_arg
-from harness.commands.validate import add_level_arg
-from harness.errors import AbawError
+from abaw_bench.harness.commands._common import (
+    add_command,
+    add_data_root_arg,
+    add_json_arg,
+    add_max_bytes_arg,
+    add_task_arg,
+)
+from abaw_bench.harness.commands.validate import add_level_arg
+from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench score --task emi predictions_val.csv
@@ -39,10 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.paths import file_sha256
-    from harness.submission import resolve_level, validate_file
-    from harness.submission.reference import dataset_reference, reader_level, sniff
-    from harness.tasks import get_task
+    from abaw_bench.harness.paths import file_sha256
+    from abaw_bench.harness.submission import resolve_level, validate_file
+    from abaw_bench.harness.submission.reference import dataset_reference, reader_level, sniff
+    from abaw_bench.harness.tasks import get_task
 
     level, _ = resolve_level(args.task, args.level, sniff(args.file))
     reference, reader = dataset_reference(args.task, args.data_root, args.split, level)

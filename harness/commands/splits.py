@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench splits --task bah
@@ -32,9 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def split_report(task_name: str, data_root: str | None) -> dict[str, Any]:
     """Counts, manifest identity and the root's disagreements with it, as one JSON-ready record."""
-    from harness.errors import AbawError
-    from harness.paths import is_demo_root, resolve_data_root
-    from harness.tasks import get_task
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.paths import is_demo_root, resolve_data_root
+    from abaw_bench.harness.tasks import get_task
 
     task = get_task(task_name)
     root = resolve_data_root(task.name, data_root)

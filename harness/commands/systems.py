@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.commands._common import add_command, add_json_arg
+from abaw_bench.harness.commands._common import add_command, add_json_arg
 
 EXAMPLES = """\
   abaw-bench systems
@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def listing() -> list[dict]:
-    from harness.systems import SYSTEMS
+    from abaw_bench.harness.systems import SYSTEMS
 
     systems = []
     for name, spec in SYSTEMS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.commands._common import add_command, add_json_arg
+from abaw_bench.harness.commands._common import add_command, add_json_arg
 
 EXAMPLES = """\
   abaw-bench tasks
@@ -24,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def describe_tasks() -> list[dict[str, object]]:
     """Each task's registry entry joined with its submission formats (the specs the validator itself uses)."""
-    from harness.submission.formats import FORMATS
-    from harness.tasks import TASKS
+    from abaw_bench.harness.submission.formats import FORMATS
+    from abaw_bench.harness.tasks import TASKS
 
     return [{"name": name, "title": task.title, "headline_metric": task.headline_metric,
              "higher_is_better": task.higher_is_better, "levels": list(task.levels),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands._common import add_command, add_data_root_arg, add_task_arg
+from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench template --task emi --out emi_sample.csv
@@ -33,10 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-
-    from harness.submission import get_format, write_submission
-    from harness.submission.reference import dataset_reference
-    from harness.tasks.base import Table
+    from abaw_bench.harness.submission import get_format, write_submission
+    from abaw_bench.harness.submission.reference import dataset_reference
+    from abaw_bench.harness.tasks.base import Table
 
     fmt = get_format(args.task, args.level)
     reference, _ = dataset_reference(args.task, args.data_root, args.split, fmt.level)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_max_bytes_arg, add_task_arg
+from abaw_bench.harness.commands._common import (
+    add_command,
+    add_data_root_arg,
+    add_json_arg,
+    add_max_bytes_arg,
+    add_task_arg,
+)
 
 EXAMPLES = """\
   abaw-bench validate --task emi predictions.csv
@@ -47,8 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.submission import get_format, resolve_level, validate_file
-    from harness.submission.reference import dataset_reference, load_reference_file, sniff
+    from abaw_bench.harness.submission import get_format, resolve_level, validate_file
+    from abaw_bench.harness.submission.reference import dataset_reference, load_reference_file, sniff
 
     level, _ = resolve_level(args.task, args.level, sniff(args.file))
     if args.reference is not None:

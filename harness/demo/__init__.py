@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.errors import unknown_name_error
-from harness.paths import DEMO_MARKER, cache_home
+from abaw_bench.harness.errors import unknown_name_error
+from abaw_bench.harness.paths import DEMO_MARKER, cache_home
 
 DEMO_VERSION = "2"  # bump when a generator's output changes, so cached demos are regenerated
 DATASET_OF_TASK = {"emi": "emi", "bah": "bah", "va": "affwild2", "expr": "affwild2"}
@@ -31,7 +31,7 @@ def generate(task: str, out: Path, seed: int = 0) -> Path:
     dataset = dataset_of(task)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    generator = importlib.import_module(f"harness.demo.{dataset}")
+    generator = importlib.import_module(f"abaw_bench.harness.demo.{dataset}")
     details = generator.generate(out, seed)
     marker = {"dataset": dataset, "demo_version": DEMO_VERSION, "seed": seed, **details}
     (out / DEMO_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.tasks.affwild2 import EXPR, EXPR_CLASSES, FRAMES_DIR, SET_DIRS, TEST_LIST, VA, base_video
+from abaw_bench.harness.tasks.affwild2 import EXPR, EXPR_CLASSES, FRAMES_DIR, SET_DIRS, TEST_LIST, VA, base_video
 
 FPS = 30
 SAMPLE_RATE = 16_000

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.tasks.bah import (
+from abaw_bench.harness.tasks.bah import (
     FACES_DIR,
     SPLIT_DIR,
     SPLIT_FRAMES_DIR,

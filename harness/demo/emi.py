@@ -52,8 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.tasks.emi import DEMO_MANIFEST, EMOTIONS, LABEL_FILES, LABEL_HEADER, resolve_manifest
+from abaw_bench.harness.tasks.emi import DEMO_MANIFEST, EMOTIONS, LABEL_FILES, LABEL_HEADER, resolve_manifest
 
 SAMPLE_RATE = 16_000
 FACE_FPS = 6

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from harness.encoders.base import PRESETS, Encoder, EncoderInfo
-from harness.errors import AbawError
-from harness.registry import Registry
+from abaw_bench.harness.encoders.base import PRESETS, Encoder, EncoderInfo
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.registry import Registry
 
 ENCODERS: Registry[EncoderInfo] = Registry("encoder")
 _FAMILY: dict[str, str] = {}  # encoder name -> module under harness.encoders that builds it
@@ -66,7 +66,7 @@ def encoder_info(name: str) -> EncoderInfo:
 
 def _family(name: str) -> tuple[EncoderInfo, ModuleType]:
     info = encoder_info(name)
-    return info, importlib.import_module(f"harness.encoders.{_FAMILY[name]}")
+    return info, importlib.import_module(f"abaw_bench.harness.encoders.{_FAMILY[name]}")
 
 
 def _check_preset(preset: str) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 SAMPLE_RATE = 16_000
 MIN_SAMPLES = 400  # the wav2vec2 convolution stack's receptive field: shorter input yields no frame

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from harness.encoders.base import Encoder, EncoderInfo
-from harness.errors import AbawError
-from harness.paths import file_sha256
+from abaw_bench.harness.encoders.base import Encoder, EncoderInfo
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.paths import file_sha256
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 RANDOM_SEED = 0

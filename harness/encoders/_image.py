@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 
 def to_rgb_array(image: Any) -> np.ndarray:

@@ -15,11 +15,9 @@ from typing import Any
 
 import timm
 import torch
-from safetensors.torch import save_file
-
-from harness.atomic import atomic_path, write_json
-from harness.encoders import _image
-from harness.encoders._common import (
+from abaw_bench.harness.atomic import atomic_path, write_json
+from abaw_bench.harness.encoders import _image
+from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
     find_in_hf_cache,
@@ -27,8 +25,9 @@ from harness.encoders._common import (
     missing_weights_error,
     seeded,
 )
-from harness.encoders.base import EncoderInfo
-from harness.errors import AbawError
+from abaw_bench.harness.encoders.base import EncoderInfo
+from abaw_bench.harness.errors import AbawError
+from safetensors.torch import save_file
 
 ARCHITECTURES = {"paper": "mobilenetv3_large_100", "tiny": "mobilenetv3_small_050"}
 IMAGE_SIZE = 112

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from harness.encoders._common import (
+from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
     find_in_hf_cache,
@@ -30,8 +29,8 @@ from harness.encoders._common import (
     save_files_atomically,
     seeded,
 )
-from harness.encoders.base import EncoderInfo
-from harness.errors import AbawError
+from abaw_bench.harness.encoders.base import EncoderInfo
+from abaw_bench.harness.errors import AbawError
 
 GTE_MAX_TOKENS = 128
 # BERT stand-ins of the published sizes (gte-en-mlm-base: 12×768; gte-large-en-v1.5: 24×1024; vocab 30528).

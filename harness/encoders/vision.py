@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, ViTConfig, ViTModel
-
-from harness.encoders import _image
-from harness.encoders._common import (
+from abaw_bench.harness.encoders import _image
+from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
     from_pretrained_checked,
@@ -26,7 +24,8 @@ from harness.encoders._common import (
     save_files_atomically,
     seeded,
 )
-from harness.encoders.base import EncoderInfo
+from abaw_bench.harness.encoders.base import EncoderInfo
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, ViTConfig, ViTModel
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

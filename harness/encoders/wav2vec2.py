@@ -13,15 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from transformers import Wav2Vec2Config, Wav2Vec2Model, Wav2Vec2PreTrainedModel
-from transformers.models.wav2vec2.modeling_wav2vec2 import (
-    Wav2Vec2FeatureEncoder,
-    Wav2Vec2PositionalConvEmbedding,
-)
-
-from harness.encoders import _audio
-from harness.encoders._common import (
+from abaw_bench.harness.encoders import _audio
+from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
     from_pretrained_checked,
@@ -29,7 +22,13 @@ from harness.encoders._common import (
     save_files_atomically,
     seeded,
 )
-from harness.encoders.base import EncoderInfo
+from abaw_bench.harness.encoders.base import EncoderInfo
+from torch import nn
+from transformers import Wav2Vec2Config, Wav2Vec2Model, Wav2Vec2PreTrainedModel
+from transformers.models.wav2vec2.modeling_wav2vec2 import (
+    Wav2Vec2FeatureEncoder,
+    Wav2Vec2PositionalConvEmbedding,
+)
 
 # The published checkpoint's config.json (architecture fields; dropouts only matter when fine-tuning).
 PAPER_CONFIG: dict[str, Any] = {

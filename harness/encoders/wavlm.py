@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import WavLMConfig, WavLMModel
-
-from harness.encoders import _audio
-from harness.encoders._common import (
+from abaw_bench.harness.encoders import _audio
+from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
     from_pretrained_checked,
@@ -25,7 +23,8 @@ from harness.encoders._common import (
     save_files_atomically,
     seeded,
 )
-from harness.encoders.base import EncoderInfo
+from abaw_bench.harness.encoders.base import EncoderInfo
+from transformers import WavLMConfig, WavLMModel
 
 PAPER_CONFIG: dict[str, Any] = {
     "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096,

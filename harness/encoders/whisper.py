@@ -16,13 +16,12 @@ from typing import Any
 
 import torch
 import whisper
+from abaw_bench.harness.atomic import atomic_path
+from abaw_bench.harness.encoders import _audio
+from abaw_bench.harness.encoders._common import RANDOM_SEED, TorchEncoder, missing_weights_error, seeded
+from abaw_bench.harness.encoders.base import EncoderInfo
+from abaw_bench.harness.errors import AbawError
 from whisper.model import ModelDimensions, Whisper
-
-from harness.atomic import atomic_path
-from harness.encoders import _audio
-from harness.encoders._common import RANDOM_SEED, TorchEncoder, missing_weights_error, seeded
-from harness.encoders.base import EncoderInfo
-from harness.errors import AbawError
 
 PAPER_NAME = "large-v3"
 PAPER_DIMS = ModelDimensions(n_mels=128, n_audio_ctx=1500, n_audio_state=1280, n_audio_head=20, n_audio_layer=32,

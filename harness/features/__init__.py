@@ -7,7 +7,13 @@
 Importing this package does not import torch; extracting does.
 """
 
-from harness.features.pipeline import ensure_features, extract_items, finish_distributed, open_items, open_store
-from harness.features.store import FeatureStore
+from abaw_bench.harness.features.pipeline import (
+    ensure_features,
+    extract_items,
+    finish_distributed,
+    open_items,
+    open_store,
+)
+from abaw_bench.harness.features.store import FeatureStore
 
 __all__ = ["FeatureStore", "ensure_features", "extract_items", "finish_distributed", "open_items", "open_store"]

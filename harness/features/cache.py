@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.media import IMAGE_SUFFIXES
-from harness.paths import cache_home
+from abaw_bench.harness.media import IMAGE_SUFFIXES
+from abaw_bench.harness.paths import cache_home
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

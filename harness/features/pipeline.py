@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.atomic import atomic_path, write_json
-from harness.encoders.base import Encoder
-from harness.errors import AbawError
-from harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
-from harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
-from harness.features.store import FeatureStore
-from harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
-from harness.paths import is_demo_root
-from harness.tasks.base import Item
+from abaw_bench.harness.atomic import atomic_path, write_json
+from abaw_bench.harness.encoders.base import Encoder
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
+from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
+from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
+from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.tasks.base import Item
 
 ASR_ENCODER = "whisper-large-v3"
 
@@ -324,14 +323,14 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
 
 def _load(encoder: str, preset: str, weights: str | os.PathLike[str] | None, device: str, dtype: str,
           trust_remote_code: bool, download_root: str | os.PathLike[str] | None) -> Encoder:
-    from harness.encoders import load_encoder
+    from abaw_bench.harness.encoders import load_encoder
 
     return load_encoder(encoder, preset, weights=weights, device=device, dtype=dtype,
                         trust_remote_code=trust_remote_code, download_root=download_root)
 
 
 def _split_items(task: str, data_root: Path, split: str) -> list[Item]:
-    from harness.tasks import get_task
+    from abaw_bench.harness.tasks import get_task
 
     return get_task(task).reader(data_root).items(split)
 
@@ -347,7 +346,7 @@ def ensure_features(task: str, encoder: str, preset: str, data_root: Path, split
     Text encoders read the dataset's transcripts; items without one use the asr encoder's (`whisper-large-v3`,
     same preset, weights from `asr_weights` / `download_root`) cached transcript, extracted first if missing.
     """
-    from harness.encoders import encoder_info
+    from abaw_bench.harness.encoders import encoder_info
 
     data_root = Path(data_root)
     items = _split_items(task, data_root, split)
@@ -391,7 +390,7 @@ def open_store(task: str, encoder: str, preset: str, data_root: Path, split: str
 
     The encoder is built on the CPU (its fingerprint is part of the cache key) but runs nothing.
     """
-    from harness.encoders import encoder_info
+    from abaw_bench.harness.encoders import encoder_info
 
     data_root = Path(data_root)
     items = _split_items(task, data_root, split)

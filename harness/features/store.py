@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 
 class FeatureStore:

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError, unknown_name_error
-from harness.metrics import _validate as check
-from harness.metrics import functional as F
-from harness.metrics.stateful import (
+from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.metrics import _validate as check
+from abaw_bench.harness.metrics import functional as F
+from abaw_bench.harness.metrics.stateful import (
     EXPR_CLASSES,
     VA_DIMENSIONS,
     BahFrameMetric,
@@ -26,7 +25,7 @@ from harness.metrics.stateful import (
     Metric,
     VaMetric,
 )
-from harness.tasks.base import MetricResult
+from abaw_bench.harness.tasks.base import MetricResult
 
 __all__ = [
     "EXPR_CLASSES",

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError
 
 
 def first_row(bad: np.ndarray) -> int:

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
-from harness.metrics import _validate as check
-from harness.metrics import functional as F
-from harness.tasks.base import MetricResult
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import _validate as check
+from abaw_bench.harness.metrics import functional as F
+from abaw_bench.harness.tasks.base import MetricResult
 
 EXPR_CLASSES = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
 VA_DIMENSIONS = ("valence", "arousal")

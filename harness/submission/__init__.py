@@ -11,9 +11,9 @@ Public API (numpy only, never torch):
 
 from __future__ import annotations
 
-from harness.submission.checks import Problem
-from harness.submission.formats import FORMATS, Column, SubmissionFormat, detect_level, get_format, levels_of
-from harness.submission.validator import (
+from abaw_bench.harness.submission.checks import Problem
+from abaw_bench.harness.submission.formats import FORMATS, Column, SubmissionFormat, detect_level, get_format, levels_of
+from abaw_bench.harness.submission.validator import (
     ValidationReport,
     default_max_bytes,
     read_submission,
@@ -21,7 +21,7 @@ from harness.submission.validator import (
     validate_bytes,
     validate_file,
 )
-from harness.submission.writer import render_submission, write_submission
+from abaw_bench.harness.submission.writer import render_submission, write_submission
 
 __all__ = [
     "FORMATS",

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
+from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
 EXAMPLES_SHOWN = 5  # per check: individual lines reported before the rest is summarised as a count
 

@@ -1,6 +1,6 @@
 """Regenerate `submissions/`: one valid example submission per task and level, for the demo datasets' test splits.
 
-    python -m harness.submission.examples [--out DIR]
+    python -m abaw_bench.harness.submission.examples [--out DIR]
 
 The rows are the demo test split's reference rows (seed-0 demo datasets); the predictions are seeded pseudo-random
 values rounded to 4 decimals, so the files are byte-for-byte reproducible and look like a real submission rather
@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from harness.submission.formats import get_format
-from harness.submission.writer import render_submission
-from harness.tasks.base import Table
+from abaw_bench.harness.submission.formats import get_format
+from abaw_bench.harness.submission.writer import render_submission
+from abaw_bench.harness.tasks.base import Table
 
 REPOSITORY_SUBMISSIONS = Path(__file__).resolve().parents[2] / "submissions"
 SPLIT = "test"
@@ -60,9 +59,9 @@ def example_table(example: Example, rows: list[str]) -> Table:
 
 
 def demo_reference_rows(task: str, level: str) -> list[str]:
-    from harness.demo import ensure_demo
-    from harness.submission.reference import reader_level
-    from harness.tasks import get_task
+    from abaw_bench.harness.demo import ensure_demo
+    from abaw_bench.harness.submission.reference import reader_level
+    from abaw_bench.harness.tasks import get_task
 
     return get_task(task).reader(ensure_demo(task)).reference_rows(SPLIT, reader_level(task, level))
 
@@ -73,7 +72,7 @@ def render_example(example: Example) -> str:
 
 
 def generate_examples(out: Path = REPOSITORY_SUBMISSIONS) -> list[Path]:
-    from harness.atomic import write_text
+    from abaw_bench.harness.atomic import write_text
 
     written = []
     for example in EXAMPLES:
@@ -84,7 +83,7 @@ def generate_examples(out: Path = REPOSITORY_SUBMISSIONS) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.submission.examples", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m abaw_bench.harness.submission.examples", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPOSITORY_SUBMISSIONS, help="the submissions folder to write")
     args = parser.parse_args(argv)

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.errors import AbawError, did_you_mean, unknown_name_error
-from harness.tasks.bah import FACES_DIR, VIDEOS_DIR, normalise_video_path
+from abaw_bench.harness.errors import AbawError, did_you_mean, unknown_name_error
+from abaw_bench.harness.tasks.bah import FACES_DIR, VIDEOS_DIR, normalise_video_path
 
 EMI_EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 EXPR_CLASSES = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")

@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import AbawError
-from harness.submission.checks import split_fields, split_lines
-from harness.submission.formats import SubmissionFormat, levels_of
-from harness.tasks.base import DatasetReader
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.submission.checks import split_fields, split_lines
+from abaw_bench.harness.submission.formats import SubmissionFormat, levels_of
+from abaw_bench.harness.tasks.base import DatasetReader
 
 
 def load_reference_file(path: str | os.PathLike[str], fmt: SubmissionFormat) -> list[str]:
@@ -71,8 +71,8 @@ class DatasetReference:
 def dataset_reference(task: str, data_root: str | None, split: str,
                       level: str) -> tuple[DatasetReference, DatasetReader]:
     """(reference rows of `split` at `level` with provenance, the task reader) — torch-free, reader imported lazily."""
-    from harness.paths import is_demo_root, resolve_data_root
-    from harness.tasks import get_task
+    from abaw_bench.harness.paths import is_demo_root, resolve_data_root
+    from abaw_bench.harness.tasks import get_task
 
     root = resolve_data_root(task, data_root)
     reader = get_task(task).reader(root)

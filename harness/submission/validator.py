@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import AbawError
-from harness.submission import checks
-from harness.submission.checks import Problem, ProblemLog
-from harness.submission.formats import SubmissionFormat, detect_level, get_format, levels_of
-from harness.tasks.base import Table
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.submission import checks
+from abaw_bench.harness.submission.checks import Problem, ProblemLog
+from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, levels_of
+from abaw_bench.harness.tasks.base import Table
 
 UNBOUNDED_MAX_BYTES = 2**31  # read_submission has no reference to size a limit from
 _BYTES_PER_NUMBER = 32  # generous width of one written number, for the default size limit

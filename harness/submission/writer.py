@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-
-from harness.atomic import write_text
-from harness.errors import AbawError
-from harness.submission.formats import Column, SubmissionFormat, get_format
-from harness.tasks.base import Table
+from abaw_bench.harness.atomic import write_text
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.submission.formats import Column, SubmissionFormat, get_format
+from abaw_bench.harness.tasks.base import Table
 
 
 def _layout_values(fmt: SubmissionFormat, table: Table) -> tuple[tuple[Column, ...], np.ndarray]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from harness.registry import Registry
-from harness.tasks.base import Task
+from abaw_bench.harness.registry import Registry
+from abaw_bench.harness.tasks.base import Task
 
 TASKS: Registry[Task] = Registry(
-    "task", plugin_modules=("harness.tasks.emi", "harness.tasks.bah", "harness.tasks.affwild2")
+    "task", plugin_modules=tuple(f"abaw_bench.harness.tasks.{name}" for name in ("emi", "bah", "affwild2"))
 )
 
 

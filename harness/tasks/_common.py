@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
-from harness.tasks.base import SPLITS, Manifest, Table
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.tasks.base import SPLITS, Manifest, Table
 
 SPLITS_DIR = Path(__file__).resolve().parent.parent / "splits"
 

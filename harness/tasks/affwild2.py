@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError, unknown_name_error
-from harness.paths import is_demo_root
-from harness.tasks import TASKS
-from harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.tasks import TASKS
+from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
 
 FRAMES_DIR = "cropped_aligned"
 AUDIO_DIR = "audio"
@@ -314,7 +313,7 @@ class VaTask(Task):
 
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Mean CCC of valence and arousal; frames labelled -5 are excluded per dimension by the metric."""
-        from harness.metrics import va_metric
+        from abaw_bench.harness.metrics import va_metric
 
         _check_level(level)
         check_aligned(predictions, labels)
@@ -335,7 +334,7 @@ class ExprTask(Task):
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Macro F1 over the 8 classes; frames labelled -1 are excluded by the metric. Predictions hold class indices in
         a 'label' column (or 'expression', the submission format's name for it)."""
-        from harness.metrics import expr_metric
+        from abaw_bench.harness.metrics import expr_metric
 
         _check_level(level)
         check_aligned(predictions, labels)

@@ -39,12 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError, unknown_name_error
-from harness.paths import is_demo_root
-from harness.tasks import TASKS
-from harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.tasks import TASKS
+from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
 
 VIDEOS_DIR = "Videos"
 FACES_DIR = "cropped-aligned-faces"
@@ -429,7 +428,7 @@ class BahTask(Task):
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Frame level: weighted F1 (seed 002), plus AP when predictions carry a positive-class probability "p1".
         Video level: macro F1 over the videos' 0/1 predictions."""
-        from harness.metrics import bah_frame_metric, bah_video_metric
+        from abaw_bench.harness.metrics import bah_frame_metric, bah_video_metric
 
         check_aligned(predictions, labels)
         pred = column(predictions, "label", "pred")

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from harness.errors import AbawError
-from harness.paths import is_demo_root
-from harness.tasks import TASKS
-from harness.tasks._common import check_aligned
-from harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.tasks import TASKS
+from abaw_bench.harness.tasks._common import check_aligned
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
 
 EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 LABEL_HEADER = ("Filename", *EMOTIONS)
@@ -322,7 +321,7 @@ class EmiTask(Task):
         return EmiReader(root)
 
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
-        from harness.metrics import emi_metric  # deferred: the metrics module is only needed when scoring
+        from abaw_bench.harness.metrics import emi_metric  # deferred: the metrics module is only needed when scoring
 
         _check_level(level)
         check_aligned(predictions, labels)

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from harness.atomic import write_bytes
-from harness.errors import AbawError
+from abaw_bench.harness.atomic import write_bytes
+from abaw_bench.harness.errors import AbawError
 
 
 def rng_state() -> dict[str, Any]:

@@ -25,16 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from abaw_bench.harness.atomic import write_text
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.tasks.base import MetricResult
+from abaw_bench.harness.train import checkpoint
+from abaw_bench.harness.train.data import Collate, ItemDataset, move_to, pad_sequences
+from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
-
-from harness.atomic import write_text
-from harness.errors import AbawError
-from harness.tasks.base import MetricResult
-from harness.train import checkpoint
-from harness.train.data import Collate, ItemDataset, move_to, pad_sequences
-from harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 
 LOSSES = ("mse", "bce", "ccc", "ce")
 CHECKPOINT_FORMAT = 1

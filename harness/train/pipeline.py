@@ -26,17 +26,16 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from harness.atomic import write_json, write_text
-from harness.errors import AbawError
-from harness.paths import is_demo_root, resolve_data_root
-from harness.systems import Hyper, SystemSpec, Variant, get_system
-from harness.tasks import get_task
-from harness.tasks.base import Item, Table
-from harness.train import distributed
-from harness.train.config import RunConfig
-from harness.train.data import Collate, ItemDataset, PreparedSource, shuffled_targets
-from harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+from abaw_bench.harness.atomic import write_json, write_text
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.paths import is_demo_root, resolve_data_root
+from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks.base import Item, Table
+from abaw_bench.harness.train import distributed
+from abaw_bench.harness.train.config import RunConfig
+from abaw_bench.harness.train.data import Collate, ItemDataset, PreparedSource, shuffled_targets
+from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
 PROVIDED_PREFIX = "provided:"
 # Widths of the organisers' pickles (REFERENCE §1); only `info` uses them — a run reads the width from the data.
@@ -68,7 +67,7 @@ class ProvidedSource:
 
     @staticmethod
     def _load(path: Path) -> np.ndarray:
-        from harness.safepickle import load_features
+        from abaw_bench.harness.safepickle import load_features
 
         return load_features(path)
 
@@ -133,7 +132,7 @@ class InputBuilder:
                 "max_frames": self.hyper.max_frames if modality == "image" else None}
 
     def _load_unfrozen(self, name: str) -> Any:
-        from harness.encoders import encoder_info, load_encoder
+        from abaw_bench.harness.encoders import encoder_info, load_encoder
 
         encoder_name = self.encoder_name(name)
         modality = encoder_info(encoder_name).modality
@@ -176,8 +175,8 @@ class InputBuilder:
 
     def _store(self, encoder_name: str, split: str) -> Any:
         """Cached features (extracted on rank 0 first so that other ranks find them and never race)."""
-        from harness.encoders import encoder_info
-        from harness.features import ensure_features
+        from abaw_bench.harness.encoders import encoder_info
+        from abaw_bench.harness.features import ensure_features
 
         limits = self._limits(encoder_info(encoder_name).modality)
         store = None
@@ -193,8 +192,8 @@ class InputBuilder:
 
 def _media_loader(items: list[Item], modality: str, hyper: Hyper) -> Any:
     """item id → decoded media for an unfrozen encoder (same decoding as feature extraction)."""
-    from harness.features.cache import Source
-    from harness.features.pipeline import decode_source
+    from abaw_bench.harness.features.cache import Source
+    from abaw_bench.harness.features.pipeline import decode_source
 
     kinds = {"audio": ("audio", ("audio", "video")), "image": ("faces", ("faces",)),
              "text": ("transcript", ("transcript",))}
@@ -265,8 +264,8 @@ def _predictions_csv(ids: list[str], columns: tuple[str, ...], predictions: np.n
 
 def run(config: RunConfig) -> RunOutcome:
     """Train and evaluate one system variant end to end; see the module docstring for what is written."""
-    from harness import provenance
-    from harness.submission import validate_file, write_submission
+    from abaw_bench.harness import provenance
+    from abaw_bench.harness.submission import validate_file, write_submission
 
     started = time.time()
     spec = get_system(config.system)
@@ -434,7 +433,7 @@ def _has(source: Any, item_id: str) -> bool:
 
 def _max_rows(variant: Variant, hyper: Hyper, builder: InputBuilder) -> dict[str, int | None]:
     """Vision inputs keep their first `max_frames` rows (the cache already cut audio to `max_seconds`)."""
-    from harness.encoders import encoder_info
+    from abaw_bench.harness.encoders import encoder_info
 
     limits: dict[str, int | None] = {}
     for name in variant.inputs:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from harness.heads import masked_mean
-from harness.systems import get_system
+from abaw_bench.harness.heads import masked_mean
+from abaw_bench.harness.systems import get_system
 
 DIMS = {"provided:vit": 384, "provided:wav2vec2": 768}
 
@@ -48,7 +47,7 @@ def test_constant_mean_predicts_the_train_label_mean_and_has_nothing_to_train() 
 
 
 def test_demo_feature_pickles_load_through_the_restricted_unpickler(demo_root) -> None:
-    from harness import safepickle
+    from abaw_bench.harness import safepickle
 
     root = demo_root("emi")
     for kind, dim in (("vit", 384), ("wav2vec2", 768)):

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness import safepickle
-from harness.errors import AbawError
+from abaw_bench.harness import safepickle
+from abaw_bench.harness.errors import AbawError
 
 
 class _Exploit:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from harness.cli import main
+from abaw_bench.harness.cli import main
 
 RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
                 "epochs_source", "paper", "hyper", "data", "encoders", "submission", "config", "provenance"}
@@ -38,8 +37,8 @@ def test_run_directory_holds_every_artefact(baseline_run: tuple[Path, str]) -> N
 
 
 def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
-    from harness.metrics.functional import pearson_columns
-    from harness.tasks import get_task
+    from abaw_bench.harness.metrics.functional import pearson_columns
+    from abaw_bench.harness.tasks import get_task
 
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
@@ -87,7 +86,7 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_systems_lists_rows_and_does_not_import_torch() -> None:
-    code = ("import sys, json, io, contextlib\nfrom harness.cli import main\nbuf = io.StringIO()\n"
+    code = ("import sys, json, io, contextlib\nfrom abaw_bench.harness.cli import main\nbuf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n    main(['systems', '--json'])\n"
             "print(json.dumps({'torch': 'torch' in sys.modules, 'out': json.loads(buf.getvalue())}))")
     result = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
@@ -124,7 +123,7 @@ def test_torchrun_two_processes_run_the_cli_and_rank0_writes(baseline_run: tuple
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    "-m", "harness.cli", "run", "--system", "baseline", "--task", "emi", "--variant", "audio",
+                    "-m", "abaw_bench.harness", "run", "--system", "baseline", "--task", "emi", "--variant", "audio",
                     "--epochs", "1", "--out", str(tmp_path), "--quiet"],
                    check=True, env=env, capture_output=True, timeout=240)
     results = json.loads((tmp_path / "baseline" / "emi" / "audio" / "seed0" / "results.json").read_text())
@@ -147,7 +146,7 @@ def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, dem
 
 def test_a_run_whose_submission_does_not_validate_fails(tmp_path: Path, demo_root, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import harness.submission as submission
+    import abaw_bench.harness.submission as submission
 
     demo_root("emi")
     real_validate = submission.validate_file

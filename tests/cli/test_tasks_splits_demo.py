@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from harness import cli
-from harness.tasks import get_task
+from abaw_bench.harness import cli
+from abaw_bench.harness.tasks import get_task
 
 # Commands other issues add may not exist yet; the parser is built from those that do.
-AVAILABLE = tuple(name for name in cli.COMMANDS if importlib.util.find_spec(f"harness.commands.{name}"))
+AVAILABLE = tuple(name for name in cli.COMMANDS if importlib.util.find_spec(f"abaw_bench.harness.commands.{name}"))
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +92,7 @@ def test_help_ends_with_examples(command: str, capsys: pytest.CaptureFixture[str
 def test_tasks_and_splits_do_not_import_torch(demo_root) -> None:
     script = (
         "import sys\n"
-        "from harness import cli\n"
+        "from abaw_bench.harness import cli\n"
         f"cli.COMMANDS = {AVAILABLE!r}\n"
         "assert cli.main(['tasks']) == 0\n"
         f"assert cli.main(['splits', '--task', 'bah', '--data-root', {str(demo_root('bah'))!r}]) == 0\n"

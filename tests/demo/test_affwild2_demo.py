@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.demo import generate
-from harness.demo.affwild2 import structure, task_splits
-from harness.tasks import get_task
-from harness.tasks._common import load_shipped_manifest
+from abaw_bench.harness.demo import generate
+from abaw_bench.harness.demo.affwild2 import structure, task_splits
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks._common import load_shipped_manifest
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.demo import generate
-from harness.demo.bah import HESITATIONS, structure
-from harness.metrics import bah_frame_metric
-from harness.tasks import get_task
-from harness.tasks._common import load_shipped_manifest
+from abaw_bench.harness.demo import generate
+from abaw_bench.harness.demo.bah import HESITATIONS, structure
+from abaw_bench.harness.metrics import bah_frame_metric
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks._common import load_shipped_manifest
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

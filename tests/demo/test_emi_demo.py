@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.demo import generate
-from harness.demo.emi import EMOTION_WORDS, FACE_FPS, TONE_HZ
-from harness.paths import DEMO_MARKER
-from harness.tasks.emi import EMOTIONS, EmiReader
+from abaw_bench.harness.demo import generate
+from abaw_bench.harness.demo.emi import EMOTION_WORDS, FACE_FPS, TONE_HZ
+from abaw_bench.harness.paths import DEMO_MARKER
+from abaw_bench.harness.tasks.emi import EMOTIONS, EmiReader
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from harness.encoders import ENCODERS, build_random, encoder_info, load_encoder, save_checkpoint
-from harness.errors import AbawError
+from abaw_bench.harness.encoders import ENCODERS, build_random, encoder_info, load_encoder, save_checkpoint
+from abaw_bench.harness.errors import AbawError
 
 RNG = np.random.default_rng(0)
 WAVES = [(0.1 * RNG.standard_normal(n)).astype(np.float32) for n in (16000, 23456)]
@@ -162,6 +161,6 @@ def test_missing_whisper_weights_and_bad_weight_dir(tmp_path: Path) -> None:
 
 
 def test_importing_registry_does_not_import_torch() -> None:
-    code = ("import sys; import harness.encoders as e; e.encoder_info('vit-h14'); e.ENCODERS.names(); "
+    code = ("import sys; import abaw_bench.harness.encoders as e; e.encoder_info('vit-h14'); e.ENCODERS.names(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

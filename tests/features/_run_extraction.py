@@ -12,9 +12,9 @@ import os
 import time
 from pathlib import Path
 
-from harness.encoders import load_encoder
-from harness.features import extract_items, finish_distributed
-from harness.tasks.base import Item
+from abaw_bench.harness.encoders import load_encoder
+from abaw_bench.harness.features import extract_items, finish_distributed
+from abaw_bench.harness.tasks.base import Item
 
 
 def wav_items(root: Path) -> list[Item]:

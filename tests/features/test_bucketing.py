@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-
-from harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches, random_batches
+from abaw_bench.harness.features.bucketing import (
+    LengthBucketBatchSampler,
+    padded_fraction,
+    plan_batches,
+    random_batches,
+)
 
 
 def _emi_like_lengths(count: int, seed: int = 0) -> list[float]:

@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from harness.cli import main
+from abaw_bench.harness.cli import main
 
 
 @pytest.mark.slow
@@ -24,7 +23,7 @@ def test_extract_demo_split_then_rerun_hits_cache(demo_root, capsys: pytest.Capt
     assert summary["demo_data"] and summary["extracted"] == summary["items"] > 0 and summary["skipped"] == 0
     assert summary["weights"].startswith("random weights")
 
-    from harness.features import open_store
+    from abaw_bench.harness.features import open_store
 
     store = open_store("emi", "wav2vec2-vad", "tiny", demo_root("emi"), "val")
     assert len(store) == summary["items"] and store.get(store.ids[0]).shape[1] == 35
@@ -41,5 +40,6 @@ def test_bad_arguments_are_user_errors(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_command_module_does_not_import_torch() -> None:
-    code = "import sys, harness.commands.extract, harness.features; sys.exit('torch' in sys.modules)"
+    code = ("import sys, abaw_bench.harness.commands.extract, abaw_bench.harness.features; "
+            "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

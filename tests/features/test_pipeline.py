@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.features import extract_items
-from harness.media import MediaError, load_audio
-from harness.tasks.base import Item
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features import extract_items
+from abaw_bench.harness.media import MediaError, load_audio
+from abaw_bench.harness.tasks.base import Item
 
 HELPER = Path(__file__).with_name("_run_extraction.py")
 ITEM_COUNT = 14
@@ -36,7 +35,7 @@ def write_wav(path: Path, seconds: float, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def encoder():
-    from harness.encoders import load_encoder
+    from abaw_bench.harness.encoders import load_encoder
 
     return load_encoder("wav2vec2-vad", "tiny")
 

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from harness.cli import main
+from abaw_bench.harness.cli import main
 
 
 def _results(system: str, variant: str, value: float | None, *, demo: bool, task: str = "emi",
@@ -170,7 +169,7 @@ def test_help_has_examples(capsys) -> None:
 
 
 def test_leaderboard_does_not_import_torch(runs_dir: Path) -> None:
-    code = ("import sys\nfrom harness.cli import main\n"
+    code = ("import sys\nfrom abaw_bench.harness.cli import main\n"
             f"assert main(['leaderboard', '--runs', {str(runs_dir)!r}, '--json']) == 0\n"
             "assert main(['leaderboard']) == 0\n"
             "sys.stderr.write('TORCH=' + str('torch' in sys.modules))\n")
@@ -183,11 +182,11 @@ def test_reader_follows_the_writer_schema(tmp_path: Path) -> None:
     """A document built by `harness.provenance.build_results` (what `abaw-bench run` writes) is read and placed."""
     from types import SimpleNamespace
 
-    from harness.provenance import build_results
-    from harness.systems import get_system
-    from harness.tasks import get_task
-    from harness.tasks.base import MetricResult
-    from leaderboard.runs import RunResult, read_results
+    from abaw_bench.harness.provenance import build_results
+    from abaw_bench.harness.systems import get_system
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.tasks.base import MetricResult
+    from abaw_bench.leaderboard.runs import RunResult, read_results
 
     spec = get_system("hallmen2024")
     variant = spec.variant("emi", "audio-global")

@@ -10,11 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from harness.errors import AbawError
-from harness.systems import SYSTEMS
-from harness.tasks import TASKS
-from leaderboard.tables import TABLES_DIR, load_table, load_tables
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import SYSTEMS
+from abaw_bench.harness.tasks import TASKS
+from abaw_bench.leaderboard.tables import TABLES_DIR, load_table, load_tables
 
 # REFERENCE.md §3, copied literally (line breaks as in the file).
 REFERENCE_SECTION_3 = """\

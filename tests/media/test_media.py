@@ -10,10 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image
-
-from harness.errors import AbawError
-from harness.media import (
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.media import (
     MediaError,
     count_frames,
     list_frames,
@@ -22,6 +20,7 @@ from harness.media import (
     load_video_frames,
     media_duration,
 )
+from PIL import Image
 
 TONE_HZ = 440.0
 

@@ -6,11 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import BahFrameMetric, bah_frame_metric
+from abaw_bench.harness.metrics.functional import AP_THRESHOLDS, threshold_bins
 from sklearn.metrics import auc, precision_recall_fscore_support
-
-from harness.errors import AbawError
-from harness.metrics import BahFrameMetric, bah_frame_metric
-from harness.metrics.functional import AP_THRESHOLDS, threshold_bins
 
 TOL = 1e-9
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.metrics import va_metric
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import va_metric
 
 TOL = 1e-9
 

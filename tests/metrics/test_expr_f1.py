@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import EXPR_CLASSES, expr_metric
 from sklearn.metrics import f1_score
-
-from harness.errors import AbawError
-from harness.metrics import EXPR_CLASSES, expr_metric
 
 TOL = 1e-12
 LABELS = list(range(8))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import bah_frame_metric
 from sklearn.metrics import accuracy_score, f1_score
-
-from harness.errors import AbawError
-from harness.metrics import bah_frame_metric
 
 TOL = 1e-12
 

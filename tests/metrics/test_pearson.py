@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import emi_metric
 from scipy.stats import pearsonr
-
-from harness.errors import AbawError
-from harness.metrics import emi_metric
 
 NAMES = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 TOL = 1e-9

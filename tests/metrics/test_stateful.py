@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.metrics import (
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import (
     BahFrameMetric,
     BahVideoMetric,
     EmiMetric,
@@ -106,5 +105,5 @@ def test_emi_metric_needs_names() -> None:
 
 
 def test_importing_metrics_does_not_import_torch() -> None:
-    code = "import sys, harness.metrics; assert 'torch' not in sys.modules and 'sklearn' not in sys.modules"
+    code = "import sys, abaw_bench.harness.metrics; assert 'torch' not in sys.modules and 'sklearn' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics import aggregate_frames_to_videos, bah_video_metric
 from sklearn.metrics import f1_score
-
-from harness.errors import AbawError
-from harness.metrics import aggregate_frames_to_videos, bah_video_metric
 
 TOL = 1e-12
 

@@ -6,10 +6,9 @@ import argparse
 import json
 
 import pytest
-
-from harness.commands import profile as profile_command
-from harness.errors import AbawError
-from harness.profile import ProfileSettings, profile
+from abaw_bench.harness.commands import profile as profile_command
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.profile import ProfileSettings, profile
 
 
 def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

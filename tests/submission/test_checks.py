@@ -6,8 +6,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
-
-from harness.submission import ValidationReport
+from abaw_bench.harness.submission import ValidationReport
 
 
 def only(report: ValidationReport, check: str) -> list:
@@ -256,7 +255,7 @@ def test_bah_level_detected_from_the_first_line(check, valid_text, references):
 
 
 def test_missing_file_and_directory(tmp_path):
-    from harness.submission import validate_file
+    from abaw_bench.harness.submission import validate_file
 
     missing = validate_file("emi", tmp_path / "nope.csv", ["00001"])
     assert not missing.ok and missing.problems[0].check == "file"

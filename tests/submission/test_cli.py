@@ -10,9 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-
-from harness.cli import main
-from harness.submission import write_submission
+from abaw_bench.harness.cli import main
+from abaw_bench.harness.submission import write_submission
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -103,8 +102,8 @@ def test_template_validates_against_the_demo_test_split(tmp_path, capsys, demo_r
 @pytest.mark.parametrize(("task", "level"), [("emi", None), ("bah", "frame"), ("bah", "video"), ("va", None)])
 def test_score_perfect_predictions_is_one(tmp_path, capsys, demo_root, task, level):
     """Labels written as a submission score exactly 1 (Pearson, F1, CCC): the whole chain aligns rows correctly."""
-    from harness.submission.reference import reader_level
-    from harness.tasks import get_task
+    from abaw_bench.harness.submission.reference import reader_level
+    from abaw_bench.harness.tasks import get_task
 
     root = demo_root(task)
     labels = get_task(task).reader(root).labels("val", reader_level(task, level or "frame"))
@@ -147,7 +146,7 @@ def test_commands_do_not_import_torch(tmp_path, demo_root):
     root, sub = str(demo_root("emi")), str(tmp_path / "v.csv")
     script = f"""
 import sys
-from harness.cli import main
+from abaw_bench.harness.cli import main
 codes = [
     main(["template", "--task", "emi", "--data-root", {root!r}, "--split", "val", "--out", {sub!r}]),
     main(["validate", "--task", "emi", "--data-root", {root!r}, "--split", "val", {sub!r}]),

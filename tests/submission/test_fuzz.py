@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from abaw_bench.harness.submission import validate_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from harness.submission import validate_file
 
 CASES = [("emi", None), ("bah", "frame"), ("bah", "video"), ("va", None), ("expr", None), ("bah", None)]
 FUZZ = settings(max_examples=700, deadline=None, derandomize=True, database=None,

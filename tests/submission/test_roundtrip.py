@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.submission import get_format, read_submission, validate_file, write_submission
-from harness.submission.reference import load_reference_file
-from harness.tasks.base import Table
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.submission import get_format, read_submission, validate_file, write_submission
+from abaw_bench.harness.submission.reference import load_reference_file
+from abaw_bench.harness.tasks.base import Table
 
 CASES = [("emi", None), ("bah", "frame"), ("bah", "video"), ("va", None), ("expr", None)]
 

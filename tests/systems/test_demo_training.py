@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from harness.systems import get_system
-from harness.train.config import RunConfig
-
-pipeline = pytest.importorskip("harness.train.pipeline", reason="harness/train/pipeline.py is not written yet")
+from abaw_bench.harness.systems import get_system
+from abaw_bench.harness.train import pipeline
+from abaw_bench.harness.train.config import RunConfig
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from abaw_bench.harness.heads import Branch, BranchFusionRegressor, FusionMLP, LastValidLSTM, masked_mean
 from torch import nn
-
-from harness.heads import Branch, BranchFusionRegressor, FusionMLP, LastValidLSTM, masked_mean
 
 
 def _padded_batch(lengths: list[int], dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:

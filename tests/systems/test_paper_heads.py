@@ -10,10 +10,9 @@ import sys
 from typing import Any
 
 import pytest
+from abaw_bench.harness.encoders import encoder_info
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT, get_system
 from torch import nn
-
-from harness.encoders import encoder_info
-from harness.systems import DATASET_TRANSCRIPT, get_system
 
 PROVIDED_DIMS = {"provided:vit": 384, "provided:wav2vec2": 768}  # the organisers' pickles (REFERENCE §1)
 
@@ -173,12 +172,11 @@ def test_text_role_resolves_per_preset() -> None:
 
 
 def test_head_output_width_is_the_emi_column_count() -> None:
-    import baselines.challenge
-    import systems.hallmen2024
-    import systems.hallmen2025
-    from harness.tasks.emi import EmiTask
+    from abaw_bench.baselines import challenge
+    from abaw_bench.harness.tasks.emi import EmiTask
+    from abaw_bench.systems import hallmen2024, hallmen2025
 
-    for module in (baselines.challenge, systems.hallmen2024, systems.hallmen2025):
+    for module in (challenge, hallmen2024, hallmen2025):
         assert module.OUTPUTS["emi"] == len(EmiTask.columns), module.__name__
 
 
@@ -201,7 +199,7 @@ def test_tiny_preset_builds_for_every_variant() -> None:
 def test_listing_the_systems_does_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "from harness.systems import SYSTEMS\n"
+        "from abaw_bench.harness.systems import SYSTEMS\n"
         "assert SYSTEMS.names() == ['baseline', 'hallmen2024', 'hallmen2025'], SYSTEMS.names()\n"
         "assert 'torch' not in sys.modules\n"
     )

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.tasks import get_task
-from harness.tasks.affwild2 import EXPR_CLASSES
-from harness.tasks.base import Table
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks.affwild2 import EXPR_CLASSES
+from abaw_bench.harness.tasks.base import Table
 
 VA_HEADER = "valence,arousal"
 EXPR_HEADER = ",".join(EXPR_CLASSES)

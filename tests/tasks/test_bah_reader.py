@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.tasks import get_task
-from harness.tasks.base import Table
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks.base import Table
 
 FRAME_ID = re.compile(r"^\d+/Visite_1/\d+_Question_\d_\d{8}_Video\.mp4/frame-\d{5}\.jpg$")
 

@@ -10,12 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.paths import DEMO_MARKER
-from harness.tasks import get_task
-from harness.tasks.base import Table
-from harness.tasks.emi import EMOTIONS, LABEL_HEADER, SPLITS_DIR, EmiReader, normalise_emi_id, resolve_manifest
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.paths import DEMO_MARKER
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.emi import (
+    EMOTIONS,
+    LABEL_HEADER,
+    SPLITS_DIR,
+    EmiReader,
+    normalise_emi_id,
+    resolve_manifest,
+)
 
 HEADER = ",".join(LABEL_HEADER)
 
@@ -210,7 +216,7 @@ def test_score_uses_the_reference_metric(demo: Path) -> None:
 
 def test_reading_labels_does_not_import_torch(demo: Path) -> None:
     code = (
-        "import sys\nfrom pathlib import Path\nfrom harness.tasks import get_task\n"
+        "import sys\nfrom pathlib import Path\nfrom abaw_bench.harness.tasks import get_task\n"
         f"reader = get_task('emi').reader(Path({str(demo)!r}))\n"
         "reader.labels('val'); reader.items('test'); reader.check()\n"
         "print('torch' in sys.modules)\n"

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from abaw_bench.harness.tasks.base import MetricResult
+from abaw_bench.harness.train.data import Collate, ItemDataset
+from abaw_bench.harness.train.distributed import setup, teardown
+from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 from torch import nn
-
-from harness.tasks.base import MetricResult
-from harness.train.data import Collate, ItemDataset
-from harness.train.distributed import setup, teardown
-from harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
 DIM, K = 5, 2
 

@@ -44,8 +44,7 @@ def test_rng_state_round_trips(tmp_path: Path) -> None:
     import random
 
     import numpy as np
-
-    from harness.train import checkpoint
+    from abaw_bench.harness.train import checkpoint
 
     checkpoint.save(tmp_path / "rng.pt", {"rng": checkpoint.rng_state()})
     expected = (random.random(), np.random.rand(), torch.rand(1).item())

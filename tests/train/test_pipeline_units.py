@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from harness.errors import AbawError
-from harness.systems import get_system
-from harness.train.config import RunConfig
-from harness.train.data import pad_sequences, shuffled_targets
-from harness.train.pipeline import reused_epochs
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import get_system
+from abaw_bench.harness.train.config import RunConfig
+from abaw_bench.harness.train.data import pad_sequences, shuffled_targets
+from abaw_bench.harness.train.pipeline import reused_epochs
 
 
 def _config(out: Path, **changes) -> RunConfig:
