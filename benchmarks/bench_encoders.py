@@ -1,6 +1,6 @@
 """Forward-pass speed of every encoder's tiny preset (random weights, except minilm, which is the real model).
 
-Run: /work/venv/bin/pytest benchmarks/bench_encoders.py --benchmark-only -s
+Run: pytest benchmarks/bench_encoders.py --benchmark-only -s
 Each benchmark times `encoder.forward` on one already-collated batch of 4 items (audio 4 s, 8 face images, or a
 32-token text) under torch.no_grad(); at the end the module prints items/s per encoder. These are smoke-level figures
 for regressions of the code around the models; the paper-size throughput and MFU come from `abaw-bench profile`.

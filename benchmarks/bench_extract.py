@@ -1,6 +1,6 @@
 """Feature-extraction pipeline: padding saved by length bucketing, and pipeline vs raw forward throughput.
 
-Run: /work/venv/bin/pytest benchmarks/bench_extract.py --benchmark-only -s
+Run: pytest benchmarks/bench_extract.py --benchmark-only -s
 
 (a) Padded fraction of the batch tensors on an EMI-like length distribution (8072 train clips; lognormal with mean
     6.9 s before the 12 s cut hallmen2024 applies), batches of 32: our length bucketing vs shuffled batching.

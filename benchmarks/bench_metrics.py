@@ -1,6 +1,6 @@
 """Speed of the reference metrics against the obvious alternatives, on BAH-test-sized input (335,110 frames).
 
-Run: /work/venv/bin/pytest benchmarks/bench_metrics.py --benchmark-only -s
+Run: pytest benchmarks/bench_metrics.py --benchmark-only -s
 Each pair (ours, reference) is timed in the same run; at the end the module prints reference median / our median.
 The issue's target for frame-level F1 is >= 30x faster than sklearn.metrics.f1_score(average="weighted").
 """

@@ -4,7 +4,7 @@ DataLoader → step with AdamW, schedule, clipping) against pure forward/backwar
 ratio = pure time / engine time; data handling must not dominate (target ≥ 0.8). The head is hallmen2024's
 "+ global vector" head at the paper width (wav2vec2-vad features, D = 1027).
 
-    /work/venv/bin/pytest benchmarks/bench_train.py -s
+    pytest benchmarks/bench_train.py --benchmark-only -s
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ COMMANDS = (
     "info",
     "run",
     "leaderboard",
+    "compare",
 )
 
 

@@ -7,6 +7,7 @@ pieces are separate so that the paper presets can be checked layer by layer agai
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,12 @@ def masked_mean(padded: Tensor, lengths: Tensor) -> Tensor:
     return total / mask.sum(dim=1).clamp(min=1.0)[:, None]
 
 
+def _without_autocast(device_type: str) -> contextlib.AbstractContextManager:
+    if not torch.amp.is_autocast_available(device_type):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, enabled=False)
+
+
 class LastValidLSTM(nn.Module):
     """A unidirectional, batch-first LSTM that returns the top layer's hidden state at each sequence's true last step.
 
@@ -36,6 +43,10 @@ class LastValidLSTM(nn.Module):
     LSTM gives on the unpadded sequence alone. This corrects the original hallmen2025 code, which estimated the last
     valid index as if every batch had been padded to 12 s of audio and therefore read the state too early (before the
     end of the clip) whenever a batch's longest clip was shorter. An empty sequence (length 0) yields a zero vector.
+
+    The LSTM always runs in fp32, with autocast off around it: under bf16 autocast PyTorch runs cuDNN's packed LSTM in
+    fp16 (its RNN autocast rule), and bf16 training has no GradScaler, so small gradients through the recurrence would
+    underflow to zero. The recurrence is a small share of a step's time.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2, dropout: float = 0.0) -> None:
@@ -49,8 +60,10 @@ class LastValidLSTM(nn.Module):
         lengths_cpu = lengths.detach().to("cpu", torch.int64)
         if bool((lengths_cpu > padded.shape[1]).any()):
             raise ValueError(f"a length exceeds the padded time axis ({int(lengths_cpu.max())} > {padded.shape[1]})")
-        packed = pack_padded_sequence(padded, lengths_cpu.clamp(min=1), batch_first=True, enforce_sorted=False)
-        _, (hidden, _) = self.lstm(packed)
+        with _without_autocast(padded.device.type):
+            packed = pack_padded_sequence(padded.float(), lengths_cpu.clamp(min=1), batch_first=True,
+                                          enforce_sorted=False)
+            _, (hidden, _) = self.lstm(packed)
         last = hidden[-1]  # [B, H], already in the caller's batch order (packing restores it)
         empty = (lengths_cpu == 0).to(last.device)
         return last.masked_fill(empty[:, None], 0.0) if bool(empty.any()) else last
@@ -160,3 +173,55 @@ class ConstantRegressor(nn.Module):
     def forward(self, inputs: Inputs) -> Tensor:
         padded, _ = inputs[self.reference_input]
         return self.constant.expand(padded.shape[0], -1).clone()
+
+
+class FrameHead(nn.Module):
+    """A per-frame head: Linear(D → hidden) → ReLU → Linear(hidden → K) applied to every frame of one input, so the
+    output is [B, L, K] for windows of L frames (padding frames are computed and masked by the loss)."""
+
+    def __init__(self, in_features: int, hidden: int, outputs: int, input_name: str) -> None:
+        super().__init__()
+        self.input_name = input_name
+        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+    def forward(self, inputs: Inputs) -> Tensor:
+        padded, _ = inputs[self.input_name]
+        return self.layers(padded)
+
+
+class FrameConstant(nn.Module):
+    """The frame-level floor: one fixed output row for every frame, fitted once from the training frames' labels.
+
+    "regression": the labels' column means over valid frames (NaN = invalid). "classes": the majority class, as logits
+    (±10 for a single binary logit, 10 at the class for several), so that the prediction is that class. The row is a
+    buffer (nothing to train; the system sets epochs to 0).
+    """
+
+    def __init__(self, outputs: int, reference_input: str, kind: str) -> None:
+        super().__init__()
+        if kind not in ("regression", "classes"):
+            raise ValueError(f"kind {kind!r}: expected 'regression' or 'classes'")
+        self.reference_input, self.kind = reference_input, kind
+        self.register_buffer("constant", torch.zeros(outputs))
+
+    def init_from_train_labels(self, labels: Tensor) -> None:
+        labels = labels.to(torch.float64)
+        if self.kind == "regression":
+            means = torch.nanmean(labels, dim=0)
+            if bool(torch.isnan(means).any()):
+                raise ValueError("a label column has no valid training frame")
+            self.constant.copy_(means.to(self.constant))
+            return
+        classes = labels[:, 0][~torch.isnan(labels[:, 0])].long()
+        if classes.numel() == 0:
+            raise ValueError("no valid training frame to take the majority class from")
+        majority = int(torch.bincount(classes).argmax())
+        if self.constant.numel() == 1:
+            self.constant.fill_(10.0 if majority == 1 else -10.0)
+        else:
+            self.constant.zero_()
+            self.constant[majority] = 10.0
+
+    def forward(self, inputs: Inputs) -> Tensor:
+        padded, _ = inputs[self.reference_input]
+        return self.constant.expand(padded.shape[0], padded.shape[1], -1).clone()

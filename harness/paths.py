@@ -1,15 +1,19 @@
-"""Where abaw-bench keeps things on disk, and how `--data-root` falls back to the embedded demo dataset."""
+"""Where abaw-bench keeps things on disk, and how a generated demo dataset's root is recognised.
+
+Standard library only: any harness module may import this one, and it imports no other (the command that resolves a
+`--data-root`, falling back to the demo, is `harness.dataroot`).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import sys
 from pathlib import Path
-
-from abaw_bench.harness.errors import AbawError
+from typing import Any
 
 DEMO_MARKER = "ABAW_BENCH_DEMO.json"  # written at the root of every generated demo dataset
+_MARKER_MAX_BYTES = 1 << 16  # a marker is a few hundred bytes; a larger file is not one
 
 
 def cache_home() -> Path:
@@ -24,23 +28,23 @@ def is_demo_root(root: Path) -> bool:
     return (root / DEMO_MARKER).is_file()
 
 
-def resolve_data_root(task: str, data_root: str | os.PathLike[str] | None, *, quiet: bool = False) -> Path:
-    """The dataset root to use: the user's, checked to exist, or the demo dataset, generated once into the cache.
-
-    When falling back to the demo, a notice goes to stderr so that no figure is mistaken for a real-data result.
-    """
-    if data_root is not None:
-        root = Path(data_root).expanduser()
-        if not root.is_dir():
-            raise AbawError(f"--data-root {root}: no such directory (expected the {task} dataset's root folder)")
-        return root
-    from abaw_bench.harness.demo import ensure_demo  # deferred: generation code is only needed on the fallback path
-
-    root = ensure_demo(task)
-    if not quiet:
-        print(f"[abaw-bench] no --data-root given: using the embedded DEMO dataset for {task!r} at {root}. "
-              "Results on it say nothing about the real benchmark.", file=sys.stderr)
-    return root
+def demo_marker(root: Path) -> dict[str, Any] | None:
+    """The demo marker of `root` (its "dataset" field names the demo's dataset), or None when `root` is not a demo
+    root. ValueError, saying why, when the marker is not a small JSON object."""
+    path = root / DEMO_MARKER
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(_MARKER_MAX_BYTES + 1)
+        if len(raw) > _MARKER_MAX_BYTES:
+            raise ValueError(f"larger than {_MARKER_MAX_BYTES:,} bytes")
+        body = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(str(error)) from None
+    if not isinstance(body, dict):
+        raise ValueError(f"a JSON {type(body).__name__}, not an object")
+    return body
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

@@ -1,19 +1,28 @@
 """Encoder throughput profiling: the real architecture with random weights, timed forward passes, counted FLOPs, MFU.
 
-MFU = achieved FLOP/s ÷ peak FLOP/s, with the peak measured in the same run by a large matmul of the same dtype on the
-same device (or given by the user), so the figure is comparable across machines and honest about contention.
+MFU = achieved FLOP/s ÷ peak FLOP/s, against two peaks: one measured in the same run by a large matmul of the same
+dtype on the same device (or given by the user), which is comparable across machines and honest about contention,
+and the datasheet peak of the detected GPU (dense, without sparsity), which is how MFU is usually quoted.
 FLOPs are counted with `torch.utils.flop_counter.FlopCounterMode` on the eager model, under `torch.no_grad()`
 (transformers' Wav2Vec2Model fails inside FlopCounterMode under `inference_mode`).
+
+Timing rules: with `compile`, each batch size is compiled for its static shapes (`dynamic=False`) in an untimed pass
+(its seconds and graph breaks are reported) before the warm-up; the peak-memory counter is reset after the counting
+and compiling passes; on CUDA the batch's host tensors are pinned before timing, so the step's host-to-device copy is
+an asynchronous DMA, as the extraction DataLoader's pinned batches make it. dtype "tf32" is fp32 weights and inputs
+with TF32 tensor-core matmuls (CUDA only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import re
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +37,17 @@ from torch.utils.flop_counter import FlopCounterMode
 DEFAULT_SECONDS = 4.0
 DEFAULT_FRAMES = 8
 DEFAULT_TOKENS = 128
+DTYPES = ("fp32", "tf32", "bf16", "fp16")
+# Dense (no sparsity) peak TFLOP/s from NVIDIA's datasheets, by the name torch reports; fp32 is the CUDA-core rate.
+DATASHEET_TFLOPS: tuple[tuple[str, str, dict[str, float]], ...] = (
+    (r"H100.*(SXM|HBM3)|GH200", "H100 SXM5 / GH200", {"fp32": 66.9, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4}),
+    (r"H100 PCIe", "H100 PCIe", {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0, "fp16": 756.0}),
+    (r"H200(?!.*NVL)", "H200 SXM", {"fp32": 66.9, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4}),
+    (r"A100", "A100", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "fp16": 312.0}),
+    (r"L40S", "L40S", {"fp32": 91.6, "tf32": 183.0, "bf16": 362.0, "fp16": 362.0}),
+    (r"\bL4\b", "L4", {"fp32": 30.3, "tf32": 60.0, "bf16": 121.0, "fp16": 121.0}),
+    (r"\bA10\b", "A10", {"fp32": 31.2, "tf32": 62.5, "bf16": 125.0, "fp16": 125.0}),
+)
 RANDOM_WEIGHTS_NOTE = ("random weights: the real architecture at the chosen preset, randomly initialised (no "
                        "download); throughput and FLOPs do not depend on the weights' values, except for whisper, "
                        "whose decoding length does")
@@ -47,6 +67,7 @@ class ProfileSettings:
     warmup: int = 1
     iters: int = 5
     peak_tflops: float | None = None
+    datasheet_tflops: float | None = None  # instead of the table's figure (e.g. for a GPU it does not list)
 
 
 def _log(message: str) -> None:
@@ -93,6 +114,32 @@ def _describe_size(size: dict[str, float]) -> str:
 
 # ----- measurement --------------------------------------------------------------------------------------------------
 
+def datasheet_peak(device_name: str, dtype: str) -> dict[str, Any] | None:
+    """{"tflops", "gpu", "source"} for a GPU in `DATASHEET_TFLOPS`; None for anything else (CPUs included)."""
+    for pattern, gpu, peaks in DATASHEET_TFLOPS:
+        if re.search(pattern, device_name):
+            return {"tflops": peaks[dtype], "gpu": gpu, "dtype": dtype, "source": "datasheet (dense)"}
+    return None
+
+
+@contextlib.contextmanager
+def matmul_precision(dtype: str) -> Iterator[None]:
+    """fp32 matmuls and convolutions on TF32 tensor cores for dtype "tf32", full fp32 for the others; restored after."""
+    previous = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("high" if dtype == "tf32" else "highest")
+    torch.backends.cudnn.allow_tf32 = dtype == "tf32"
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous[0])
+        torch.backends.cudnn.allow_tf32 = previous[1]
+
+
+def compute_dtype(dtype: str) -> str:
+    """The encoder dtype behind a profile dtype: "tf32" computes in fp32 (with TF32 matmuls)."""
+    return "fp32" if dtype == "tf32" else dtype
+
+
 def _synchronize(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
@@ -113,8 +160,10 @@ def _timed(device: str, step: Callable[[], Any]) -> float:
 
 
 def measure_peak_flops(device: str, dtype: str, budget_seconds: float = 0.3) -> dict[str, Any]:
-    """Best FLOP/s of an n×n×n matmul in `dtype` on `device`; n grows until one matmul takes `budget_seconds`."""
-    torch_type = torch_dtype(dtype)
+    """Best FLOP/s of an n×n×n matmul in `dtype` on `device`; n grows until one matmul takes `budget_seconds`.
+
+    Call it under `matmul_precision(dtype)` so that "tf32" measures TF32 matmuls."""
+    torch_type = torch_dtype(compute_dtype(dtype))
     largest = 8192 if device.startswith("cuda") else 4096
     n, elapsed = 256, 0.0
     while True:
@@ -172,17 +221,46 @@ def environment(device: str) -> dict[str, Any]:
     }
 
 
+def _pinned(value: Any) -> Any:
+    """The batch with every CPU tensor in page-locked memory, so that `.to(device, non_blocking=True)` is an
+    asynchronous DMA instead of a synchronous copy through a staging buffer (which the timing would include)."""
+    if isinstance(value, torch.Tensor):
+        return value.pin_memory() if value.device.type == "cpu" else value
+    if isinstance(value, dict):
+        return {key: _pinned(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_pinned(item) for item in value)
+    return value
+
+
+def _graph_breaks() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(sum(counters["graph_break"].values()))
+
+
 def _profile_batch(encoder: Encoder, settings: ProfileSettings, item: Any, size: dict[str, float],
                    batch_size: int, forward: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
     batch = encoder.collate([encoder.prepare(item) for _ in range(batch_size)])
-    if settings.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats(settings.device)
+    cuda = settings.device.startswith("cuda")
+    if cuda:
+        batch = _pinned(batch)
+    row: dict[str, Any] = {}
     with torch.no_grad():
-        # The counting pass doubles as the first warm-up; it runs the eager model (compiled kernels are invisible
-        # to the counter).
+        # The counting pass runs the eager model (compiled kernels are invisible to the counter).
         with flop_counter() as counter:
             encoder.forward(batch)
         flops = counter.get_total_flops()
+        if settings.compile:  # compiles for this batch size's shapes; never timed
+            from torch._dynamo.utils import counters
+
+            counters.clear()
+            began = time.perf_counter()
+            forward(batch)
+            _synchronize(settings.device)
+            row.update(compile_seconds=time.perf_counter() - began, graph_breaks=_graph_breaks())
+        if cuda:  # the peak of the timed steps, not of the counting or compiling passes
+            torch.cuda.reset_peak_memory_stats(settings.device)
         for _ in range(settings.warmup):
             forward(batch)
         _synchronize(settings.device)
@@ -191,41 +269,59 @@ def _profile_batch(encoder: Encoder, settings: ProfileSettings, item: Any, size:
         cpu_seconds = _process_cpu_seconds() - cpu_before
     median = float(np.median(steps))
     memory, memory_kind = peak_memory_bytes(settings.device)
-    row: dict[str, Any] = {
+    row.update({
         "status": "ok", "samples_per_s": batch_size / median, "median_ms": 1000 * median,
         "p90_ms": 1000 * float(np.percentile(steps, 90)), "step_ms": [1000 * s for s in steps],
         "flops_per_sample": flops / batch_size, "achieved_tflops": flops / median / 1e12,
         "peak_memory_mb": memory / 2**20, "memory_kind": memory_kind,
         # CPU time ÷ (wall time × threads): well below 1 on CPU means other processes took cores during timing.
-        "cpu_utilisation": cpu_seconds / (sum(steps) * torch.get_num_threads()),
-    }
+        # Meaningless for a GPU row (the host mostly waits), so left out there.
+        "cpu_utilisation": None if cuda else cpu_seconds / (sum(steps) * torch.get_num_threads()),
+    })
     unit, value = next(iter(size.items()))
     row[{"seconds": "audio_seconds_per_s", "frames": "frames_per_s", "tokens": "tokens_per_s"}[unit]] = (
         value * batch_size / median)
     return row
 
 
+def _compile_target(encoder: Encoder) -> tuple[Any, str]:
+    """(owner, attribute) of the module to compile: the encoder's model, except for whisper, whose transcription
+    calls the model's parts (the audio encoder, then the decoder step by step with a growing key-value cache, whose
+    shapes change at every token): there the audio encoder is compiled, the bulk of the FLOPs."""
+    if encoder.info.modality == "asr":
+        return encoder.model, "encoder"  # type: ignore[attr-defined]
+    return encoder, "model"
+
+
 def _compiled_forward(encoder: Encoder) -> Callable[[dict[str, Any]], Any]:
     """`encoder.forward` running a torch.compile'd copy of its module; the eager module stays in place for the
-    FLOP-counting pass, whose dispatch-level counter cannot see inside compiled kernels."""
-    eager = encoder.model  # type: ignore[attr-defined]
-    compiled = torch.compile(eager)
+    FLOP-counting pass, whose dispatch-level counter cannot see inside compiled kernels.
+
+    `dynamic=False`: every batch size gets a graph specialised to its static shapes (what extraction's fixed shapes
+    want), instead of one dynamic-shape graph after the first recompilation."""
+    owner, name = _compile_target(encoder)
+    eager = getattr(owner, name)
+    compiled = torch.compile(eager, dynamic=False)
 
     def forward(batch: dict[str, Any]) -> Any:
-        encoder.model = compiled  # type: ignore[attr-defined]
+        setattr(owner, name, compiled)
         try:
             return encoder.forward(batch)
         finally:
-            encoder.model = eager  # type: ignore[attr-defined]
+            setattr(owner, name, eager)
 
     return forward
 
 
 def profile(settings: ProfileSettings) -> dict[str, Any]:
-    """Run the sweep; returns {"environment", "peak", "rows", "note"}. An OOM batch size becomes a row, not a crash."""
+    """Run the sweep; returns {"environment", "peak", "datasheet_peak", "rows", "note"} (datasheet_peak None off a
+    listed GPU). An OOM batch size becomes a row, not a crash."""
     info = encoder_info(settings.encoder)
-    torch_dtype(settings.dtype)
+    if settings.dtype not in DTYPES:
+        raise AbawError(f"dtype {settings.dtype!r}: expected one of {', '.join(DTYPES)}")
     device = check_device(settings.device)
+    if settings.dtype == "tf32" and not device.startswith("cuda"):
+        raise AbawError("dtype tf32 (TF32 tensor-core matmuls) needs a CUDA device; use fp32 on the CPU")
     if any(b < 1 for b in settings.batch_sizes):
         raise AbawError(f"batch sizes must be positive integers, got {list(settings.batch_sizes)}")
     retained = False
@@ -236,52 +332,59 @@ def profile(settings: ProfileSettings) -> dict[str, Any]:
     env = environment(device)
     env["malloc_retains_freed_memory"] = retained
     _log(f"building {info.name} [{settings.preset}] with random weights on {device} ({env['threads']} threads)")
-    encoder = build_random(info.name, settings.preset).to(device, settings.dtype)
+    encoder = build_random(info.name, settings.preset).to(device, compute_dtype(settings.dtype))
     parameters = sum(p.numel() for p in encoder.model.parameters())  # type: ignore[attr-defined]
     forward = _compiled_forward(encoder) if settings.compile else encoder.forward
 
-    measured: list[dict[str, Any]] = []
-    if settings.peak_tflops is None:
-        _log(f"measuring peak {settings.dtype} matmul FLOP/s on {device}")
-        measured.append(measure_peak_flops(device, settings.dtype))
-        _log(f"peak {measured[0]['tflops'] * 1000:.1f} GFLOP/s (matmul n={measured[0]['matmul_n']})")
-    item, size = synthetic_item(encoder, settings)
-    weights = "random weights" if encoder.is_random else encoder.weights_source  # type: ignore[attr-defined]
-    rows = []
-    for batch_size in settings.batch_sizes:
-        _log(f"batch {batch_size}: counting FLOPs, {settings.warmup} warm-up, {settings.iters} timed iterations")
-        row: dict[str, Any] = {
-            "encoder": info.name, "preset": settings.preset, "weights": weights, "device": device,
-            "device_name": env["device_name"], "dtype": settings.dtype, "compiled": settings.compile,
-            "batch_size": batch_size, "input": _describe_size(size), **{f"input_{k}": v for k, v in size.items()},
-        }
-        try:
-            row.update(_profile_batch(encoder, settings, item, size, batch_size, forward))
-            _log(f"batch {batch_size}: {row['samples_per_s']:.3f} samples/s, median {row['median_ms']:.0f} ms, "
-                 f"{row['flops_per_sample'] / 1e9:.1f} GFLOP/sample, {row['achieved_tflops'] * 1000:.1f} GFLOP/s")
-        except Exception as error:
-            if not _is_oom(error):
-                raise
-            row.update({"status": "oom", "error": str(error).splitlines()[0][:200]})
-            _log(f"batch {batch_size}: out of memory — continuing with the next batch size")
-            if device.startswith("cuda"):
-                torch.cuda.empty_cache()
-        rows.append(row)
-    if settings.peak_tflops is None:
-        # Measured again after the sweep; the higher figure is used, so a peak depressed by a burst of load from
-        # other processes cannot inflate MFU.
-        measured.append(measure_peak_flops(device, settings.dtype))
-        best = max(measured, key=lambda m: m["tflops"])
-        peak = {**best, "measurements_tflops": [m["tflops"] for m in measured]}
-        _log(f"peak {peak['tflops'] * 1000:.1f} GFLOP/s (best of {len(measured)} measurements)")
+    with matmul_precision(settings.dtype):
+        measured: list[dict[str, Any]] = []
+        if settings.peak_tflops is None:
+            _log(f"measuring peak {settings.dtype} matmul FLOP/s on {device}")
+            measured.append(measure_peak_flops(device, settings.dtype))
+            _log(f"peak {measured[0]['tflops'] * 1000:.1f} GFLOP/s (matmul n={measured[0]['matmul_n']})")
+        item, size = synthetic_item(encoder, settings)
+        weights = "random weights" if encoder.is_random else encoder.weights_source  # type: ignore[attr-defined]
+        rows = []
+        for batch_size in settings.batch_sizes:
+            _log(f"batch {batch_size}: counting FLOPs, {settings.warmup} warm-up, {settings.iters} timed iterations")
+            row: dict[str, Any] = {
+                "encoder": info.name, "preset": settings.preset, "weights": weights, "device": device,
+                "device_name": env["device_name"], "dtype": settings.dtype, "compiled": settings.compile,
+                "batch_size": batch_size, "input": _describe_size(size), **{f"input_{k}": v for k, v in size.items()},
+            }
+            try:
+                row.update(_profile_batch(encoder, settings, item, size, batch_size, forward))
+                _log(f"batch {batch_size}: {row['samples_per_s']:.3f} samples/s, median {row['median_ms']:.0f} ms, "
+                     f"{row['flops_per_sample'] / 1e9:.1f} GFLOP/sample, {row['achieved_tflops'] * 1000:.1f} GFLOP/s")
+            except Exception as error:
+                if not _is_oom(error):
+                    raise
+                row.update({"status": "oom", "error": str(error).splitlines()[0][:200]})
+                _log(f"batch {batch_size}: out of memory — continuing with the next batch size")
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+            rows.append(row)
+        if settings.peak_tflops is None:
+            # Measured again after the sweep; the higher figure is used, so a peak depressed by a burst of load from
+            # other processes cannot inflate MFU.
+            measured.append(measure_peak_flops(device, settings.dtype))
+            best = max(measured, key=lambda m: m["tflops"])
+            peak = {**best, "measurements_tflops": [m["tflops"] for m in measured]}
+            _log(f"peak {peak['tflops'] * 1000:.1f} GFLOP/s (best of {len(measured)} measurements)")
+        else:
+            peak = {"tflops": settings.peak_tflops, "dtype": settings.dtype, "source": "--peak-tflops"}
+    if settings.datasheet_tflops is not None:
+        datasheet = {"tflops": settings.datasheet_tflops, "dtype": settings.dtype, "source": "--datasheet-tflops"}
     else:
-        peak = {"tflops": settings.peak_tflops, "dtype": settings.dtype, "source": "--peak-tflops"}
+        datasheet = datasheet_peak(env["device_name"], settings.dtype) if device.startswith("cuda") else None
     for row in rows:
         if row["status"] == "ok":
             row["mfu"] = row["achieved_tflops"] / peak["tflops"]
-            _log(f"batch {row['batch_size']}: MFU {row['mfu']:.3f}")
+            row["mfu_datasheet"] = row["achieved_tflops"] / datasheet["tflops"] if datasheet else None
+            _log(f"batch {row['batch_size']}: MFU {row['mfu']:.3f} (measured peak)"
+                 + (f", {row['mfu_datasheet']:.3f} ({datasheet['source']} peak)" if datasheet else ""))
     env["load_average_at_end"] = list(os.getloadavg())
     note = RANDOM_WEIGHTS_NOTE if encoder.is_random else weights  # type: ignore[attr-defined]
     return {"environment": env, "encoder": {"name": info.name, "preset": settings.preset, "model_id": info.model_id,
                                             "parameters": parameters, "weights": encoder.weights_source},
-            "peak": peak, "rows": rows, "note": note}
+            "peak": peak, "datasheet_peak": datasheet, "rows": rows, "note": note}

@@ -7,11 +7,18 @@ light and lets the engine (`harness/train/`) know systems only through this modu
 
 Model contract, shared by every system and the engine:
     model = spec.build_model(task, variant, preset, input_dims)   # a torch.nn.Module
-    predictions = model(inputs)                                   # [B, K] (K = the task's column count)
+    predictions = model(inputs)                                   # shape by the Hyper's sampling, below
 where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)` and
-`input_dims` maps the same names to D. For inputs listed in `variant.unfrozen` the engine runs that encoder
-(harness.encoders) inside the training step on decoded media and hands the model its padded outputs in the same form;
-the model never sees the difference.
+`input_dims` maps the same names to D. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
+- "clip" sampling: T is the item's own length per input; output [B, K].
+- "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
+  output [B, L, K], one row per frame.
+- "centred": each input holds the rows of its window centred on the sample's frame that lie inside the video, in time
+  order, packed first (rows >= length are padding); output [B, K] for the centre frame.
+A model may return `(predictions, auxiliary_losses)` with `auxiliary_losses` a dict of scalar tensors (already
+weighted, e.g. MCTN's translation losses): the engine adds their sum to the task loss while training and logs each.
+For inputs listed in `variant.unfrozen` the engine runs that encoder (harness.encoders) inside the training step on
+decoded media and hands the model its padded outputs in the same form; the model never sees the difference.
 
 Input names. A name in `variant.inputs` is one of
 - an encoder name (harness.encoders), e.g. "wav2vec2-vad": the same encoder under every preset;
@@ -41,10 +48,24 @@ from typing import Any
 
 from abaw_bench.harness.registry import Registry
 
+SAMPLINGS = ("clip", "windows", "centred")
+OPTIMIZERS = ("adamw", "adam")
+LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
+
 
 @dataclass(frozen=True)
 class Hyper:
-    """Training hyper-parameters, as the paper states them (overridable per variant and from the CLI)."""
+    """Training hyper-parameters, as the paper states them (overridable per variant and from the CLI).
+
+    Sampling (how the engine turns a task's items into training samples; harness/train/windows.py):
+    - "clip": one sample per item, model output [B, K] (EMI);
+    - "windows": windows of `window` frames over each video's label-frame grid, `stride` apart for training and
+      `inference_stride` apart at inference (None = `window`: non-overlapping; overlaps are averaged); tails and short
+      videos are padded and masked, never dropped; model output [B, L, K] (wen2024);
+    - "centred": one sample per frame t (every `frame_step`-th frame; the frames in between take the nearest sampled
+      frame's decision), each input's window centred on t and `centred_seconds[input]` long, resampled to
+      `centred_rows[input]` equidistant rows where given; model output [B, K] for frame t (hallmen2025 BAH).
+    """
 
     lr: float = 1e-4
     weight_decay: float = 0.01
@@ -52,14 +73,40 @@ class Hyper:
     batch_size: int = 32
     warmup_epochs: float = 1.0
     schedule: str = "cosine"  # cosine decay after linear warm-up (transformers' get_cosine_schedule_with_warmup)
-    loss: str = "mse"  # "mse" | "bce" | "ccc" | "ce"
+    loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
+    optimizer: str = "adamw"  # one of OPTIMIZERS
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024 used 100)
     grad_clip_norm: float | None = None  # clip_grad_norm_ threshold (wen2024 used 0.8)
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
     dropout: float = 0.0
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
-    max_frames: int | None = None  # vision cut (hallmen2025: first 400 frames)
+    max_frames: int | None = None  # vision cut (hallmen2025 EMI: first 400 frames)
     encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
+    label_smoothing: float = 0.0  # "ce" only
+    focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy)
+    sampling: str = "clip"  # one of SAMPLINGS (see the class docstring)
+    window: int | None = None  # "windows": frames per window
+    stride: int | None = None  # "windows": training stride in frames (None = window)
+    inference_stride: int | None = None  # "windows": inference stride (None = window, non-overlapping)
+    centred_seconds: Mapping[str, float] = field(default_factory=dict)  # "centred": input name -> span in seconds
+    centred_rows: Mapping[str, int] = field(default_factory=dict)  # "centred": input name -> equidistant rows
+    frame_step: int = 1  # "centred": sample every k-th frame
+    balanced_sampling: bool = False  # class-balanced sampling per epoch (binary tasks; seeded, also under DDP)
+    threshold_sweep: tuple[float, float, float] | None = None  # binary tasks: (first, last, step) swept on val
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("loss", self.loss, LOSSES)):
+            if value not in allowed:
+                raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
+        if self.sampling == "windows" and (self.window is None or self.window < 1):
+            raise ValueError("Hyper.sampling 'windows' needs window >= 1")
+        if self.window is not None and self.inference_stride is not None and not 1 <= self.inference_stride <= \
+                self.window:
+            raise ValueError("Hyper.inference_stride must be in [1, window] so that inference windows cover every "
+                             f"frame; found {self.inference_stride} for window {self.window}")
+        if self.frame_step < 1:
+            raise ValueError(f"Hyper.frame_step must be >= 1, found {self.frame_step}")
 
     def replace(self, **changes: Any) -> Hyper:
         from dataclasses import replace

@@ -1,1 +1,1 @@
-"""The papers' reference result tables (data) and the code that renders them."""
+"""The papers' result tables (data) and the report beside them: runs summarised per row, bootstrap, figures, HTML."""

@@ -2,7 +2,8 @@
 
 Only the fields the leaderboard shows are read. A run directory tree is user data that may hold half-written or
 foreign files, so a malformed file becomes a `SkippedFile` (path + problem) rather than an error that hides every
-other run.
+other run. The provenance fields are shown, never computed with, so a missing one reads as None instead of skipping
+the run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from abaw_bench.harness.errors import AbawError
 
 RESULTS_NAME = "results.json"
+PREDICTIONS_NAME = "val_predictions.csv"
+TRAIN_LOG_NAME = "train_log.jsonl"
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,41 @@ class RunResult:
     preset: str | None
     random_encoders: tuple[str, ...]  # inputs whose encoder had random weights (not the published checkpoint)
     weights_known: bool  # False when results.json has no "encoders" record
+    seed: int | None = None
+    data_root: str | None = None  # "demo" or the data root's path
+    manifest_sha256: str | None = None  # the split manifest's hash: two runs with the same hash share the split
+    fingerprints: tuple[tuple[str, str], ...] = ()  # (input, encoder fingerprint) in input order
+    commit: str | None = None
+    git_dirty: bool | None = None
+    device: str | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def marks(self) -> tuple[str, ...]:
+        """Why the figure is no reproduction of the paper: DEMO data, RANDOM-weight encoders, unknown weights."""
+        marks = ["DEMO"] if self.demo else []
+        if not self.weights_known:
+            marks.append("weights unknown")
+        elif self.random_encoders:
+            marks.append("RANDOM: " + ", ".join(self.random_encoders))
+        return tuple(marks)
+
+    @property
+    def is_reproduction(self) -> bool:
+        """Real data and published encoder weights: the only runs whose figure is compared with the paper's."""
+        return not self.marks
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "system": self.system, "task": self.task, "variant": self.variant,
                 "metric": self.metric, "value": self.value, "demo": self.demo, "preset": self.preset,
                 "random_encoders": list(self.random_encoders),
-                "random_weights": bool(self.random_encoders) if self.weights_known else None}
+                "random_weights": bool(self.random_encoders) if self.weights_known else None,
+                "marks": list(self.marks), "seed": self.seed, "data_root": self.data_root,
+                "manifest_sha256": self.manifest_sha256, "encoder_fingerprints": dict(self.fingerprints),
+                "git_commit": self.commit, "git_dirty": self.git_dirty, "device": self.device}
 
 
 @dataclass(frozen=True)
@@ -85,9 +117,25 @@ def parse_results(document: Any, path: Path) -> RunResult:
         raise _Malformed(f"field 'encoders': expected an object, found {encoders!r}")
     random_encoders = tuple(sorted(name for name, info in (encoders or {}).items()
                                    if isinstance(info, dict) and info.get("random_weights") is True))
+    fingerprints = tuple((name, str(info.get("fingerprint"))) for name, info in (encoders or {}).items()
+                         if isinstance(info, dict) and info.get("fingerprint") is not None)
+    provenance = document.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
     return RunResult(path=path, system=system, task=task, variant=variant, metric=metric,
                      value=None if value is None else float(value), demo=demo, preset=preset,
-                     random_encoders=random_encoders, weights_known=encoders is not None)
+                     random_encoders=random_encoders, weights_known=encoders is not None,
+                     seed=_optional(provenance, "seed", int), data_root=_optional(data, "root", str),
+                     manifest_sha256=_optional(data, "manifest_sha256", str), fingerprints=fingerprints,
+                     commit=_optional(provenance, "git_commit", str),
+                     git_dirty=_optional(provenance, "git_dirty", bool), device=_optional(provenance, "device", str))
+
+
+def _optional(document: dict[str, Any], name: str, kind: type) -> Any:
+    """A provenance field when it has the expected type, else None (shown as unknown, never guessed)."""
+    value = document.get(name)
+    if kind is int and isinstance(value, bool):
+        return None
+    return value if isinstance(value, kind) else None
 
 
 def read_results(path: Path) -> RunResult | SkippedFile:

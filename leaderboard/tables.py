@@ -6,8 +6,10 @@ file is hand-edited, so every field is checked and a mistake is reported with th
 
 Table file:
     name            the file's stem, e.g. "hallmen2024-emi"
-    citation        the paper
-    source          where in the paper, e.g. "seed 000, Table 1"
+    paper           the paper's short citation key: hallmen2024, hallmen2025 or wen2024 (a system's name when the
+                    paper is the system's own)
+    citation        the paper's full citation: authors, "title", venue, year
+    source          where in the paper, e.g. "Table 1"
     task            harness task name (emi, bah, va, expr)
     metric          the paper's metric, in words
     harness_metric  the `MetricResult.metric` name of the same metric, so a run's value is only placed beside a
@@ -32,7 +34,8 @@ from abaw_bench.harness.errors import AbawError
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SPLIT_KEYS = ("val", "test")
-TABLE_KEYS = {"name", "citation", "source", "task", "metric", "harness_metric", "decimals", "columns", "notes", "rows"}
+TABLE_KEYS = {"name", "paper", "citation", "source", "task", "metric", "harness_metric", "decimals", "columns", "notes",
+              "rows"}
 ROW_KEYS = {"label", "figures", "system", "variant"}
 
 
@@ -57,6 +60,7 @@ class Row:
 @dataclass(frozen=True)
 class PaperTable:
     name: str
+    paper: str
     citation: str
     source: str
     task: str
@@ -68,9 +72,15 @@ class PaperTable:
     rows: tuple[Row, ...]
     path: Path
 
+    @property
+    def reference(self) -> str:
+        """How a reader of the papers finds the table: "hallmen2024, Table 1"."""
+        return f"{self.paper}, {self.source}"
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "citation": self.citation, "source": self.source, "task": self.task,
+            "name": self.name, "paper": self.paper, "citation": self.citation, "source": self.source,
+            "task": self.task,
             "metric": self.metric, "harness_metric": self.harness_metric, "decimals": self.decimals,
             "columns": [{"key": column.key, "label": column.label} for column in self.columns],
             "notes": list(self.notes),
@@ -128,6 +138,9 @@ def parse_table(document: Any, path: Path) -> PaperTable:
     name = check.text("name", document["name"])
     if name != path.stem:
         raise check.fail("name", f"the file's stem {path.stem!r}", name)
+    paper = check.text("paper", document["paper"])
+    if not name.startswith(f"{paper}-"):
+        raise check.fail("paper", f"the start of the table's name {name!r} (names are <paper>-<task>)", paper)
     decimals = document["decimals"]
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 1 <= decimals <= 6:
         raise check.fail("decimals", "an integer from 1 to 6", decimals)
@@ -168,7 +181,7 @@ def parse_table(document: Any, path: Path) -> PaperTable:
         rows.append(Row(label=label, figures=figures, system=system, variant=variant))
 
     return PaperTable(
-        name=name, citation=check.text("citation", document["citation"]),
+        name=name, paper=paper, citation=check.text("citation", document["citation"]),
         source=check.text("source", document["source"]), task=check.text("task", document["task"]),
         metric=check.text("metric", document["metric"]),
         harness_metric=check.text("harness_metric", document["harness_metric"]), decimals=decimals,
@@ -189,8 +202,8 @@ def load_table(path: Path) -> PaperTable:
 
 
 def load_tables(directory: Path = TABLES_DIR) -> list[PaperTable]:
-    """Every table in `directory`, in the order of their sources (seed, then table number)."""
+    """Every table in `directory`, in the order of their papers, then table numbers."""
     paths = sorted(directory.glob("*.json"))
     if not paths:
         raise AbawError(f"{directory}: no table files (*.json); the package data is missing")
-    return sorted((load_table(path) for path in paths), key=lambda table: (table.source, table.name))
+    return sorted((load_table(path) for path in paths), key=lambda table: (table.paper, table.source, table.name))

@@ -1,4 +1,4 @@
-"""hallmen2024 — "Unimodal Multi-Task Fusion for Emotional Mimicry Intensity Prediction" (EMI, ABAW 6; seed 000).
+"""hallmen2024 — "Unimodal Multi-Task Fusion for Emotional Mimicry Intensity Prediction" (EMI, ABAW 6, 2024).
 
 Audio only: per-frame wav2vec2 + VAD features [T, 1027] (audeering's emotion wav2vec2, 1024 hidden + 3 VAD) →
 LSTM(1027 → 1027, 2 layers, batch-first, unidirectional) → concat[global vector = mean over time of the 1027 inputs,
@@ -17,6 +17,8 @@ Reading of the paper where it is silent (stated, not the authors' code):
 - "Early stopping on val mean Pearson" is implemented as keeping the best-validation epoch over the 30 epochs
   (the patience is not published).
 - Dropout 0.1 (the "dropout" rows) sits between the LSTM layers and before each Linear of the fusion MLP.
+- Weight decay 0.01: the paper names AdamW but no weight decay; 0.01 is torch's AdamW default, which the authors'
+  code leaves unchanged. The other values in `HYPER` are the paper's (early stopping: see above).
 The original ran the encoder on one clip at a time and, until a late commit, scrambled test predictions by sorting
 audio but not file names in the eval collate; the harness's batching has neither problem.
 """
@@ -28,7 +30,6 @@ from typing import Any
 
 from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
-OUTPUTS = {"emi": 6}  # the head's output width per task (EMI: six emotions)
 AUDIO = "wav2vec2-vad"
 VISION = "provided:vit"
 DROPOUT = {"dropout": 0.1}
@@ -80,9 +81,11 @@ _VARIANTS = (
     ),
 )
 
+# The paper's training: AdamW lr 1e-4, cosine schedule after 1 warm-up epoch, 30 epochs, batch 32, MSE, gradients
+# clipped by value at 100, audio cut to the first 12 s.
 HYPER = Hyper(
     lr=1e-4,
-    weight_decay=0.01,
+    weight_decay=0.01,  # not in the paper: the harness's choice (torch's AdamW default, as in the authors' code)
     epochs=30,
     batch_size=32,
     warmup_epochs=1.0,
@@ -97,12 +100,14 @@ HYPER = Hyper(
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
     """The variant's head; layer widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under the paper preset)."""
     from abaw_bench.harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.tasks import get_task
 
     global_vector = bool(variant.options.get("global_vector", False))
     branches = [Branch(name, "mean+lstm" if global_vector else "lstm") for name in variant.inputs]
     width = sum(input_dims[name] * (2 if global_vector else 1) for name in variant.inputs)
     dropout = float(variant.hyper.get("dropout", HYPER.dropout))
-    return BranchFusionRegressor(branches, input_dims, fusion_hidden=width, outputs=OUTPUTS[task], dropout=dropout)
+    return BranchFusionRegressor(branches, input_dims, fusion_hidden=width,
+                                 outputs=get_task(task).output_width, dropout=dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2024")(

@@ -34,6 +34,18 @@ def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> N
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a size limit of 0 or less would refuse every file)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text[:40]!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {value}")
+    return value
+
+
 def add_max_bytes_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--max-bytes", type=int, default=None, metavar="N",
-                        help="refuse files larger than N bytes; when omitted, derived from the expected row count")
+    parser.add_argument("--max-bytes", type=positive_int, default=None, metavar="N",
+                        help="refuse files larger than N bytes (N >= 1), before reading them; when omitted, 1 MiB "
+                             "plus every reference row at its widest legal form")

@@ -51,11 +51,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="allow model code shipped with a checkpoint (needed by the GTE models); off by default")
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (torchrun: each rank its local GPU)")
-    run.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
-                     help="compute dtype (features are stored as float32)")
-    run.add_argument("--batch-size", type=int, default=8, metavar="N", help="items per forward pass")
-    run.add_argument("--num-workers", type=int, default=1, metavar="K",
-                     help="DataLoader workers decoding media while the model runs (0: decode in the main process)")
+    run.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                     help="compute dtype; auto: bf16 on CUDA, fp32 on the CPU (features are stored as float32)")
+    run.add_argument("--batch-size", type=int, default=8, metavar="N",
+                     help="clips per forward pass (audio, text, asr)")
+    run.add_argument("--images-per-batch", type=int, default=None, metavar="N",
+                     help="face crops per forward pass of an image encoder (default 512), whatever the clips' counts")
+    run.add_argument("--num-workers", type=int, default=None, metavar="K",
+                     help="DataLoader workers decoding media while the model runs (0: decode in the main process; "
+                          "default: 4-8 per GPU on CUDA, 1 on the CPU)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_arg(run)
     parser.set_defaults(handler=run_command)
@@ -83,7 +87,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     notes = []
     if summary["demo_data"]:
         notes.append("DEMO data")
-    if str(summary["weights"]).startswith("random weights"):
+    if summary["random_weights"]:
         notes.append("RANDOM weights")
     if summary.get("transcripts_from"):
         print(f"  transcripts from {summary['transcripts_from']}")
@@ -94,13 +98,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from abaw_bench.harness.dataroot import resolve_data_root
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.features import ensure_features, finish_distributed
-    from abaw_bench.harness.paths import resolve_data_root
 
-    if args.batch_size < 1 or args.num_workers < 0:
-        raise AbawError(f"--batch-size must be >= 1 and --num-workers >= 0 (got {args.batch_size}, "
-                        f"{args.num_workers})")
+    if args.batch_size < 1 or (args.num_workers is not None and args.num_workers < 0) or \
+            (args.images_per_batch is not None and args.images_per_batch < 1):
+        raise AbawError(f"--batch-size and --images-per-batch must be >= 1 and --num-workers >= 0 (got "
+                        f"{args.batch_size}, {args.images_per_batch}, {args.num_workers})")
     rank = int(os.environ.get("RANK", "0"))
     root = resolve_data_root(args.task, args.data_root, quiet=rank != 0)
     summaries = []
@@ -108,7 +113,8 @@ def run_command(args: argparse.Namespace) -> int:
         for split in _splits(args.task, root, args.split):
             store = ensure_features(
                 args.task, args.encoder, args.preset, root, split, weights=args.weights, device=args.device,
-                dtype=args.dtype, batch_size=args.batch_size, num_workers=args.num_workers, skip_bad=args.skip_bad,
+                dtype=args.dtype, batch_size=args.batch_size, images_per_batch=args.images_per_batch,
+                num_workers=args.num_workers, skip_bad=args.skip_bad,
                 max_seconds=args.max_seconds, max_frames=args.max_frames, progress=not args.quiet,
                 trust_remote_code=args.trust_remote_code, download_root=args.download_root)
             summaries.append(store.summary)

@@ -36,13 +36,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _input_dim(encoder_name: str, preset: str) -> tuple[int, str]:
     from abaw_bench.harness.encoders import encoder_info
-    from abaw_bench.harness.train.pipeline import PROVIDED_DIMS, PROVIDED_PREFIX
+    from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX
 
     if encoder_name.startswith(PROVIDED_PREFIX):
         kind = encoder_name[len(PROVIDED_PREFIX):]
         return PROVIDED_DIMS[kind], f"the organisers' {kind}/<id>.pkl features"
     info = encoder_info(encoder_name)
     return info.output_dims[preset], f"{info.modality} encoder {info.model_id}"
+
+
+def _description(encoder_name: str) -> str | None:
+    """The encoder registry's description (where its weights come from), None for the organisers' features."""
+    from abaw_bench.harness.encoders import encoder_info
+    from abaw_bench.harness.train.inputs import PROVIDED_PREFIX
+
+    return None if encoder_name.startswith(PROVIDED_PREFIX) else encoder_info(encoder_name).description
 
 
 def _count(module: Any) -> int:
@@ -62,9 +70,12 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
         encoder = spec.encoder_for(task, name, preset)
         dims[name], source = _input_dim(encoder, preset)
         inputs.append({"name": name, "encoder": encoder, "dim": dims[name], "source": source,
-                       "unfrozen": name in variant.unfrozen, "transcript": spec.transcript_for(task, name, preset)})
+                       "description": _description(encoder), "unfrozen": name in variant.unfrozen,
+                       "transcript": spec.transcript_for(task, name, preset)})
     with torch.device("meta"):
         head = spec.build_model(task, variant, preset, dims)
+    modules = [{"name": name, "module": type(module).__name__, "parameters": _count(module)}
+               for name, module in head.named_children()]
     layers = [{"name": name, "module": type(module).__name__, "repr": repr(module).split("\n")[0],
                "parameters": sum(p.numel() for p in module.parameters(recurse=False))}
               for name, module in head.named_modules() if name and not list(module.children())]
@@ -74,7 +85,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
             built = build_random(entry["encoder"], preset, device="meta")
             encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": _count(built.model)}
     return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
-            "inputs": inputs, "head": {"trainable_parameters": _count(head), "layers": layers},
+            "inputs": inputs, "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
             "unfrozen_encoders": encoders, "hyper": asdict(hyper), "train_splits": list(variant.train_splits),
             "reuse_best_epoch_of": variant.reuse_best_epoch_of, "paper": dict(variant.paper)}
 
@@ -90,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
         extra = " (fine-tuned end to end)" if entry["unfrozen"] else ""
         transcript = f"; transcript: {entry['transcript']}" if entry["transcript"] else ""
         print(f"  {entry['name']:<18} D={entry['dim']:<6} {entry['encoder']}: {entry['source']}{transcript}{extra}")
-    print(f"head: {info['head']['trainable_parameters']:,} trainable parameters")
+        if entry["description"]:
+            print(f"  {'':<18} {entry['description']}")
+    print(f"head: {info['head']['trainable_parameters']:,} trainable parameters; by module:")
+    for module in info["head"]["modules"]:
+        print(f"  {module['name']:<32} {module['module']:<60} {module['parameters']:>12,}")
+    print("head layers:")
     for layer in info["head"]["layers"]:
         print(f"  {layer['name']:<32} {layer['repr']:<60} {layer['parameters']:>12,}")
     for name, encoder in info["unfrozen_encoders"].items():

@@ -1,49 +1,74 @@
-"""`abaw-bench leaderboard`: the papers' result tables, optionally with this repo's runs beside the rows they reproduce.
+"""`abaw-bench leaderboard`: the papers' result tables, with this repo's runs summarised beside the rows they reproduce.
 
-A listing command: it reads the table files and results.json files only, and never imports torch.
+A listing command: it reads table files, results.json, val_predictions.csv and train_log.jsonl files, and never
+imports torch (the bootstrap and the figures are numpy and matplotlib).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from abaw_bench.harness.commands._common import add_command
 
+if TYPE_CHECKING:
+    from abaw_bench.leaderboard.board import Board
+    from abaw_bench.leaderboard.tables import PaperTable
+
+FORMATS = ("text", "markdown", "csv", "latex", "html", "json")
+
 EXAMPLES = """\
   abaw-bench leaderboard                                  every paper table
-  abaw-bench leaderboard --task emi                       the EMI tables (seed 000 and seed 002)
+  abaw-bench leaderboard --task emi                       the EMI tables (hallmen2024 and hallmen2025, Table 1)
   abaw-bench leaderboard --table hallmen2024-emi --runs runs
-                                                          one table, with the runs under ./runs beside its rows
-  abaw-bench leaderboard --runs runs --markdown > LEADERBOARD.md
-  abaw-bench leaderboard --json
+                                                          one table, with the runs under ./runs summarised per row
+  abaw-bench leaderboard --runs runs --format markdown --out LEADERBOARD.md
+  abaw-bench leaderboard --runs runs --format html --figures figures --out report.html
+  abaw-bench leaderboard --runs runs --format json --resamples 0     no bootstrap intervals (faster)
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
-        subparsers, "leaderboard", help="print the papers' result tables, with your runs beside them",
+        subparsers, "leaderboard", help="the papers' result tables, with your runs, spread and Δ beside them",
         description="Print the result tables of the papers this harness reproduces, transcribed from the papers "
                     "(leaderboard/tables/*.json). Rows reproduced by a system of this repo name it as "
-                    "system/variant (run one with 'abaw-bench run'). With --runs, every results.json under DIR is "
-                    "placed beside the row its system and variant reproduce; runs on the demo dataset or with "
-                    "random-weight encoders are marked DEMO / RANDOM: they check the harness, they are not a "
-                    "reproduction of the paper. Malformed results.json files are reported and skipped.",
+                    "system/variant (run one with 'abaw-bench run', several seeds with --seeds). With --runs, the "
+                    "results.json files under DIR are summarised per row: mean ± sd over the seeds found (n), a 95 % "
+                    "bootstrap interval over the validation items (clips; whole videos for frame-level tasks) from "
+                    "each run's val_predictions.csv, and Δ = reproduced − paper. Runs on the demo dataset or with "
+                    "random-weight encoders are summarised apart, marked DEMO / RANDOM, and get no Δ: they check the "
+                    "harness, they do not reproduce the paper. Malformed results.json files are reported and skipped.",
         examples=EXAMPLES)
     select = parser.add_argument_group("selection")
     select.add_argument("--table", metavar="NAME", help="show only this table (e.g. hallmen2024-emi)")
     select.add_argument("--task", metavar="T", help="show only the tables of this task: emi, bah, va or expr")
     select.add_argument("--runs", metavar="DIR", type=Path,
                         help="scan DIR recursively for results.json files written by 'abaw-bench run'")
-    output = parser.add_argument_group("output").add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
-    output.add_argument("--markdown", action="store_true", help="print GitHub-flavoured Markdown tables")
+    output = parser.add_argument_group("output")
+    output.add_argument("--format", choices=FORMATS, default="text",
+                        help="text and markdown for reading, csv and json for machines, latex for papers, html for "
+                             "one self-contained page")
+    output.add_argument("--out", metavar="FILE", type=Path,
+                        help="write to FILE (atomically) instead of standard output")
+    output.add_argument("--figures", metavar="DIR", type=Path,
+                        help="write the PNG figures into DIR (the html format embeds them): paper vs reproduced per "
+                             "table, label distributions, training curves")
+    output.add_argument("--data-root", action="append", metavar="TASK=DIR",
+                        help="draw TASK's label distribution from DIR ('demo': the embedded demo dataset); "
+                             "default: the data root the task's runs recorded (repeatable)")
+    spread = parser.add_argument_group("bootstrap")
+    spread.add_argument("--resamples", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples per interval; 0: no intervals")
+    spread.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
+                        help="seed of the resampling, so intervals are reproducible")
     parser.set_defaults(handler=run)
 
 
-def select_tables(tables: list, table_name: str | None, task: str | None) -> list:
+def select_tables(tables: list[PaperTable], table_name: str | None, task: str | None) -> list[PaperTable]:
     """The tables chosen by --table / --task; an unknown name gets a did-you-mean error."""
     from abaw_bench.harness.errors import AbawError, unknown_name_error
 
@@ -59,29 +84,104 @@ def select_tables(tables: list, table_name: str | None, task: str | None) -> lis
     return chosen
 
 
+def parse_data_roots(pairs: list[str], tasks: set[str]) -> dict[str, str]:
+    from abaw_bench.harness.errors import AbawError, unknown_name_error
+
+    roots = {}
+    for pair in pairs:
+        task, sep, directory = pair.partition("=")
+        if not sep or not task or not directory:
+            raise AbawError(f"--data-root {pair[:80]!r}: expected TASK=DIR, e.g. emi=/data/hume-vidmimic2 or emi=demo")
+        if task not in tasks:
+            raise unknown_name_error("task", task, tasks)
+        roots[task] = directory
+    return roots
+
+
+def label_roots(explicit: dict[str, str], board: Board, warn: Callable[[str], None]) -> dict[str, Path]:
+    """The data root whose labels each shown task's distribution is drawn from: --data-root, else its runs' root."""
+    from abaw_bench.harness.dataroot import resolve_data_root
+
+    recorded: dict[str, str] = {}
+    for runs in board.runs_by_row.values():
+        for run in runs:
+            if run.data_root is not None:
+                recorded.setdefault(run.task, run.data_root)
+    roots = {}
+    for task in sorted({table.task for table in board.tables}):
+        root = explicit.get(task, recorded.get(task))
+        if root is None:
+            continue
+        if root == "demo":
+            roots[task] = resolve_data_root(task, None, quiet=True)
+        elif Path(root).expanduser().is_dir():
+            roots[task] = Path(root).expanduser()
+        else:
+            warn(f"no label-distribution figure for {task}: its data root {root} is not a directory here")
+    return roots
+
+
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.leaderboard.board import build_board, render_markdown, render_text, to_json
+    from abaw_bench.harness.atomic import write_text
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.leaderboard import render
+    from abaw_bench.leaderboard.board import build_board
     from abaw_bench.leaderboard.runs import scan_runs
+    from abaw_bench.leaderboard.summary import BootstrapSettings, summarise
     from abaw_bench.leaderboard.tables import load_tables
+
+    if args.resamples < 0:
+        raise AbawError(f"--resamples {args.resamples}: expected 0 (no intervals) or a positive number")
+
+    def say(message: str) -> None:
+        print(f"abaw-bench leaderboard: {message}", file=sys.stderr, flush=True)
+
+    def warn(message: str) -> None:
+        say(f"warning: {message}")
 
     tables = load_tables()
     shown = select_tables(tables, args.table, args.task)
+    explicit_roots = parse_data_roots(args.data_root or [], {table.task for table in tables})
     runs, skipped = scan_runs(args.runs) if args.runs is not None else ([], [])
     board = build_board(tables, shown, runs, skipped, args.runs)
 
     for problem in skipped:
-        print(f"abaw-bench leaderboard: warning: skipped {problem.path}: {problem.problem}", file=sys.stderr)
+        warn(f"skipped {problem.path}: {problem.problem}")
     for message in board.not_placed:
-        print(f"abaw-bench leaderboard: warning: {message}", file=sys.stderr)
+        warn(message)
     if skipped:
-        print(f"abaw-bench leaderboard: {len(skipped)} malformed results.json file(s) skipped", file=sys.stderr)
+        say(f"{len(skipped)} malformed results.json file(s) skipped")
     if args.runs is not None and not runs and not skipped:
-        print(f"abaw-bench leaderboard: no results.json under {args.runs}", file=sys.stderr)
+        say(f"no results.json under {args.runs}")
 
-    if args.json:
-        print(json.dumps(to_json(board), indent=2, ensure_ascii=False))
-    elif args.markdown:
-        print(render_markdown(board))
+    summary = None
+    if args.runs is not None:
+        summary = summarise(board, BootstrapSettings(args.resamples, args.bootstrap_seed), progress=say)
+        for note in summary.notes:
+            warn(note)
+
+    figures = []
+    if args.figures is not None:
+        from abaw_bench.leaderboard.figures import write_figures
+
+        figures = write_figures(board, summary, label_roots(explicit_roots, board, warn), args.figures, warn)
+        say(f"wrote {len(figures)} figure(s) to {args.figures}")
+
+    if args.format == "json":
+        import json
+
+        text = json.dumps(render.to_json(board, summary), indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "html":
+        from abaw_bench.leaderboard.html import render_html
+
+        text = render_html(board, summary, figures)
     else:
-        print(render_text(board))
+        text = {"text": render.render_text, "markdown": render.render_markdown, "csv": render.render_csv,
+                "latex": render.render_latex}[args.format](board, summary)
+
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_text(args.out, text)
+        say(f"wrote {args.out}")
     return 0

@@ -14,7 +14,7 @@ from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench profile --encoder wav2vec2-vad --preset paper --batch-sizes 1,2,4 --seconds 4 --iters 3
-  abaw-bench profile --encoder vit-h14 --frames 8 --device cuda --dtype bf16 --compile
+  abaw-bench profile --encoder vit-h14 --frames 8 --device cuda --dtype bf16 --compile --batch-sizes 8,32
   abaw-bench profile --encoder minilm --tokens 64 --json
   abaw-bench profile --encoder wav2vec2-vad --preset tiny --csv
 """
@@ -22,13 +22,15 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, float], ...] = (  # title, row key, fo
     ("batch", "batch_size", "{}", 1), ("input", "input", "{}", 1), ("samples/s", "samples_per_s", "{:.3f}", 1),
     ("median ms", "median_ms", "{:.1f}", 1), ("p90 ms", "p90_ms", "{:.1f}", 1),
     ("GFLOP/sample", "flops_per_sample", "{:.4g}", 1e-9), ("GFLOP/s", "achieved_tflops", "{:.2f}", 1e3),
-    ("MFU", "mfu", "{:.3f}", 1), ("peak MB", "peak_memory_mb", "{:.0f}", 1),
-    ("CPU util", "cpu_utilisation", "{:.2f}", 1), ("status", "status", "{}", 1),
+    ("MFU", "mfu", "{:.3f}", 1), ("MFU datasheet", "mfu_datasheet", "{:.3f}", 1),
+    ("peak MB", "peak_memory_mb", "{:.0f}", 1), ("CPU util", "cpu_utilisation", "{:.2f}", 1),
+    ("compile s", "compile_seconds", "{:.1f}", 1), ("graph breaks", "graph_breaks", "{}", 1),
+    ("status", "status", "{}", 1),
 )
 CSV_COLUMNS = ("encoder", "preset", "weights", "device", "device_name", "dtype", "compiled", "batch_size", "input",
                "status", "samples_per_s", "audio_seconds_per_s", "frames_per_s", "tokens_per_s", "median_ms",
-               "p90_ms", "flops_per_sample", "achieved_tflops", "mfu", "peak_memory_mb", "memory_kind",
-               "cpu_utilisation", "error")
+               "p90_ms", "flops_per_sample", "achieved_tflops", "mfu", "mfu_datasheet", "peak_memory_mb", "memory_kind",
+               "cpu_utilisation", "compile_seconds", "graph_breaks", "error")
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -46,15 +48,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "profile", help="measure an encoder's throughput, FLOPs and MFU (random weights)",
         description="Build an encoder's real architecture with random weights (no download), time its forward pass "
                     "after warm-up over a sweep of batch sizes, count FLOPs with torch's FlopCounterMode and report "
-                    "MFU against a matmul peak measured in the same run.",
+                    "MFU against a matmul peak measured in the same run and, on a GPU it knows, against the GPU's "
+                    "datasheet peak.",
         examples=EXAMPLES)
     model = parser.add_argument_group("model")
     model.add_argument("--encoder", required=True, metavar="E", help="encoder name (see harness.encoders)")
     model.add_argument("--preset", choices=("paper", "tiny"), default="paper", help="architecture size")
     model.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    model.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
-                       help="compute dtype (bf16/fp16 via autocast; CPUs without native bf16 are very slow in it)")
-    model.add_argument("--compile", action="store_true", help="time a torch.compile'd model (FLOPs still eager)")
+    model.add_argument("--dtype", choices=("fp32", "tf32", "bf16", "fp16"), default="fp32",
+                       help="compute dtype (bf16/fp16 via autocast; tf32: fp32 with TF32 tensor-core matmuls, CUDA "
+                            "only; CPUs without native bf16 are very slow in it)")
+    model.add_argument("--compile", action="store_true",
+                       help="time a torch.compile'd model, compiled per batch size in an untimed pass (FLOPs still "
+                            "eager; whisper: its audio encoder)")
     sweep = parser.add_argument_group("sweep")
     sweep.add_argument("--batch-sizes", type=_batch_sizes, default=(1, 2, 4, 8), metavar="B,B,...",
                        help="batch sizes to time")
@@ -66,6 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--iters", type=int, default=5, metavar="N", help="timed iterations per batch size")
     sweep.add_argument("--peak-tflops", type=float, metavar="X",
                        help="peak TFLOP/s for MFU instead of measuring a matmul")
+    sweep.add_argument("--datasheet-tflops", type=float, metavar="X",
+                       help="datasheet peak TFLOP/s for the second MFU column, for a GPU the built-in table lacks")
     output = parser.add_argument_group("output").add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the full report as JSON")
     output.add_argument("--csv", action="store_true", help="print one CSV row per batch size")
@@ -100,7 +108,9 @@ def format_table(report: dict[str, Any]) -> str:
         f"torch {env['torch']}, {env['threads']} threads, load average {env['load_average_at_start'][0]:.2f} → "
         f"{env['load_average_at_end'][0]:.2f}",
         f"peak {peak['tflops'] * 1000:.1f} GFLOP/s ({peak['source']}"
-        + (f", {peak['dtype']} matmul n={peak['matmul_n']})" if "matmul_n" in peak else ")"),
+        + (f", {peak['dtype']} matmul n={peak['matmul_n']})" if "matmul_n" in peak else ")")
+        + (f"; datasheet {datasheet['tflops']:.1f} TFLOP/s ({datasheet.get('gpu', datasheet['source'])})"
+           if (datasheet := report.get("datasheet_peak")) else "; no datasheet peak for this device"),
     ]
     header = [title for title, _, _, _ in TABLE_COLUMNS]
     body = [[_cell(row.get(key), fmt, scale) for _, key, fmt, scale in TABLE_COLUMNS] for row in report["rows"]]
@@ -127,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     report = profile(ProfileSettings(
         encoder=args.encoder, preset=args.preset, device=args.device, dtype=args.dtype, batch_sizes=args.batch_sizes,
         seconds=args.seconds, frames=args.frames, tokens=args.tokens, compile=args.compile, warmup=args.warmup,
-        iters=args.iters, peak_tflops=args.peak_tflops))
+        iters=args.iters, peak_tflops=args.peak_tflops, datasheet_tflops=args.datasheet_tflops))
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.csv:

@@ -13,6 +13,7 @@ EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
       --weights gte-base=~/models/gte-en-mlm-base --weights vit-h14=~/models/vit-huge --device cuda
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
+  abaw-bench run --system hallmen2024 --task emi --variant audio-global --seeds 3    # seeds 0, 1, 2: a spread
   torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda
 """
 
@@ -40,6 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--batch-size", type=int, default=None, metavar="N")
     training.add_argument("--lr", type=float, default=None, metavar="X")
     training.add_argument("--seed", type=int, default=0, metavar="N")
+    training.add_argument("--seeds", type=int, default=1, metavar="N",
+                          help="train N runs, seeds --seed to --seed+N-1, one run directory each (for the spread "
+                               "'abaw-bench leaderboard --runs' reports)")
+    training.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
+                          help="override any hyper-parameter of the system (repeatable; VALUE is JSON, else a "
+                               "string), e.g. --hyper frame_step=8 --hyper grad_clip_norm=1.0")
     training.add_argument("--device", default="cpu", metavar="cpu|cuda", help="cpu, cuda or cuda:N")
     training.add_argument("--num-workers", type=int, default=0, metavar="K", help="DataLoader worker processes")
     training.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
@@ -59,6 +66,23 @@ def parse_weights(pairs: list[str]) -> dict[str, str]:
     return weights
 
 
+def parse_hyper(pairs: list[str]) -> dict[str, object]:
+    """--hyper KEY=VALUE pairs; VALUE is read as JSON (numbers, true/false, null, lists, objects), else a string."""
+    import json
+
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise AbawError(f"--hyper {pair[:80]!r}: expected KEY=VALUE, e.g. frame_step=8")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return overrides
+
+
 def _check_positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
         raise AbawError(f"{name} {value}: expected a positive number")
@@ -69,19 +93,21 @@ def run(args: argparse.Namespace) -> int:
     _check_positive("--batch-size", args.batch_size)
     _check_positive("--lr", args.lr)
     _check_positive("--num-workers", args.num_workers, allow_zero=True)
+    _check_positive("--seeds", args.seeds)
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     from abaw_bench.harness.train.config import RunConfig
     from abaw_bench.harness.train.pipeline import run as run_pipeline
 
-    config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
-                       data_root=args.data_root, out_root=args.out, seed=args.seed, device=args.device,
-                       num_workers=args.num_workers, resume=args.resume, epochs=args.epochs,
-                       batch_size=args.batch_size, lr=args.lr, weights=parse_weights(args.weights),
-                       progress=not args.quiet)
-    outcome = run_pipeline(config)
-    if outcome.is_main:
-        print(summary_table(outcome.results, outcome.run_dir))
+    for seed in range(args.seed, args.seed + args.seeds):
+        config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
+                           data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
+                           num_workers=args.num_workers, resume=args.resume, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, weights=parse_weights(args.weights),
+                           hyper_overrides=parse_hyper(args.hyper), progress=not args.quiet)
+        outcome = run_pipeline(config)
+        if outcome.is_main:
+            print(summary_table(outcome.results, outcome.run_dir), flush=True)
     return 0
 
 

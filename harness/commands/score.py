@@ -45,50 +45,41 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.harness.paths import file_sha256
-    from abaw_bench.harness.submission import resolve_level, validate_file
-    from abaw_bench.harness.submission.reference import dataset_reference, reader_level, sniff
+    from abaw_bench.harness.submission import validate_file
+    from abaw_bench.harness.submission.reference import DatasetReferences, reader_level
     from abaw_bench.harness.tasks import get_task
 
-    level, _ = resolve_level(args.task, args.level, sniff(args.file))
-    reference, reader = dataset_reference(args.task, args.data_root, args.split, level)
-    report = validate_file(args.task, args.file, reference.rows, level=args.level, max_bytes=args.max_bytes)
-    provenance = {
-        "task": args.task,
-        "split": args.split,
-        "level": report.level,
-        "data_root": reference.shown_root,
-        "demo": reference.is_demo,
-        "manifest_sha256": reference.manifest_sha256,
-        "file": args.file,
-    }
+    references = DatasetReferences(args.task, args.data_root, args.split)
+    report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
+    references.used(report.level)  # a root without rows is the root's error, not the file's
+    provenance = {"task": args.task, "level": report.level, **references.provenance(), "file": args.file}
     if not report.ok or report.table is None:
         if args.json:
             print(json.dumps({**provenance, "ok": False, "validation": report.to_json()}, indent=2))
         else:
             print("\n".join(report.render()))
-            print(f"{args.file}: not scored: fix the problems above first", file=sys.stderr)
+            print(f"{report.file}: not scored: fix the problems above first", file=sys.stderr)
         return 1
 
-    labels = reader.labels(args.split, reader_level(args.task, report.level))
+    labels = references.reader.labels(args.split, reader_level(args.task, report.level))
     try:
         predictions = report.table.reindex(labels.ids)
     except KeyError as missing:
-        raise AbawError(f"{args.file}: no prediction for labelled row {missing} of the {args.split} split "
+        raise AbawError(f"{report.file}: no prediction for labelled row {missing} of the {args.split} split "
                         "(the labels and the split's reference rows disagree)") from None
     result = get_task(args.task).score(predictions, labels, reader_level(args.task, report.level))
-    body = {**result.to_json(), **provenance, "file_sha256": file_sha256(args.file), "rows_scored": len(labels),
+    body = {**result.to_json(), **provenance, "file_sha256": report.file_sha256, "rows_scored": len(labels),
             "validation_warnings": [problem.to_json() for problem in report.warnings]}
     if args.json:
         print(json.dumps(body, indent=2, allow_nan=True))
         return 0
-    source = "DEMO data: says nothing about the real benchmark" if reference.is_demo else str(reference.root)
+    source = "DEMO data: says nothing about the real benchmark" if references.is_demo else str(references.root)
     print(f"{args.task} {args.split} ({report.level}), {len(labels):,} labelled rows — {source}")
     print(f"{result.metric} = {result.value:.6f}")
     width = max((len(name) for name in result.breakdown), default=0)
     for name, value in result.breakdown.items():
         print(f"  {name:<{width}}  {value:.6f}")
-    for warning in [*result.warnings, *(p.render(args.file) for p in report.warnings)]:
+    for warning in [*result.warnings, *(p.render(report.file) for p in report.warnings)]:
         print(f"warning: {warning}")
-    print(f"file sha256 {body['file_sha256']}  manifest sha256 {reference.manifest_sha256}")
+    print(f"file sha256 {body['file_sha256']}  manifest sha256 {references.manifest_sha256}")
     return 0

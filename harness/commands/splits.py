@@ -32,8 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def split_report(task_name: str, data_root: str | None) -> dict[str, Any]:
     """Counts, manifest identity and the root's disagreements with it, as one JSON-ready record."""
+    from abaw_bench.harness.dataroot import resolve_data_root
     from abaw_bench.harness.errors import AbawError
-    from abaw_bench.harness.paths import is_demo_root, resolve_data_root
+    from abaw_bench.harness.paths import is_demo_root
     from abaw_bench.harness.tasks import get_task
 
     task = get_task(task_name)

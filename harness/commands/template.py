@@ -34,16 +34,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from abaw_bench.harness.submission import get_format, write_submission
-    from abaw_bench.harness.submission.reference import dataset_reference
+    from abaw_bench.harness.submission.reference import DatasetReferences
     from abaw_bench.harness.tasks.base import Table
 
     fmt = get_format(args.task, args.level)
-    reference, _ = dataset_reference(args.task, args.data_root, args.split, fmt.level)
+    references = DatasetReferences(args.task, args.data_root, args.split)
+    rows = references.used(fmt.level)
     layout = fmt.default_layout
-    values = np.tile(np.asarray(fmt.template_values, dtype=np.float64), (len(reference.rows), 1))
-    write_submission(args.task, args.out, Table(list(reference.rows), values, tuple(c.name for c in layout)),
-                     level=fmt.level)
-    demo = " (rows of the DEMO dataset, not the real release)" if reference.is_demo else ""
-    print(f"wrote {args.out}: {fmt.title}, {len(reference.rows):,} rows of the {args.split} split with constant "
+    values = np.tile(np.asarray(fmt.template_values, dtype=np.float64), (len(rows), 1))
+    write_submission(args.task, args.out, Table(list(rows), values, tuple(c.name for c in layout)), level=fmt.level)
+    demo = " (rows of the DEMO dataset, not the real release)" if references.is_demo else ""
+    print(f"wrote {args.out}: {fmt.title}, {len(rows):,} rows of the {args.split} split with constant "
           f"predictions{demo}")
     return 0

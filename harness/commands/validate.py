@@ -23,7 +23,8 @@ EXAMPLES = """\
 
 def add_level_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--level", choices=("frame", "video"), default=None,
-                        help="BAH submission level; when omitted, detected from the file's first line")
+                        help="BAH submission level; when omitted, the level most of the file's lines look like (the "
+                             "report says which, and why)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Check a submission file against the task's format and the rows the split requires: size, "
                     "encoding, header, column count, ids missing/extra/duplicated, row order, value type, range, "
                     "NaN/inf. Prints FILE:LINE: [check] expected …, found … per problem, then a count; exits 0 "
-                    "when valid, 1 when not. CRLF line endings and a missing final newline are fine.",
+                    "when valid, 1 when not, 2 when the reference (data root or --reference) is unusable. CRLF line "
+                    "endings and a missing final newline are fine. Hostile input is bounded: only a regular file is "
+                    "opened (never a FIFO or device), a file over the size limit is not read, a number cell over 64 "
+                    "characters or an id over 4,096 characters is reported, not parsed, and messages quote a short, "
+                    "escaped prefix of any value.",
         examples=EXAMPLES)
     what = parser.add_argument_group("what to validate")
     add_task_arg(what)
@@ -53,19 +58,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.harness.submission import get_format, resolve_level, validate_file
-    from abaw_bench.harness.submission.reference import dataset_reference, load_reference_file, sniff
+    from abaw_bench.harness.submission import get_format, validate_file
+    from abaw_bench.harness.submission.reference import DatasetReferences, load_reference_file
 
-    level, _ = resolve_level(args.task, args.level, sniff(args.file))
     if args.reference is not None:
-        rows = load_reference_file(args.reference, get_format(args.task, level))
-        source = {"reference_file": args.reference}
+        rows = load_reference_file(args.reference, get_format(args.task, args.level))
+        report = validate_file(args.task, args.file, rows, level=args.level, max_bytes=args.max_bytes)
+        source: dict[str, str | bool] = {"reference_file": args.reference}
     else:
-        reference, _ = dataset_reference(args.task, args.data_root, args.split, level)
-        rows = reference.rows
-        source = {"data_root": reference.shown_root, "split": args.split,
-                  "manifest_sha256": reference.manifest_sha256}
-    report = validate_file(args.task, args.file, rows, level=args.level, max_bytes=args.max_bytes)
+        references = DatasetReferences(args.task, args.data_root, args.split)
+        report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
+        references.used(report.level)  # a root without rows is the root's error, not the file's
+        source = references.provenance()
     if args.json:
         print(json.dumps({**report.to_json(), **source}, indent=2))
     else:

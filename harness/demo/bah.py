@@ -7,7 +7,7 @@ real frame rate is unconfirmed; 25 fps is what one team assumed). The seed chang
 Labels: each video has 0–2 contiguous ambivalence/hesitancy (A/H) intervals of 0.5–1.6 s; about 20 % of frames are
 positive; every split has videos with and without A/H. The test split's labels are not written.
 
-Planted signal, strongest first (the order seed 002 found on the real data: text > audio > vision):
+Planted signal, strongest first (the order hallmen2025, Table 2, found on the real data: text > audio > vision):
 - text: Whisper-style chunks split at every interval boundary (and every 1.5–2.5 s in between); a chunk inside an
   A/H interval contains a hesitation phrase ("um", "maybe", "I guess", ...) with probability `TEXT_HIT`, any
   other chunk with probability `TEXT_FALSE_ALARM`.

@@ -1,7 +1,7 @@
 """A small EMI dataset in the official layout with a planted, documented signal in every modality.
 
 Why it looks like this: systems must be able to learn on it in minutes on 2 CPU cores, a shuffled-label control must
-not, and the modalities must rank as on the real data (seed 002 measured val Pearson text .52 > audio .38 >
+not, and the modalities must rank as on the real data (hallmen2025, Table 1, measured val Pearson text .52 > audio .38 >
 vision .14). The demo's signals are deliberately stronger than the real ones (80 val clips make r ≈ .14
 indistinguishable from chance) but keep that order.
 

@@ -46,6 +46,24 @@ _register(EncoderInfo(
     "mobilenetv3", "image", "timm/mobilenetv3_large_100.ra_in1k", {"paper": 1280, "tiny": 1024},
     "timm mobilenetv3_large_100 (num_classes=0) at 112 px per face image; tiny = mobilenetv3_small_050"), "mobilenet")
 _register(EncoderInfo(
+    "efficientnetv2", "image", "timm/efficientnetv2_rw_t.ra2_in1k", {"paper": 1024, "tiny": 256},
+    "timm efficientnetv2_rw_t (num_classes=0) at 112 px per face image, the EfficientNetV2 size wen2024's expression "
+    "code builds; tiny = timm test_efficientnet"), "timm_image")
+_register(EncoderInfo(
+    "resnet50", "image", "timm/resnet50.a1_in1k", {"paper": 2048, "tiny": 256},
+    "timm resnet50 (num_classes=0) at 224 px per face image. wen2024's 'ResNet' features used face-pretrained "
+    "weights (MERBench's VGGFace2 -> FER+ ResNet-50): convert them to a timm resnet50 state dict and pass --weights; "
+    "without --weights the paper preset loads the ImageNet checkpoint named here"), "timm_image")
+_register(EncoderInfo(
+    "seresnet50", "image", "timm/seresnet50.a1_in1k", {"paper": 2048, "tiny": 256},
+    "timm seresnet50 (num_classes=0) at 224 px per face image. wen2024's 'SENet' features used face-pretrained "
+    "weights (MERBench's VGGFace2 -> FER+ SENet-50): convert them to a timm seresnet50 state dict and pass "
+    "--weights; without --weights the paper preset loads the ImageNet checkpoint named here"), "timm_image")
+_register(EncoderInfo(
+    "eva02-large", "image", "timm/eva02_large_patch14_224.mim_in22k", {"paper": 1024, "tiny": 32},
+    "timm eva02_large_patch14_224 MIM ImageNet-22k (num_classes=0: mean of the patch tokens) at 224 px per face "
+    "image"), "timm_image")
+_register(EncoderInfo(
     "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
     "openai-whisper transcription of the whole clip with word timestamps"), "whisper")
 _register(EncoderInfo(
@@ -76,18 +94,22 @@ def _check_preset(preset: str) -> None:
 
 def load_encoder(name: str, preset: str = "tiny", *, weights: str | Path | None = None, device: str = "cpu",
                  dtype: str = "fp32", trust_remote_code: bool = False, download_root: str | Path | None = None,
-                 **options: Any) -> Encoder:
+                 trainable: bool = False, **options: Any) -> Encoder:
     """Build encoder `name` with real weights (paper preset, or any preset given `weights`), offline only.
 
     `weights` is a local save_pretrained directory, a whisper .pt file or a timm checkpoint; without it the paper
     preset looks in the Hugging Face cache (whisper: `download_root`, default ~/.cache/whisper) and a missing weight
     raises one AbawError naming the model id and where to put the files. `options` are family preprocessing
     parameters (e.g. `max_seconds` for wav2vec2-vad); they enter `cache_params()` and so the fingerprint.
+    `trainable=True` prepares the encoder for fine-tuning end to end (all parameters require grad, layerdrop off so
+    that DistributedDataParallel never meets a skipped layer; see `TorchEncoder.make_trainable`).
     """
     _check_preset(preset)
     info, family = _family(name)
     encoder = family.load(info, preset, weights, trust_remote_code=trust_remote_code, download_root=download_root,
                           **options)
+    if trainable:
+        encoder.make_trainable()  # type: ignore[attr-defined]
     return encoder.to(device, dtype)
 
 

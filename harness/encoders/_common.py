@@ -150,6 +150,23 @@ class TorchEncoder(Encoder):
         self.model.to(self.device)
         return self
 
+    def make_trainable(self) -> TorchEncoder:
+        """Prepare for fine-tuning end to end: every parameter requires grad, and layerdrop is off.
+
+        Layerdrop (wav2vec2-vad and wavlm-large ship with 0.1) skips whole transformer layers at random in training
+        mode. Under DistributedDataParallel a skipped layer's parameters get no gradient on that rank, and DDP stops
+        with "Expected to have finished reduction in the prior iteration" (or, with find_unused_parameters, pays a
+        graph traversal per step and averages zeros into that layer's gradient). With layerdrop off every step
+        updates the whole encoder on every rank, so a run means the same thing on one GPU and on eight; dropout and
+        SpecAugment masking still regularise.
+        """
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(True)
+        config = getattr(self.model, "config", None)
+        if getattr(config, "layerdrop", 0.0):
+            config.layerdrop = 0.0
+        return self
+
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
         """Mixed precision for bf16/fp16; plain fp32 otherwise (CPU default: no native bf16 here)."""

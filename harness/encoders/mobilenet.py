@@ -47,7 +47,7 @@ class MobileNetEncoder(TorchEncoder):
                 "std": IMAGENET_STD, "pooling": "timm global average pool (num_classes=0)"}
 
     def prepare(self, media: Sequence[Any]) -> torch.Tensor:
-        return _image.preprocess(media, IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD, resample="bilinear")
+        return _image.preprocess(media, IMAGE_SIZE, resample="bilinear")
 
     def collate(self, prepared: Sequence[torch.Tensor]) -> dict[str, Any]:
         return _image.stack(prepared)
@@ -56,8 +56,9 @@ class MobileNetEncoder(TorchEncoder):
         pixels = batch["pixel_values"]
         if pixels.shape[0] == 0:
             return [torch.zeros(0, self.output_dim, device=self.device) for _ in batch["counts"]]
+        pixels = _image.to_model_input(pixels, self.device, IMAGENET_MEAN, IMAGENET_STD)
         with self.autocast():
-            features = self.model(pixels.to(self.device, non_blocking=True))
+            features = _image.in_chunks(self.model, pixels)
         return _image.split(features, batch["counts"])
 
 

@@ -77,8 +77,8 @@ class VisionEncoder(TorchEncoder):
                 "pooling": self.family.pooling}
 
     def prepare(self, media: Sequence[Any]) -> torch.Tensor:
-        return _image.preprocess(media, self.image_size, self.family.mean, self.family.std,
-                                 resample=self.family.resample, center_crop=self.family.center_crop)
+        return _image.preprocess(media, self.image_size, resample=self.family.resample,
+                                 center_crop=self.family.center_crop)
 
     def collate(self, prepared: Sequence[torch.Tensor]) -> dict[str, Any]:
         return _image.stack(prepared)
@@ -87,11 +87,14 @@ class VisionEncoder(TorchEncoder):
         pixels = batch["pixel_values"]
         if pixels.shape[0] == 0:
             return [torch.zeros(0, self.output_dim, device=self.device) for _ in batch["counts"]]
-        pixels = pixels.to(self.device, non_blocking=True)
+        pixels = _image.to_model_input(pixels, self.device, self.family.mean, self.family.std)
         with self.autocast():
-            output = self.model(pixel_values=pixels)
-            features = output.image_embeds if self.info.name == "clip-l14" else output.last_hidden_state.mean(dim=1)
+            features = _image.in_chunks(self._embed, pixels)
         return _image.split(features, batch["counts"])
+
+    def _embed(self, pixels: torch.Tensor) -> torch.Tensor:
+        output = self.model(pixel_values=pixels)
+        return output.image_embeds if self.info.name == "clip-l14" else output.last_hidden_state.mean(dim=1)
 
 
 def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> VisionEncoder:

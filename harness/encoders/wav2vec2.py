@@ -1,4 +1,4 @@
-"""`wav2vec2-vad`: audeering's wav2vec2-large-robust-12-ft-emotion-msp-dim, per frame (REFERENCE §2, hallmen2024).
+"""`wav2vec2-vad`: audeering's wav2vec2-large-robust-12-ft-emotion-msp-dim, per frame (as hallmen2024 uses it).
 
 The published model card defines `EmotionModel` = Wav2Vec2Model + RegressionHead and mean-pools over time; the
 hallmen systems instead apply the head to every frame and concatenate, giving [T, 1024 + 3] (arousal, dominance,
@@ -96,6 +96,10 @@ class CachedPositionalConvEmbedding(Wav2Vec2PositionalConvEmbedding):
     at every forward (~30 ms of CPU per call here). Without gradients the rebuilt kernel is reused for as long as
     both source tensors are unchanged (same storage and version counter, so an optimiser step invalidates it).
     Training keeps the parametrized path; the parameters and state-dict names are untouched.
+
+    Under `torch.compile` the cache is bypassed: its storage check cannot be traced (dynamo breaks the graph at each
+    data-pointer comparison, 5 breaks per forward), and inside a compiled graph the weight norm is a fused kernel
+    that costs next to nothing, so the model compiles to one graph.
     """
 
     def __init__(self, config: Wav2Vec2Config) -> None:
@@ -110,7 +114,7 @@ class CachedPositionalConvEmbedding(Wav2Vec2PositionalConvEmbedding):
         return self._kernel[1]
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or not hasattr(self.conv, "parametrizations"):
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or not hasattr(self.conv, "parametrizations"):
             return super().forward(hidden_states)
         conv = self.conv
         hidden_states = nn.functional.conv1d(hidden_states.transpose(1, 2), self._inference_kernel(), conv.bias,

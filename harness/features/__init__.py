@@ -2,11 +2,13 @@
 
     store = ensure_features("emi", "wav2vec2-vad", "tiny", root, "train")   # extracts what is missing
     store = open_store("emi", "wav2vec2-vad", "tiny", root, "train")        # read-only
+    store, why = find_cached_store("emi", "vit-h14", "paper", root, "train")  # any complete cache that fits, or None
     store.get(store.ids[0])   # np.memmap [T, D] float32
 
 Importing this package does not import torch; extracting does.
 """
 
+from abaw_bench.harness.features.lookup import find_cached_store
 from abaw_bench.harness.features.pipeline import (
     ensure_features,
     extract_items,
@@ -16,4 +18,5 @@ from abaw_bench.harness.features.pipeline import (
 )
 from abaw_bench.harness.features.store import FeatureStore
 
-__all__ = ["FeatureStore", "ensure_features", "extract_items", "finish_distributed", "open_items", "open_store"]
+__all__ = ["FeatureStore", "ensure_features", "extract_items", "find_cached_store", "finish_distributed", "open_items",
+           "open_store"]

@@ -9,6 +9,11 @@ Because the batch plan never depends on what is cached or on the rank, a resumed
 `torchrun` run recomputes each missing item in the same batch as an uninterrupted single-process run, so the cache
 ends bit-identical. Corrupt media stop the run with the `MediaError`, or with `skip_bad` are recorded in the summary
 and left without an entry — never zero-filled.
+
+Under torchrun every rank must call `ensure_features` / `extract_items` (in `run` too): each extracts its shard of
+the batches, the ranks then exchange their summaries, and every rank returns the same store. Image encoders batch
+by a budget of images (`images_per_batch`), not by a number of clips; workers send uint8 crops that are normalised
+on the device (`loading` bounds the shared memory they fill), and a writer thread (`writer`) does the file writes.
 """
 
 from __future__ import annotations
@@ -18,8 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +33,16 @@ from abaw_bench.harness.encoders.base import Encoder
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
 from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
+from abaw_bench.harness.features.loading import loader_settings
 from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.features.writer import EntryWriter
 from abaw_bench.harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
 from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.progress import progress as report_progress
 from abaw_bench.harness.tasks.base import Item
 
 ASR_ENCODER = "whisper-large-v3"
+DEFAULT_IMAGES_PER_BATCH = 512  # face crops per forward pass of an image encoder
 
 
 # --------------------------------------------------------------------------------------------------- sources
@@ -136,62 +144,42 @@ class _Collate:
 
 # --------------------------------------------------------------------------------------------------- distributed
 
-@dataclass(frozen=True)
-class _World:
-    rank: int
-    size: int
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
-
-
-def _world(device: str) -> tuple[_World, str]:
-    """Join the torchrun process group when its env vars are set (gloo on CPU, nccl on CUDA); else one process."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return _World(0, 1), device
-    import torch
-    import torch.distributed as dist
-
-    if device == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return _World(dist.get_rank(), dist.get_world_size()), device
-
-
 def finish_distributed() -> None:
-    """Leave the process group (call once at the end of a torchrun'd command)."""
-    import torch.distributed as dist
+    """Leave the torchrun process group (call once at the end of a torchrun'd command)."""
+    from abaw_bench.harness.train import distributed
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def _gather(world: _World, stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every rank's stats on every rank; the collective is also the barrier after which all entries exist."""
-    if not world.distributed:
-        return [stats]
-    import torch.distributed as dist
-
-    gathered: list[Any] = [None] * world.size
-    dist.all_gather_object(gathered, stats)
-    return gathered
+    distributed.finish()
 
 
 # --------------------------------------------------------------------------------------------------- writing
 
-def _write_entry(path: Path, output: Any, encoder: Encoder) -> None:
+def _to_host(output: Any, encoder: Encoder) -> Any:
+    """Start copying one item's output to the host (asynchronously from a GPU; see `_copies_done`)."""
     if encoder.info.modality == "asr":
+        return output
+    if output.ndim != 2 or output.shape[1] != encoder.output_dim:
+        raise RuntimeError(f"encoder {encoder.info.name} returned shape {tuple(output.shape)}, "
+                           f"expected [T, {encoder.output_dim}]")
+    return output.detach().float().to("cpu", non_blocking=True)
+
+
+def _copies_done(device: str) -> Callable[[], None] | None:
+    """What the writer thread waits on before reading the host copies started so far: a CUDA event."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    event = torch.cuda.Event()
+    event.record()
+    return event.synchronize
+
+
+def _write_entry(path: Path, output: Any) -> None:
+    if isinstance(output, dict):  # an asr transcript
         write_json(path, output)
         return
-    array = output.detach().float().cpu().numpy()
-    if array.ndim != 2 or array.shape[1] != encoder.output_dim:
-        raise RuntimeError(f"encoder {encoder.info.name} returned shape {array.shape}, "
-                           f"expected [T, {encoder.output_dim}]")
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+        np.save(handle, np.ascontiguousarray(output.numpy(), dtype=np.float32), allow_pickle=False)
 
 
 def _remove_stale_temporaries(folder: Path, *, before: float) -> None:
@@ -236,52 +224,79 @@ def _layout(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path,
     header = {"encoder": encoder.info.name, "preset": encoder.preset, "modality": encoder.info.modality,
               "model_id": encoder.info.model_id, "fingerprint": fingerprint, "cache_params": encoder.cache_params(),
               "extraction": extraction, "dim": encoder.output_dim if encoder.info.modality != "asr" else None,
-              "weights": getattr(encoder, "weights_source", "unknown")}
+              "weights": getattr(encoder, "weights_source", "unknown"), "random_weights": encoder.is_random}
     return directory, header, sources, entries
 
 
+def _batch_bytes(encoder: Encoder, lengths: Sequence[float], batches: Sequence[Sequence[int]]) -> int:
+    """Bytes of the largest collated batch a worker sends: uint8 crops, or float32 16 kHz audio padded to the
+    batch's longest clip (text is negligible)."""
+    if not batches:
+        return 0
+    modality = encoder.info.modality
+    if modality == "image":
+        side = int(encoder.cache_params().get("image_size", 224))
+        return int(max(sum(lengths[i] for i in batch) for batch in batches)) * side * side * 3
+    if modality in ("audio", "asr"):
+        return int(max(len(batch) * max(lengths[i] for i in batch) for batch in batches) * 16_000 * 4)
+    return 0
+
+
 def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
-                  batch_size: int = 8, num_workers: int = 0, skip_bad: bool = False,
-                  max_seconds: float | None = None, max_frames: int | None = None, progress: bool = True,
-                  asr_store: FeatureStore | None = None) -> FeatureStore:
+                  batch_size: int = 8, images_per_batch: int | None = None, num_workers: int | None = 0,
+                  skip_bad: bool = False, max_seconds: float | None = None, max_frames: int | None = None,
+                  progress: bool = True, asr_store: FeatureStore | None = None) -> FeatureStore:
     """Extract whatever `items` still miss with an already built `encoder`, and return the split's store.
 
     This is the engine under `ensure_features`; it takes the encoder object so that tests and callers holding one
-    (e.g. a fine-tuned encoder) need no registry lookup. The encoder's device/dtype are used as they are.
+    (e.g. a fine-tuned encoder) need no registry lookup. The encoder's dtype is used as it is, and its device too
+    except under torchrun, where each rank moves it to its own device. Image encoders batch by `images_per_batch`
+    face crops (default 512) instead of `batch_size` clips. `num_workers` None picks a default (4–8 on CUDA).
+    Under torchrun every rank must call this (it ends with a collective).
     """
     import torch
+    from abaw_bench.harness.train import distributed
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
 
     started, started_wall = time.perf_counter(), time.time()
-    device = getattr(encoder, "device", "cpu")
     dtype = getattr(encoder, "dtype", "fp32")
-    world, device = _world(device)
-    if world.distributed and getattr(encoder, "device", "cpu") != device:
+    context = distributed.setup(getattr(encoder, "device", "cpu"))
+    device = str(context.device)
+    if getattr(encoder, "device", "cpu") != device:
         encoder.to(device, dtype)
     data_root = Path(data_root)
     decode_seconds = _encoder_limit(encoder, max_seconds, "max_seconds")
     decode_frames = _encoder_limit(encoder, max_frames, "max_frames")
     directory, header, sources, entries = _layout(encoder, task, items, data_root, dtype=dtype,
                                                   max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
-    if world.rank == 0 and not (directory / "cache.json").is_file():
+    if context.is_main and not (directory / "cache.json").is_file():
         write_json(directory / "cache.json", header)
 
     lengths = [0.0 if isinstance(s, MediaError) else _source_length(s, decode_seconds, decode_frames) for s in sources]
-    sampler = LengthBucketBatchSampler(lengths, batch_size, rank=world.rank, world_size=world.size,
-                                       done=lambda index: entries[index].exists())
-    mine = [index for batch in plan_batches(lengths, batch_size)[world.rank::world.size] for index in batch]
+    image = encoder.info.modality == "image"
+    plan = {"batch_size": None, "budget": images_per_batch or DEFAULT_IMAGES_PER_BATCH} if image else \
+        {"batch_size": batch_size, "budget": None}
+    batches = plan_batches(lengths, plan["batch_size"], budget=plan["budget"])
+    sampler = LengthBucketBatchSampler(lengths, plan["batch_size"], budget=plan["budget"], rank=context.rank,
+                                       world_size=context.world_size, done=lambda index: entries[index].exists())
+    mine = [index for batch in batches[context.rank::context.world_size] for index in batch]
     cache_hits = sum(entries[index].exists() for index in mine)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if context.active else 1
+    settings = loader_settings(device, num_workers, _batch_bytes(encoder, lengths, sampler.batches),
+                               local_world_size=local_world)
+    if settings.note and context.is_main and progress:
+        print(f"[abaw-bench] extract: {settings.note}", file=sys.stderr)
     loader = DataLoader(_DecodedItems(sources, encoder, decode_seconds, decode_frames), batch_sampler=sampler,
-                        collate_fn=_Collate(encoder), num_workers=num_workers,
-                        pin_memory=device.startswith("cuda"), persistent_workers=False)
+                        collate_fn=_Collate(encoder), num_workers=settings.num_workers,
+                        prefetch_factor=settings.prefetch_factor, pin_memory=settings.pin_memory)
     total = sum(len(batch) for batch in sampler)
-    bar = tqdm(total=total, unit="item", desc=f"extract {encoder.info.name}/{encoder.preset} {task}/{split}",
-               file=sys.stderr, disable=not progress or world.rank != 0 or total == 0, dynamic_ncols=True)
+    bar = report_progress(total, f"extract {encoder.info.name}/{encoder.preset} {task}/{split}",
+                          enabled=progress and context.is_main and total > 0)
     extracted = 0
     skipped: dict[str, str] = {}
-    with bar, torch.no_grad():
-        for indices, batch, errors in loader:
+    batches_in = iter(loader)  # forks the decode workers before the writer thread exists
+    with bar, EntryWriter(_write_entry) as writer, torch.no_grad():
+        for indices, batch, errors in batches_in:
             for index, message in errors.items():
                 if not skip_bad:
                     raise MediaError(f"{message} (item {items[index].id!r}; pass --skip-bad to record such items "
@@ -289,32 +304,38 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
                 skipped[items[index].id] = message
             if batch is not None:
                 outputs = encoder.forward(batch)
-                for index, output in zip(indices, outputs, strict=True):
-                    if not entries[index].exists():  # a partly cached batch is recomputed; keep the first write
-                        _write_entry(entries[index], output, encoder)
-                        extracted += 1
+                # A partly cached batch is recomputed whole; only its missing entries are written.
+                jobs = [(entries[index], _to_host(output, encoder))
+                        for index, output in zip(indices, outputs, strict=True) if not entries[index].exists()]
+                writer.submit(jobs, _copies_done(device))
+                extracted += len(jobs)
             bar.update(len(indices) + len(errors))
-            bar.set_postfix(skipped=len(skipped), refresh=False)
+            bar.set_postfix(skipped=len(skipped))
 
-    stats = {"extracted": extracted, "cache_hits": cache_hits, "skipped": skipped}
-    gathered = _gather(world, stats)
+    stats = {"extracted": extracted, "cache_hits": cache_hits, "skipped": skipped, "device": device,
+             "seconds": time.perf_counter() - started}
+    # Also the barrier after which every rank's entries exist; every rank then builds the same summary and store.
+    gathered = distributed.gather_objects(context, stats)
     all_skipped = {item_id: reason for rank_stats in gathered for item_id, reason in rank_stats["skipped"].items()}
-    seconds = time.perf_counter() - started
+    seconds = max(rank_stats["seconds"] for rank_stats in gathered)
     total_extracted = sum(rank_stats["extracted"] for rank_stats in gathered)
     summary = {
         "task": task, "split": split, "encoder": encoder.info.name, "preset": encoder.preset,
         "modality": encoder.info.modality, "fingerprint": header["fingerprint"], "weights": header["weights"],
-        "dtype": dtype, "device": device, "world_size": world.size, "batch_size": batch_size,
-        "num_workers": num_workers, "data_root": str(data_root), "demo_data": is_demo_root(data_root),
+        "random_weights": header["random_weights"], "dtype": dtype, "device": gathered[0]["device"],
+        "world_size": context.world_size,
+        "batch_size": batch_size if not image else None, "images_per_batch": plan["budget"],
+        "num_workers": settings.num_workers, "data_root": str(data_root), "demo_data": is_demo_root(data_root),
         "cache_dir": str(directory), "items": len(items), "extracted": total_extracted,
         "cache_hits": sum(rank_stats["cache_hits"] for rank_stats in gathered),
         "skipped": len(all_skipped), "skipped_items": all_skipped, "seconds": round(seconds, 3),
         "items_per_second": round(total_extracted / seconds, 3) if seconds > 0 else None,
         "transcripts_from": (f"{asr_store.summary.get('encoder')} [{asr_store.summary.get('preset')}]: "
                              f"{asr_store.summary.get('weights')}") if asr_store is not None else None,
-        "padded_fraction": round(padded_fraction(lengths, plan_batches(lengths, batch_size)), 4) if lengths else 0.0,
+        # Images are stacked, never padded.
+        "padded_fraction": round(padded_fraction(lengths, batches), 4) if lengths and not image else 0.0,
     }
-    if world.rank == 0:
+    if context.is_main:
         _remove_stale_temporaries(directory / "items", before=started_wall)
         write_json(directory / f"summary-{split}.json", summary)
     return FeatureStore(directory, {item.id: entry for item, entry in zip(items, entries, strict=True)},
@@ -335,30 +356,46 @@ def _split_items(task: str, data_root: Path, split: str) -> list[Item]:
     return get_task(task).reader(data_root).items(split)
 
 
+def _audio_cut(modality: str, max_seconds: float | None) -> float | None:
+    """The audio cut that applies to an encoder: none for text, whose transcript must cover the whole clip (the
+    hallmen2025 text branch) whatever cut the same system's audio branch uses."""
+    return None if modality == "text" else max_seconds
+
+
 def ensure_features(task: str, encoder: str, preset: str, data_root: Path, split: str, *,
-                    weights: str | os.PathLike[str] | None = None, device: str = "cpu", dtype: str = "fp32",
-                    batch_size: int = 8, num_workers: int = 0, skip_bad: bool = False,
-                    max_seconds: float | None = None, max_frames: int | None = None, progress: bool = True,
-                    trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
+                    weights: str | os.PathLike[str] | None = None, device: str = "cpu", dtype: str = "auto",
+                    batch_size: int = 8, images_per_batch: int | None = None, num_workers: int | None = None,
+                    skip_bad: bool = False, max_seconds: float | None = None, max_frames: int | None = None,
+                    progress: bool = True, trust_remote_code: bool = False,
+                    download_root: str | os.PathLike[str] | None = None,
                     asr_weights: str | os.PathLike[str] | None = None) -> FeatureStore:
     """Extract the split's missing features for `encoder` (a registry name) and return a store over all its items.
 
     Text encoders read the dataset's transcripts; items without one use the asr encoder's (`whisper-large-v3`,
     same preset, weights from `asr_weights` / `download_root`) cached transcript, extracted first if missing.
+    A transcript covers the whole clip: `max_seconds` (an audio branch's cut) applies to neither text nor its asr.
+
+    `dtype` "auto" is bf16 on CUDA and fp32 on the CPU; `num_workers` None is 4–8 decode workers on CUDA, one on the
+    CPU. Under torchrun call this on every rank: the rank's device is chosen first (its own GPU, before the encoder
+    is built), each rank extracts its shard, and all ranks return the same store.
     """
     from abaw_bench.harness.encoders import encoder_info
+    from abaw_bench.harness.train import distributed, precision
 
+    device = str(distributed.setup(device).device)
+    dtype = precision.resolve_dtype(dtype, device)
     data_root = Path(data_root)
     items = _split_items(task, data_root, split)
+    max_seconds = _audio_cut(encoder_info(encoder).modality, max_seconds)
     asr_store = None
     if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
         asr_store = ensure_features(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, device=device,
                                     dtype=dtype, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
                                     max_seconds=max_seconds, progress=progress, download_root=download_root)
     built = _load(encoder, preset, weights, device, dtype, trust_remote_code, download_root)
-    return extract_items(built, task, items, data_root, split, batch_size=batch_size, num_workers=num_workers,
-                         skip_bad=skip_bad, max_seconds=max_seconds, max_frames=max_frames, progress=progress,
-                         asr_store=asr_store)
+    return extract_items(built, task, items, data_root, split, batch_size=batch_size,
+                         images_per_batch=images_per_batch, num_workers=num_workers, skip_bad=skip_bad,
+                         max_seconds=max_seconds, max_frames=max_frames, progress=progress, asr_store=asr_store)
 
 
 def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
@@ -394,6 +431,7 @@ def open_store(task: str, encoder: str, preset: str, data_root: Path, split: str
 
     data_root = Path(data_root)
     items = _split_items(task, data_root, split)
+    max_seconds = _audio_cut(encoder_info(encoder).modality, max_seconds)
     asr_store = None
     if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
         asr_store = open_store(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, dtype=dtype,

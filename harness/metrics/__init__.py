@@ -15,9 +15,8 @@ import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
 from abaw_bench.harness.metrics import _validate as check
 from abaw_bench.harness.metrics import functional as F
+from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.metrics.stateful import (
-    EXPR_CLASSES,
-    VA_DIMENSIONS,
     BahFrameMetric,
     BahVideoMetric,
     EmiMetric,
@@ -25,11 +24,8 @@ from abaw_bench.harness.metrics.stateful import (
     Metric,
     VaMetric,
 )
-from abaw_bench.harness.tasks.base import MetricResult
 
 __all__ = [
-    "EXPR_CLASSES",
-    "VA_DIMENSIONS",
     "BahFrameMetric",
     "BahVideoMetric",
     "EmiMetric",
@@ -78,24 +74,25 @@ def bah_video_metric(pred: Any, target: Any) -> MetricResult:
     return metric.compute()
 
 
-def va_metric(pred: Any, target: Any) -> MetricResult:
-    """Aff-Wild2 VA: "mean_ccc" of CCC(valence) and CCC(arousal) over (N, 2) arrays, population variance.
+def va_metric(pred: Any, target: Any, dimensions: Sequence[str], invalid: float) -> MetricResult:
+    """Aff-Wild2 VA: "mean_ccc" of the CCC of each of `dimensions` (valence, arousal) over (N, 2) arrays, population
+    variance.
 
-    Per-dimension masking: rows whose label is -5 in a column are excluded from that column's CCC only.
+    Per-dimension masking: rows whose label is `invalid` (-5) in a column are excluded from that column's CCC only.
     A constant column gives CCC = 0 (warning); both the same constant gives 1 (warning).
     """
-    metric = VaMetric()
+    metric = VaMetric(dimensions, invalid)
     metric.update(pred, target)
     return metric.compute()
 
 
-def expr_metric(pred: Any, target: Any) -> MetricResult:
-    """Aff-Wild2 Expr: "macro_f1" over the 8 classes of `EXPR_CLASSES`, label -1 rows excluded; breakdown per class.
+def expr_metric(pred: Any, target: Any, class_names: Sequence[str], invalid: int) -> MetricResult:
+    """Aff-Wild2 Expr: "macro_f1" over `class_names` (8), rows labelled `invalid` (-1) excluded; breakdown per class.
 
     A class absent from both predictions and (valid) labels has no breakdown entry and is left out of the mean
     (sklearn's f1_score(..., labels=range(8), average="macro", zero_division=np.nan)), with a warning.
     """
-    metric = ExprMetric()
+    metric = ExprMetric(class_names, invalid)
     metric.update(pred, target)
     return metric.compute()
 

@@ -17,12 +17,7 @@ import numpy as np
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics import _validate as check
 from abaw_bench.harness.metrics import functional as F
-from abaw_bench.harness.tasks.base import MetricResult
-
-EXPR_CLASSES = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
-VA_DIMENSIONS = ("valence", "arousal")
-VA_INVALID = -5.0
-EXPR_INVALID = -1
+from abaw_bench.harness.metrics.result import MetricResult
 
 
 class Metric(ABC):
@@ -96,23 +91,31 @@ class EmiMetric(_ConcatenatingMetric):
 class VaMetric(_ConcatenatingMetric):
     """Aff-Wild2 VA: mean of CCC(valence) and CCC(arousal), population variance (Lin 1989).
 
-    Masking is per dimension: a row whose label is -5 in the valence column leaves the valence CCC but still counts
-    for arousal if its arousal label is valid, and vice versa. Predictions are never masked.
+    Masking is per dimension: a row whose label is the invalid marker (-5 in Aff-Wild2) in the valence column leaves
+    the valence CCC but still counts for arousal if its arousal label is valid, and vice versa. Predictions are never
+    masked. The dimension names and the marker are the task's facts (abaw_bench.harness.tasks.affwild2.VA).
     """
 
+    def __init__(self, dimensions: Sequence[str], invalid: float) -> None:
+        self.dimensions = tuple(dimensions)
+        self.invalid = invalid
+        super().__init__()
+
     def _check(self, pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
-        return check.as_float_matrix(pred, "predictions", 2), check.as_float_matrix(target, "labels", 2)
+        width = len(self.dimensions)
+        return check.as_float_matrix(pred, "predictions", width), check.as_float_matrix(target, "labels", width)
 
     def compute(self) -> MetricResult:
         pred, target = self._concatenated("the VA mean CCC")
         values: dict[str, float] = {}
         extra: dict[str, Any] = {"n": len(pred)}
         warnings: list[str] = []
-        for column, dimension in enumerate(VA_DIMENSIONS):
-            valid = target[:, column] != VA_INVALID
+        for column, dimension in enumerate(self.dimensions):
+            valid = target[:, column] != self.invalid
             n_valid = int(np.count_nonzero(valid))
             if n_valid == 0:
-                raise AbawError(f"cannot compute CCC({dimension}): all {len(pred)} label rows are -5 (invalid)")
+                raise AbawError(f"cannot compute CCC({dimension}): all {len(pred)} label rows are "
+                                f"{self.invalid:g} (invalid)")
             value, dimension_warnings = F.ccc(pred[valid, column], target[valid, column], dimension)
             values[f"ccc_{dimension}"] = value
             warnings += dimension_warnings
@@ -224,9 +227,16 @@ class BahVideoMetric(_CountingMetric):
 
 
 class ExprMetric(_CountingMetric):
-    """Aff-Wild2 Expr: macro F1 over the 8 expression classes; frames labelled -1 are excluded."""
+    """Aff-Wild2 Expr: macro F1 over the expression classes; frames labelled with the invalid marker (-1) are excluded.
 
-    n_classes = len(EXPR_CLASSES)
+    The class names and the marker are the task's facts (abaw_bench.harness.tasks.affwild2.EXPR).
+    """
+
+    def __init__(self, class_names: Sequence[str], invalid: int) -> None:
+        self.class_names = tuple(class_names)
+        self.n_classes = len(self.class_names)
+        self.invalid = invalid
+        super().__init__()
 
     def reset(self) -> None:
         super().reset()
@@ -234,9 +244,9 @@ class ExprMetric(_CountingMetric):
 
     def update(self, pred: Any, target: Any) -> None:
         pred_array = check.as_class_indices(pred, "predictions", self.n_classes)
-        target_array = check.as_class_indices(target, "labels", self.n_classes, invalid=EXPR_INVALID)
+        target_array = check.as_class_indices(target, "labels", self.n_classes, invalid=self.invalid)
         check.check_same_rows(len(pred_array), len(target_array))
-        valid = target_array != EXPR_INVALID
+        valid = target_array != self.invalid
         self._n_excluded += len(valid) - int(np.count_nonzero(valid))
         self._counts += F.multiclass_counts(pred_array[valid], target_array[valid], self.n_classes)
 
@@ -244,13 +254,15 @@ class ExprMetric(_CountingMetric):
         counts = self._counts
         if counts.total == 0:
             if self._n_excluded:
-                raise AbawError(f"cannot compute the Expr macro F1: all {self._n_excluded} label rows are -1 (invalid)")
+                raise AbawError(f"cannot compute the Expr macro F1: all {self._n_excluded} label rows are "
+                               f"{self.invalid} (invalid)")
             raise _empty_error("the Expr macro F1")
         f1 = F.f1_per_class(counts)
         return MetricResult(
             metric="macro_f1",
             value=F.macro_f1(f1),
-            breakdown={name: float(value) for name, value in zip(EXPR_CLASSES, f1, strict=True) if not np.isnan(value)},
+            breakdown={name: float(value) for name, value in zip(self.class_names, f1, strict=True)
+                       if not np.isnan(value)},
             extra={"n_valid": counts.total, "n_excluded": self._n_excluded, "support": counts.support.tolist()},
-            warnings=_absent_warnings(counts, EXPR_CLASSES),
+            warnings=_absent_warnings(counts, self.class_names),
         )

@@ -5,8 +5,9 @@ Public API (numpy only, never torch):
 - `write_submission(task, path, table, level=None)`: atomic write, values clipped to the format's range.
 - `read_submission(task, path, level=None) -> Table`: parse; AbawError if malformed.
 - `validate_file(task, path, reference_rows, level=None, max_bytes=None) -> ValidationReport`: every check, one
-  structured `Problem` per finding; never raises on the file's contents. With level None a BAH file's level is
-  detected from its first line and the report says so.
+  structured `Problem` per finding; never raises on the file's contents. `reference_rows` is a list, or a callable
+  giving the list of a level. With level None a BAH file's level is detected from all its lines (a majority vote)
+  and the report says which level and why. `validate_bytes` does the same for bytes in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from abaw_bench.harness.submission.validator import (
     ValidationReport,
     default_max_bytes,
     read_submission,
-    resolve_level,
     validate_bytes,
     validate_file,
 )
@@ -35,7 +35,6 @@ __all__ = [
     "levels_of",
     "read_submission",
     "render_submission",
-    "resolve_level",
     "validate_bytes",
     "validate_file",
     "write_submission",

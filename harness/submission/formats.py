@@ -1,8 +1,8 @@
 """Declarative specs of the ABAW submission formats; the reader, writer and validator are driven by these alone.
 
 A format is: an optional header line, the accepted layouts of value columns after the row id (BAH video level has
-two), whether the row order is fixed by the reference list, and how ids are normalised before comparison. Facts are
-from REFERENCE.md §1; choices the official texts leave open are documented on the spec they concern.
+two), whether the row order is fixed by the reference list, and how ids are normalised before comparison. Choices the
+official texts leave open are documented on the spec they concern.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 
 from abaw_bench.harness.errors import AbawError, did_you_mean, unknown_name_error
+from abaw_bench.harness.tasks.affwild2 import EXPR_CLASSES
 from abaw_bench.harness.tasks.bah import FACES_DIR, VIDEOS_DIR, normalise_video_path
+from abaw_bench.harness.tasks.emi import EMOTIONS as EMI_EMOTIONS
 
-EMI_EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
-EXPR_CLASSES = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
 BAH_PROBABILITY_TOLERANCE = 1e-6
 
 
@@ -45,6 +46,8 @@ class SubmissionFormat:
     layouts: tuple[tuple[Column, ...], ...]  # accepted value columns after the id; the first is the one written
     ordered: bool  # rows must follow the reference order
     normalise_id: Callable[[str], str] | None = None  # maps an accepted spelling to the canonical id
+    # given many ids, True when none of them needs normalise_id (a 335k-row file's fast path)
+    all_canonical: Callable[[list[str]], bool] | None = None
     id_pattern: re.Pattern[str] | None = None  # ids that do not match get an id-format problem
     id_rule: str = "a non-empty id"
     template_values: tuple[float, ...] = ()  # the constant row `template` writes (for the first layout)
@@ -63,6 +66,12 @@ class SubmissionFormat:
     def canonical_id(self, raw: str) -> str:
         return self.normalise_id(raw) if self.normalise_id is not None else raw
 
+    def canonical_ids(self, raw: list[str]) -> list[str]:
+        """`canonical_id` of each id."""
+        if self.normalise_id is None or (self.all_canonical is not None and self.all_canonical(raw)):
+            return raw
+        return list(map(self.normalise_id, raw))
+
 
 def _emi_id(raw: str) -> str:
     """EMI ids are 5-digit zero-padded; a team that wrote them as integers lost the zeros, so both spellings count."""
@@ -78,6 +87,14 @@ def _bah_id(raw: str) -> str:
     already clean (nearly all of a 335k-frame file) skip the normaliser: substring tests are much cheaper."""
     needs_normalising = "\\" in raw or raw.startswith(("./", "/")) or _VIDEOS_PREFIX in raw or _FACES_PREFIX in raw
     return normalise_video_path(raw) if needs_normalising else raw
+
+
+def _bah_ids_canonical(raw: list[str]) -> bool:
+    """`_bah_id`'s test for many ids at once: no id has a backslash, a release prefix or a leading `./` or `/`."""
+    if any(map(str.startswith, raw, repeat(("./", "/")))):
+        return False
+    joined = "\n".join(raw)
+    return not ("\\" in joined or _VIDEOS_PREFIX in joined or _FACES_PREFIX in joined)
 
 
 _EMI = SubmissionFormat(
@@ -104,6 +121,7 @@ _BAH_FRAME = SubmissionFormat(
     layouts=((Column("pred", 0, 1, integer=True),),),
     ordered=True,
     normalise_id=_bah_id,
+    all_canonical=_bah_ids_canonical,
     template_values=(0,),
     notes="no header; one line per reference frame, in the reference order; prediction 0 (no A/H) or 1 (A/H)",
 )
@@ -120,6 +138,7 @@ _BAH_VIDEO = SubmissionFormat(
     ),
     ordered=False,
     normalise_id=_bah_id,
+    all_canonical=_bah_ids_canonical,
     template_values=(1.0, 0.0, 0),
     notes=(
         "no header; one line per reference video in any order, ids compared in full; p0 + p1 = 1 within "
@@ -179,14 +198,35 @@ def get_format(task: str, level: str | None = None) -> SubmissionFormat:
     return levels[level]
 
 
-def detect_level(task: str, first_line: str) -> str:
-    """Pick the level of a multi-level task from a file's first line; single-level tasks (and a blank first line)
-    give the task's first level.
+_FRAME_SUFFIXES = (".jpg\n", ".jpeg\n", ".png\n")
+_NUMBERED_FRAME = re.compile(r"frame-[0-9]+\n")
 
-    BAH: a frame-level row names an image (`.../frame-00012.jpg`); a video-level row names a video.
+
+def level_votes(task: str, lines: list[str]) -> dict[str, int]:
+    """How many of `lines` are non-blank, by the level each looks like.
+
+    BAH: a line whose first field, without closing quotes or blanks, names an image (`.../frame-00012.jpg`: it ends
+    in .jpg, .jpeg, .png or frame-N, in any case) is a frame-level row; any other non-blank line is taken for a
+    video-level one. Counted on the first fields joined, with substring counts: linear, and fast enough to vote on
+    every line of a 335k-line file.
     """
     levels = levels_of(task)
-    if len(levels) == 1 or not first_line.strip():
-        return levels[0]
-    first_field = first_line.split(",", 1)[0].strip().strip('"').lower()
-    return "frame" if re.search(r"(frame-\d+|\.(jpe?g|png))$", first_field) else "video"
+    non_blank = len(lines) - lines.count("") - sum(map(str.isspace, lines))
+    if len(levels) == 1:
+        return {levels[0]: non_blank}
+    names = "\n".join([line.partition(",")[0] for line in lines if line]).lower() + "\n"
+    if '"' in names or " " in names or "\t" in names:
+        names = "\n".join([name.rstrip(' \t"') for name in names.split("\n")])
+    frames = sum(map(names.count, _FRAME_SUFFIXES)) + len(_NUMBERED_FRAME.findall(names))
+    return {"frame": frames, "video": non_blank - frames}
+
+
+def detect_level(task: str, votes: dict[str, int]) -> tuple[str, str]:
+    """(level, why) from what each non-blank line of a file suggests (`level_votes`): the majority, so that a broken
+    first line or a stray header does not decide; a file without lines gives the task's first level."""
+    levels = levels_of(task)
+    total = sum(votes.values())
+    if total == 0:
+        return levels[0], f"no line to detect it from: {levels[0]}, the task's default"
+    best = max(levels, key=lambda level: votes.get(level, 0))  # the first of equals: a tie goes to the earlier level
+    return best, f"detected: {votes.get(best, 0):,} of {total:,} non-blank lines look like {best}-level rows"

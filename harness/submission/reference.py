@@ -5,47 +5,65 @@ A reference FILE (`abaw-bench validate --reference FILE`) may be either
   field is the format's id column name (`Filename`, `image_location`) is a header and skipped; or
 - a plain list of ids, one per line (the same rule reads it: each line's first and only field is an id).
 Blank lines are ignored; a duplicated id makes the reference unusable (every report against it would mislead).
+
+A dataset root gives the rows of a split per level (`DatasetReferences`); a root that gives none is an error about
+the root, naming what was looked for, not a file full of "unknown ids".
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.submission.checks import split_fields, split_lines
+from abaw_bench.harness.submission.checks import MAX_ID_CHARS, printable, show_id, split_fields, split_lines
+from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file
 from abaw_bench.harness.submission.formats import SubmissionFormat, levels_of
+from abaw_bench.harness.tasks import affwild2, bah, emi
 from abaw_bench.harness.tasks.base import DatasetReader
+
+REFERENCE_MAX_BYTES = 1 << 28  # 256 MiB: three million 80-character ids; a larger file is not a list of ids
 
 
 def load_reference_file(path: str | os.PathLike[str], fmt: SubmissionFormat) -> list[str]:
-    path = Path(path)
+    """The canonical ids of a reference file (checked to be a regular file before it is opened, then read once)."""
+    where = f"--reference {printable(os.fspath(path))}"
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise AbawError(f"--reference {path}: cannot read it ({error.strerror or error})") from None
+        data = read_regular_file(path, REFERENCE_MAX_BYTES)
+    except UnreadableFile as why:
+        raise AbawError(f"{where}: cannot read it: expected {why.expected}, found {why.found}") from None
+    except FileTooLarge as too_large:
+        raise AbawError(f"{where}: expected a list of ids of at most {REFERENCE_MAX_BYTES:,} bytes, found "
+                        f"{too_large.size:,} bytes") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise AbawError(f"--reference {path}: not UTF-8 text (undecodable byte at offset {error.start}); expected "
+        raise AbawError(f"{where}: not UTF-8 text (undecodable byte at offset {error.start}); expected "
                         "a sample submission or a list of ids, one per line") from None
+    del data
     ids: list[str] = []
     first_line_of: dict[str, int] = {}
     for number, line in enumerate(split_lines(text), start=1):
         fields = split_fields(line)
+        if fields is None:
+            raise AbawError(f"{where}, line {number}: expected an id (and maybe a sample row's values), found a line "
+                            f"of {line.count(',') + 1:,} comma-separated fields")
         if not fields[0]:
             continue
         if number == 1 and fmt.header is not None and fields[0].lower() == fmt.id_name.lower():
             continue
+        if len(fields[0]) > MAX_ID_CHARS:
+            raise AbawError(f"{where}, line {number}: expected an id of at most {MAX_ID_CHARS:,} characters, found "
+                            f"{show_id(fields[0])}")
         row_id = fmt.canonical_id(fields[0])
         if row_id in first_line_of:
-            raise AbawError(f"--reference {path}, line {number}: id {row_id!r} already appears on line "
+            raise AbawError(f"{where}, line {number}: id {show_id(row_id)} already appears on line "
                             f"{first_line_of[row_id]}; expected each reference id once")
         first_line_of[row_id] = number
         ids.append(row_id)
     if not ids:
-        raise AbawError(f"--reference {path}: no ids found; expected a sample submission or one id per line")
+        raise AbawError(f"{where}: no ids found; expected a sample submission or one id per line")
     return ids
 
 
@@ -54,36 +72,65 @@ def reader_level(task: str, level: str) -> str | None:
     return level if len(levels_of(task)) > 1 else None
 
 
-@dataclass(frozen=True)
-class DatasetReference:
-    """Reference rows read from a dataset root, with what a result must record about where they came from."""
-
-    rows: list[str]
-    root: Path
-    is_demo: bool
-    manifest_sha256: str
-
-    @property
-    def shown_root(self) -> str:
-        return "demo" if self.is_demo else str(self.root)
-
-
-def dataset_reference(task: str, data_root: str | None, split: str,
-                      level: str) -> tuple[DatasetReference, DatasetReader]:
-    """(reference rows of `split` at `level` with provenance, the task reader) — torch-free, reader imported lazily."""
-    from abaw_bench.harness.paths import is_demo_root, resolve_data_root
-    from abaw_bench.harness.tasks import get_task
-
-    root = resolve_data_root(task, data_root)
-    reader = get_task(task).reader(root)
-    rows = reader.reference_rows(split, reader_level(task, level))
-    return DatasetReference(rows, root, is_demo_root(root), reader.manifest().sha256()), reader
+def looked_for(task: str, split: str, level: str, root: Path) -> str:
+    """Where the task's reader looks for the reference rows of `split`, in words, for an error about the root."""
+    if task == "emi":
+        if split != "test":
+            return f"the {split} clip ids of the split manifest"
+        test = root / emi.TEST_DIR
+        return (f"the test clips in {test / emi.MEDIA_LAYOUT['audio'][0]} or "
+                f"{test / emi.MEDIA_LAYOUT['video'][0]}")
+    if task == "bah":
+        videos = f"the videos listed in {root / bah.SPLIT_DIR / f'{split}.txt'}"
+        if level == "video":
+            return videos
+        return (f"the frames of {videos}: {root / bah.SPLIT_FRAMES_DIR / f'{split}.txt'}, the annotation YAML at the "
+                f"root, or the face crops under {root / bah.FACES_DIR}")
+    folder = root / (affwild2.VA if task == "va" else affwild2.EXPR).folder
+    if split == "test":
+        return (f"the organisers' test list {folder / affwild2.TEST_LIST} (or the only *test*.txt in {folder}) and "
+                f"the face crops of its videos under {root / affwild2.FRAMES_DIR}")
+    return f"the annotation files {folder / affwild2.SET_DIRS[split]}/*.txt"
 
 
-def sniff(path: str | os.PathLike[str], limit: int = 4096) -> bytes:
-    """The first bytes of a file for level detection; empty when unreadable (validation reports why)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(limit)
-    except OSError:
-        return b""
+class DatasetReferences:
+    """The reference rows of one split of a dataset root, per level, each read when first asked for (BAH reads its
+    frame list only when a frame-level limit or check needs it), and what a result records about where they came
+    from."""
+
+    def __init__(self, task: str, data_root: str | None, split: str) -> None:
+        from abaw_bench.harness.dataroot import resolve_data_root
+        from abaw_bench.harness.paths import is_demo_root
+        from abaw_bench.harness.tasks import get_task
+
+        self.task, self.split = task, split
+        self.root = resolve_data_root(task, data_root)
+        self.is_demo = is_demo_root(self.root)
+        self.reader: DatasetReader = get_task(task).reader(self.root)
+        self._rows: dict[str, list[str]] = {}
+
+    def rows(self, level: str) -> list[str]:
+        """The rows of `level` (possibly none: `used` says whether the root is usable)."""
+        if level not in self._rows:
+            self._rows[level] = self.reader.reference_rows(self.split, reader_level(self.task, level))
+        return self._rows[level]
+
+    def used(self, level: str) -> list[str]:
+        """The rows of the level a file was checked at; AbawError about the root (not the file) when it has none."""
+        rows = self.rows(level)
+        if not rows:
+            at_level = f" at {level} level" if len(levels_of(self.task)) > 1 else ""
+            raise AbawError(f"data root {printable(str(self.root))}: no {self.split} rows of task {self.task}"
+                            f"{at_level} there; looked for {looked_for(self.task, self.split, level, self.root)}. "
+                            f"Is it the {self.task} dataset's root folder, in its official layout?")
+        return rows
+
+    @cached_property
+    def manifest_sha256(self) -> str:
+        return self.reader.manifest().sha256()
+
+    def provenance(self) -> dict[str, str | bool]:
+        """The data root actually used (a path, also for the demo), whether it is a demo, the split and its
+        manifest."""
+        return {"data_root": str(self.root), "demo": self.is_demo, "split": self.split,
+                "manifest_sha256": self.manifest_sha256}

@@ -1,32 +1,54 @@
-"""The generic validator: runs the checks of `checks.py` in order, driven only by a `SubmissionFormat`.
+"""The generic validator: reads a file once and runs the checks of `checks.py` and `rows.py`, driven only by a
+`SubmissionFormat`.
 
-`validate_file` never raises on file contents: whatever the bytes, it returns a `ValidationReport` (a missing or
-unreadable path is a problem too). The parsed `Table` is attached whenever every data row could be parsed, even if
-other checks failed, so callers can show what was read.
+`validate_file` never raises on file contents: whatever the bytes, it returns a `ValidationReport` (a missing,
+unreadable or non-regular path is a problem too). The order is fixed: the path is checked (a regular file, within
+the size limit) before it is opened; the bytes (encoding, NUL, line endings) before they are decoded; every line
+votes for the level of a multi-level task (BAH frame or video) unless one is given; then the rows are checked at
+that level. The parsed `Table` is attached when every data row could be parsed and names a reference row.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.submission import checks
-from abaw_bench.harness.submission.checks import Problem, ProblemLog
-from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, levels_of
+from abaw_bench.harness.submission.checks import Problem, ProblemLog, printable
+from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file, regular_file_size
+from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, level_votes, levels_of
+from abaw_bench.harness.submission.rows import IdIndex, RowChecker
 from abaw_bench.harness.tasks.base import Table
 
 UNBOUNDED_MAX_BYTES = 2**31  # read_submission has no reference to size a limit from
-_BYTES_PER_NUMBER = 32  # generous width of one written number, for the default size limit
+
+# The rows a file must contain: the same for every level, per level (called with the level once it is known, or
+# with each level to size the limit of a file whose level is not known yet), or None to read without a reference.
+ReferenceRows = Sequence[str] | Callable[[str], Sequence[str]] | None
 
 
-def default_max_bytes(fmt: SubmissionFormat, reference_rows: list[str]) -> int:
-    """1 MiB plus 4x a file whose every number is 32 characters wide: no honest submission comes close."""
-    longest_id = max((len(row_id) for row_id in reference_rows), default=16)
-    widest_row = longest_id + max(len(layout) for layout in fmt.layouts) * (_BYTES_PER_NUMBER + 1) + 2
-    return 2**20 + 4 * len(reference_rows) * widest_row
+def default_max_bytes(fmt: SubmissionFormat, reference_rows: Sequence[str]) -> int:
+    """1 MiB plus one row per reference row at its widest legal form (the longest reference id, every number at the
+    cell limit, CRLF): an honest file of the right rows fits; reading more would be reading a wrong file."""
+    longest_id = max(map(len, reference_rows), default=16)
+    widest_row = longest_id + max(len(layout) for layout in fmt.layouts) * (checks.MAX_NUMBER_CHARS + 1) + 2
+    return 2**20 + len(reference_rows) * widest_row
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """The level a file was checked at, how it was chosen ("given", "only", "detected", "size-limit" or "default")
+    and why, in words."""
+
+    level: str
+    source: str
+    reason: str
 
 
 @dataclass
@@ -36,12 +58,14 @@ class ValidationReport:
     file: str
     task: str
     level: str
-    level_source: str  # "given", "detected" (from the first line), "only" (single-level task) or "default"
+    level_source: str
+    level_reason: str
     format_title: str
     reference_rows: int | None
     data_rows: int
     problems: list[Problem]
     table: Table | None
+    file_sha256: str | None = None  # of the bytes that were validated; None when the file was not read
 
     @property
     def errors(self) -> list[Problem]:
@@ -57,7 +81,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         verdict = "VALID" if self.ok else "INVALID"
-        level = f", level {self.level} ({self.level_source})" if self.level_source != "only" else ""
+        level = f", level {self.level} ({self.level_reason})" if self.level_source != "only" else ""
         reference = f", {self.reference_rows:,} reference rows" if self.reference_rows is not None else ""
         return (f"{self.file}: {verdict}: {len(self.errors)} error(s), {len(self.warnings)} warning(s) "
                 f"[task {self.task}{level}; {self.data_rows:,} data rows read{reference}]")
@@ -73,117 +97,157 @@ class ValidationReport:
             "task": self.task,
             "level": self.level,
             "level_source": self.level_source,
+            "level_reason": self.level_reason,
             "format": self.format_title,
             "reference_rows": self.reference_rows,
             "data_rows": self.data_rows,
+            "file_sha256": self.file_sha256,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "problems": [problem.to_json() for problem in self.problems],
         }
 
 
-def _first_line(data: bytes) -> str:
-    text = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
-    return next((line for line in text.splitlines() if line.strip()), "")
+def _rows_by_level(reference_rows: ReferenceRows) -> Callable[[str], Sequence[str] | None]:
+    if reference_rows is None:
+        return lambda level: None
+    if callable(reference_rows):
+        return reference_rows
+    return lambda level: reference_rows
 
 
-def resolve_level(task: str, level: str | None, data: bytes) -> tuple[str, str]:
-    """(level, how it was chosen): given by the caller, the task's only level, or detected from the first line."""
-    levels = levels_of(task)
+def _limits(task: str, rows_of: Callable[[str], Sequence[str] | None], max_bytes: int | None) -> Callable[[str], int]:
+    """The size limit of each level: `max_bytes`, else derived from that level's reference (computed once)."""
+
+    @functools.cache
+    def limit(level: str) -> int:
+        if max_bytes is not None:
+            return max_bytes
+        reference = rows_of(level)
+        return UNBOUNDED_MAX_BYTES if reference is None else default_max_bytes(get_format(task, level), reference)
+
+    return limit
+
+
+def _fixed_level(task: str, level: str | None) -> LevelChoice | None:
+    """The level when it does not depend on the file: given by the caller, or the task's only one."""
+    levels = levels_of(task)  # an unknown task is the caller's error, not the file's
     if level is not None:
-        return get_format(task, level).level, "given"
+        return LevelChoice(get_format(task, level).level, "given", "given")
     if len(levels) == 1:
-        return levels[0], "only"
-    return detect_level(task, _first_line(data)), "detected"
+        return LevelChoice(levels[0], "only", "the task's only level")
+    return None
 
 
-def validate_bytes(fmt: SubmissionFormat, data: bytes, reference_rows: list[str] | None,
-                   max_bytes: int | None = None) -> tuple[list[Problem], Table | None, int]:
-    """Run every check on `data`; returns (problems, parsed table or None, number of data rows read).
-
-    With `reference_rows` None (reading without a reference) the id checks against the reference are skipped.
-    """
-    log = ProblemLog()
-    reference = [fmt.canonical_id(row_id) for row_id in reference_rows] if reference_rows is not None else None
-    if max_bytes is None:
-        max_bytes = default_max_bytes(fmt, reference) if reference is not None else UNBOUNDED_MAX_BYTES
-    if not checks.check_file_size(len(data), max_bytes, log) or not checks.check_empty(data, log):
-        return log.finish(), None, 0
-    stripped = checks.check_byte_order_mark(data, log)
-    if stripped is None or not checks.check_binary(stripped, log):
-        return log.finish(), None, 0
-    text = checks.check_utf8(stripped, log)
-    if text is None or not checks.check_line_endings(text, log):
-        return log.finish(), None, 0
-
-    lines = checks.split_lines(text)
-    if not checks.check_has_lines(lines, log):
-        return log.finish(), None, 0
-    reference_set = set(reference) if reference is not None else None
-    start = checks.check_header(fmt, lines, reference_set, log)
-    rows = checks.check_column_count(fmt, lines, start, log)
-    values, all_parsed = checks.check_value_type(rows, log)
-    checks.check_finite(rows, values, log)
-    checks.check_range(rows, values, log)
-    checks.check_probability_sum(rows, values, log)
-    checks.check_pred_matches_argmax(rows, values, log)
-
-    checks.check_id_format(fmt, rows, log)
-    ids = [fmt.canonical_id(raw) for raw in rows.ids]
-    checks.check_ids_duplicated(fmt, rows, ids, log)
-    if reference is not None and reference_set is not None:
-        checks.check_ids_missing(fmt, ids, reference, log)
-        checks.check_ids_extra(fmt, rows, ids, reference_set, log)
-        if fmt.ordered:
-            checks.check_row_order(rows, ids, reference, log)
-
-    table = None
-    if rows.complete and all_parsed:
-        table = Table(ids, values, tuple(column.name for column in rows.layout))
-    return log.finish(), table, len(rows.ids)
+def _default_level(task: str, why: str) -> LevelChoice:
+    first = levels_of(task)[0]
+    return LevelChoice(first, "default", f"not detected: {why}; {first}, the task's default, was assumed")
 
 
-def validate_file(task: str, path: str | os.PathLike[str], reference_rows: list[str], level: str | None = None,
+def _report(task: str, file: str, choice: LevelChoice, reference: Sequence[str] | None, log: ProblemLog,
+            data_rows: int = 0, table: Table | None = None, sha256: str | None = None) -> ValidationReport:
+    fmt = get_format(task, choice.level)
+    return ValidationReport(file, task, fmt.level, choice.source, choice.reason, fmt.title,
+                            len(reference) if reference is not None else None, data_rows, log.finish(), table, sha256)
+
+
+def validate_file(task: str, path: str | os.PathLike[str], reference_rows: ReferenceRows, level: str | None = None,
                   max_bytes: int | None = None) -> ValidationReport:
-    """Validate a submission file against the row ids it must contain. Never raises on the file's contents."""
-    path = Path(path)
-    levels_of(task)  # an unknown task is the caller's error, not the file's
+    """Validate a submission file against the row ids it must contain. Never raises on the file's contents.
+
+    The size limit (`max_bytes`, else derived from the reference) is checked before the file is opened; when the
+    level is still unknown, against the largest limit of any level, and the report names that level.
+    """
+    rows_of = _rows_by_level(reference_rows)
+    fixed = _fixed_level(task, level)
+    file = printable(os.fsdecode(path))
     log = ProblemLog()
-    levels = (level,) if level is not None else levels_of(task)
-    limit = max_bytes if max_bytes is not None else max(
-        default_max_bytes(get_format(task, each), reference_rows) for each in levels)
-    data: bytes | None = None
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            log.add("file", "a regular file", "a directory" if path.is_dir() else "not a regular file")
-        elif checks.check_file_size(size, limit, log):
-            data = path.read_bytes()
-    except OSError as error:
-        log.add("file", "a readable file", error.strerror or str(error))
-    if data is None:
-        fmt = get_format(task, level)
-        source = "given" if level is not None else "only" if len(levels) == 1 else "default"
-        return ValidationReport(str(path), task, fmt.level, source, fmt.title, len(reference_rows), 0, log.finish(),
-                                None)
-    chosen, source = resolve_level(task, level, data)
-    fmt = get_format(task, chosen)
-    problems, table, data_rows = validate_bytes(fmt, data, reference_rows, max_bytes=limit)
-    return ValidationReport(str(path), task, fmt.level, source, fmt.title, len(reference_rows), data_rows,
-                            problems, table)
+        size = regular_file_size(path)  # before anything is opened: a FIFO or a device would block the reader
+        limit_of = _limits(task, rows_of, max_bytes)
+        candidates = [fixed.level] if fixed is not None else list(levels_of(task))
+        checked = max(candidates, key=limit_of)
+        if size > limit_of(checked):
+            raise FileTooLarge(size)
+        data = read_regular_file(path, limit_of(checked))
+    except UnreadableFile as why:
+        log.add("file", why.expected, why.found)
+        choice = fixed or _default_level(task, "the file could not be read")
+        return _report(task, file, choice, rows_of(choice.level), log)
+    except FileTooLarge as too_large:
+        checks.check_file_size(too_large.size, limit_of(checked), log)
+        if fixed is None and max_bytes is None:
+            fixed = LevelChoice(checked, "size-limit", f"not read: larger than the size limit of every level; the "
+                                                       f"largest, {checked}'s, was checked")
+        choice = fixed or _default_level(task, "the file was refused before it was read")
+        return _report(task, file, choice, rows_of(choice.level), log)
+    return _validate_data(task, data, rows_of, fixed, limit_of, file)
+
+
+def _decode_and_vote(task: str, data: bytes, start: int, log: ProblemLog) -> Counter[str] | None:
+    """Checks that every line is UTF-8 and counts the non-blank lines by the level each suggests (for a
+    single-level task, by that level); None when the bytes are not UTF-8."""
+    votes: Counter[str] = Counter()
+    for _, offset, chunk in checks.line_batches(data, start):
+        text = checks.check_utf8(data, offset, chunk, log)
+        if text is None:
+            return None
+        votes.update(level_votes(task, text.split("\n")))
+    return votes
+
+
+def validate_bytes(task: str, data: bytes, reference_rows: ReferenceRows, level: str | None = None,
+                   max_bytes: int | None = None, file: str = "<bytes>") -> ValidationReport:
+    """Run every check on a file's bytes (`validate_file` once the file is read). With `reference_rows` None the
+    checks against a reference (missing, extra, order) are skipped."""
+    rows_of = _rows_by_level(reference_rows)
+    return _validate_data(task, data, rows_of, _fixed_level(task, level), _limits(task, rows_of, max_bytes), file)
+
+
+def _validate_data(task: str, data: bytes, rows_of: Callable[[str], Sequence[str] | None], fixed: LevelChoice | None,
+                   limit_of: Callable[[str], int], file: str) -> ValidationReport:
+    sha256 = hashlib.sha256(data).hexdigest()
+    log = ProblemLog()
+    start = checks.check_byte_order_mark(data, log)
+    votes = None
+    if start is not None and checks.check_empty(data, start, log) and checks.check_binary(data, start, log):
+        votes = _decode_and_vote(task, data, start, log)
+        if votes is not None and not checks.check_line_endings(data, start, log):
+            votes = None
+    if start is None or votes is None:
+        choice = fixed or _default_level(task, "the file could not be read as text")
+        return _report(task, file, choice, rows_of(choice.level), log, sha256=sha256)
+    if fixed is None:
+        detected, reason = detect_level(task, votes)
+        choice = LevelChoice(detected, "detected", reason)
+    else:
+        choice = fixed
+    reference = rows_of(choice.level)
+    fmt = get_format(task, choice.level)
+    if not votes.total():
+        log.add("empty", "a header and/or one line per reference row", "only whitespace characters")
+        return _report(task, file, choice, reference, log, sha256=sha256)
+    at_level = f" for the {fmt.level} level" if choice.source != "only" else ""
+    if not checks.check_file_size(len(data), limit_of(choice.level), log, at_level):
+        return _report(task, file, choice, reference, log, sha256=sha256)
+
+    index = IdIndex(fmt.canonical_ids(list(reference)) if reference is not None else None)
+    checker = RowChecker(fmt, index, log)
+    checker.check_lines(data, start)
+    rows = checker.finish()
+    return _report(task, file, choice, reference, log, len(rows), checker.table(rows), sha256)
 
 
 def read_submission(task: str, path: str | os.PathLike[str], level: str | None = None) -> Table:
     """Parse a submission without a reference list; AbawError naming the first problem if it is malformed."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise AbawError(f"{path}: cannot read the submission ({error.strerror or error})") from None
-    chosen, _ = resolve_level(task, level, data)
-    problems, table, _ = validate_bytes(get_format(task, chosen), data, None)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or table is None:
+    report = validate_file(task, path, None, level=level, max_bytes=UNBOUNDED_MAX_BYTES)
+    errors = report.errors
+    if errors and errors[0].check == "file":
+        raise AbawError(f"{report.file}: cannot read the submission: expected {errors[0].expected}, found "
+                        f"{errors[0].found}")
+    if errors or report.table is None:
+        if not errors:
+            raise AbawError(f"{report.file}: no table could be read from it")
         more = f" (and {len(errors) - 1} more problem(s); run 'abaw-bench validate' for all)" if len(errors) > 1 else ""
-        raise AbawError(errors[0].render(str(path)) + more)
-    return table
+        raise AbawError(errors[0].render(report.file) + more)
+    return report.table

@@ -1,6 +1,6 @@
 """Aff-Wild2 (ABAW 6th): the VA estimation and Expr recognition tasks and the one reader both use.
 
-Layout under the data root (REFERENCE §1):
+Layout under the data root (the organisers' Aff-Wild2 release):
 
     VA_Estimation_Challenge/{Train_Set,Validation_Set}/<video>.txt     header `valence,arousal`, one line per frame,
                                                                         values in [-1, 1], -5 marks an invalid frame
@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
 
 FRAMES_DIR = "cropped_aligned"
 AUDIO_DIR = "audio"
@@ -66,6 +67,15 @@ EXPR = Challenge("expr", "EXPR_Recognition_Challenge", EXPR_CLASSES, -1.0, "expr
 
 def image_location(video: str, frame_number: int) -> str:
     return f"{video}/{frame_number:05d}.jpg"
+
+
+def parse_image_location(location: str) -> tuple[str, int]:
+    """(video, 0-based frame position) of `<video>/00001.jpg`; ValueError when it is not such a location."""
+    video, _, name = location.rpartition("/")
+    match = _FRAME_FILE.match(name)
+    if not video or not match or int(match.group(1)) < 1:
+        raise ValueError(f"expected '<video>/NNNNN.jpg' with a frame number >= 1, found {location[:80]!r}")
+    return video, int(match.group(1)) - 1
 
 
 def base_video(video: str) -> str:
@@ -307,9 +317,15 @@ class VaTask(Task):
     columns = VA.header
     headline_metric = "mean_ccc"
     levels = LEVELS
+    invalid_label = VA.invalid
+    unit = "frame"
+    frame_base = 1
 
     def reader(self, root: Path) -> AffWild2Reader:
         return AffWild2Reader(root, VA)
+
+    def parse_frame_id(self, row_id: str) -> tuple[str, int]:
+        return parse_image_location(row_id)
 
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Mean CCC of valence and arousal; frames labelled -5 are excluded per dimension by the metric."""
@@ -318,7 +334,7 @@ class VaTask(Task):
         _check_level(level)
         check_aligned(predictions, labels)
         pred = _columns(predictions, VA.header)
-        return va_metric(pred, labels.values)
+        return va_metric(pred, labels.values, VA.header, VA.invalid)
 
 
 class ExprTask(Task):
@@ -327,9 +343,16 @@ class ExprTask(Task):
     columns = ("label",)
     headline_metric = "macro_f1"
     levels = LEVELS
+    class_names = EXPR_CLASSES
+    invalid_label = EXPR.invalid
+    unit = "frame"
+    frame_base = 1
 
     def reader(self, root: Path) -> AffWild2Reader:
         return AffWild2Reader(root, EXPR)
+
+    def parse_frame_id(self, row_id: str) -> tuple[str, int]:
+        return parse_image_location(row_id)
 
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Macro F1 over the 8 classes; frames labelled -1 are excluded by the metric. Predictions hold class indices in
@@ -342,7 +365,7 @@ class ExprTask(Task):
         if pred is None:
             raise AbawError(f"Expr predictions need a 'label' (or 'expression') column of class indices, found "
                             f"columns {', '.join(predictions.columns)}")
-        return expr_metric(pred, labels.values[:, 0])
+        return expr_metric(pred, labels.values[:, 0], EXPR_CLASSES, int(EXPR.invalid))
 
 
 def _columns(table: Table, names: tuple[str, ...]) -> np.ndarray:

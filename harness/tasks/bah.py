@@ -1,6 +1,6 @@
 """BAH — Behavioural Ambivalence/Hesitancy (ABAW 8th): the task and a reader for the release's layout.
 
-Layout under the data root (REFERENCE §1):
+Layout under the data root (the BAH release):
 
     Videos/<pid>/Visite_1/<pid>_Question_<q>_<date>_Video.mp4       the video, audio track included
     cropped-aligned-faces/<video id>/frame-<N>.jpg                     face crops, N 0-based and contiguous
@@ -40,10 +40,11 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
 
 VIDEOS_DIR = "Videos"
 FACES_DIR = "cropped-aligned-faces"
@@ -53,9 +54,13 @@ SPLIT_FRAMES_DIR = "split-frames"
 ASSUMED_FPS = 25.0
 DEMO_MANIFEST = "bah-demo-v1.json"
 LEVELS = ("frame", "video")
+CLASS_NAMES = ("No A/H", "With A/H")  # label 0 and 1
 
 _FRAME_FILE = re.compile(r"^frame-(\d+)\.jpg$")
 _HEADER_FIRST_FIELDS = ("video_path", "video", "path", "frame", "frame_path")
+
+
+_LEADING_DOTS_AND_SLASHES = re.compile(r"(?:\./|/)*")  # what normalise_video_path strips, in linear time
 
 
 def normalise_video_path(path: str) -> str:
@@ -64,9 +69,7 @@ def normalise_video_path(path: str) -> str:
     for anchor in (f"{VIDEOS_DIR}/", f"{FACES_DIR}/"):
         if anchor in path:
             path = path.rsplit(anchor, 1)[1]
-    while path.startswith(("./", "/")):
-        path = path[2:] if path.startswith("./") else path[1:]
-    return path
+    return path[_LEADING_DOTS_AND_SLASHES.match(path).end():]  # one slice: a loop of slices was quadratic
 
 
 def frame_id(video: str, index: int) -> str:
@@ -421,12 +424,19 @@ class BahTask(Task):
     columns = ("label",)
     headline_metric = "weighted_f1"
     levels = LEVELS
+    class_names = CLASS_NAMES
+    unit = "frame"
+    frame_base = 0
+    fps = ASSUMED_FPS
 
     def reader(self, root: Path) -> BahReader:
         return BahReader(root)
 
+    def parse_frame_id(self, row_id: str) -> tuple[str, int]:
+        return parse_frame_path(row_id)
+
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
-        """Frame level: weighted F1 (seed 002), plus AP when predictions carry a positive-class probability "p1".
+        """Frame level: weighted F1 (hallmen2025's), plus AP when predictions carry a positive-class probability "p1".
         Video level: macro F1 over the videos' 0/1 predictions."""
         from abaw_bench.harness.metrics import bah_frame_metric, bah_video_metric
 

@@ -12,9 +12,9 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from abaw_bench.harness.metrics.result import MetricResult
 
 SPLITS = ("train", "val", "test")
 
@@ -78,26 +78,6 @@ class Item:
     group: str | None = None
 
 
-@dataclass
-class MetricResult:
-    """A headline metric plus its breakdown, as `abaw-bench score --json` prints it."""
-
-    metric: str
-    value: float
-    breakdown: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "value": self.value,
-            "breakdown": self.breakdown,
-            "extra": self.extra,
-            "warnings": self.warnings,
-        }
-
-
 class DatasetReader(ABC):
     """Reads one task's official dataset layout under `root` (a real release or a generated demo)."""
 
@@ -129,14 +109,34 @@ class DatasetReader(ABC):
 
 
 class Task(ABC):
-    """A benchmark task: label schema, metric, submission format(s) and the reader for its official layout."""
+    """A benchmark task: label schema, metric, submission format(s) and the reader for its official layout.
+
+    The class attributes are the task's facts, defined here once and read by the engine, the metrics' callers and the
+    submission formats: what a label row holds, what marks an invalid label, whether rows are clips or frames.
+    """
 
     name: str
     title: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # label columns of a row
     headline_metric: str
     higher_is_better: bool = True
     levels: tuple[str, ...] = ("default",)  # submission granularities; the first is the default
+    class_names: tuple[str, ...] | None = None  # classification: the classes in index order; None = regression
+    invalid_label: float | None = None  # a label value that marks a row to leave out (Aff-Wild2: VA -5, Expr -1)
+    unit: str = "clip"  # "clip": one row per item; "frame": one row per frame of a video item
+    frame_base: int = 0  # frame tasks: the number of a video's first frame in row ids (Aff-Wild2 1, BAH 0)
+    fps: float | None = None  # frame tasks: frames per second where the release does not give it per video
+
+    @property
+    def output_width(self) -> int:
+        """Model outputs per row: one logit for a binary task, one per class for a multi-class one, else columns."""
+        if self.class_names is None:
+            return len(self.columns)
+        return 1 if len(self.class_names) == 2 else len(self.class_names)
+
+    def parse_frame_id(self, row_id: str) -> tuple[str, int]:
+        """Frame tasks: (video id, 0-based position on the video's frame grid) of a row id; ValueError if malformed."""
+        raise NotImplementedError(f"task {self.name!r} has clip rows, not frame rows")
 
     @abstractmethod
     def reader(self, root: Path) -> DatasetReader: ...

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import check_aligned
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, MetricResult, Table, Task
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
 
 EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 LABEL_HEADER = ("Filename", *EMOTIONS)

@@ -5,8 +5,11 @@
   encoders) and the padding collate that produces the model contract's `(padded [B,T,D], lengths [B])` pairs.
 - `engine`: the optimisation loop (AdamW, cosine warm-up schedule, AMP, clipping, validation, early stopping,
   per-epoch checkpoints and resume).
-- `checkpoint`: checkpoints that load with `torch.load(weights_only=True)`, RNG states included.
-- `distributed`: torchrun support (process group, rank-0-only writes, gathering validation predictions).
+- `checkpoint`: checkpoints that load with `torch.load(weights_only=True)`, every rank's RNG state included (kept on
+  the CPU whatever the device), and the precision check on resume.
+- `distributed`: torchrun support for every command (process group and its timeout, the rank's device, rank-0-only
+  writes, gathering validation predictions).
+- `precision`: what dtype "auto" means on a device, and TF32 on CUDA.
 - `pipeline`: builds everything for one system/task/variant and writes the run directory.
 
 Importing this package does not import torch; the submodules do.

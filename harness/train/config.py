@@ -26,6 +26,7 @@ class RunConfig:
     batch_size: int | None = None
     lr: float | None = None
     weights: dict[str, str] = field(default_factory=dict)  # encoder name -> local weights directory
+    hyper_overrides: dict[str, Any] = field(default_factory=dict)  # --hyper KEY=VALUE: any Hyper field
     shuffle_labels: bool = False  # permute training labels across items (the shuffled-label control)
     progress: bool = True
 

@@ -8,7 +8,7 @@ Each system input is served by a *source* keyed by item id:
 
 A batch is a dict: "index" (positions in the dataset, for gathering predictions across ranks), "features"
 ({name: (padded [B, T, D] float32, lengths [B] int64)}), "prepared" ({name: encoder.collate(...) output}) and
-"targets" ([B, K] float32, absent for unlabelled splits).
+"targets" ([B, C] float32 for clip samples, [B, T, C] NaN-padded for frame samples; absent for unlabelled splits).
 """
 
 from __future__ import annotations
@@ -109,8 +109,20 @@ class Collate:
             },
         }
         if "target" in samples[0]:
-            batch["targets"] = torch.from_numpy(np.stack([s["target"] for s in samples]).astype(np.float32))
+            batch["targets"] = collate_targets([s["target"] for s in samples])
         return batch
+
+
+def collate_targets(targets: Sequence[np.ndarray]) -> torch.Tensor:
+    """Clip targets [C] stack to [B, C]; frame targets [T_i, C] pad to [B, max T, C] with NaN, which the losses read
+    as "no valid target" (so padding never becomes a valid frame, unlike a zero pad)."""
+    if np.ndim(targets[0]) == 1:
+        return torch.from_numpy(np.stack(targets).astype(np.float32))
+    length = max(len(target) for target in targets)
+    padded = np.full((len(targets), length, np.shape(targets[0])[1]), np.nan, dtype=np.float32)
+    for row, target in enumerate(targets):
+        padded[row, : len(target)] = target
+    return torch.from_numpy(padded)
 
 
 def shuffled_targets(targets: np.ndarray, seed: int) -> np.ndarray:

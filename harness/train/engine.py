@@ -24,18 +24,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from abaw_bench.harness.atomic import write_text
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.tasks.base import MetricResult
+from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
-from abaw_bench.harness.train.data import Collate, ItemDataset, move_to, pad_sequences
+from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
+from abaw_bench.harness.train.losses import get_loss, mean_denominator, output_transform
+from abaw_bench.harness.train.sampler import BalancedSampler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-LOSSES = ("mse", "bce", "ccc", "ce")
 CHECKPOINT_FORMAT = 1
 
 
@@ -77,7 +77,7 @@ def _module_key(name: str) -> str:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """The engine's knobs, resolved from the system's Hyper and the CLI."""
+    """The engine's knobs: the system's Hyper (after CLI overrides) plus what the run decides."""
 
     epochs: int
     batch_size: int
@@ -85,15 +85,28 @@ class FitSettings:
     weight_decay: float = 0.01
     warmup_epochs: float = 1.0
     loss: str = "mse"
+    optimizer: str = "adamw"
+    label_smoothing: float = 0.0
+    focal_gamma: float = 0.0
     encoder_lr: float | None = None
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
     early_stopping_patience: int | None = None
+    balanced_sampling: bool = False
+    schedule_epochs: int | None = None  # the lr schedule's length when it differs from `epochs` (train+val rows)
     seed: int = 0
     precision: str = "auto"
     num_workers: int = 0
     higher_is_better: bool = True
     progress: bool = True
+
+    @classmethod
+    def from_hyper(cls, hyper: Any, **run: Any) -> FitSettings:
+        """Every field that `Hyper` shares by name, plus the run's own (`run` wins)."""
+        from dataclasses import fields
+
+        shared = {f.name: getattr(hyper, f.name) for f in fields(cls) if hasattr(hyper, f.name)}
+        return cls(**{**shared, **run})
 
 
 @dataclass
@@ -116,72 +129,75 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if name == "mse":
-        return F.mse_loss
-    if name == "bce":
-        return F.binary_cross_entropy_with_logits
-    if name == "ccc":
-        return ccc_loss
-    if name == "ce":
-        return lambda logits, target: (F.cross_entropy(logits, target[:, 0].long()) if target.shape[1] == 1
-                                       else F.cross_entropy(logits, target))
-    raise AbawError(f"loss {name!r}: expected one of {', '.join(LOSSES)}")
-
-
-def ccc_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 − mean over columns of Lin's concordance correlation (population variances)."""
-    pred_mean, target_mean = prediction.mean(0), target.mean(0)
-    covariance = ((prediction - pred_mean) * (target - target_mean)).mean(0)
-    denominator = prediction.var(0, unbiased=False) + target.var(0, unbiased=False) + (pred_mean - target_mean) ** 2
-    return 1 - (2 * covariance / denominator.clamp_min(1e-8)).mean()
-
-
-def output_transform(loss: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Raw model outputs → the task's prediction scale (logits become probabilities)."""
-    if loss == "bce":
-        return torch.sigmoid
-    if loss == "ce":
-        return lambda logits: torch.softmax(logits, dim=-1)
-    return lambda outputs: outputs
-
-
 def _autocast(device: torch.device, precision: str) -> torch.autocast:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
 
 
-def make_loader(dataset: ItemDataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int,
-                context: DistContext, num_workers: int) -> tuple[DataLoader, DistributedSampler]:
-    """A loader whose order depends only on (seed, epoch); `DistributedSampler` also serves a world of one."""
-    sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=shuffle,
-                                 seed=seed, drop_last=False)
+def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int,
+                context: DistContext, num_workers: int, balanced: bool = False) -> tuple[DataLoader, Sampler]:
+    """A loader whose order depends only on (seed, epoch); `DistributedSampler` also serves a world of one.
+
+    `balanced` draws class-balanced epochs (BalancedSampler) from the dataset's `sample_classes()`.
+    """
+    if balanced:
+        sampler: Sampler = BalancedSampler(dataset.sample_classes(), seed=seed, rank=context.rank,
+                                           world_size=context.world_size)
+    else:
+        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=shuffle,
+                                     seed=seed, drop_last=False)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=num_workers,
                         pin_memory=context.device.type == "cuda", persistent_workers=num_workers > 0)
     return loader, sampler
 
 
+def split_outputs(raw: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A model returns predictions or (predictions, auxiliary losses); see harness/systems.py."""
+    if isinstance(raw, tuple):
+        predictions, auxiliary = raw
+        return predictions, dict(auxiliary)
+    return raw, {}
+
+
+def as_frames(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(outputs [B, T, K], targets [B, T, C] with NaN zeroed, valid [B, T, C]); a clip batch becomes T = 1."""
+    if outputs.ndim == 2:
+        outputs = outputs[:, None, :]
+    if targets.ndim == 2:
+        targets = targets[:, None, :]
+    if targets.shape[1] != outputs.shape[1]:
+        raise AbawError(f"the model returned {outputs.shape[1]} frames per sample for {targets.shape[1]} target "
+                        "frames; a frame-level model must return one row per input frame")
+    valid = torch.isfinite(targets)
+    return outputs, torch.where(valid, targets, torch.zeros_like(targets)), valid
+
+
 @torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, context: DistContext, precision: str,
             transform: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
-    """Predictions for every item of the loader's dataset, in dataset order, gathered from all ranks."""
+    """Predictions for the loader's dataset, gathered from all ranks: one row per item in dataset order, or, for a
+    frame dataset (one with `assemble`), one row per reference row after reassembling windows / centred samples."""
     model.eval()
-    indices, outputs = [], []
+    indices: list[np.ndarray] = []
+    outputs: list[np.ndarray] = []
     for batch in loader:
         with _autocast(context.device, precision):
-            raw = model(move_to(batch["features"], context.device), move_to(batch["prepared"], context.device))
-        outputs.append(transform(raw.float()).cpu().numpy())
+            raw, _ = split_outputs(model(move_to(batch["features"], context.device),
+                                         move_to(batch["prepared"], context.device)))
+        outputs.extend(transform(raw.float()).cpu().numpy())
         indices.append(batch["index"].numpy())
-    local = (np.concatenate(indices) if indices else np.zeros(0, np.int64),
-             np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32))
+    local = (np.concatenate(indices) if indices else np.zeros(0, np.int64), outputs)
     merged_indices, merged_outputs = zip(*gather_objects(context, local), strict=True)
     all_indices = np.concatenate(merged_indices)
-    all_outputs = np.concatenate([o for o in merged_outputs if o.size])
-    # DistributedSampler pads the last round with repeated items; keep each item once, in dataset order.
+    all_outputs = [output for part in merged_outputs for output in part]
+    # DistributedSampler pads the last round with repeated items; keep each sample once, in dataset order.
     unique, first = np.unique(all_indices, return_index=True)
     if len(unique) != len(loader.dataset):
-        raise RuntimeError(f"gathered {len(unique)} predictions for {len(loader.dataset)} items")
-    return all_outputs[first]
+        raise RuntimeError(f"gathered {len(unique)} predictions for {len(loader.dataset)} samples")
+    ordered = [all_outputs[i] for i in first]
+    if hasattr(loader.dataset, "assemble"):
+        return loader.dataset.assemble(unique, ordered)
+    return np.stack(ordered) if ordered else np.zeros((0, 0), np.float32)
 
 
 class Trainer:
@@ -192,12 +208,17 @@ class Trainer:
         self.context = context
         self.run_dir = Path(run_dir)
         self.precision = resolve_precision(settings.precision, context.device)
+        if context.device.type == "cuda":
+            from abaw_bench.harness.train.precision import configure_cuda_fast_paths
+
+            configure_cuda_fast_paths()  # TF32 for what still runs in fp32
         self.model = model.to(context.device)
         self.wrapped: nn.Module = self.model
         if context.active and any(p.requires_grad for p in model.parameters()):  # DDP refuses parameterless models
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
-        self.loss_fn = loss_function(settings.loss)
+        self.loss_fn = get_loss(settings.loss, label_smoothing=settings.label_smoothing,
+                                focal_gamma=settings.focal_gamma)
         self.transform = output_transform(settings.loss)
         groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
                   {"params": [p for p in model.encoders.parameters() if p.requires_grad],
@@ -206,7 +227,8 @@ class Trainer:
         if not groups and settings.epochs > 0:
             raise AbawError(f"the model has no trainable parameter but {settings.epochs} epochs were asked for")
         # A model with nothing to train (the constant floor, epochs=0) gets no optimiser: evaluated as built.
-        self.optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay) if groups \
+        optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[settings.optimizer]
+        self.optimizer = optimizer_class(groups, lr=settings.lr, weight_decay=settings.weight_decay) if groups \
             else None
         self.scaler = torch.amp.GradScaler(context.device.type, enabled=self.precision == "fp16")
 
@@ -222,14 +244,15 @@ class Trainer:
     def log_path(self) -> Path:
         return self.run_dir / "train_log.jsonl"
 
-    def fit(self, train_set: ItemDataset, collate: Collate, val_set: ItemDataset | None = None,
+    def fit(self, train_set: Dataset, collate: Collate, val_set: Dataset | None = None,
             score: Callable[[np.ndarray], MetricResult] | None = None, *, resume: bool = False) -> FitResult:
         """Train for `settings.epochs` (or until early stopping); validate each epoch when `val_set` is given."""
         from transformers import get_cosine_schedule_with_warmup
 
         s = self.settings
         train_loader, train_sampler = make_loader(train_set, collate, s.batch_size, shuffle=True, seed=s.seed,
-                                                  context=self.context, num_workers=s.num_workers)
+                                                  context=self.context, num_workers=s.num_workers,
+                                                  balanced=s.balanced_sampling)
         val_loader = None
         if val_set is not None:
             val_loader, _ = make_loader(val_set, collate, s.batch_size, shuffle=False, seed=s.seed,
@@ -238,16 +261,20 @@ class Trainer:
         if s.epochs == 0:
             return self._evaluate_as_built(val_loader, score, result)
         steps_per_epoch = len(train_loader)
+        # A train+val row stops at the reused best epoch but keeps the schedule of the run it reuses (schedule_epochs),
+        # as the papers stopped a normal run there: its learning rate at every epoch equals that run's.
+        schedule_epochs = s.schedule_epochs or s.epochs
         scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(s.warmup_epochs * steps_per_epoch),
-                                                    max(1, s.epochs * steps_per_epoch))
+                                                    max(1, schedule_epochs * steps_per_epoch))
         start_epoch, bad_epochs = 1, 0
         if resume and self.last_path.is_file():
-            state = checkpoint.load(self.last_path, map_location=self.context.device)
+            state = checkpoint.load(self.last_path, map_location=self.context.device)  # RNG states stay on the CPU
+            checkpoint.check_resume_precision(state, self.precision, self.last_path)
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
-            checkpoint.set_rng_state(state["rng"])
+            checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
             result.history = json.loads(state["history"])
             result.best_epoch = state["best_epoch"]
             result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
@@ -265,9 +292,13 @@ class Trainer:
                 break
             started = time.perf_counter()
             train_sampler.set_epoch(epoch)
-            train_loss = self._train_epoch(train_loader, scheduler, epoch, result.best_metric)
-            entry: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss,
+            trained = self._train_epoch(train_loader, scheduler, epoch, result.best_metric)
+            entry: dict[str, Any] = {"epoch": epoch, "train_loss": trained["train_loss"],
                                      "lr": [group["lr"] for group in self.optimizer.param_groups]}
+            if trained["auxiliary"]:
+                entry["auxiliary_losses"] = trained["auxiliary"]
+            if trained["empty_batches"]:
+                entry["batches_without_valid_target"] = trained["empty_batches"]
             improved = val_loader is None
             if val_loader is not None and score is not None:
                 predictions = predict(self.wrapped, val_loader, self.context, self.precision, self.transform)
@@ -287,9 +318,10 @@ class Trainer:
             result.history.append(entry)
             if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
                 result.stopped_early = epoch < s.epochs
+            rng_states = checkpoint.gather_rng_states(self.context)  # a collective: every rank's generators
             if self.context.is_main:
                 self._print_epoch(entry)
-                self._save(epoch, scheduler, result, bad_epochs, improved)
+                self._save(epoch, scheduler, result, bad_epochs, improved, rng_states)
             barrier(self.context)
         return result
 
@@ -312,23 +344,36 @@ class Trainer:
         barrier(self.context)
         return result
 
-    def _train_epoch(self, loader: DataLoader, scheduler: Any, epoch: int, best: MetricResult | None) -> float:
-        from tqdm import tqdm
+    def _train_epoch(self, loader: DataLoader, scheduler: Any, epoch: int,
+                     best: MetricResult | None) -> dict[str, Any]:
+        """One epoch; returns the mean loss per sample, the auxiliary losses' means and the batches with no valid
+        target. Losses are summed on the device and read once at the end: no host synchronisation per step."""
+        from abaw_bench.harness.progress import progress
 
         s = self.settings
         self.wrapped.train()
-        total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{s.epochs}", file=sys.stderr, leave=False, dynamic_ncols=True,
-                   disable=not (s.progress and self.context.is_main))
-        for batch in bar:
-            targets = batch["targets"].to(self.context.device, non_blocking=True)
-            with _autocast(self.context.device, self.precision):
-                outputs = self.wrapped(move_to(batch["features"], self.context.device),
-                                       move_to(batch["prepared"], self.context.device))
-            loss = self.loss_fn(outputs.float(), targets)
-            if not torch.isfinite(loss):
-                raise AbawError(f"epoch {epoch}: the training loss became {loss.item()} (diverged); "
-                                "try a lower --lr")
+        device = self.context.device
+        total = torch.zeros((), device=device)
+        auxiliary_totals: dict[str, torch.Tensor] = {}
+        empty_batches = torch.zeros((), device=device, dtype=torch.int64)
+        count = 0
+        bar = progress(len(loader), f"epoch {epoch}/{s.epochs}", enabled=s.progress and self.context.is_main,
+                       leave=False)  # a terminal gets a bar; a log gets the epoch line below (and one per ~10 s)
+        for batch in bar.wrap(loader):
+            targets = batch["targets"].to(device, non_blocking=True)
+            with _autocast(device, self.precision):
+                raw = self.wrapped(move_to(batch["features"], device), move_to(batch["prepared"], device))
+            predictions, auxiliary = split_outputs(raw)
+            outputs, targets, valid = as_frames(predictions.float(), targets)
+            loss = self.loss_fn(outputs, targets, valid)
+            logged = loss.detach()  # this rank's own mean, before the DDP rescaling below
+            if self.context.active:
+                loss = self._global_mean(loss, valid)
+            for name, value in auxiliary.items():
+                loss = loss + value.float()
+                auxiliary_totals[name] = auxiliary_totals.get(name, torch.zeros((), device=device)) \
+                    + value.detach().float() * len(targets)
+            empty_batches += (valid.sum() == 0).to(torch.int64)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if s.grad_clip_value is not None or s.grad_clip_norm is not None:
@@ -338,17 +383,30 @@ class Trainer:
                     nn.utils.clip_grad_value_(parameters, s.grad_clip_value)
                 if s.grad_clip_norm is not None:
                     nn.utils.clip_grad_norm_(parameters, s.grad_clip_norm)
-            self.scaler.step(self.optimizer)
+            self.scaler.step(self.optimizer)  # an fp16 overflow makes the scaler skip this step, not raise
             self.scaler.update()
             scheduler.step()
-            total += loss.item() * len(targets)
+            total += logged * len(targets)
             count += len(targets)
-            postfix = {"loss": f"{total / count:.4f}"}
             if best is not None:
-                postfix[f"best val {best.metric}"] = f"{best.value:.4f}"
-            bar.set_postfix(postfix, refresh=False)
-        bar.close()
-        return total / max(count, 1)
+                bar.set_postfix({f"best val {best.metric}": f"{best.value:.4f}"})
+        mean_loss = float(total) / max(count, 1)
+        if not math.isfinite(mean_loss) and self.precision != "fp16":
+            raise AbawError(f"epoch {epoch}: the training loss became {mean_loss} (diverged); try a lower --lr")
+        return {"train_loss": mean_loss, "empty_batches": int(empty_batches),
+                "auxiliary": {name: float(value) / max(count, 1) for name, value in sorted(auxiliary_totals.items())}}
+
+    def _global_mean(self, loss: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Rescale a rank's mean-type loss so that DDP's gradient average is the mean over every rank's valid elements
+        (see harness.train.losses.mean_denominator); the batch-statistic losses are left as they are."""
+        import torch.distributed as dist
+
+        local = mean_denominator(self.settings.loss, valid)
+        if local is None:
+            return loss
+        total = local.detach().clone().to(torch.float64)
+        dist.all_reduce(total)
+        return loss * (local.to(torch.float64) * self.context.world_size / total.clamp_min(1)).to(loss.dtype)
 
     def _print_epoch(self, entry: dict[str, Any]) -> None:
         if not self.settings.progress:
@@ -357,9 +415,12 @@ class Trainer:
         if "val" in entry:
             line += f"  val {entry['val']['metric']} {entry['val']['value']:.4f}"
         line += f"  best epoch {entry['best_epoch']}  ({entry['seconds']:.1f} s)"
+        if entry.get("batches_without_valid_target"):
+            line += f"  [{entry['batches_without_valid_target']} batches had no valid target]"
         print(line, file=sys.stderr)
 
-    def _save(self, epoch: int, scheduler: Any, result: FitResult, bad_epochs: int, improved: bool) -> None:
+    def _save(self, epoch: int, scheduler: Any, result: FitResult, bad_epochs: int, improved: bool,
+              rng_states: list[dict[str, Any]]) -> None:
         model_state = self.model.state_dict()
         if improved:
             checkpoint.save(self.best_path, {"format": CHECKPOINT_FORMAT, "model": model_state, "epoch": epoch,
@@ -370,7 +431,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "rng": checkpoint.rng_state(),
+            "rng": rng_states,
+            "precision": self.precision,
             "epoch": epoch,
             "best_epoch": result.best_epoch,
             "best_metric": json.dumps(_metric_to_json(result.best_metric)),
@@ -385,7 +447,14 @@ class Trainer:
         state = checkpoint.load(self.best_path, map_location=self.context.device)
         self.model.load_state_dict(state["model"])
 
-    def predict(self, dataset: ItemDataset, collate: Collate) -> np.ndarray:
+    def store_calibration(self, calibration: dict[str, Any]) -> None:
+        """Keep what was fitted on validation after training (the decision threshold) inside best.pt."""
+        if self.context.is_main:
+            state = checkpoint.load(self.best_path, map_location="cpu")
+            checkpoint.save(self.best_path, {**state, "calibration": json.dumps(calibration)})
+        barrier(self.context)
+
+    def predict(self, dataset: Dataset, collate: Collate) -> np.ndarray:
         loader, _ = make_loader(dataset, collate, self.settings.batch_size, shuffle=False, seed=self.settings.seed,
                                 context=self.context, num_workers=self.settings.num_workers)
         return predict(self.wrapped, loader, self.context, self.precision, self.transform)

@@ -3,20 +3,28 @@
 Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
     config.json            the resolved RunConfig plus the effective hyper-parameters
     results.json           validation metrics + provenance (schema in `harness.provenance`)
-    val_predictions.csv    per validation item: id, predictions, labels (absent for train+val rows: nothing held out)
-    submission_test.csv    the test predictions in the task's official format, checked by the task's validator
+    val_predictions.csv    per validation row: id, [group = video, for frame tasks], predictions, labels
+                           (absent for train+val rows: nothing held out)
+    submission_test.csv    the test predictions in the task's official format at its default level, checked by the
+                           task's validator; other levels as submission_test_<level>_<method>.csv (BAH: video level
+                           by majority vote and by mean probability)
     train_log.jsonl        one JSON object per epoch
-    best.pt / last.pt      best-epoch weights / full training state for --resume (torch.load(weights_only=True))
+    best.pt / last.pt      best-epoch weights (+ the validation-fitted decision threshold) / full training state for
+                           --resume (torch.load(weights_only=True))
+
+The task decides the row unit (clip or frame) and the system's Hyper the sampling ("clip", "windows", "centred"):
+harness/train/datasets.py builds the three splits accordingly; model selection always scores the whole validation
+split at the task's row level with its reference metric. Binary tasks with a declared threshold sweep pick the
+validation-best decision threshold after training and apply it unchanged to test.
 
 Train+val rows (`variant.train_splits == ("train", "val")`) train for the best epoch count of the matching
 train-only run (`variant.reuse_best_epoch_of`), read from that run's results.json under the same --out root and
-seed, unless --epochs is given; results.json says which (`epochs_source`).
+seed, unless --epochs is given; results.json says which (`epochs_source`). They keep that run's learning-rate
+schedule (`schedule_epochs`) and stop at the reused epoch, as the papers stopped a normal run there.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
@@ -27,20 +35,30 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_json, write_text
+from abaw_bench.harness.dataroot import resolve_data_root
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.paths import is_demo_root, resolve_data_root
+from abaw_bench.harness.metrics.result import MetricResult
+from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
-from abaw_bench.harness.tasks.base import Item, Table
+from abaw_bench.harness.tasks.base import Table, Task
 from abaw_bench.harness.train import distributed
+from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
 from abaw_bench.harness.train.config import RunConfig
-from abaw_bench.harness.train.data import Collate, ItemDataset, PreparedSource, shuffled_targets
+from abaw_bench.harness.train.data import Collate
+from abaw_bench.harness.train.datasets import SplitData, clip_split, frame_split
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX, InputBuilder, max_rows, merged_sources
+from abaw_bench.harness.train.outputs import (
+    DEFAULT_THRESHOLD,
+    is_binary,
+    level_scores,
+    prediction_table,
+    predictions_csv,
+    write_submissions,
+)
 
-PROVIDED_PREFIX = "provided:"
-# Widths of the organisers' pickles (REFERENCE §1); only `info` uses them — a run reads the width from the data.
-PROVIDED_DIMS = {"vit": 384, "wav2vec2": 768}
-SUBMISSION_NAME = "submission_test.csv"
+__all__ = ["PROVIDED_DIMS", "PROVIDED_PREFIX", "RunOutcome", "resolve_hyper", "reused_epochs", "run"]
 
 
 @dataclass
@@ -50,40 +68,23 @@ class RunOutcome:
     is_main: bool
 
 
-class ProvidedSource:
-    """The organisers' per-item feature pickles ("provided:vit" → item.media["vit"]), read through the restricted
-    unpickler on every access (untrusted input; nothing kept in memory beyond the item being read)."""
-
-    def __init__(self, items: list[Item], kind: str) -> None:
-        self.kind = kind
-        self.paths = {}
-        for item in items:
-            if kind not in item.media:
-                raise AbawError(f"item {item.id!r} ({item.split}) has no {kind!r} feature pickle "
-                                f"(expected {kind}/{item.id}.pkl under the data root)")
-            self.paths[item.id] = item.media[kind]
-        first = next(iter(self.paths.values()), None)
-        self.dim = int(self._load(first).shape[1]) if first is not None else PROVIDED_DIMS.get(kind, 0)
-
-    @staticmethod
-    def _load(path: Path) -> np.ndarray:
-        from abaw_bench.harness.safepickle import load_features
-
-        return load_features(path)
-
-    def get(self, item_id: str) -> np.ndarray:
-        rows = self._load(self.paths[item_id])
-        if rows.shape[1] != self.dim:
-            raise AbawError(f"{self.paths[item_id]}: {rows.shape[1]} feature columns, expected {self.dim} "
-                            "like the other pickles")
-        return rows
-
-
 def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> Hyper:
+    """The system's Hyper for the variant, then --hyper KEY=VALUE overrides, then --epochs/--batch-size/--lr."""
+    from dataclasses import fields
+
+    from abaw_bench.harness.errors import unknown_name_error
+
     hyper = spec.hyper_for(task, variant)
+    names = {f.name for f in fields(Hyper)}
+    for key in config.hyper_overrides:
+        if key not in names:
+            raise unknown_name_error("--hyper field", key, sorted(names))
     overrides = {key: value for key, value in (("epochs", config.epochs), ("batch_size", config.batch_size),
                                                ("lr", config.lr)) if value is not None}
-    return hyper.replace(**overrides)
+    try:
+        return hyper.replace(**{**config.hyper_overrides, **overrides})
+    except (TypeError, ValueError) as error:
+        raise AbawError(f"--hyper: {error}") from error
 
 
 def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
@@ -112,124 +113,6 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
     return best_epoch, f"best epoch of {variant.reuse_best_epoch_of} ({results_path})"
 
 
-class InputBuilder:
-    """Builds one split's sources for every input of the variant and remembers the encoders' provenance."""
-
-    def __init__(self, spec: SystemSpec, task: str, variant: Variant, config: RunConfig, hyper: Hyper,
-                 data_root: Path, context: distributed.DistContext) -> None:
-        self.spec, self.task, self.variant, self.config, self.hyper = spec, task, variant, config, hyper
-        self.data_root, self.context = data_root, context
-        self.encoders: dict[str, Any] = {}  # unfrozen: input name -> built Encoder
-        self.provenance: dict[str, dict[str, Any]] = {}
-        for name in variant.unfrozen:
-            self.encoders[name] = self._load_unfrozen(name)
-
-    def encoder_name(self, name: str) -> str:
-        return self.spec.encoder_for(self.task, name, self.config.preset)
-
-    def _limits(self, modality: str) -> dict[str, Any]:
-        return {"max_seconds": self.hyper.max_seconds if modality in ("audio", "asr", "text") else None,
-                "max_frames": self.hyper.max_frames if modality == "image" else None}
-
-    def _load_unfrozen(self, name: str) -> Any:
-        from abaw_bench.harness.encoders import encoder_info, load_encoder
-
-        encoder_name = self.encoder_name(name)
-        modality = encoder_info(encoder_name).modality
-        options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds else {}
-        encoder = load_encoder(encoder_name, self.config.preset, weights=self.config.weights.get(encoder_name),
-                               device=str(self.context.device), **options)
-        for parameter in encoder.model.parameters():
-            parameter.requires_grad_(True)
-        self.provenance[name] = {"encoder": encoder_name, "fingerprint": encoder.fingerprint(), "unfrozen": True,
-                                 "weights": encoder.weights_source, "random_weights": encoder.is_random}
-        return encoder
-
-    def sources(self, split: str,
-                items: list[Item]) -> tuple[dict[str, Any], dict[str, PreparedSource], dict[str, int]]:
-        """(feature sources, prepared sources, input dims) for `items` of `split`."""
-        features: dict[str, Any] = {}
-        prepared: dict[str, PreparedSource] = {}
-        dims: dict[str, int] = {}
-        for name in self.variant.inputs:
-            encoder_name = self.encoder_name(name)
-            if name in self.encoders:
-                encoder = self.encoders[name]
-                prepared[name] = PreparedSource(_media_loader(items, encoder.info.modality, self.hyper),
-                                                encoder.prepare)
-                dims[name] = encoder.output_dim
-            elif encoder_name.startswith(PROVIDED_PREFIX):
-                source = ProvidedSource(items, encoder_name[len(PROVIDED_PREFIX):])
-                features[name], dims[name] = source, source.dim
-                self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": None,
-                                                  "weights": "the organisers' feature pickles"})
-            else:
-                store = self._store(encoder_name, split)
-                features[name], dims[name] = store, int(store.dim)
-                self.provenance.setdefault(name, {"encoder": encoder_name,
-                                                  "fingerprint": store.summary.get("fingerprint"),
-                                                  "weights": store.summary.get("weights", "unknown"),
-                                                  "random_weights": str(store.summary.get("weights", "")).startswith(
-                                                      "random weights")})
-        return features, prepared, dims
-
-    def _store(self, encoder_name: str, split: str) -> Any:
-        """Cached features (extracted on rank 0 first so that other ranks find them and never race)."""
-        from abaw_bench.harness.encoders import encoder_info
-        from abaw_bench.harness.features import ensure_features
-
-        limits = self._limits(encoder_info(encoder_name).modality)
-        store = None
-        for turn in ("main", "others"):
-            if (turn == "main") == self.context.is_main:
-                store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                        weights=self.config.weights.get(encoder_name), device=str(self.context.device),
-                                        num_workers=self.config.num_workers, progress=self.config.progress
-                                        and self.context.is_main, **limits)
-            distributed.barrier(self.context)
-        return store
-
-
-def _media_loader(items: list[Item], modality: str, hyper: Hyper) -> Any:
-    """item id → decoded media for an unfrozen encoder (same decoding as feature extraction)."""
-    from abaw_bench.harness.features.cache import Source
-    from abaw_bench.harness.features.pipeline import decode_source
-
-    kinds = {"audio": ("audio", ("audio", "video")), "image": ("faces", ("faces",)),
-             "text": ("transcript", ("transcript",))}
-    if modality not in kinds:
-        raise AbawError(f"cannot fine-tune an encoder of modality {modality!r} end to end")
-    kind, media_kinds = kinds[modality]
-    paths: dict[str, Path] = {}
-    for item in items:
-        path = next((item.media[k] for k in media_kinds if k in item.media), None)
-        if path is None:
-            raise AbawError(f"item {item.id!r} ({item.split}) has no {' or '.join(media_kinds)} media to decode")
-        paths[item.id] = path
-    return _DecodeBySource(paths, kind, hyper.max_seconds, hyper.max_frames, Source, decode_source)
-
-
-@dataclass(frozen=True)
-class _DecodeBySource:
-    """Picklable for DataLoader workers."""
-
-    paths: dict[str, Path]
-    kind: str
-    max_seconds: float | None
-    max_frames: int | None
-    source_type: Any
-    decode: Any
-
-    def __call__(self, item_id: str) -> Any:
-        return self.decode(self.source_type(self.kind, self.paths[item_id]), max_seconds=self.max_seconds,
-                           max_frames=self.max_frames)
-
-
-def _labels(reader: Any, split: str, items: list[Item]) -> np.ndarray:
-    table = reader.labels(split).reindex([item.id for item in items])
-    return table.values.astype(np.float32)
-
-
 def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) -> None:
     """--resume only continues the same run: the stored config must match on everything that changes results."""
     path = run_dir / "config.json"
@@ -239,34 +122,15 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
     volatile = {"resume", "progress", "num_workers"}
     differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
                        if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
-    if stored.get("hyper") != resolved["hyper"]:
+    if stored.get("hyper") != json.loads(json.dumps(resolved["hyper"])):
         differing.append("hyper")
     if differing:
         raise AbawError(f"--resume: {path} was written for a different configuration (differs in: "
                         f"{', '.join(differing)}); resume with the same options or use another --out")
 
 
-def _predictions_csv(ids: list[str], columns: tuple[str, ...], predictions: np.ndarray,
-                     labels: np.ndarray | None) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    header = ["id", *columns]
-    if labels is not None:
-        header += [f"label:{column}" for column in columns]
-    writer.writerow(header)
-    for row, item_id in enumerate(ids):
-        values = [f"{v:.6f}" for v in predictions[row]]
-        if labels is not None:
-            values += [f"{v:.6f}" for v in labels[row]]
-        writer.writerow([item_id, *values])
-    return buffer.getvalue()
-
-
 def run(config: RunConfig) -> RunOutcome:
     """Train and evaluate one system variant end to end; see the module docstring for what is written."""
-    from abaw_bench.harness import provenance
-    from abaw_bench.harness.submission import validate_file, write_submission
-
     started = time.time()
     spec = get_system(config.system)
     task = get_task(config.task)
@@ -276,22 +140,28 @@ def run(config: RunConfig) -> RunOutcome:
     if hyper.schedule != "cosine":
         raise AbawError(f"system {spec.name!r}: schedule {hyper.schedule!r} is not supported by the engine "
                         "(it implements 'cosine': linear warm-up then cosine decay)")
+    if (hyper.sampling == "clip") != (task.unit == "clip"):
+        raise AbawError(f"system {spec.name!r} samples {hyper.sampling!r} but task {task.name!r} has {task.unit} "
+                        "rows: clip tasks need 'clip' sampling, frame tasks 'windows' or 'centred'")
     trainval = tuple(variant.train_splits) == ("train", "val")
     epochs_source = "--epochs" if config.epochs is not None else f"system default ({spec.name})"
+    schedule_epochs = None
     if trainval and variant.reuse_best_epoch_of:
         epochs, epochs_source = reused_epochs(config, variant)
+        schedule_epochs = hyper.epochs  # the reused run's schedule, stopped at its best epoch
         hyper = hyper.replace(epochs=epochs)
     context = distributed.setup(config.device)
     try:
-        return _run(config, spec, task, variant, hyper, trainval, epochs_source, context, started,
-                    provenance, write_submission, validate_file)
+        return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, context, started)
     finally:
         distributed.teardown(context)
 
 
-def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper: Hyper, trainval: bool,
-         epochs_source: str, context: distributed.DistContext, started: float, provenance: Any,
-         write_submission: Any, validate_file: Any) -> RunOutcome:
+def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
+         epochs_source: str, schedule_epochs: int | None, context: distributed.DistContext,
+         started: float) -> RunOutcome:
+    from abaw_bench.harness import provenance
+
     say = (lambda text: print(f"[abaw-bench] {text}", file=sys.stderr)) if context.is_main else (lambda text: None)
     data_root = resolve_data_root(config.task, config.data_root, quiet=not context.is_main)
     demo = is_demo_root(data_root)
@@ -301,7 +171,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper
     resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
                 "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
                 "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
-                "data_root_resolved": str(data_root), "demo": demo}
+                "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo}
     if config.resume:
         _check_resume(config, run_dir, resolved)
     elif (run_dir / "last.pt").exists() and context.is_main:
@@ -311,77 +181,71 @@ def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper
         write_json(run_dir / "config.json", resolved)
         say(f"run directory: {run_dir}")
         if trainval:
-            say(f"train+val row: training {hyper.epochs} epochs ({epochs_source}); no validation-based selection")
+            say(f"train+val row: training {hyper.epochs} epochs ({epochs_source}) of a "
+                f"{schedule_epochs or hyper.epochs}-epoch schedule; no validation-based selection")
 
     builder = InputBuilder(spec, config.task, variant, config, hyper, data_root, context)
-    train_items = [item for split in variant.train_splits for item in reader.items(split)]
-    train_targets = np.concatenate([_labels(reader, split, reader.items(split)) for split in variant.train_splits])
-    if config.shuffle_labels:
-        train_targets = shuffled_targets(train_targets, config.seed)
-    train_features, train_prepared, input_dims = builder.sources("train", train_items) if not trainval else \
-        _merged_sources(builder, reader, variant.train_splits)
+    train, val, test, input_dims = _build_splits(builder, reader, task, hyper, variant, config, trainval)
+    for split in (train, val, test):
+        for note in split.notes if split is not None else ():
+            say(note)
     random_inputs = sorted(name for name, info in builder.provenance.items() if info.get("random_weights"))
     if random_inputs:
         say(f"RANDOM WEIGHTS: inputs {', '.join(random_inputs)} come from encoders with random weights "
             f"(preset {config.preset!r}); figures say nothing about the published encoders")
-    collate = Collate({name: input_dims[name] for name in train_features},
+    collate = Collate({name: input_dims[name] for name in train.dataset.features},
                       {name: encoder.collate for name, encoder in builder.encoders.items()})
-    train_set = ItemDataset([item.id for item in train_items], train_features, train_prepared, train_targets,
-                            _max_rows(variant, hyper, builder))
-    val_set, val_items, val_targets = None, [], None
-    if not trainval:
-        val_items = reader.items("val")
-        val_targets = _labels(reader, "val", val_items)
-        val_features, val_prepared, _ = builder.sources("val", val_items)
-        val_set = ItemDataset([item.id for item in val_items], val_features, val_prepared, val_targets,
-                              _max_rows(variant, hyper, builder))
-    test_items = reader.items("test")
-    test_features, test_prepared, _ = builder.sources("test", test_items)
-    test_set = ItemDataset([item.id for item in test_items], test_features, test_prepared, None,
-                           _max_rows(variant, hyper, builder))
 
     seed_everything(config.seed)
     head = spec.build_model(config.task, variant, config.preset, input_dims)
     if hasattr(head, "init_from_train_labels"):
-        head.init_from_train_labels(torch.from_numpy(train_targets))
+        head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
     model = TrainableModel(head, builder.encoders)
-    settings = FitSettings(
-        epochs=hyper.epochs, batch_size=hyper.batch_size, lr=hyper.lr, weight_decay=hyper.weight_decay,
-        warmup_epochs=hyper.warmup_epochs, loss=hyper.loss, encoder_lr=hyper.encoder_lr,
-        grad_clip_value=hyper.grad_clip_value, grad_clip_norm=hyper.grad_clip_norm,
-        early_stopping_patience=None if trainval else hyper.early_stopping_patience, seed=config.seed,
-        precision=config.precision, num_workers=config.num_workers, higher_is_better=task.higher_is_better,
-        progress=config.progress)
+    settings = FitSettings.from_hyper(
+        hyper, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
+        schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
+        num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
     trainer = Trainer(model, settings, context, run_dir)
 
-    def score(predictions: np.ndarray) -> Any:
-        ids = [item.id for item in val_items]
-        return task.score(Table(ids, predictions.astype(np.float64), task.columns),
-                          Table(ids, val_targets.astype(np.float64), task.columns))
+    def score(outputs: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> MetricResult:
+        return task.score(prediction_table(task, val.row_ids, outputs, threshold=threshold), val.labels)
 
-    fit = trainer.fit(train_set, collate, val_set, score if val_set is not None else None, resume=config.resume)
+    fit = trainer.fit(train.dataset, collate, val.dataset if val else None, score if val else None,
+                      resume=config.resume)
     trainer.load_best()
-    val_predictions = trainer.predict(val_set, collate) if val_set is not None else None
-    test_predictions = trainer.predict(test_set, collate)
+    val_outputs = trainer.predict(val.dataset, collate) if val is not None else None
+    threshold, calibration = _calibrate(task, hyper, val, val_outputs, say)
+    if calibration:
+        trainer.store_calibration(calibration)
+    test_outputs = trainer.predict(test.dataset, collate)
     results: dict[str, Any] = {}
     failure: str | None = None
     if context.is_main:
-        if val_predictions is not None:
-            write_text(run_dir / "val_predictions.csv", _predictions_csv([item.id for item in val_items],
-                                                                         task.columns, val_predictions, val_targets))
-        submission = run_dir / SUBMISSION_NAME
-        test_ids = [item.id for item in test_items]
-        write_submission(config.task, submission, Table(test_ids, test_predictions.astype(np.float64), task.columns))
-        report = validate_file(config.task, submission, reader.reference_rows("test"))
-        metric = score(val_predictions) if val_predictions is not None else None
+        metric, extra_levels = None, {}
+        if val is not None:
+            val_table = prediction_table(task, val.row_ids, val_outputs, threshold=threshold, groups=val.groups)
+            write_text(run_dir / "val_predictions.csv", predictions_csv(val_table, val.labels))
+            metric = task.score(val_table, val.labels)
+            extra_levels = level_scores(task, val_table, reader)
+        test_table = prediction_table(task, test.row_ids, test_outputs, threshold=threshold, groups=test.groups)
+        submissions = write_submissions(task, run_dir, test_table, reader)
+        main = submissions[0]
         results = provenance.build_results(
             config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
             epochs_source=epochs_source, data_root=data_root, demo=demo, manifest_sha256=manifest.sha256(),
             encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
-            world_size=context.world_size, started=started, submission=submission, report=report)
+            world_size=context.world_size, started=started, submission=main["path"], report=main["report"])
+        if calibration:
+            results["calibration"] = calibration
+        if extra_levels:
+            results["val_levels"] = extra_levels
+        if len(submissions) > 1:
+            results["submissions"] = [{"level": s["level"], "method": s["method"], "path": s["path"].name,
+                                       "valid": s["report"].ok} for s in submissions]
         write_json(run_dir / "results.json", results)
-        if not report.ok:
-            problems = "; ".join(problem.render(str(submission)) for problem in report.errors[:5])
+        bad = [s for s in submissions if not s["report"].ok]
+        if bad:
+            problems = "; ".join(problem.render(str(bad[0]["path"])) for problem in bad[0]["report"].errors[:5])
             failure = f"the test submission does not validate: {problems}"
     # Rank 0 alone writes and checks the outputs; broadcasting its verdict (which also synchronises the ranks) makes
     # a failure there end every rank, instead of leaving the others waiting at a barrier until torchrun's timeout.
@@ -391,54 +255,60 @@ def _run(config: RunConfig, spec: SystemSpec, task: Any, variant: Variant, hyper
     return RunOutcome(run_dir, results, context.is_main)
 
 
-def _merged_sources(builder: InputBuilder, reader: Any, splits: tuple[str, ...]) -> tuple[dict, dict, dict]:
-    """Train+val rows: one source per input serving items of both splits (each split has its own cache)."""
-    parts = [builder.sources(split, reader.items(split)) for split in splits]
-    features = {name: _UnionSource([part[0][name] for part in parts]) for name in parts[0][0]}
-    prepared = {name: _UnionPrepared([part[1][name] for part in parts]) for name in parts[0][1]}
-    return features, prepared, parts[0][2]
+def _build_splits(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, variant: Variant, config: RunConfig,
+                  trainval: bool) -> tuple[SplitData, SplitData | None, SplitData, dict[str, int]]:
+    """(train, val or None for train+val rows, test, input widths) in the shape of the system's sampling."""
+    train_splits = tuple(variant.train_splits)
+    shuffle_seed = config.seed if config.shuffle_labels else None
+    train_items = [item for split in train_splits for item in reader.items(split)]
+    val_items, test_items = reader.items("val"), reader.items("test")
+    if hyper.sampling == "clip":
+        limits = max_rows(variant, hyper, builder)
+        merged = (lambda: merged_sources(builder, reader, train_splits)) if trainval else None
+        train, dims = clip_split(builder, reader, task, train_splits, train_items, labelled=True,
+                                 shuffle_seed=shuffle_seed, merged_sources=merged, max_rows=limits)
+        val = None if trainval else clip_split(builder, reader, task, ("val",), val_items, labelled=True,
+                                               shuffle_seed=None, max_rows=limits)[0]
+        test = clip_split(builder, reader, task, ("test",), test_items, labelled=False, shuffle_seed=None,
+                          max_rows=limits)[0]
+        return train, val, test, dims
+    train_sources = merged_sources(builder, reader, train_splits) if trainval \
+        else builder.sources("train", train_items)
+    train = frame_split(builder, reader, task, hyper, train_splits, train_items, labelled=True, training=True,
+                        shuffle_seed=shuffle_seed, sources=train_sources)
+    val = None if trainval else frame_split(builder, reader, task, hyper, ("val",), val_items, labelled=True,
+                                            training=False, shuffle_seed=None,
+                                            sources=builder.sources("val", val_items))
+    test = frame_split(builder, reader, task, hyper, ("test",), test_items, labelled=False, training=False,
+                       shuffle_seed=None, sources=builder.sources("test", test_items))
+    dims = {**train_sources[2], **{name: int(source.dim) for name, source in train.dataset.features.items()
+                                   if name not in train_sources[2]}}
+    return train, val, test, dims
 
 
-@dataclass(frozen=True)
-class _UnionSource:
-    sources: list[Any]
-
-    @property
-    def dim(self) -> int:
-        return self.sources[0].dim
-
-    def get(self, item_id: str) -> np.ndarray:
-        for source in self.sources:
-            if _has(source, item_id):
-                return source.get(item_id)
-        raise KeyError(item_id)
+def _train_label_rows(train: SplitData) -> np.ndarray:
+    """The training labels the model's `init_from_train_labels` hook sees: clip targets, or the grids' frame targets
+    (NaN where a frame has no usable label) stacked."""
+    dataset = train.dataset
+    if hasattr(dataset, "split"):
+        return np.concatenate([grid.targets for grid in dataset.split.grids]).astype(np.float32)
+    return np.asarray(dataset.targets, dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class _UnionPrepared:
-    sources: list[PreparedSource]
+def _calibrate(task: Task, hyper: Hyper, val: SplitData | None, val_outputs: np.ndarray | None,
+               say: Any) -> tuple[float, dict[str, Any]]:
+    """Binary tasks with a declared sweep: the validation threshold (first argmax of the task metric), which is stored
+    with the checkpoint and results and applied unchanged to test."""
+    if hyper.threshold_sweep is None or val is None or val_outputs is None or not is_binary(task):
+        return DEFAULT_THRESHOLD, {}
+    thresholds = threshold_grid(*hyper.threshold_sweep)
+    probabilities = val_outputs[:, 0]
 
-    def get(self, item_id: str) -> Any:
-        for source in self.sources:
-            if item_id in source.load_media.paths:
-                return source.get(item_id)
-        raise KeyError(item_id)
+    def score_at(threshold: float) -> float:
+        predictions = Table(val.row_ids, (probabilities >= threshold).astype(np.float64)[:, None], ("pred",))
+        return task.score(predictions, val.labels).value
 
-
-def _has(source: Any, item_id: str) -> bool:
-    if isinstance(source, ProvidedSource):
-        return item_id in source.paths
-    return item_id in source
-
-
-def _max_rows(variant: Variant, hyper: Hyper, builder: InputBuilder) -> dict[str, int | None]:
-    """Vision inputs keep their first `max_frames` rows (the cache already cut audio to `max_seconds`)."""
-    from abaw_bench.harness.encoders import encoder_info
-
-    limits: dict[str, int | None] = {}
-    for name in variant.inputs:
-        encoder_name = builder.encoder_name(name)
-        image = (encoder_name == f"{PROVIDED_PREFIX}vit" or
-                 (not encoder_name.startswith(PROVIDED_PREFIX) and encoder_info(encoder_name).modality == "image"))
-        limits[name] = hyper.max_frames if image else None
-    return limits
+    threshold, value, _ = sweep_threshold(score_at, thresholds)
+    say(f"decision threshold {threshold:.3f} (validation {task.headline_metric} {value:.4f}; swept "
+        f"{thresholds[0]:.3f}-{thresholds[-1]:.3f} in {len(thresholds)} steps)")
+    return threshold, {"threshold": threshold, "val_value_at_threshold": value, "sweep": list(hyper.threshold_sweep)}

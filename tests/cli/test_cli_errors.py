@@ -16,3 +16,14 @@ def test_unwritable_output_path_is_reported_with_its_path(tmp_path: Path, capsys
     assert code == 2
     assert "abaw-bench template: error:" in err and str(blocker) in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["validate", "score"])
+@pytest.mark.parametrize("value", ["0", "-5", "ten"])
+def test_max_bytes_must_be_a_whole_number_of_at_least_one(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          command: str, value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--task", "emi", "--max-bytes", value, str(tmp_path / "sub.csv")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--max-bytes" in err and "expected a whole number >= 1" in err and "Traceback" not in err

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics import va_metric
+from abaw_bench.harness.tasks.affwild2 import VA
 
 TOL = 1e-9
+
+
+def _va(pred, target):
+    return va_metric(pred, target, VA.header, VA.invalid)
 
 
 def reference_ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -27,7 +32,7 @@ def test_matches_formula_on_random_inputs(seed: int) -> None:
     n = int(rng.integers(2, 4000))
     target = np.clip(rng.normal(0.1, 0.4, size=(n, 2)), -1, 1)
     pred = np.clip(0.7 * target + rng.normal(0.05, rng.uniform(0.05, 0.8), size=(n, 2)), -1, 1)
-    result = va_metric(pred, target)
+    result = _va(pred, target)
     valence = reference_ccc(pred[:, 0], target[:, 0])
     arousal = reference_ccc(pred[:, 1], target[:, 1])
     assert result.metric == "mean_ccc"
@@ -41,7 +46,7 @@ def test_population_not_sample_variance() -> None:
     # With a mean offset the two conventions differ clearly at small N; the formula above pins 1/N.
     target = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
     pred = target + 1.0
-    result = va_metric(pred, target)
+    result = _va(pred, target)
     # 1/N: cov = 2/3, var = 2/3 each, offset² = 1 → 2·(2/3) / (4/3 + 1) = 4/7
     assert result.breakdown["ccc_valence"] == pytest.approx(4 / 7, abs=1e-12)
 
@@ -55,7 +60,7 @@ def test_invalid_frames_are_masked_per_dimension() -> None:
     target[rng.random(n) < 0.1, 1] = -5.0
     target[:5] = -5.0  # rows invalid in both columns
     pred[target == -5.0] = 123.0  # what a system predicts on invalid frames must not matter
-    result = va_metric(pred, target)
+    result = _va(pred, target)
     for column, name in enumerate(("valence", "arousal")):
         keep = target[:, column] != -5.0
         assert abs(result.breakdown[f"ccc_{name}"] - reference_ccc(pred[keep, column], target[keep, column])) <= TOL
@@ -69,7 +74,7 @@ def test_constant_prediction_gives_zero_with_warning() -> None:
     rng = np.random.default_rng(4)
     target = rng.uniform(-1, 1, size=(50, 2))
     pred = np.column_stack([np.full(50, 0.3), target[:, 1]])
-    result = va_metric(pred, target)
+    result = _va(pred, target)
     assert result.breakdown["ccc_valence"] == 0.0
     assert result.breakdown["ccc_arousal"] == pytest.approx(1.0, abs=1e-12)
     assert len(result.warnings) == 1 and "valence" in result.warnings[0] and "constant prediction" in result.warnings[0]
@@ -78,35 +83,35 @@ def test_constant_prediction_gives_zero_with_warning() -> None:
 def test_constant_label_and_both_constant() -> None:
     target = np.column_stack([np.full(30, 0.2), np.full(30, 0.2)])
     pred = np.column_stack([np.linspace(-1, 1, 30), np.full(30, 0.2)])
-    result = va_metric(pred, target)
+    result = _va(pred, target)
     assert result.breakdown["ccc_valence"] == 0.0  # label constant, prediction varies
     assert result.breakdown["ccc_arousal"] == 1.0  # both the same constant: 0/0 defined as perfect agreement
     assert result.value == 0.5
     assert any("label" in w and "valence" in w for w in result.warnings)
     assert any("reported as 1" in w and "arousal" in w for w in result.warnings)
-    different = va_metric(np.full((30, 2), 0.5), target)
+    different = _va(np.full((30, 2), 0.5), target)
     assert different.value == 0.0  # two different constants: (μx − μy)² > 0, covariance 0
 
 
 def test_dimension_with_no_valid_frame_is_rejected() -> None:
     target = np.column_stack([np.full(10, -5.0), np.zeros(10)])
     with pytest.raises(AbawError, match=r"CCC\(valence\): all 10 label rows are -5"):
-        va_metric(np.zeros((10, 2)), target)
+        _va(np.zeros((10, 2)), target)
 
 
 def test_empty_input_is_rejected() -> None:
     with pytest.raises(AbawError, match="empty input"):
-        va_metric(np.empty((0, 2)), np.empty((0, 2)))
+        _va(np.empty((0, 2)), np.empty((0, 2)))
 
 
 def test_non_finite_predictions_name_count_and_first_row() -> None:
     pred = np.zeros((8, 2))
     pred[6, 1] = np.nan
     with pytest.raises(AbawError, match=r"predictions: .*1 NaN/inf value\(s\) \(first at row 6\)"):
-        va_metric(pred, np.zeros((8, 2)))
+        _va(pred, np.zeros((8, 2)))
 
 
 @pytest.mark.parametrize(("pred_shape", "target_shape"), [((8, 2), (7, 2)), ((8, 3), (8, 2)), ((8, 2), (8,))])
 def test_shape_mismatch_is_rejected(pred_shape: tuple, target_shape: tuple) -> None:
     with pytest.raises(AbawError):
-        va_metric(np.zeros(pred_shape), np.zeros(target_shape))
+        _va(np.zeros(pred_shape), np.zeros(target_shape))

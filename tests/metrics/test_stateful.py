@@ -21,6 +21,7 @@ from abaw_bench.harness.metrics import (
     expr_metric,
     va_metric,
 )
+from abaw_bench.harness.tasks.affwild2 import EXPR, EXPR_CLASSES, VA
 
 NAMES = ("a", "b", "c", "d", "e", "f")
 
@@ -57,7 +58,8 @@ def test_chunked_equals_one_shot(seed: int) -> None:
     expr_target = rng.integers(-1, 7, n)  # class 7 never labelled
     expr_pred = rng.integers(0, 7, n)  # nor predicted: excluded, with a warning
 
-    metrics = (EmiMetric(NAMES), VaMetric(), BahFrameMetric(), BahVideoMetric(), ExprMetric())
+    metrics = (EmiMetric(NAMES), VaMetric(VA.header, VA.invalid), BahFrameMetric(), BahVideoMetric(),
+               ExprMetric(EXPR_CLASSES, int(EXPR.invalid)))
     for part in _chunks(n, rng):
         metrics[0].update(emi_pred[part], emi_target[part])
         metrics[1].update(va_pred[part], va_target[part])
@@ -66,10 +68,10 @@ def test_chunked_equals_one_shot(seed: int) -> None:
         metrics[4].update(expr_pred[part], expr_target[part])
 
     _assert_same(metrics[0].compute(), emi_metric(emi_pred, emi_target, NAMES))
-    _assert_same(metrics[1].compute(), va_metric(va_pred, va_target))
+    _assert_same(metrics[1].compute(), va_metric(va_pred, va_target, VA.header, VA.invalid))
     _assert_same(metrics[2].compute(), bah_frame_metric(bin_pred, bin_target, scores))
     _assert_same(metrics[3].compute(), bah_video_metric(bin_pred, bin_target))
-    _assert_same(metrics[4].compute(), expr_metric(expr_pred, expr_target))
+    _assert_same(metrics[4].compute(), expr_metric(expr_pred, expr_target, EXPR_CLASSES, int(EXPR.invalid)))
 
 
 def test_compute_is_repeatable_and_reset_starts_over() -> None:
@@ -84,14 +86,15 @@ def test_compute_is_repeatable_and_reset_starts_over() -> None:
     _assert_same(metric.compute(), bah_frame_metric([0, 0], [0, 1]))
 
 
-@pytest.mark.parametrize("factory", [lambda: EmiMetric(NAMES), VaMetric, BahFrameMetric, BahVideoMetric, ExprMetric])
+@pytest.mark.parametrize("factory", [lambda: EmiMetric(NAMES), lambda: VaMetric(VA.header, VA.invalid), BahFrameMetric,
+                                     BahVideoMetric, lambda: ExprMetric(EXPR_CLASSES, int(EXPR.invalid))])
 def test_compute_without_rows_is_an_error(factory) -> None:
     with pytest.raises(AbawError, match="empty input"):
         factory().compute()
 
 
 def test_a_bad_chunk_leaves_the_state_unchanged() -> None:
-    metric = VaMetric()
+    metric = VaMetric(VA.header, VA.invalid)
     metric.update(np.array([[0.1, 0.2], [0.3, 0.1]]), np.array([[0.1, 0.3], [0.2, 0.2]]))
     before = metric.compute()
     with pytest.raises(AbawError, match="first at row 0"):

@@ -245,12 +245,12 @@ def test_bah_paths_under_the_release_prefix_match(check, references):
     assert check("bah", text, level="frame").ok
 
 
-def test_bah_level_detected_from_the_first_line(check, valid_text, references):
+def test_bah_level_detected_from_the_lines(check, valid_text, references):
     frame = check("bah", valid_text("bah", "frame"), reference=references[("bah", "frame")])
     video = check("bah", valid_text("bah", "video"), reference=references[("bah", "video")])
     assert (frame.level, frame.level_source) == ("frame", "detected")
     assert (video.level, video.level_source) == ("video", "detected")
-    assert "level video (detected)" in video.summary()
+    assert "level video (detected: 3 of 3 non-blank lines look like video-level rows)" in video.summary()
     assert frame.ok and video.ok
 
 
@@ -283,3 +283,54 @@ def test_only_plain_ascii_numbers(check, valid_text, cell):
 def test_huge_quoted_field_is_reported_not_raised(check, valid_text):
     report = check("va", valid_text("va") + '"' + "a" * 200_000 + "\n")
     assert only(report, "column-count")[0].line == 8
+
+
+def test_bah_frame_file_with_a_broken_first_line_is_judged_at_frame_level(check, valid_text, references):
+    report = check("bah", "garbage, not a frame\n" + valid_text("bah", "frame"), reference=references[("bah", "frame")])
+    assert (report.level, report.level_source) == ("frame", "detected")
+    assert report.level_reason == "detected: 6 of 7 non-blank lines look like frame-level rows"
+    assert [(p.check, p.line) for p in report.problems] == [("header", 1)]  # the broken line alone, no unknown ids
+
+
+def test_level_is_detected_from_the_whole_file_and_picks_that_levels_reference(tmp_path, valid_text, references):
+    from abaw_bench.harness.submission import validate_file
+
+    rows = {"frame": references[("bah", "frame")], "video": references[("bah", "video")]}
+    path = tmp_path / "video.txt"
+    path.write_text("p01/Visite_1/p01_Question_1_Video.mp4/frame-00000.jpg,1\n" + valid_text("bah", "video"))
+    report = validate_file("bah", path, rows.__getitem__)
+    assert (report.level, report.reference_rows) == ("video", 3)
+    assert "level video (detected: 3 of 4 non-blank lines look like video-level rows)" in report.summary()
+    assert report.to_json()["level_reason"] == report.level_reason
+
+
+def test_a_file_refused_before_reading_reports_the_level_whose_limit_was_checked(tmp_path, references):
+    from abaw_bench.harness.submission import default_max_bytes, get_format, validate_file
+
+    videos = references[("bah", "video")]
+    limits = {level: default_max_bytes(get_format("bah", level), videos) for level in ("frame", "video")}
+    checked = max(limits, key=limits.__getitem__)
+    path = tmp_path / "huge.txt"
+    path.write_bytes(b"x" * (limits[checked] + 1))
+    report = validate_file("bah", path, videos)
+    assert (report.level, report.level_source) == (checked, "size-limit") and checked in report.level_reason
+    assert [p.check for p in report.problems] == ["file-size"]
+    assert f"at most {limits[checked]:,} bytes" in report.problems[0].expected and report.file_sha256 is None
+    given = validate_file("bah", path, videos, level="frame")
+    assert (given.level, given.level_source) == ("frame", "given")
+    assert f"at most {limits['frame']:,} bytes" in given.problems[0].expected
+
+
+def test_a_file_over_its_detected_levels_limit_names_that_level(tmp_path, references):
+    from abaw_bench.harness.submission import default_max_bytes, get_format, validate_file
+
+    videos = references[("bah", "video")]
+    frame_limit = default_max_bytes(get_format("bah", "frame"), videos)
+    assert frame_limit < default_max_bytes(get_format("bah", "video"), videos)
+    frame_row = b"p01/Visite_1/p01_Question_1_Video.mp4/frame-00000.jpg,1\n"
+    path = tmp_path / "frames.txt"
+    path.write_bytes(frame_row * (frame_limit // len(frame_row) + 1))
+    report = validate_file("bah", path, videos)
+    assert (report.level, report.level_source) == ("frame", "detected")
+    assert [p.check for p in report.problems] == ["file-size"]
+    assert f"at most {frame_limit:,} bytes for the frame level" in report.problems[0].expected

@@ -94,7 +94,8 @@ def test_template_validates_against_the_demo_test_split(tmp_path, capsys, demo_r
     assert code == 0 and out_file.is_file() and "DEMO" in out
     code, out, _ = run_cli(capsys, "validate", "--task", task, "--data-root", root, str(out_file), "--json")
     body = json.loads(out)
-    assert code == 0 and body["ok"] and body["data_root"] == "demo" and body["split"] == "test"
+    assert code == 0 and body["ok"] and body["split"] == "test"
+    assert body["data_root"] == root and body["demo"] is True  # the path used, and that it is a demo
     assert body["data_rows"] == body["reference_rows"] > 0
     assert body["level"] == ((level or "frame") if task == "bah" else "default")
 
@@ -117,7 +118,8 @@ def test_score_perfect_predictions_is_one(tmp_path, capsys, demo_root, task, lev
     body = json.loads(out)
     assert code == 0, out
     assert body["value"] == pytest.approx(1.0, abs=1e-12) and body["metric"] and body["breakdown"]
-    assert body["task"] == task and body["split"] == "val" and body["data_root"] == "demo"
+    assert body["task"] == task and body["split"] == "val"
+    assert body["data_root"] == str(root) and body["demo"] is True
     assert body["file_sha256"] == hashlib.sha256(sub.read_bytes()).hexdigest()
     assert len(body["manifest_sha256"]) == 64
 

@@ -1,5 +1,7 @@
 """Fuzzing the validator with hypothesis: random bytes, mutated valid files and random CSV-ish text (2,100 inputs in
-all). Whatever the input, `validate_file` returns a report — no exception escapes — and the report is coherent."""
+all), then hostile files (cells and lines of up to 300k characters, control characters; `hostile_fuzz.py`) under an
+address-space cap. Whatever the input, `validate_file` returns a report — no exception escapes — and the report is
+coherent, its lines short and printable."""
 
 from __future__ import annotations
 
@@ -113,3 +115,16 @@ def test_random_csvish_text(fuzz_file, references, headers, case, text, header):
     task, level = case
     prefix = headers[task] + "\n" if header and task in headers else ""
     validate_and_check(fuzz_file, task, level, (prefix + text).encode("utf-8"), _reference(references, task, level))
+
+
+HOSTILE_EXAMPLES = 200
+
+
+def test_hostile_files_under_a_memory_cap(run_capped, tmp_path):
+    """The hostile strategies in a subprocess whose address space may grow by 256 MiB at most: a megabyte-sized
+    cell must cost the validator a small multiple of its size, not rows x longest cell."""
+    here = Path(__file__).parent
+    setup = f"import sys; sys.path.insert(0, {str(here)!r}); import hostile_fuzz"
+    result = run_capped(f"hostile_fuzz.fuzz(__import__('pathlib').Path({str(tmp_path)!r}), {HOSTILE_EXAMPLES})\n"
+                        f"print('FUZZ-OK')", timeout=240, before_cap=setup)
+    assert result.returncode == 0 and "FUZZ-OK" in result.stdout, result.stderr[-4000:]

@@ -31,7 +31,8 @@ def test_checkpoints_load_with_weights_only_and_log_has_every_epoch(tmp_path: Pa
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert last["epoch"] == 2
     assert {"model", "optimizer", "scheduler", "scaler", "rng", "history", "best_epoch"} <= set(last)
-    assert set(last["rng"]) == {"python", "numpy", "torch", "cuda"}
+    assert len(last["rng"]) == 1 and set(last["rng"][0]) == {"python", "numpy", "torch", "cuda"}  # one per rank
+    assert last["precision"] == "fp32"
     best = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best["epoch"] == last["best_epoch"]
     rows = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
@@ -52,8 +53,9 @@ def test_rng_state_round_trips(tmp_path: Path) -> None:
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
 
-def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
-    script = [sys.executable, str(HERE / "synthetic.py")]
+@pytest.mark.parametrize("mode", ["clip", "frames"])
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Path, mode: str) -> None:
+    script = [sys.executable, str(HERE / "synthetic.py"), "--mode", mode]
     killed = tmp_path / "killed"
     process = subprocess.Popen([*script, str(killed), "--epochs", "3", "--step-delay", "0.05"],
                                stderr=subprocess.DEVNULL)
@@ -63,14 +65,14 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pa
         assert process.poll() is None, "the training process ended before its first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.15)  # a few steps into epoch 2 (8 steps of >= 0.05 s each)
+    time.sleep(0.15)  # a few steps into epoch 2 (at least 5 steps of >= 0.05 s each)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (killed / "summary.json").exists()
     assert torch.load(killed / "last.pt", weights_only=True)["epoch"] == 1
     subprocess.run([*script, str(killed), "--epochs", "3", "--resume"], check=True, stderr=subprocess.DEVNULL)
     resumed = json.loads((killed / "summary.json").read_text())
-    uninterrupted = synthetic.train(tmp_path / "straight", epochs=3)
+    uninterrupted = synthetic.train(tmp_path / "straight", epochs=3, mode=mode)
     assert resumed["history"] == uninterrupted["history"]
     assert resumed["best"] == uninterrupted["best"]
 
@@ -93,3 +95,62 @@ def test_torchrun_two_gloo_processes_train_and_rank0_writes(tmp_path: Path) -> N
     assert summary["world_size"] == 2 and summary["rank"] == 0
     assert len(summary["history"]) == 2
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.distributed
+def test_torchrun_two_gloo_processes_equal_one_process_on_a_frame_task(tmp_path: Path) -> None:
+    """2 ranks × batch 4 see the same 8 windows per step as 1 process × batch 8 (DistributedSampler shards one
+    permutation), the masked mean is taken over both ranks' valid frames, and the validation predictions are gathered
+    and reassembled per frame: the metrics agree with the single-process run up to float summation order."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    str(HERE / "synthetic.py"), str(tmp_path / "ddp"), "--epochs", "2", "--mode", "frames",
+                    "--batch-size", "4", "--dropout", "0"], check=True, env=env, capture_output=True, timeout=180)
+    distributed = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    single = synthetic.train(tmp_path / "one", epochs=2, mode="frames", batch_size=8, dropout=0.0)
+    assert distributed["world_size"] == 2
+    ddp_values = [value for _, value in distributed["history"]]
+    one_values = [value for _, value in single["history"]]
+    assert ddp_values == pytest.approx(one_values, abs=1e-5)
+    assert distributed["best_epoch"] == single["best_epoch"]
+
+
+def test_resume_refuses_a_precision_change_and_loads_rng_state_on_the_cpu(tmp_path: Path) -> None:
+    """A checkpoint trained in fp16 (with a GradScaler state) cannot continue in fp32, and RNG states load on the CPU
+    whatever map_location asks for (here "meta" stands in for a CUDA device)."""
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.train import checkpoint
+
+    synthetic.train(tmp_path, epochs=1)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    checkpoint.save(tmp_path / "last.pt", {**state, "precision": "fp16", "scaler": {"scale": torch.tensor(1024.0)}})
+    with pytest.raises(AbawError, match="trained in fp16"):
+        synthetic.train(tmp_path, epochs=2, resume=True)
+    loaded = checkpoint.load(tmp_path / "last.pt", map_location="meta")
+    assert loaded["model"]["head.out.weight"].device.type == "meta"
+    assert loaded["rng"][0]["torch"].device.type == "cpu"
+
+
+def test_trainval_schedule_keeps_the_reused_runs_learning_rate_at_every_step(tmp_path: Path) -> None:
+    """A train+val row stops at the reused best epoch but keeps that run's cosine schedule: every step's learning
+    rate equals the full run's, instead of decaying to zero at the stop (the schedule is per epoch fraction)."""
+    from abaw_bench.harness.train.data import Collate, ItemDataset
+    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+
+    def learning_rates(run_dir: Path, epochs: int, schedule_epochs: int | None) -> list[float]:
+        seed_everything(0)
+        ids, source, targets = synthetic.make_split(32, 1)
+        settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0, seed=0, progress=False,
+                               schedule_epochs=schedule_epochs)
+        trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
+        seen: list[float] = []
+        trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
+        trainer.fit(ItemDataset(ids, {"x": source}, targets=targets), Collate({"x": synthetic.DIM}))
+        return seen
+
+    full = learning_rates(tmp_path / "full", epochs=5, schedule_epochs=None)
+    stopped = learning_rates(tmp_path / "stopped", epochs=2, schedule_epochs=5)
+    compressed = learning_rates(tmp_path / "compressed", epochs=2, schedule_epochs=None)
+    assert len(stopped) == 2 * 4 and stopped == full[: len(stopped)]
+    assert compressed != full[: len(compressed)]  # the old behaviour: the cosine reaches 0 at the reused epoch

@@ -1,0 +1,471 @@
+"""Centred text windows (hallmen2025 BAH): the words around a frame, encoded at a marker token placed at its time.
+
+For a label frame t (seconds: frame / fps) and a span S (hallmen2025: 20 s):
+1. Word timestamps. From the dataset's transcript when it has word or chunk timestamps ("words", "segments" or
+   "chunks"; format in `words_from_transcript`); else from an asr encoder's words (Whisper, `word_timestamps=True`,
+   cached by `harness.features`). A chunk (the Hugging Face ASR pipeline's `{"timestamp": [start, end], "text"}`) has
+   no word times: its words are spread over the chunk in proportion to their character length (`spread_chunk`), so a
+   long word takes longer than a short one. A word's time is the midpoint of its interval.
+2. The window: the words whose times fall within [t − S/2, t + S/2], both ends inclusive and both cut by timestamp,
+   with the special token `[ATTENTION]` inserted between the last word at or before t and the first word after it.
+   The authors' code cut the end of a chunk wrongly: it computed the fraction of the chunk lying *after* the window's
+   end and kept that many words (`words[:int(n * fraction_outside)]`), i.e. the complementary fraction — a chunk 75 %
+   inside the window kept its first 25 % of words. Here every word is kept or dropped by its own timestamp.
+3. At most 128 tokens (the encoder's specials and the marker included): a longer window loses words from both ends,
+   the word farther in time from t first, so the marker always stays inside.
+4. The vector is the encoder's last hidden state at the marker token. The token is added to the tokenizer and the
+   input embedding matrix is resized when it has no free row. As the encoder stays frozen here (its outputs are
+   cached; the authors fine-tuned it with the head), the marker's embedding row is never learned: it is set to the mean
+   of the vocabulary's embeddings, a deterministic, neutral starting point whose hidden state the context shapes.
+
+Encodings are cached by window content (the words before and after the marker): the same content encodes once per
+build (frames inside one silence or one word share it), and on disk under `cache_home()/features/<task>/
+<encoder>-<preset>-attention-windows-<config>/`, keyed by a hash of the content and the encoder's fingerprint, in
+shards written atomically, so a second run (or a resumed one) encodes nothing it has already encoded.
+
+    windows = build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 20.0, frames_by_item)
+    windows.window(item.id, 120)    # [1, D] float32: the text vector for frame 120 (t = 4.8 s)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from abaw_bench.harness.atomic import atomic_path, write_json
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT
+from abaw_bench.harness.tasks.base import Item
+
+ATTENTION_TOKEN = "[ATTENTION]"
+MAX_TOKENS = 128
+SHARD_WINDOWS = 2048  # encodings per cache shard: the granularity of a resumed build
+RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+    @property
+    def time(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+# --------------------------------------------------------------------------------------------------- word timestamps
+
+def spread_chunk(text: str, start: float, end: float) -> list[Word]:
+    """The chunk's words with [start, end] split between them in proportion to their character length."""
+    words = text.replace(ATTENTION_TOKEN, " ").split()  # a literal marker in a transcript must not become one
+    if not words:
+        return []
+    lengths = np.array([len(word) for word in words])
+    bounds = np.concatenate([[0], np.cumsum(lengths)]) / lengths.sum()
+    times = start + (end - start) * bounds
+    return [Word(word, float(times[i]), float(times[i + 1])) for i, word in enumerate(words)]
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
+        raise AbawError(f"{where}: expected a time in seconds (a number >= 0), found {str(value)[:60]!r}")
+    return float(value)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise AbawError(f"{where}: expected a string, found {type(value).__name__}")
+    return value
+
+
+def _timed_list(entries: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise AbawError(f"{where}: expected a list of objects")
+    return entries
+
+
+def _spread_chunks(chunks: Sequence[tuple[float, float | None, str]], where: str) -> list[Word]:
+    """Words of (start, end, text) chunks; repairs the two quirks of Whisper pipeline output.
+
+    A chunk may end with no time (the pipeline's last chunk when the audio stops mid-word): it ends where the next
+    chunk starts, or for the last chunk after 0.4 s per word (2.5 words/s, ordinary speech). Long-form output may
+    restart its clock at 0 every 30 s: a chunk after the first that starts at 0, or before its predecessor started,
+    begins a new clock, shifted (with every later chunk) to start where the previous chunk ended (the authors repaired
+    the same quirk for chunks restarting at exactly 0).
+    """
+    words: list[Word] = []
+    offset, previous_start, previous_end = 0.0, 0.0, 0.0
+    for index, (start, end, text) in enumerate(chunks):
+        if index > 0 and (start == 0.0 or start < previous_start):
+            offset = previous_end - start
+        previous_start = start
+        if end is None:
+            following = chunks[index + 1][0] if index + 1 < len(chunks) else None
+            end = following if following is not None and following >= start else start + 0.4 * len(text.split())
+        if end < start:
+            raise AbawError(f"{where}[{index}]: the chunk ends ({end}) before it starts ({start})")
+        words += spread_chunk(text, start + offset, end + offset)
+        previous_end = end + offset
+    return words
+
+
+def words_from_transcript(transcript: Any, where: str) -> list[Word] | None:
+    """Timed words of a transcript object, or None when it carries no timestamps (only "text").
+
+    Accepted, first match wins: `{"words": [{"word" | "text", "start", "end"}]}` (word level; the asr encoder's
+    output), `{"segments": [{"start", "end", "text"[, "words"]}]}` (Whisper segments; their words when present, else
+    the segment spread as a chunk), `{"chunks": [{"timestamp": [start, end], "text"}]}` (chunks, spread).
+    """
+    if not isinstance(transcript, dict):
+        raise AbawError(f"{where}: expected a JSON object, found {type(transcript).__name__}")
+    if transcript.get("words"):
+        words = []
+        for index, entry in enumerate(_timed_list(transcript["words"], f"{where}: 'words'")):
+            field_where = f"{where}: words[{index}]"
+            text = _text(entry.get("word", entry.get("text")), f"{field_where}.word")
+            start, end = _seconds(entry.get("start"), f"{field_where}.start"), _seconds(entry.get("end"),
+                                                                                      f"{field_where}.end")
+            words += [Word(part, start, max(start, end)) for part in text.replace(ATTENTION_TOKEN, " ").split()]
+        return words
+    if "segments" in transcript:
+        segments = _timed_list(transcript["segments"], f"{where}: 'segments'")
+        if segments and all(segment.get("words") for segment in segments):
+            return words_from_transcript({"words": [word for segment in segments for word in segment["words"]]},
+                                         where)
+        return _spread_chunks([(_seconds(s.get("start"), f"{where}: segments[{i}].start"),
+                                None if s.get("end") is None else _seconds(s["end"], f"{where}: segments[{i}].end"),
+                                _text(s.get("text"), f"{where}: segments[{i}].text"))
+                               for i, s in enumerate(segments)], f"{where}: segments")
+    if "chunks" in transcript:
+        chunks = []
+        for index, chunk in enumerate(_timed_list(transcript["chunks"], f"{where}: 'chunks'")):
+            stamp = chunk.get("timestamp")
+            if not isinstance(stamp, list | tuple) or len(stamp) != 2:
+                raise AbawError(f"{where}: chunks[{index}].timestamp: expected [start, end] in seconds, found "
+                                f"{str(stamp)[:60]!r}")
+            end = None if stamp[1] is None else _seconds(stamp[1], f"{where}: chunks[{index}].timestamp[1]")
+            chunks.append((_seconds(stamp[0], f"{where}: chunks[{index}].timestamp[0]"), end,
+                           _text(chunk.get("text"), f"{where}: chunks[{index}].text")))
+        return _spread_chunks(chunks, f"{where}: chunks")
+    return None
+
+
+def read_transcript_words(path: Path) -> list[Word] | None:
+    """`words_from_transcript` of a JSON file (the dataset's transcript media)."""
+    try:
+        transcript = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AbawError(f"{path}: cannot read the transcript JSON ({error})") from error
+    return words_from_transcript(transcript, str(path))
+
+
+# --------------------------------------------------------------------------------------------------- windows
+
+@dataclass(frozen=True)
+class WindowBounds:
+    """Word indices of one window: words[first:marker] go before the token, words[marker:stop] after it."""
+
+    first: int
+    marker: int
+    stop: int
+
+
+def select_windows(times: np.ndarray, centres: np.ndarray, span: float) -> list[WindowBounds]:
+    """For each centre, the words (sorted midpoint `times`) within [centre − span/2, centre + span/2], both ends
+    inclusive, and the token's place: after every word whose time is at or before the centre."""
+    first = np.searchsorted(times, centres - span / 2, side="left")
+    marker = np.searchsorted(times, centres, side="right")
+    stop = np.searchsorted(times, centres + span / 2, side="right")
+    return [WindowBounds(*bounds) for bounds in zip(first.tolist(), marker.tolist(), stop.tolist(), strict=True)]
+
+
+def trim_window(bounds: WindowBounds, times: np.ndarray, token_counts: np.ndarray, centre: float,
+                budget: int) -> WindowBounds:
+    """Drop end words, the one farther in time from `centre` first (the later on a tie), until the words' tokens
+    fit in `budget`; the token keeps its place between the same two words."""
+    first, stop = bounds.first, bounds.stop
+    total = int(token_counts[first:stop].sum())
+    while total > budget and first < stop:
+        if first < bounds.marker and (stop == bounds.marker or centre - times[first] > times[stop - 1] - centre):
+            total -= int(token_counts[first])
+            first += 1
+        else:
+            stop -= 1
+            total -= int(token_counts[stop])
+    return WindowBounds(first, bounds.marker, stop)
+
+
+# --------------------------------------------------------------------------------------------------- the encoder
+
+@dataclass
+class _MarkerEncoder:
+    """A text encoder's transformer and tokenizer with the marker token added."""
+
+    name: str
+    preset: str
+    model: Any  # a transformers PreTrainedModel returning last_hidden_state
+    tokenizer: Any
+    token_id: int
+    recipe: dict[str, Any]
+    weights_source: str
+    is_random: bool
+    device: str
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.recipe, sort_keys=True).encode()).hexdigest()
+
+
+_LOADED: dict[tuple[Any, ...], _MarkerEncoder] = {}  # the last encoder built, reused by the next build in this process
+
+
+def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str,
+                    trust_remote_code: bool) -> _MarkerEncoder:
+    key = (name, preset, str(weights), device, trust_remote_code)
+    if key in _LOADED:
+        return _LOADED[key]
+    import torch
+    from abaw_bench.harness.encoders import encoder_info, load_encoder
+    from abaw_bench.harness.encoders._common import seeded
+
+    if encoder_info(name).modality != "text":
+        raise AbawError(f"encoder {name!r} is not a text encoder; centred text windows need one")
+    encoder = load_encoder(name, preset, weights=weights, device=device, trust_remote_code=trust_remote_code)
+    fingerprint = encoder.fingerprint()  # of the published weights, before the marker row is added
+    model = encoder.model
+    if not hasattr(model, "get_input_embeddings"):  # a sentence-transformers pipeline: module 0 wraps the transformer
+        model = model[0].auto_model
+    tokenizer = encoder.tokenizer
+    tokenizer.add_tokens([ATTENTION_TOKEN], special_tokens=True)
+    token_id = int(tokenizer.convert_tokens_to_ids(ATTENTION_TOKEN))
+    with torch.no_grad(), seeded():  # resizing draws (then discards) a random row: keep the caller's RNG untouched
+        if model.get_input_embeddings().weight.shape[0] <= token_id:
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        embeddings = model.get_input_embeddings().weight
+        embeddings[token_id] = embeddings[:token_id].mean(dim=0)
+    model.eval().to(device)
+    recipe = {"version": RECIPE_VERSION, "encoder": name, "preset": preset, "fingerprint": fingerprint,
+              "token": ATTENTION_TOKEN, "token_embedding": "mean of the vocabulary embeddings",
+              "max_tokens": MAX_TOKENS, "vector": "last_hidden_state at the token"}
+    _LOADED.clear()
+    _LOADED[key] = _MarkerEncoder(name, preset, model, tokenizer, token_id, recipe, encoder.weights_source,
+                                  encoder.is_random, device)
+    return _LOADED[key]
+
+
+def _encode(encoder: _MarkerEncoder, texts: Sequence[str], batch_size: int, bar: Any) -> np.ndarray:
+    """[len(texts), D] hidden states at the marker, in `texts` order (batched by token length)."""
+    import torch
+
+    ids = encoder.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    positions = []
+    for text, row in zip(texts, ids, strict=True):
+        found = [i for i, token in enumerate(row) if token == encoder.token_id]
+        if len(found) != 1 or len(row) > MAX_TOKENS:
+            raise RuntimeError(f"window {text[:80]!r}: {len(found)} marker tokens in {len(row)} tokens")
+        positions.append(found[0])
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    order = np.argsort([len(row) for row in ids], kind="stable")
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            batch = encoder.tokenizer.pad({"input_ids": [ids[i] for i in chosen]}, return_tensors="pt")
+            hidden = encoder.model(input_ids=batch["input_ids"].to(encoder.device),
+                                   attention_mask=batch["attention_mask"].to(encoder.device)).last_hidden_state
+            at = torch.as_tensor([positions[i] for i in chosen], device=hidden.device)
+            out[chosen] = hidden[torch.arange(len(chosen), device=hidden.device), at].float().cpu().numpy()
+            bar.update(len(chosen))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- the disk cache
+
+def default_cache_dir(task: str, encoder: _MarkerEncoder) -> Path:
+    from abaw_bench.harness.paths import cache_home
+
+    return cache_home() / "features" / task / f"{encoder.name}-{encoder.preset}-attention-windows-{encoder.digest[:12]}"
+
+
+def _content_key(recipe_digest: str, content: tuple[tuple[str, ...], tuple[str, ...]]) -> bytes:
+    payload = json.dumps([recipe_digest, content[0], content[1]], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest().encode("ascii")
+
+
+def _read_shards(directory: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
+    found: dict[bytes, np.ndarray] = {}
+    for shard in sorted(directory.glob("shard-*.npz")):
+        try:
+            with np.load(shard, allow_pickle=False) as data:
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, ValueError, KeyError) as error:
+            raise AbawError(f"{shard}: unreadable text-window cache shard ({error}); delete it to re-encode") from error
+        for key, vector in zip(keys.tolist(), vectors, strict=True):
+            if key in wanted:
+                found[key] = vector
+    return found
+
+
+def _write_shard(directory: Path, keys: list[bytes], vectors: np.ndarray) -> None:
+    name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
+    with atomic_path(directory / f"shard-{name}.npz") as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, keys=np.array(keys, dtype="S64"), vectors=np.ascontiguousarray(vectors, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------------------------------- the source
+
+@dataclass
+class TextWindows:
+    """The text input of centred sampling: `window(item_id, frame)` → [1, D], precomputed for the requested frames."""
+
+    dim: int
+    vectors: np.ndarray  # [M, D] float32, one row per distinct window content
+    texts: list[str]  # [M] the window text with the marker, for logs and checks
+    rows: dict[str, np.ndarray]  # item id -> [max requested frame + 1] int64 row into `vectors`, -1 = not requested
+    fingerprint: str  # of the encoder recipe (weights, marker token, limits)
+    weights_source: str
+    is_random: bool
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def _row(self, item_id: str, frame: int) -> int:
+        rows = self.rows.get(item_id)
+        if rows is None:
+            raise AbawError(f"no text windows were built for item {item_id[:120]!r}")
+        row = int(rows[frame]) if 0 <= frame < len(rows) else -1
+        if row < 0:
+            raise AbawError(f"no text window was built for frame {frame} of item {item_id[:120]!r}")
+        return row
+
+    def window(self, item_id: str, frame: int) -> np.ndarray:
+        row = self._row(item_id, frame)
+        return self.vectors[row:row + 1]
+
+    def window_text(self, item_id: str, frame: int) -> str:
+        return self.texts[self._row(item_id, frame)]
+
+
+def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset: str, *,
+                data_root: Path | None, asr_weights: str | os.PathLike[str] | None,
+                download_root: str | os.PathLike[str] | None, device: str,
+                progress: bool) -> tuple[dict[str, list[Word]], dict[str, int]]:
+    """Timed words per item: the dataset's transcript where it has timestamps, else the asr encoder's words."""
+    words: dict[str, list[Word]] = {}
+    for item in items:
+        path = item.media.get("transcript")
+        found = read_transcript_words(path) if path is not None else None
+        if found is not None:
+            words[item.id] = found
+    missing = [item for item in items if item.id not in words]
+    if missing and transcript_source == DATASET_TRANSCRIPT:
+        raise AbawError(f"{len(missing)} of {len(items)} items have no transcript with word or chunk timestamps "
+                        f"(first: {missing[0].id[:120]!r}, transcript: {missing[0].media.get('transcript')}); this "
+                        "preset reads the dataset's transcripts only")
+    if missing:
+        from abaw_bench.harness.encoders import load_encoder
+        from abaw_bench.harness.features.pipeline import extract_items
+
+        asr = load_encoder(transcript_source, preset, weights=asr_weights, device=device, download_root=download_root)
+        root = data_root or Path(os.path.commonpath([str(p) for item in missing for p in item.media.values()]))
+        for split in sorted({item.split for item in missing}):
+            group = [item for item in missing if item.split == split]
+            store = extract_items(asr, task, group, root, split, progress=progress)
+            for item in group:
+                words[item.id] = words_from_transcript(store.transcript(item.id), str(store.path(item.id))) or []
+    return words, {"dataset": len(items) - len(missing), "asr": len(missing)}
+
+
+def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
+                       fps: float, span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
+                       weights: str | os.PathLike[str] | None = None, device: str = "cpu",
+                       cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
+                       data_root: str | os.PathLike[str] | None = None,
+                       asr_weights: str | os.PathLike[str] | None = None,
+                       download_root: str | os.PathLike[str] | None = None, trust_remote_code: bool = False,
+                       batch_size: int = 64) -> TextWindows:
+    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames).
+
+    `transcript_source` is DATASET_TRANSCRIPT (the dataset's transcripts only) or an asr encoder name (the dataset's
+    transcripts where they have timestamps, that encoder's words for the other items; `data_root`, `asr_weights`
+    and `download_root` locate its media and weights). `cache_dir` None = the feature cache (module docstring).
+    """
+    from abaw_bench.harness.progress import progress as reporter
+
+    if fps <= 0 or span_seconds <= 0:
+        raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {fps}, span {span_seconds}")
+    by_id = {item.id: item for item in items}
+    unknown = [item_id for item_id in frames_by_item if item_id not in by_id]
+    if unknown:
+        raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
+    wanted_items = [by_id[item_id] for item_id in frames_by_item]
+    encoder = _marker_encoder(encoder_name, preset, weights=weights, device=device,
+                              trust_remote_code=trust_remote_code)
+    words_by_item, sources = _item_words(task, wanted_items, transcript_source, preset,
+                                         data_root=Path(data_root) if data_root is not None else None,
+                                         asr_weights=asr_weights, download_root=download_root, device=device,
+                                         progress=progress)
+    budget = MAX_TOKENS - encoder.tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
+    contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> row of `vectors`
+    rows: dict[str, np.ndarray] = {}
+    requested = trimmed = 0
+    for item in wanted_items:
+        item_words = sorted(words_by_item[item.id], key=lambda word: word.time)
+        item_texts = [word.text for word in item_words]
+        times = np.array([word.time for word in item_words], dtype=np.float64)
+        token_ids = encoder.tokenizer(item_texts, add_special_tokens=False)["input_ids"] if item_texts else []
+        counts = np.array([len(ids) for ids in token_ids], dtype=np.int64)
+        frames = np.unique(np.asarray(frames_by_item[item.id], dtype=np.int64))
+        if len(frames) and frames[0] < 0:
+            raise AbawError(f"item {item.id[:120]!r}: frame {int(frames[0])} requested; frames are 0-based")
+        item_rows = np.full(int(frames[-1]) + 1 if len(frames) else 0, -1, dtype=np.int64)
+        centres = frames / fps
+        seen: dict[WindowBounds, int] = {}  # consecutive frames mostly share their words: look each bounds up once
+        for frame, centre, bounds in zip(frames.tolist(), centres.tolist(), select_windows(times, centres,
+                                                                                          span_seconds), strict=True):
+            if bounds in seen:
+                item_rows[frame] = seen[bounds]
+                continue
+            fitted = trim_window(bounds, times, counts, centre, budget)  # trimming depends on the centre: not shared
+            content = (tuple(item_texts[fitted.first:fitted.marker]), tuple(item_texts[fitted.marker:fitted.stop]))
+            item_rows[frame] = contents.setdefault(content, len(contents))
+            if fitted == bounds:
+                seen[bounds] = int(item_rows[frame])
+            else:
+                trimmed += 1
+        requested += len(frames)
+        rows[item.id] = item_rows
+
+    content_list = list(contents)
+    keys = [_content_key(encoder.digest, content) for content in content_list]
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir(task, encoder)
+    if not (directory / "cache.json").is_file():
+        write_json(directory / "cache.json", {**encoder.recipe, "weights": encoder.weights_source})
+    cached = _read_shards(directory, set(keys))
+    vectors = np.empty((len(keys), encoder.dim), dtype=np.float32)
+    todo = []
+    for index, key in enumerate(keys):
+        if key in cached:
+            vectors[index] = cached[key]
+        else:
+            todo.append(index)
+    texts = [" ".join([*before, ATTENTION_TOKEN, *after]) for before, after in content_list]
+    with reporter(len(todo), f"text windows {encoder_name}/{preset} {task}", unit="window",
+                  enabled=progress and bool(todo)) as bar:
+        for start in range(0, len(todo), SHARD_WINDOWS):
+            chosen = todo[start:start + SHARD_WINDOWS]
+            vectors[chosen] = _encode(encoder, [texts[i] for i in chosen], batch_size, bar)
+            _write_shard(directory, [keys[i] for i in chosen], vectors[chosen])
+    stats = {"items": len(wanted_items), "frames": requested, "distinct_windows": len(keys),
+             "from_cache": len(keys) - len(todo), "encoded": len(todo), "trimmed_to_max_tokens": trimmed,
+             "words_from": sources, "cache_dir": str(directory)}
+    return TextWindows(encoder.dim, vectors, texts, rows, encoder.digest[:16], encoder.weights_source,
+                       encoder.is_random, stats)

@@ -1,0 +1,138 @@
+"""A run's three datasets (train, val, test) in the shape the system's sampling declares.
+
+"clip" sampling keeps one sample per item (`ItemDataset`, labels re-indexed by item id). "windows" and "centred"
+put each video on its label-frame grid and sample windows or centre frames over it (`harness.train.windows`); their
+datasets reassemble predictions into the split's reference rows, in the reference order the submission needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import Hyper
+from abaw_bench.harness.tasks.base import Item, Table, Task
+from abaw_bench.harness.train.data import ItemDataset, shuffled_targets
+from abaw_bench.harness.train.inputs import InputBuilder
+from abaw_bench.harness.train.windows import (
+    FrameDataset,
+    GridSplit,
+    InputAlignment,
+    build_grids,
+    centred_frames,
+    window_starts,
+)
+
+
+@dataclass
+class SplitData:
+    """One split as the engine consumes it, plus the labels its predictions are scored against."""
+
+    dataset: Any  # ItemDataset | FrameDataset
+    row_ids: list[str]  # the rows predictions come back as (items for clip tasks, reference rows for frame tasks)
+    labels: Table | None  # aligned with row_ids; None for an unlabelled split
+    groups: list[str] | None = None  # the video of each row (frame tasks)
+    notes: list[str] = field(default_factory=list)  # what the run's log should say about this split
+
+
+def clip_split(builder: InputBuilder, reader: Any, task: Task, splits: tuple[str, ...], items: list[Item], *,
+               labelled: bool, shuffle_seed: int | None, merged_sources: Callable[[], tuple] | None = None,
+               max_rows: dict[str, int | None]) -> tuple[SplitData, dict[str, int]]:
+    """An ItemDataset over `items` (of `splits`); labels re-indexed by item id."""
+    ids = [item.id for item in items]
+    labels = None
+    targets = None
+    if labelled:
+        values = np.concatenate([reader.labels(split).reindex([i.id for i in items if i.split == split]).values
+                                 for split in splits])
+        labels = Table(ids, values.astype(np.float64), task.columns)
+        targets = values.astype(np.float32)
+        if shuffle_seed is not None:
+            targets = shuffled_targets(targets, shuffle_seed)
+    if merged_sources is not None:
+        features, prepared, dims = merged_sources()
+    else:
+        features, prepared, dims = builder.sources(splits[0], items)
+    return SplitData(ItemDataset(ids, features, prepared, targets, max_rows), ids, labels), dims
+
+
+def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, splits: tuple[str, ...],
+                items: list[Item], *, labelled: bool, training: bool, shuffle_seed: int | None,
+                sources: tuple[dict, dict, dict]) -> SplitData:
+    """A FrameDataset over the videos `items` of `splits`: grids from the reference rows, samples per the sampling."""
+    row_ids: list[str] = []
+    label_blocks = []
+    for split in splits:
+        if labelled:
+            table = reader.labels(split)
+            row_ids += table.ids
+            label_blocks.append(np.asarray(table.values, dtype=np.float64))
+        else:
+            row_ids += reader.reference_rows(split)
+    values = np.concatenate(label_blocks) if label_blocks else None
+    labels = Table(row_ids, values, task.columns) if values is not None else None
+    train_values = values
+    if values is not None and shuffle_seed is not None:
+        train_values = shuffled_targets(values, shuffle_seed)
+    features, prepared_sources, _ = sources
+    image_inputs = [name for name in builder.variant.inputs if builder.modality(name) == "image"]
+    face_positions = None
+    if image_inputs:
+        face_positions = {item.id: [number - task.frame_base for number in reader.frames_on_disk(item.id)]
+                          for item in items}
+    grid_split = build_grids(task, [item.id for item in items], row_ids, train_values, face_positions)
+    alignment = {name: _alignment(builder, hyper, name) for name in builder.variant.inputs}
+    for name in builder.variant.inputs:
+        if alignment[name].kind == "window":
+            features = {**features, name: builder.window_source(name, items, grid_split, hyper)}
+    samples = _samples(grid_split, hyper, training=training)
+    if not samples:
+        raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")
+    prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
+    dataset = FrameDataset(grid_split, hyper.sampling, samples, {n: f for n, f in features.items()}, alignment,
+                           window=hyper.window or 1, fps=task.fps or 25.0, prepared=prepared)
+    groups = [task.parse_frame_id(row_id)[0] for row_id in row_ids]
+    return SplitData(dataset, row_ids, labels, groups, _notes(grid_split, "+".join(splits), len(samples)))
+
+
+def _alignment(builder: InputBuilder, hyper: Hyper, name: str) -> InputAlignment:
+    modality = builder.modality(name)
+    span = hyper.centred_seconds.get(name)
+    rows = hyper.centred_rows.get(name)
+    if hyper.sampling == "centred" and span is None:
+        raise AbawError(f"centred sampling needs Hyper.centred_seconds[{name!r}] (the window's span in seconds)")
+    if modality == "text":
+        if hyper.sampling != "centred":
+            raise AbawError(f"input {name!r} is text: frame-level text is served as centred word windows only")
+        return InputAlignment("window", span, rows)
+    if modality not in ("image", "audio"):
+        raise AbawError(f"input {name!r} ({modality}) cannot be aligned to a label-frame grid")
+    return InputAlignment(modality, span, rows)
+
+
+def _samples(split: GridSplit, hyper: Hyper, *, training: bool) -> list[tuple[int, int]]:
+    samples = []
+    for index, grid in enumerate(split.grids):
+        if hyper.sampling == "windows":
+            stride = (hyper.stride or hyper.window) if training else (hyper.inference_stride or hyper.window)
+            for start in window_starts(grid.n_frames, hyper.window, stride):
+                if training and not np.isfinite(grid.targets[start:start + hyper.window]).any():
+                    continue  # a training window without any usable label teaches nothing
+                samples.append((index, start))
+        else:
+            samples += [(index, frame) for frame in centred_frames(grid, hyper.frame_step, labelled_only=training)]
+    return samples
+
+
+def _notes(split: GridSplit, name: str, n_samples: int) -> list[str]:
+    frames = sum(grid.n_frames for grid in split.grids)
+    notes = [f"{name}: {len(split.grids)} videos, {frames} grid frames, {n_samples} samples"]
+    missing = sum(int((~grid.has_face).sum()) for grid in split.grids if grid.has_face is not None)
+    if missing:
+        notes.append(f"{name}: {missing} frame(s) have no face crop: they read the nearest crop's features and are "
+                     "left out of the loss")
+    return notes
+

@@ -1,0 +1,274 @@
+"""Input building for a run: one source per variant input and split, and the encoders' provenance.
+
+A variant input is served by one of three families (harness/systems.py, "Input names"):
+- an encoder's cached features (`harness.features`, memory-mapped, extracted on first use);
+- the organisers' feature pickles ("provided:<kind>"), converted once through the restricted unpickler into the
+  feature cache and memory-mapped from there;
+- an unfrozen encoder: decoded media prepared per item in the DataLoader workers, run inside the training step.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import Hyper, SystemSpec, Variant
+from abaw_bench.harness.tasks.base import Item
+from abaw_bench.harness.train import distributed
+from abaw_bench.harness.train.config import RunConfig
+from abaw_bench.harness.train.data import PreparedSource
+
+PROVIDED_PREFIX = "provided:"
+# Widths of the organisers' pickles (the EMI release's vit/ and wav2vec2/ folders); only `info` uses them — a run
+# reads the width from the data.
+PROVIDED_DIMS = {"vit": 384, "wav2vec2": 768}
+
+
+class ProvidedSource:
+    """The organisers' per-item feature pickles ("provided:vit" → item.media["vit"]): each is read once through the
+    restricted unpickler into the feature cache (`harness.features.provided`), then memory-mapped like any cached
+    feature. `paths`: item id → pickle."""
+
+    def __init__(self, items: list[Item], kind: str, *, progress: bool = True) -> None:
+        from abaw_bench.harness.features.provided import provided_store
+
+        self.kind = kind
+        self.store = provided_store(items, kind, progress=progress)
+        self.paths = self.store.pickles
+        self.dim = self.store.dim if self.store.dim is not None else PROVIDED_DIMS.get(kind, 0)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.store
+
+    def get(self, item_id: str) -> np.ndarray:
+        return self.store.get(item_id)
+
+
+class InputBuilder:
+    """Builds one split's sources for every input of the variant and remembers the encoders' provenance."""
+
+    def __init__(self, spec: SystemSpec, task: str, variant: Variant, config: RunConfig, hyper: Hyper,
+                 data_root: Path, context: distributed.DistContext) -> None:
+        self.spec, self.task, self.variant, self.config, self.hyper = spec, task, variant, config, hyper
+        self.data_root, self.context = data_root, context
+        self.encoders: dict[str, Any] = {}  # unfrozen: input name -> built Encoder
+        self.provenance: dict[str, dict[str, Any]] = {}
+        for name in variant.unfrozen:
+            self.encoders[name] = self._load_unfrozen(name)
+
+    def encoder_name(self, name: str) -> str:
+        return self.spec.encoder_for(self.task, name, self.config.preset)
+
+    def modality(self, name: str) -> str:
+        """"image", "audio", "text" or "asr" for an encoder input; "provided" for the organisers' pickles."""
+        from abaw_bench.harness.encoders import encoder_info
+
+        encoder_name = self.encoder_name(name)
+        return "provided" if encoder_name.startswith(PROVIDED_PREFIX) else encoder_info(encoder_name).modality
+
+    def frame_loader(self, name: str, items: list[Item]) -> Any:
+        """Unfrozen image encoder under a frame sampling: (item id, face-crop rows) → the encoder's prepared input."""
+        encoder = self.encoders[name]
+        if encoder.info.modality != "image":
+            raise AbawError(f"input {name!r}: only image encoders can be fine-tuned under frame-level sampling")
+        folders = {item.id: item.media["faces"] for item in items if "faces" in item.media}
+        missing = [item.id for item in items if item.id not in folders]
+        if missing:
+            raise AbawError(f"video {missing[0][:120]!r} has no face-crop folder to decode for input {name!r}")
+        return _FaceRowsLoader(folders, encoder.prepare)
+
+    def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper) -> Any:
+        """A text input under centred sampling: the encoded words around every frame the sampler visits."""
+        from abaw_bench.harness.features.text_windows import build_text_windows
+        from abaw_bench.harness.tasks import get_task
+
+        encoder_name = self.encoder_name(name)
+        task = get_task(self.task)
+        frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
+        source = build_text_windows(
+            self.task, encoder_name, self.config.preset, items, self.spec.transcript_for(self.task, name,
+                                                                                          self.config.preset),
+            task.fps or 25.0, hyper.centred_seconds[name], frames_by_item,
+            weights=self.config.weights.get(encoder_name), device=str(self.context.device),
+            progress=self.config.progress and self.context.is_main, data_root=self.data_root,
+            asr_weights=self.config.weights.get(self.spec.transcript_for(self.task, name, self.config.preset) or ""))
+        self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
+                                          "weights": getattr(source, "weights_source", "unknown"),
+                                          "random_weights": bool(getattr(source, "is_random", False))})
+        return source
+
+    def _limits(self, modality: str) -> dict[str, Any]:
+        return {"max_seconds": self.hyper.max_seconds if modality in ("audio", "asr", "text") else None,
+                "max_frames": self.hyper.max_frames if modality == "image" else None}
+
+    def _load_unfrozen(self, name: str) -> Any:
+        from abaw_bench.harness.encoders import encoder_info, load_encoder
+
+        encoder_name = self.encoder_name(name)
+        modality = encoder_info(encoder_name).modality
+        options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds else {}
+        # trainable: every parameter requires grad and layerdrop is off, so DDP never meets a skipped layer
+        encoder = load_encoder(encoder_name, self.config.preset, weights=self.config.weights.get(encoder_name),
+                               device=str(self.context.device), trainable=True, **options)
+        self.provenance[name] = {"encoder": encoder_name, "fingerprint": encoder.fingerprint(), "unfrozen": True,
+                                 "weights": encoder.weights_source, "random_weights": encoder.is_random}
+        return encoder
+
+    def sources(self, split: str,
+                items: list[Item]) -> tuple[dict[str, Any], dict[str, PreparedSource], dict[str, int]]:
+        """(feature sources, prepared sources, input dims) for `items` of `split`."""
+        features: dict[str, Any] = {}
+        prepared: dict[str, PreparedSource] = {}
+        dims: dict[str, int] = {}
+        for name in self.variant.inputs:
+            encoder_name = self.encoder_name(name)
+            if self.hyper.sampling == "centred" and self.modality(name) == "text":
+                continue  # served per sample by the word windows around each frame (window_source), not per item
+            if name in self.encoders:
+                encoder = self.encoders[name]
+                prepared[name] = PreparedSource(_media_loader(items, encoder.info.modality, self.hyper),
+                                                encoder.prepare)
+                dims[name] = encoder.output_dim
+            elif encoder_name.startswith(PROVIDED_PREFIX):
+                source = ProvidedSource(items, encoder_name[len(PROVIDED_PREFIX):],
+                                        progress=self.config.progress and self.context.is_main)
+                features[name], dims[name] = source, source.dim
+                self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": None,
+                                                  "weights": "the organisers' feature pickles"})
+            else:
+                store = self._store(encoder_name, split)
+                features[name], dims[name] = store, int(store.dim)
+                self.provenance.setdefault(name, {"encoder": encoder_name,
+                                                  "fingerprint": store.summary.get("fingerprint"),
+                                                  "weights": store.summary.get("weights", "unknown"),
+                                                  "random_weights": bool(store.summary.get("random_weights"))})
+        return features, prepared, dims
+
+    def _store(self, encoder_name: str, split: str) -> Any:
+        """Cached features: what `extract` already cached for this configuration in any dtype (the run's log says
+        which), else extracted now. Every rank takes part: under torchrun each extracts its shard and all ranks get
+        the same store, so no rank waits idle at a barrier through a long extraction."""
+        from abaw_bench.harness.encoders import encoder_info
+        from abaw_bench.harness.features import ensure_features
+        from abaw_bench.harness.features.lookup import find_cached_store
+
+        limits = self._limits(encoder_info(encoder_name).modality)
+        weights = self.config.weights.get(encoder_name)
+        store, explanation = find_cached_store(self.task, encoder_name, self.config.preset, self.data_root, split,
+                                               device=str(self.context.device), weights=weights, **limits)
+        if self.context.is_main and self.config.progress and explanation:
+            print(f"[abaw-bench] {encoder_name} {split}: {explanation}", file=sys.stderr)
+        if store is None:
+            store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
+                                    weights=weights, device=str(self.context.device),
+                                    num_workers=self.config.num_workers,
+                                    progress=self.config.progress and self.context.is_main, **limits)
+        return store
+
+
+def _media_loader(items: list[Item], modality: str, hyper: Hyper) -> Any:
+    """item id → decoded media for an unfrozen encoder (same decoding as feature extraction)."""
+    from abaw_bench.harness.features.cache import Source
+    from abaw_bench.harness.features.pipeline import decode_source
+
+    kinds = {"audio": ("audio", ("audio", "video")), "image": ("faces", ("faces",)),
+             "text": ("transcript", ("transcript",))}
+    if modality not in kinds:
+        raise AbawError(f"cannot fine-tune an encoder of modality {modality!r} end to end")
+    kind, media_kinds = kinds[modality]
+    paths: dict[str, Path] = {}
+    for item in items:
+        path = next((item.media[k] for k in media_kinds if k in item.media), None)
+        if path is None:
+            raise AbawError(f"item {item.id!r} ({item.split}) has no {' or '.join(media_kinds)} media to decode")
+        paths[item.id] = path
+    return _DecodeBySource(paths, kind, hyper.max_seconds, hyper.max_frames, Source, decode_source)
+
+
+@dataclass(frozen=True)
+class _DecodeBySource:
+    """Picklable for DataLoader workers."""
+
+    paths: dict[str, Path]
+    kind: str
+    max_seconds: float | None
+    max_frames: int | None
+    source_type: Any
+    decode: Any
+
+    def __call__(self, item_id: str) -> Any:
+        return self.decode(self.source_type(self.kind, self.paths[item_id]), max_seconds=self.max_seconds,
+                           max_frames=self.max_frames)
+
+
+def merged_sources(builder: InputBuilder, reader: Any, splits: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """Train+val rows: one source per input serving items of both splits (each split has its own cache)."""
+    parts = [builder.sources(split, reader.items(split)) for split in splits]
+    features = {name: _UnionSource([part[0][name] for part in parts]) for name in parts[0][0]}
+    prepared = {name: _UnionPrepared([part[1][name] for part in parts]) for name in parts[0][1]}
+    return features, prepared, parts[0][2]
+
+
+@dataclass(frozen=True)
+class _UnionSource:
+    sources: list[Any]
+
+    @property
+    def dim(self) -> int:
+        return self.sources[0].dim
+
+    def get(self, item_id: str) -> np.ndarray:
+        for source in self.sources:
+            if item_id in source:
+                return source.get(item_id)
+        raise KeyError(item_id)
+
+
+@dataclass(frozen=True)
+class _UnionPrepared:
+    sources: list[PreparedSource]
+
+    def get(self, item_id: str) -> Any:
+        for source in self.sources:
+            if item_id in source.load_media.paths:
+                return source.get(item_id)
+        raise KeyError(item_id)
+
+
+
+
+def max_rows(variant: Variant, hyper: Hyper, builder: InputBuilder) -> dict[str, int | None]:
+    """Vision inputs keep their first `max_frames` rows (the cache already cut audio to `max_seconds`)."""
+    from abaw_bench.harness.encoders import encoder_info
+
+    limits: dict[str, int | None] = {}
+    for name in variant.inputs:
+        encoder_name = builder.encoder_name(name)
+        image = (encoder_name == f"{PROVIDED_PREFIX}vit" or
+                 (not encoder_name.startswith(PROVIDED_PREFIX) and encoder_info(encoder_name).modality == "image"))
+        limits[name] = hyper.max_frames if image else None
+    return limits
+
+
+@dataclass(frozen=True)
+class _FaceRowsLoader:
+    """Decodes the face crops at given rows of a video's crop folder (natural frame order) for an unfrozen image
+    encoder; picklable for DataLoader workers."""
+
+    folders: dict[str, Path]
+    prepare: Any
+
+    def __call__(self, item_id: str, rows: np.ndarray) -> Any:
+        from abaw_bench.harness.media import list_frames
+        from PIL import Image
+
+        files = list_frames(self.folders[item_id])
+        frames = []
+        for row in rows.tolist():
+            with Image.open(files[row]) as image:
+                frames.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        return self.prepare(frames)

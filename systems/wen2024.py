@@ -1,0 +1,165 @@
+"""wen2024 — "Multimodal Fusion with Pre-Trained Model Features in Affective Behaviour Analysis In-the-wild"
+(Wen et al., CVPR Workshops, ABAW 6, 2024): Aff-Wild2 valence-arousal (Table 1) and expressions (Table 2).
+
+Valence-arousal: frozen per-frame features of the face crops (ResNet-50, SE-ResNet-50, CLIP ViT-L/14 or EVA02) and
+WavLM-large audio features (sum of the last 4 hidden layers over 10 s chunks), each aligned to the label frames;
+windows of 1000 frames (stride 200 for training, non-overlapping at inference), one [valence, arousal] row per frame.
+Three fusion models (systems/_wen2024_models.py), one variant per row of Table 1:
+- `attention`: per-modality LSTMs, per-frame modality weights from an MLP over their states, the weighted sum through
+  a Bi-LSTM over time → Linear(2H → 2) (the authors' attention_seq; a learned per-frame gain for vision-only rows);
+- `mfn`: the Memory Fusion Network (one LSTM per modality, delta-memory attention over the cell states at t−1 and t,
+  multi-view gated memory of 128, window 2), read at every frame → Bi-LSTM → Linear;
+- `mctn`: the Multimodal Cyclic Translation Network, vision → audio → vision through one Bi-LSTM encoder and one
+  attention decoder; the vision encoder's states drive Bi-LSTM → Linear(2H → 2); the translation and cycle MSEs
+  (weight 0.5) are auxiliary losses; at inference only vision is needed.
+Table 1's caption fixes the settings of every row: hidden 256, dropout 0.2, loss weight 0.5, grad clip 0.8,
+lr 1e-3, here with Adam (weight decay 1e-5) and the loss 1 − CCC per dimension, averaged. The authors' code ran
+attention with hidden 64 / dropout 0.4 and MFN with hidden 128 / memory 128 / dropout 0.5, both unclipped, and
+MCTN with hidden 256 / dropout 0.2 / loss weight 0.5 / clip 0.8; it clipped gradients by value
+(`clip_grad_value_`), so 0.8 is a value threshold here too. It ran 100 epochs (its default) at a constant lr; the
+harness engine decays the lr with a cosine schedule (no warm-up), its only schedule.
+
+Expressions: a backbone fine-tuned end to end on 112 px crops (MobileNetV3-large, or EfficientNetV2 in the size the
+authors' code builds, efficientnetv2_rw_t) gives a feature per frame; over windows of 64 frames one pre-norm
+Transformer block (width = backbone width, 2 heads × 64, MLP 512) → concat[feature, block output] → Dropout 0.5 →
+Linear(→ 8) per frame; the paper's soft-F1 loss (1 − mean soft F1 over the classes), batch 16, 30 epochs, lr 1e-3
+or 5e-4 (the four rows of Table 2); AdamW with weight decay 5e-5 as in the authors' configuration. (The authors'
+EfficientNetV2 configuration switched on an extra attention branch; the paper describes one architecture for all
+four rows, which is what is built.)
+
+What the harness does differently from the authors' code, on purpose:
+- Their seq2seq LSTMs were not batch-first: fed [batch, frames, D], MCTN's encoder, decoder loop and attention all
+  ran over the batch axis (32 windows) instead of time. Here every recurrence is batch-first over time, packed.
+- Their MCTN decoder was a bidirectional LSTM restarted from a zero state at every step (its state reached the next
+  step only through the attention query) and never predicted the first frame; here one LSTM cell carries its state
+  over all frames. Teacher forcing was always on in effect (both branches of their choice fed the true frame); so
+  it is here.
+- Frames labelled -5 entered their CCC loss and metric; here the loss and metric mask them per dimension.
+- Their validation was a random 25 % slice of overlapping training windows, scored per window; here model
+  selection uses the official Validation_Set, scored at frame level over the whole split.
+- Their scripts fed the CLIP feature into the text slot too (MCTN then translated CLIP into itself); no modality is
+  duplicated here: the fusion models see exactly the variant's inputs.
+- Their WavLM extraction zero-padded the last chunk to 10 s before interpolating to the frame count, stretching the
+  audio; the wavlm-large encoder keeps the last chunk at its true length.
+- Their translation MSE also covered the zero columns that pad the narrower modality to the common width; here it
+  covers each modality's own columns and valid frames.
+The "ResNet"/"SENet" rows used face-pretrained weights from MERBench's feature set, which the resnet50/seresnet50
+encoders load through `--weights` (see `abaw-bench info`). The EVA02 rows use EVA02-large (timm
+eva02_large_patch14_224, 1024-d); the authors' feature-extraction script names only the base model
+(eva02_base_patch14_224, 768-d), so which size produced Table 1's EVA02 figures is not certain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+
+RESNET, SENET, CLIP, EVA02, WAVLM = "resnet50", "seresnet50", "clip-l14", "eva02-large", "wavlm-large"
+MOBILENET, EFFICIENTNET = "mobilenetv3", "efficientnetv2"
+FUSION_HIDDEN = {"paper": 256, "tiny": 16}  # H of every VA model (Table 1's caption)
+MFN_MEMORY = {"paper": 128, "tiny": 16}
+MFN_WINDOW = 2  # frames of cell states the delta-memory attention sees (t−1 and t)
+TRANSLATION_LOSS_WEIGHT = 0.5
+EXPR_BLOCK = {"paper": {"heads": 2, "head_dim": 64, "mlp": 512}, "tiny": {"heads": 2, "head_dim": 16, "mlp": 64}}
+
+
+def _va(name: str, row: str, model: str, inputs: tuple[str, ...], ccc: float) -> Variant:
+    return Variant(name, row, inputs, options={"model": model}, paper={"val": ccc})
+
+
+_VA_VARIANTS = (
+    _va("attention-resnet", "Attention ResNet/–", "attention", (RESNET,), 0.5342),
+    _va("attention-senet", "Attention SENet/–", "attention", (SENET,), 0.5513),
+    _va("attention-clip", "Attention CLIP-large/–", "attention", (CLIP,), 0.6347),
+    _va("attention-eva02", "Attention EVA02/–", "attention", (EVA02,), 0.6082),
+    _va("attention-clip-wavlm", "Attention CLIP-large/WavLM", "attention", (CLIP, WAVLM), 0.6523),
+    _va("mfn-clip-wavlm", "MFN CLIP-large/WavLM", "mfn", (CLIP, WAVLM), 0.6874),
+    _va("mfn-eva02-wavlm", "MFN EVA02/WavLM", "mfn", (EVA02, WAVLM), 0.6523),
+    _va("mctn-clip-wavlm", "MCTN CLIP-large/WavLM", "mctn", (CLIP, WAVLM), 0.6943),
+    _va("mctn-eva02-wavlm", "MCTN EVA02/WavLM", "mctn", (EVA02, WAVLM), 0.6645),
+)
+
+
+def _expr(name: str, row: str, backbone: str, lr: float, f1: float) -> Variant:
+    return Variant(name, row, (backbone,), unfrozen=(backbone,), hyper={"lr": lr}, paper={"val": f1})
+
+
+_EXPR_VARIANTS = (
+    _expr("efficientnetv2-lr1e-3", "Attention EfficientNetV2 lr .001", EFFICIENTNET, 1e-3, 0.255),
+    _expr("efficientnetv2-lr5e-4", "Attention EfficientNetV2 lr .0005", EFFICIENTNET, 5e-4, 0.274),
+    _expr("mobilenetv3-lr1e-3", "Attention MobileNetV3 lr .001", MOBILENET, 1e-3, 0.289),
+    _expr("mobilenetv3-lr5e-4", "Attention MobileNetV3 lr .0005", MOBILENET, 5e-4, 0.263),
+)
+
+VA_HYPER = Hyper(
+    lr=1e-3,
+    weight_decay=1e-5,
+    epochs=100,
+    batch_size=32,
+    warmup_epochs=0.0,
+    loss="ccc",
+    optimizer="adam",
+    grad_clip_value=0.8,
+    dropout=0.2,
+    sampling="windows",
+    window=1000,
+    stride=200,
+    inference_stride=None,
+)
+
+EXPR_HYPER = Hyper(
+    lr=1e-3,
+    weight_decay=5e-5,
+    epochs=30,
+    batch_size=16,
+    warmup_epochs=0.0,
+    loss="soft_f1",
+    optimizer="adamw",
+    dropout=0.5,
+    sampling="windows",
+    window=64,
+    stride=None,
+    inference_stride=None,
+)
+
+HYPER = {"va": VA_HYPER, "expr": EXPR_HYPER}
+
+
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
+    """The variant's model at the preset's widths; the output width comes from the task, dropout from its Hyper."""
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.systems import _wen2024_models as models
+
+    outputs = get_task(task).output_width
+    dropout = HYPER[task].replace(**dict(variant.hyper)).dropout
+    dims = {name: input_dims[name] for name in variant.inputs}
+    if task == "expr":
+        (backbone,) = variant.inputs
+        return models.FrameTransformerClassifier(backbone, dims[backbone], dropout=dropout, outputs=outputs,
+                                                 **EXPR_BLOCK[preset])
+    hidden, model = FUSION_HIDDEN[preset], variant.options["model"]
+    if model == "attention":
+        return models.ModalityAttentionFusion(dims, hidden, dropout, outputs)
+    if model == "mfn":
+        return models.MemoryFusionNetwork(dims, hidden, MFN_MEMORY[preset], MFN_WINDOW, dropout, outputs)
+    source, target = variant.inputs  # vision is translated to audio and back
+    return models.CyclicTranslationNetwork(source, target, dims, hidden, dropout, TRANSLATION_LOSS_WEIGHT, outputs)
+
+
+SPEC = SYSTEMS.register("wen2024")(
+    SystemSpec(
+        name="wen2024",
+        paper='Z. Wen, F. Zhang, S. Zhang, H. Sun, M. Xu, L. Sun, Z. Lian, B. Liu, J. Tao. "Multimodal Fusion with '
+        'Pre-Trained Model Features in Affective Behaviour Analysis In-the-wild." CVPR Workshops (ABAW 6), 2024.',
+        tasks=("va", "expr"),
+        variants={"va": {variant.name: variant for variant in _VA_VARIANTS},
+                  "expr": {variant.name: variant for variant in _EXPR_VARIANTS}},
+        default_variant={"va": "mctn-clip-wavlm", "expr": "mobilenetv3-lr1e-3"},  # the best row of each table
+        hyper=HYPER,
+        build_model=build_model,
+        description="VA: attention / MFN / MCTN fusion of frozen face and WavLM features over 1000-frame windows; "
+        "Expr: MobileNetV3 or EfficientNetV2 fine-tuned with a Transformer block over 64-frame windows.",
+    )
+)

@@ -1,0 +1,87 @@
+"""Progress output: a tqdm bar on a terminal; in a log (stderr redirected), plain lines and no carriage return."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import struct
+import termios
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from abaw_bench.harness.progress import progress
+from abaw_bench.harness.tasks.base import Item
+
+
+def test_plain_lines_when_the_stream_is_not_a_terminal(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    with log.open("w") as stream, progress(5, "convert", stream=stream, every_seconds=None, every_items=2) as bar:
+        for _ in range(5):
+            bar.update()
+            bar.set_postfix(loss="0.5")
+    lines = log.read_text().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["convert: 2/5 items", "convert: 4/5 items",
+                                                       "convert: done, 5/5 items"]
+    assert all(line.endswith("loss=0.5") for line in lines)
+    assert "\r" not in log.read_text()
+
+
+def test_leave_false_and_disabled_write_nothing_for_a_short_loop() -> None:
+    stream = io.StringIO()
+    for _ in progress(3, "epoch 1/30", stream=stream, leave=False).wrap(range(3)):
+        pass
+    with progress(3, "quiet", stream=stream, enabled=False) as bar:
+        bar.update(3)
+    assert stream.getvalue() == ""
+
+
+def test_a_long_loop_reports_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(np.arange(0.0, 100.0, 4.0))  # each call to time.monotonic advances 4 s
+    monkeypatch.setattr("abaw_bench.harness.progress.time.monotonic", lambda: float(next(clock)))
+    stream = io.StringIO()
+    bar = progress(None, "decode", stream=stream, leave=False, every_seconds=10.0)
+    for _ in range(6):
+        bar.update()
+    bar.close()
+    assert stream.getvalue().splitlines() == ["decode: 3 items (0.2 items/s, 12.0 s)",
+                                              "decode: 6 items (0.2 items/s, 24.0 s)"]
+
+
+def test_a_terminal_gets_the_tqdm_bar() -> None:
+    master, replica = os.openpty()
+    fcntl.ioctl(replica, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a window 80 columns wide
+    with os.fdopen(replica, "w") as terminal, progress(3, "extract", stream=terminal) as bar:
+        bar.update(3)
+    output = os.read(master, 65536).decode()
+    os.close(master)
+    assert "\r" in output and "3/3" in output
+
+
+def _write_wav(path: Path, seconds: float, seed: int) -> None:
+    samples = (np.random.default_rng(seed).standard_normal(round(16000 * seconds)) * 3000).astype(np.int16)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(samples.tobytes())
+
+
+def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    from abaw_bench.harness.encoders import load_encoder
+    from abaw_bench.harness.features import extract_items
+
+    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
+    items = []
+    for index in range(3):
+        _write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
+        items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
+    capfd.readouterr()
+    extract_items(load_encoder("wav2vec2-vad", "tiny"), "synthetic", items, tmp_path, "train", batch_size=2,
+                  progress=True)  # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
+    err = capfd.readouterr().err
+    assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 items" in err
+    assert "\r" not in err

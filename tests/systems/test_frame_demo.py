@@ -1,0 +1,121 @@
+"""Frame-level systems on the BAH and Aff-Wild2 demos (tiny presets, no --data-root): each trained variant beats its
+shuffled-label control, every submission it writes passes the validator, and results.json carries the task's
+breakdown (and, for BAH, the threshold and the video-level scores).
+
+The shuffled-label control permutes the training label rows across all frames of all videos, so the features carry
+no information about the labels; the engine then keeps its best validation epoch, which flatters the control a
+little. MARGINS is the lead the real labels must have over it, per task metric (VA mean CCC, BAH weighted F1, Expr
+macro F1). Measured leads: VA frame-head .36 vs ~0; BAH frame-head .729 vs .675 (the demo's vision cue is its weakest,
+d' ≈ 0.8), hallmen2025 text variants ~.85 vs .675.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from abaw_bench.harness.submission import validate_file
+from abaw_bench.harness.systems import get_system
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.train import pipeline
+from abaw_bench.harness.train.config import RunConfig
+
+pytestmark = pytest.mark.slow
+
+MARGINS = {"va": 0.15, "bah": 0.02}
+# Test-level overrides that keep each run to seconds on 2 CPU cores; the systems' published settings are untouched.
+# hallmen2025 on BAH: lr 1e-3 for 6 epochs of batch 8 (the paper's 7.5e-6 barely moves a head in that time), one
+# centred sample every 24th frame (the frames in between take the nearest decision, so every frame is still
+# predicted), and the vision window resampled to 100 rows (paper: 400) so that its LSTM runs a quarter of the steps;
+# the window keeps its 20 s span and stays centred. (Resampling the audio window too loses the demo's audio cue.)
+FAST = {
+    ("baseline", "bah"): {"epochs": 20, "lr": 3e-3}, ("baseline", "va"): {}, ("baseline", "expr"): {},
+    ("hallmen2025", "bah"): {"epochs": 6, "lr": 1e-3, "batch_size": 8, "hyper_overrides": {
+        "frame_step": 24, "centred_rows": {"vit-h14": 100}}},
+}
+# wen2024: windows of 64 frames (stride 32) instead of 1000 / 200, because the demo's videos have 100-300 frames and
+# one padded 1000-frame window per video leaves 6 training samples, i.e. one optimiser step per epoch; lr 3e-3, 15
+# epochs of batch 8 (VA). Expr fine-tunes its backbone: 6 epochs of batch 4 at the paper's lr.
+FAST |= {
+    ("wen2024", "va"): {"epochs": 15, "batch_size": 8, "lr": 3e-3, "hyper_overrides": {"window": 64, "stride": 32}},
+    ("wen2024", "expr"): {"epochs": 6, "batch_size": 4},
+}
+MARGINS["expr"] = 0.04
+CASES = [("baseline", "frame-head", "va"), ("baseline", "frame-head", "bah"), ("baseline", "frame-head", "expr")]
+# One variant per wen2024 model family on the demo (measured leads: attention .66 vs .14, MFN .65 vs .11, MCTN .74 vs
+# .03, Expr MobileNetV3 .086 vs .017); the other rows differ from these only in their frozen encoder or learning
+# rate and are built and run on random inputs in tests/systems/test_wen2024_models.py.
+CASES += [("wen2024", "attention-clip-wavlm", "va"), ("wen2024", "mfn-clip-wavlm", "va"),
+          ("wen2024", "mctn-clip-wavlm", "va"), ("wen2024", "mobilenetv3-lr1e-3", "expr")]
+CASES += [("hallmen2025", name, "bah") for name, variant in get_system("hallmen2025").variants["bah"].items()
+          if variant.train_splits == ("train",)]
+
+
+def _run(out: Path, system: str, variant: str, task: str, *, shuffle: bool = False,
+         fast: bool = True) -> tuple[dict[str, Any], Path]:
+    overrides = dict(FAST[system, task]) if fast else {}
+    if get_system(system).variant(task, variant).reuse_best_epoch_of:
+        overrides.pop("epochs", None)  # a train+val row takes its epoch count from its train-only run
+    config = RunConfig(system=system, task=task, variant=variant, preset="tiny", data_root=None,
+                       out_root=str(out / ("shuffled" if shuffle else "real")), seed=0, shuffle_labels=shuffle,
+                       progress=False, **overrides)
+    pipeline.run(config)
+    return json.loads((config.run_dir() / "results.json").read_text(encoding="utf-8")), config.run_dir()
+
+
+@pytest.mark.parametrize(("system", "variant", "task"), CASES)
+def test_frame_variant_beats_shuffled_labels_and_writes_valid_submissions(tmp_path: Path, demo_root, system: str,
+                                                                          variant: str, task: str) -> None:
+    results, run_dir = _run(tmp_path, system, variant, task)
+    control, _ = _run(tmp_path, system, variant, task, shuffle=True)
+    real, shuffled = results["val"]["value"], control["val"]["value"]
+    assert math.isfinite(real)
+    if (system, task) != ("baseline", "expr"):  # see below
+        assert real > shuffled + MARGINS[task], f"{system}/{variant} on {task}: {real:.3f} vs control {shuffled:.3f}"
+    # The Expr demo plants its classes as small bright patches at class-specific places on the face; the frozen tiny
+    # random ViT's token mean does not keep them (measured: .13 against a control of .16), so the per-frame baseline
+    # is only required to train, predict every frame and write a valid submission. wen2024 fine-tunes its backbone.
+    facts = get_task(task)
+    assert results["val"]["metric"] == facts.headline_metric
+    reader = facts.reader(demo_root(task))
+    paths = sorted(run_dir.glob("submission_test*.csv"))
+    assert len(paths) == (3 if task == "bah" else 1)  # BAH: frame level + video level by majority and by mean
+    for path in paths:
+        level = facts.levels[0] if path.name == "submission_test.csv" else path.stem.split("_")[2]
+        report = validate_file(task, path, reader.reference_rows("test", level), level=level)
+        assert report.ok, [problem.to_json() for problem in report.problems]
+    rows = (run_dir / "val_predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("id,group,") and len(rows) == 1 + len(reader.reference_rows("val"))
+    if task == "bah":
+        assert 0.05 <= results["calibration"]["threshold"] <= 0.95
+        assert {"average_precision", "macro_f1", "f1_class0", "f1_class1"} <= set(results["val"]["breakdown"])
+        assert set(results["val_levels"]["video"]) == {"majority", "mean"}
+        assert {s["level"] for s in results["submissions"]} == {"frame", "video"}
+
+
+@pytest.mark.parametrize("task", ["bah", "va", "expr"])
+def test_constant_floor_completes_with_no_training(tmp_path: Path, task: str) -> None:
+    results, _ = _run(tmp_path, "baseline", "constant", task, fast=False)
+    assert results["best_epoch"] == 0 and results["epochs_run"] == 0
+    assert results["submission"]["valid"]
+    if task == "va":
+        assert results["val"]["value"] == pytest.approx(0.0, abs=1e-9)  # a constant has no concordance
+
+
+def test_trainval_row_reuses_the_best_epoch_and_never_validates(tmp_path: Path) -> None:
+    _run(tmp_path, "hallmen2025", "text-vision", "bah")
+    results, run_dir = _run(tmp_path, "hallmen2025", "trainval-text-vision", "bah")
+    assert results["val"] is None and results["epochs_source"].startswith("best epoch of text-vision")
+    assert (run_dir / "submission_test.csv").is_file() and not (run_dir / "val_predictions.csv").exists()
+
+
+def test_frame_systems_declare_frame_sampling() -> None:
+    from abaw_bench.harness.systems import SYSTEMS
+
+    for _, spec in SYSTEMS:
+        for task in spec.tasks:
+            if get_task(task).unit == "frame":
+                assert spec.hyper[task].sampling in ("windows", "centred"), (spec.name, task)

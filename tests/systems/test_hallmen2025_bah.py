@@ -1,0 +1,83 @@
+"""hallmen2025 on BAH: the variants are Table 2's rows, the hyper-parameters the paper's, and under the paper preset
+the head has exactly the authors' parameter count (written out from the architecture, not from the system code)."""
+
+from __future__ import annotations
+
+import pytest
+from abaw_bench.harness.commands.info import describe
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT, get_system
+from abaw_bench.harness.tasks import get_task
+
+TEXT, VISION, AUDIO = "text", "vit-h14", "wav2vec2-vad"
+
+
+def lstm_parameters(inputs: int, hidden: int, layers: int = 2) -> int:
+    """torch.nn.LSTM: per layer four gates, each with input and recurrent weights and two bias vectors."""
+    total = 0
+    for layer in range(layers):
+        width = inputs if layer == 0 else hidden
+        total += 4 * hidden * (width + hidden) + 2 * 4 * hidden
+    return total
+
+
+def linear_parameters(inputs: int, outputs: int) -> int:
+    return inputs * outputs + outputs
+
+
+def test_the_paper_head_has_the_authors_parameter_count() -> None:
+    vision_lstm, audio_lstm = lstm_parameters(1280, 768), lstm_parameters(1027, 1027)
+    assert (vision_lstm, audio_lstm) == (11_022_336, 16_892_096)
+    fusion = linear_parameters(1024 + 768 + 1027, 1027) + linear_parameters(1027, 1)
+    info = describe("hallmen2025", "bah", "text-audio-vision", "paper")
+    assert info["head"]["trainable_parameters"] == vision_lstm + audio_lstm + fusion == 30_811_600
+    assert [entry["dim"] for entry in info["inputs"]] == [1024, 1280, 1027]
+    assert [entry["encoder"] for entry in info["inputs"]] == ["gte-large", "vit-h14", "wav2vec2-vad"]
+
+
+def test_variants_are_table_2s_trained_rows() -> None:
+    variants = get_system("hallmen2025").variants["bah"]
+    rows = {variant.row: (variant.inputs, dict(variant.paper)) for variant in variants.values()}
+    assert rows == {
+        "Ours vision": ((VISION,), {"val": 0.674}),
+        "Ours audio": ((AUDIO,), {"val": 0.662}),
+        "Ours text": ((TEXT,), {"val": 0.718}),
+        "Ours text+audio": ((TEXT, AUDIO), {"val": 0.696}),
+        "Ours text+vision": ((TEXT, VISION), {"val": 0.725}),
+        "Ours text+audio+vision": ((TEXT, VISION, AUDIO), {"val": 0.720}),
+        "Ours† text+vision": ((TEXT, VISION), {"val": None}),
+    }
+    trainval = variants["trainval-text-vision"]
+    assert trainval.train_splits == ("train", "val") and trainval.reuse_best_epoch_of == "text-vision"
+    assert all(v.train_splits == ("train",) and v.reuse_best_epoch_of is None
+               for name, v in variants.items() if name != "trainval-text-vision")
+    assert get_system("hallmen2025").default_variant["bah"] == "text-vision"  # best on validation (.725)
+
+
+def test_hyper_parameters_and_text_source() -> None:
+    spec = get_system("hallmen2025")
+    hyper = spec.hyper_for("bah", spec.variant("bah", None))
+    assert (hyper.lr, hyper.epochs, hyper.batch_size, hyper.schedule, hyper.warmup_epochs, hyper.loss) == (
+        7.5e-6, 10, 32, "cosine", 1.0, "bce")
+    assert hyper.sampling == "centred" and hyper.frame_step == 1
+    assert dict(hyper.centred_seconds) == {TEXT: 20.0, VISION: 20.0, AUDIO: 12.0}
+    assert dict(hyper.centred_rows) == {VISION: 400}
+    assert hyper.balanced_sampling and hyper.threshold_sweep == (0.40, 0.75, 0.001)
+    assert hyper.max_seconds is None and hyper.max_frames is None
+    assert (spec.encoder_for("bah", TEXT, "paper"), spec.encoder_for("bah", TEXT, "tiny")) == ("gte-large", "minilm")
+    assert spec.transcript_for("bah", TEXT, "paper") == "whisper-large-v3"
+    assert spec.transcript_for("bah", TEXT, "tiny") == DATASET_TRANSCRIPT
+
+
+@pytest.mark.parametrize("variant", sorted(get_system("hallmen2025").variants["bah"]))
+def test_tiny_heads_give_one_logit_per_centred_sample(variant: str) -> None:
+    import torch
+    from abaw_bench.harness.encoders import encoder_info
+
+    spec = get_system("hallmen2025")
+    chosen = spec.variant("bah", variant)
+    dims = {name: encoder_info(spec.encoder_for("bah", name, "tiny")).output_dims["tiny"] for name in chosen.inputs}
+    model = spec.build_model("bah", chosen, "tiny", dims)
+    # centred windows: text is the one [ATTENTION] vector; vision/audio windows are shorter at a video's edges
+    lengths = {name: [1, 1, 1] if name == TEXT else [5, 2, 1] for name in dims}
+    inputs = {name: (torch.randn(3, max(size), dims[name]), torch.tensor(size)) for name, size in lengths.items()}
+    assert model(inputs).shape == (3, get_task("bah").output_width) == (3, 1)
