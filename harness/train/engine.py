@@ -268,7 +268,9 @@ class Trainer:
                                                     max(1, schedule_epochs * steps_per_epoch))
         start_epoch, bad_epochs = 1, 0
         if resume and self.last_path.is_file():
-            state = checkpoint.load(self.last_path, map_location=self.context.device)  # RNG states stay on the CPU
+            # On the CPU: optimizer.load_state_dict moves the moments to the parameters' device itself, while its
+            # step counters must stay on the CPU (on the GPU they cost a host sync per tensor and step); RNG too.
+            state = checkpoint.load(self.last_path, map_location="cpu")
             checkpoint.check_resume_precision(state, self.precision, self.last_path)
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])

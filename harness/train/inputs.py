@@ -158,14 +158,17 @@ class InputBuilder:
 
         limits = self._limits(encoder_info(encoder_name).modality)
         weights = self.config.weights.get(encoder_name)
+        # Rank 0 alone looks (one encoder build for the fingerprint) and tells the others, so that every rank takes
+        # the same branch below: some ranks extracting while others do not would deadlock.
         store, explanation = find_cached_store(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                               device=str(self.context.device), weights=weights, **limits)
+                                               weights=weights, **limits) if self.context.is_main else (None, "")
+        store = distributed.broadcast_object(self.context, store)
         if self.context.is_main and self.config.progress and explanation:
             print(f"[abaw-bench] {encoder_name} {split}: {explanation}", file=sys.stderr)
         if store is None:
             store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
                                     weights=weights, device=str(self.context.device),
-                                    num_workers=self.config.num_workers,
+                                    num_workers=self.config.num_workers or None,  # None: the device's default
                                     progress=self.config.progress and self.context.is_main, **limits)
         return store
 
