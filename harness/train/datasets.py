@@ -92,7 +92,7 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
     if not samples:
         raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")
     prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
-    dataset = FrameDataset(grid_split, hyper.sampling, samples, {n: f for n, f in features.items()}, alignment,
+    dataset = FrameDataset(grid_split, hyper.sampling, samples, features, alignment,
                            window=hyper.window or 1, fps=task.fps or 25.0, prepared=prepared)
     groups = [task.parse_frame_id(row_id)[0] for row_id in row_ids]
     return SplitData(dataset, row_ids, labels, groups, _notes(grid_split, "+".join(splits), len(samples)))
