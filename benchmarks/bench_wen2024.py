@@ -2,13 +2,15 @@
 at batch 32: forward (prediction, translation and cycle), backward, value clipping at 0.8 and an Adam step.
 
 The two attention decoders run L sequential frames each, and every frame attends over all L joint states, so the
-step grows with L²; the 1000-frame row is the paper's window, the 200-frame row a quicker reference point.
+step grows with L²; the 1000-frame row is the paper's window, the 200-frame row a quicker reference point. The peak
+resident memory of the process is printed after each row (rows run in increasing L, so each peak is its row's).
 
     pytest benchmarks/bench_wen2024.py --benchmark-only -s
 """
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,17 +23,18 @@ DIMS = {"clip-l14": 768, "wavlm-large": 1024}
 
 
 @pytest.fixture(scope="module")
-def step_times() -> Iterator[dict[int, float]]:
-    found: dict[int, float] = {}
+def step_times() -> Iterator[dict[int, tuple[float, float]]]:
+    found: dict[int, tuple[float, float]] = {}
     yield found
     print()
-    for frames, seconds in sorted(found.items()):
+    for frames, (seconds, peak_gb) in sorted(found.items()):
         print(f"wen2024 mctn-clip-wavlm [paper], batch {BATCH} × {frames} frames: {seconds:.1f} s per training step "
-              f"({BATCH * frames / seconds:.0f} frames/s), {torch.get_num_threads()} threads")
+              f"({BATCH * frames / seconds:.0f} frames/s), peak RSS {peak_gb:.1f} GB, "
+              f"{torch.get_num_threads()} threads")
 
 
 @pytest.mark.parametrize("frames", [200, 1000])
-def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, float]) -> None:
+def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, tuple[float, float]]) -> None:
     spec = get_system("wen2024")
     torch.manual_seed(0)
     model = spec.build_model("va", spec.variant("va", "mctn-clip-wavlm"), "paper", DIMS).train()
@@ -50,4 +53,4 @@ def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, f
 
     loss = benchmark.pedantic(step, rounds=1, iterations=1, warmup_rounds=0)
     assert torch.isfinite(torch.tensor(loss))
-    step_times[frames] = benchmark.stats.stats.median
+    step_times[frames] = (benchmark.stats.stats.median, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)

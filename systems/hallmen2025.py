@@ -49,6 +49,12 @@ Where the BAH code the authors published differs, and what the harness does inst
   vision; here every encoder is frozen and cached (the `[ATTENTION]` embedding is the vocabulary mean, not learned) and
   the paper's order text, vision, audio is used (a permutation of the first Linear's inputs: same size).
 - Their code assumed 24 fps and validated every 80th frame; here the task's frame rate (25 fps) and every frame.
+
+On the demo dataset the videos last 3–8 s, so a 20 s text window holds a video's whole transcript at every frame and
+only the token's position tells frames apart: with the tests' short training, text+audio+vision reached weighted F1
+.714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s text window sized to the demo:
+    abaw-bench run --system hallmen2025 --task bah \
+        --hyper 'centred_seconds={"text": 2, "vit-h14": 20, "wav2vec2-vad": 12}'
 """
 
 from __future__ import annotations

@@ -44,11 +44,11 @@ _register(EncoderInfo(
     "CLIP ViT-L/14 image embedding (projected, 768-d) per face image"), "vision")
 _register(EncoderInfo(
     "mobilenetv3", "image", "timm/mobilenetv3_large_100.ra_in1k", {"paper": 1280, "tiny": 1024},
-    "timm mobilenetv3_large_100 (num_classes=0) at 112 px per face image; tiny = mobilenetv3_small_050"), "mobilenet")
+    "timm mobilenetv3_large_100 (num_classes=0) at 112 px per face image; tiny = mobilenetv3_small_050"), "timm_image")
 _register(EncoderInfo(
     "efficientnetv2", "image", "timm/efficientnetv2_rw_t.ra2_in1k", {"paper": 1024, "tiny": 256},
     "timm efficientnetv2_rw_t (num_classes=0) at 112 px per face image, the EfficientNetV2 size wen2024's expression "
-    "code builds; tiny = timm test_efficientnet"), "timm_image")
+    "code builds; tiny = timm test_efficientnet at 48 px"), "timm_image")
 _register(EncoderInfo(
     "resnet50", "image", "timm/resnet50.a1_in1k", {"paper": 2048, "tiny": 256},
     "timm resnet50 (num_classes=0) at 224 px per face image. wen2024's 'ResNet' features used face-pretrained "

@@ -2,16 +2,17 @@
 
 | encoder        | paper architecture (checkpoint)              | D    | size | tiny architecture              |
 |----------------|----------------------------------------------|------|------|--------------------------------|
-| efficientnetv2 | efficientnetv2_rw_t (.ra2_in1k)              | 1024 | 112  | test_efficientnet (256-d)      |
+| mobilenetv3    | mobilenetv3_large_100 (.ra_in1k)             | 1280 | 112  | mobilenetv3_small_050 (1024)   |
+| efficientnetv2 | efficientnetv2_rw_t (.ra2_in1k)              | 1024 | 112  | test_efficientnet, 48 px (256) |
 | resnet50       | resnet50 (.a1_in1k; wen2024: face weights)   | 2048 | 224  | 1 block per stage, 56 px (256) |
 | seresnet50     | seresnet50 (.a1_in1k; wen2024: face weights) | 2048 | 224  | the same with SE blocks (256)  |
 | eva02-large    | eva02_large_patch14_224 (.mim_in22k)         | 1024 | 224  | 2 blocks of width 32, 28 px    |
 
-wen2024 fine-tunes EfficientNetV2 (and MobileNetV3, `harness.encoders.mobilenet`, the same timm loading) end to end
-on 112 px crops for expressions and reads frozen ResNet-50, SE-ResNet-50 and EVA02 features at 224 px for
-valence-arousal. The EfficientNetV2 size is the one the authors' expression code builds (timm
-`efficientnetv2_rw_t.ra2_in1k`, 1024-d; the paper only says "EfficientNetV2"), also the smallest EfficientNetV2, near
-MobileNetV3 in cost. Their "ResNet"/"SENet" features come from face-pretrained networks (MERBench's feature set:
+wen2024 fine-tunes MobileNetV3 (bilinear resize) and EfficientNetV2 end to end on 112 px
+crops for expressions and reads frozen ResNet-50, SE-ResNet-50 and EVA02 features at 224 px for valence-arousal. The
+EfficientNetV2 size is the one the authors' expression code builds (timm `efficientnetv2_rw_t.ra2_in1k`, 1024-d; the
+paper only says "EfficientNetV2"), also the smallest EfficientNetV2, near MobileNetV3 in cost.
+Their "ResNet"/"SENet" features come from face-pretrained networks (MERBench's feature set:
 VGGFace2 ResNet-50 / SENet-50 fine-tuned on FER+), which are not timm checkpoints: converted to timm's
 `resnet50`/`seresnet50` key names they load through `--weights`. Those networks are Caffe-style (a stage's stride
 sits in its first 1×1 reduction, timm puts it in the 3×3), so converted weights approximate them; the normalisation
@@ -69,8 +70,10 @@ class Backbone:
 
 
 BACKBONES: dict[str, Backbone] = {
+    "mobilenetv3": Backbone({"paper": "mobilenetv3_large_100", "tiny": "mobilenetv3_small_050"},
+                            {"paper": 112, "tiny": 112}, resample="bilinear"),
     "efficientnetv2": Backbone({"paper": "efficientnetv2_rw_t", "tiny": "test_efficientnet"},
-                               {"paper": 112, "tiny": 112}),
+                               {"paper": 112, "tiny": 48}),
     "resnet50": Backbone({"paper": "resnet50", "tiny": "resnet50"}, {"paper": 224, "tiny": 56},
                          model_args={"tiny": TINY_RESNET}),
     "seresnet50": Backbone({"paper": "seresnet50", "tiny": "seresnet50"}, {"paper": 224, "tiny": 56},

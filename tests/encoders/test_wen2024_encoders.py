@@ -42,9 +42,12 @@ def test_eva02_large_paper_preset_is_the_large_vit() -> None:
 
 @pytest.mark.parametrize("name", ["mobilenetv3", "efficientnetv2"])
 def test_expression_backbones_see_112_pixel_crops(name: str) -> None:
-    for preset in ("paper", "tiny"):
+    """The paper's 112 px; the tiny EfficientNetV2 reads the demo's 48 px crops at their own size (at 112 px its tiny
+    test network barely learned the demo's expression patches in a test's budget)."""
+    tiny = {"mobilenetv3": 112, "efficientnetv2": 48}[name]
+    for preset, size in (("paper", 112), ("tiny", tiny)):
         encoder = build_random(name, preset, device="meta")
-        assert tuple(encoder.prepare(FACES).shape[1:3]) == (112, 112), preset
+        assert tuple(encoder.prepare(FACES).shape[1:3]) == (size, size), preset
 
 
 def test_wavlm_sums_the_last_four_layers_of_each_10_second_chunk() -> None:

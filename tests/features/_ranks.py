@@ -1,21 +1,21 @@
 """Subprocess helper for test_torchrun_ranks.py (not collected by pytest); run under torchrun with 2 gloo ranks.
 
 1. Like `run` does: join the process group, then call `ensure_features` on EVERY rank with an empty cache (tiny
-   vit-h14, EMI demo val split). Each rank prints the store it got back.
+   vit-h14, EMI demo val split). Each rank reports the store it got back.
 2. DistributedDataParallel fine-tuning of a trainable tiny wav2vec2-vad with an LSTM head for 8 steps (with the
    encoder's layerdrop of 0.1 some rank would skip a layer within a few steps and DDP would stop).
-Prints one JSON line per rank.
+Each rank writes its report to OUT/rank<N>.json (two ranks printing to one pipe can interleave their lines).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from abaw_bench.harness.atomic import write_json
 from abaw_bench.harness.encoders import _audio, load_encoder
 from abaw_bench.harness.features import ensure_features
 from abaw_bench.harness.heads import LastValidLSTM
@@ -61,6 +61,7 @@ def fine_tune(context: distributed.DistContext) -> tuple[list[float], str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     context = distributed.setup("cpu")
     try:
@@ -70,9 +71,10 @@ def main() -> None:
         for item_id in store.ids:
             digest.update(store.path(item_id).read_bytes())
         losses, weights = fine_tune(context)
-        print(json.dumps({"rank": context.rank, "world_size": context.world_size, "summary": store.summary,
-                          "ids": store.ids, "directory": str(store.directory), "digest": digest.hexdigest(),
-                          "losses": losses, "weights": weights}), flush=True)
+        write_json(args.out / f"rank{context.rank}.json",
+                   {"rank": context.rank, "world_size": context.world_size, "summary": store.summary, "ids": store.ids,
+                    "directory": str(store.directory), "digest": digest.hexdigest(), "losses": losses,
+                    "weights": weights})
     finally:
         distributed.teardown(context)
 

@@ -22,19 +22,19 @@ HELPER = Path(__file__).with_name("_ranks.py")
 def ranks(demo_root, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     root = demo_root("emi")
     env = {**os.environ, "ABAW_BENCH_CACHE": str(tmp_path_factory.mktemp("ranks-cache")), "OMP_NUM_THREADS": "1"}
+    reports = tmp_path_factory.mktemp("ranks-reports")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(HELPER),
-               "--data", str(root)]
+               "--data", str(root), "--out", str(reports)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        out, err = process.communicate(timeout=240)
+        _, err = process.communicate(timeout=240)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise
     assert process.returncode == 0, err[-3000:]
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return sorted(lines, key=lambda line: line["rank"])
+    return [json.loads((reports / f"rank{rank}.json").read_text(encoding="utf-8")) for rank in (0, 1)]
 
 
 @pytest.mark.distributed

@@ -180,8 +180,9 @@ def test_additive_attention_gradient_matches_finite_differences() -> None:
     query = torch.randn(2, 3, dtype=torch.float64, generator=generator, requires_grad=True)
     v = torch.randn(3, dtype=torch.float64, generator=generator, requires_grad=True)
     invalid = torch.tensor([[False] * 5, [False, False, True, True, True]])
-    assert torch.autograd.gradcheck(AdditiveAttention.apply, (keys, query, joint, v, invalid))
-    context = AdditiveAttention.apply(keys, query, joint, v, invalid)
+    workspace = torch.empty_like(keys)  # the scratch buffer a decoder reuses for every frame
+    assert torch.autograd.gradcheck(AdditiveAttention.apply, (keys, query, joint, v, invalid, workspace))
+    context = AdditiveAttention.apply(keys, query, joint, v, invalid, workspace)
     scores = torch.tanh(keys + query[:, None]) @ v  # the same context written with autograd's own operations
     reference = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-1)[:, None] @ joint
     torch.testing.assert_close(context, reference.squeeze(1))

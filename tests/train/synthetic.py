@@ -37,18 +37,25 @@ class DictSource:
 
 
 class TinyHead(nn.Module):
-    def __init__(self, step_delay: float = 0.0, dropout: float = 0.2) -> None:
+    """A GRU over the item's rows plus a shortcut from the first K feature columns (which carry the targets): one
+    output row per item [B, K], or per frame [B, L, K] with `per_frame`. `step_delay` slows each training step down
+    so that a test can kill the run mid-epoch; dropout is off for the 2-rank comparison."""
+
+    def __init__(self, step_delay: float = 0.0, dropout: float = 0.2, *, per_frame: bool = False) -> None:
         super().__init__()
         self.gru = nn.GRU(DIM, 8, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(8, K)
         self.step_delay = step_delay
+        self.per_frame = per_frame
 
     def forward(self, inputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         if self.step_delay and self.training:
             time.sleep(self.step_delay)
         padded, lengths = inputs["x"]
-        _, hidden = self.gru(padded)
+        states, hidden = self.gru(padded)
+        if self.per_frame:
+            return self.out(self.dropout(states)) + padded[..., :K]
         return self.out(self.dropout(hidden[-1])) + padded.sum(1)[:, :K] / lengths[:, None]
 
 
@@ -71,24 +78,6 @@ def pearson_score(targets: np.ndarray):
         return MetricResult("pearson", float(np.mean(r)), {f"c{k}": v for k, v in enumerate(r)})
 
     return score
-
-
-class FrameHead(nn.Module):
-    """Per-frame outputs [B, L, K] from a GRU over the window (dropout optional: off for the 2-rank comparison)."""
-
-    def __init__(self, step_delay: float = 0.0, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.gru = nn.GRU(DIM, 8, batch_first=True)
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(8, K)
-        self.step_delay = step_delay
-
-    def forward(self, inputs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        if self.step_delay and self.training:
-            time.sleep(self.step_delay)
-        padded, _ = inputs["x"]
-        states, _ = self.gru(padded)
-        return self.out(self.dropout(states)) + padded[..., :K]
 
 
 class FrameTask:
@@ -152,7 +141,7 @@ def train(run_dir: Path, *, epochs: int = 3, seed: int = 0, resume: bool = False
     if mode == "frames":
         train_set, _ = make_frame_split(8, 1, training=True)
         val_set, val_values = make_frame_split(6, 2, training=False)
-        model = TrainableModel(FrameHead(step_delay, dropout))
+        model = TrainableModel(TinyHead(step_delay, dropout, per_frame=True))
         score = pearson_frames(val_values)
     else:
         train_ids, train_source, train_targets = make_split(64, 1)

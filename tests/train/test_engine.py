@@ -57,7 +57,9 @@ def test_rng_state_round_trips(tmp_path: Path) -> None:
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Path, mode: str) -> None:
     script = [sys.executable, str(HERE / "synthetic.py"), "--mode", mode]
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*script, str(killed), "--epochs", "3", "--step-delay", "0.05"],
+    # Each training step sleeps 0.3 s, so an epoch lasts >= 0.9 s (frames: 3 steps; clip: >= 5): the kill, 0.15 s
+    # after epoch 1's log line (written after last.pt), lands inside epoch 2 with >= 0.75 s to spare on a loaded host.
+    process = subprocess.Popen([*script, str(killed), "--epochs", "3", "--step-delay", "0.3"],
                                stderr=subprocess.DEVNULL)
     log = killed / "train_log.jsonl"
     deadline = time.monotonic() + 60
@@ -65,7 +67,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pa
         assert process.poll() is None, "the training process ended before its first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(0.15)  # a few steps into epoch 2 (at least 5 steps of >= 0.05 s each)
+    time.sleep(0.15)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (killed / "summary.json").exists()
