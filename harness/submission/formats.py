@@ -14,7 +14,10 @@ from itertools import repeat
 
 from abaw_bench.harness.errors import AbawError, did_you_mean, unknown_name_error
 from abaw_bench.harness.tasks.affwild2 import EXPR_CLASSES
+from abaw_bench.harness.tasks.affwild2 import LEVELS as AFFWILD2_LEVELS
 from abaw_bench.harness.tasks.bah import FACES_DIR, VIDEOS_DIR, normalise_video_path
+from abaw_bench.harness.tasks.bah import LEVELS as BAH_LEVELS
+from abaw_bench.harness.tasks.base import Task
 from abaw_bench.harness.tasks.emi import EMOTIONS as EMI_EMOTIONS
 
 BAH_PROBABILITY_TOLERANCE = 1e-6
@@ -99,7 +102,7 @@ def _bah_ids_canonical(raw: list[str]) -> bool:
 
 _EMI = SubmissionFormat(
     task="emi",
-    level="default",
+    level=Task.levels[0],  # EMI keeps the base task's single level
     title="EMI CSV (Filename + 6 emotion intensities)",
     id_name="Filename",
     header=("Filename", *EMI_EMOTIONS),
@@ -114,7 +117,7 @@ _EMI = SubmissionFormat(
 
 _BAH_FRAME = SubmissionFormat(
     task="bah",
-    level="frame",
+    level=BAH_LEVELS[0],  # frame
     title="BAH frame level (headerless <video path>/frame-XXXXX.jpg,<0|1>)",
     id_name="frame",
     header=None,
@@ -128,7 +131,7 @@ _BAH_FRAME = SubmissionFormat(
 
 _BAH_VIDEO = SubmissionFormat(
     task="bah",
-    level="video",
+    level=BAH_LEVELS[1],  # video
     title="BAH video level (headerless video-id,p0,p1,pred or video-id,pred)",
     id_name="video-id",
     header=None,
@@ -149,7 +152,7 @@ _BAH_VIDEO = SubmissionFormat(
 
 _VA = SubmissionFormat(
     task="va",
-    level="default",
+    level=AFFWILD2_LEVELS[0],
     title="Aff-Wild2 VA (image_location,valence,arousal)",
     id_name="image_location",
     header=("image_location", "valence", "arousal"),
@@ -161,7 +164,7 @@ _VA = SubmissionFormat(
 
 _EXPR = SubmissionFormat(
     task="expr",
-    level="default",
+    level=AFFWILD2_LEVELS[0],
     title="Aff-Wild2 Expr (image_location + one class index 0-7 per row)",
     id_name="image_location",
     header=("image_location", *EXPR_CLASSES),
@@ -171,12 +174,9 @@ _EXPR = SubmissionFormat(
     notes="the official header names the 8 classes, yet each row holds ONE class index 0-7; organisers' row order",
 )
 
-FORMATS: dict[str, dict[str, SubmissionFormat]] = {
-    "emi": {"default": _EMI},
-    "bah": {"frame": _BAH_FRAME, "video": _BAH_VIDEO},
-    "va": {"default": _VA},
-    "expr": {"default": _EXPR},
-}
+FORMATS: dict[str, dict[str, SubmissionFormat]] = {}
+for _format in (_EMI, _BAH_FRAME, _BAH_VIDEO, _VA, _EXPR):  # task → level → format; a task's first level is its default
+    FORMATS.setdefault(_format.task, {})[_format.level] = _format
 
 
 def levels_of(task: str) -> tuple[str, ...]:

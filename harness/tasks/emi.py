@@ -316,7 +316,6 @@ class EmiTask(Task):
     columns = EMOTIONS
     headline_metric = "mean_pearson"
     higher_is_better = True
-    levels = ("default",)
 
     def reader(self, root: Path) -> EmiReader:
         return EmiReader(root)
