@@ -23,6 +23,7 @@ from abaw_bench.harness.atomic import write_bytes
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.leaderboard.board import Board
+from abaw_bench.leaderboard.files import read_text
 from abaw_bench.leaderboard.render import direction, val_label
 from abaw_bench.leaderboard.runs import TRAIN_LOG_NAME, RunResult
 from abaw_bench.leaderboard.summary import Aggregate, Summary
@@ -172,12 +173,7 @@ def label_png(task: str, root: Path) -> bytes:
 
 def read_train_log(path: Path) -> list[dict[str, Any]]:
     """The epochs of a train_log.jsonl; AbawError naming the line when one is not an epoch object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise AbawError(f"{path}: cannot read the training log: {error.strerror or error}") from error
-    except UnicodeDecodeError as error:
-        raise AbawError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+    text = read_text(path, "the training log")
     epochs = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -10,6 +10,7 @@ EMI ids such as "08072" keep their leading zeros.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.tasks.base import Table
+from abaw_bench.leaderboard.files import read_text
 
 LABEL_PREFIX = "label:"
 GROUP_COLUMN = "group"
@@ -62,13 +64,9 @@ def _header(path: Path, header: list[str]) -> tuple[bool, list[str], list[str]]:
 
 def read_predictions(path: Path) -> Predictions:
     """The file's tables; a malformed file raises AbawError naming the line and the field at fault."""
+    text = read_text(path, "the predictions")
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except OSError as error:
-        raise AbawError(f"{path}: cannot read the predictions: {error.strerror or error}") from error
-    except UnicodeDecodeError as error:
-        raise AbawError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
         raise AbawError(f"{path}: not a CSV file: {error}") from error
     grouped, predicted, labelled = _header(path, rows[0] if rows else [])

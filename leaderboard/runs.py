@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.leaderboard.files import UnreadableText, read_text
 
 RESULTS_NAME = "results.json"
 PREDICTIONS_NAME = "val_predictions.csv"
@@ -140,11 +141,9 @@ def _optional(document: dict[str, Any], name: str, kind: type) -> Any:
 
 def read_results(path: Path) -> RunResult | SkippedFile:
     try:
-        return parse_results(json.loads(path.read_text(encoding="utf-8")), path)
-    except OSError as error:
-        return SkippedFile(path, f"cannot read: {error.strerror or error}")
-    except UnicodeDecodeError as error:
-        return SkippedFile(path, f"not UTF-8 text ({error.reason} at byte {error.start})")
+        return parse_results(json.loads(read_text(path, "the results")), path)
+    except UnreadableText as error:
+        return SkippedFile(path, error.reason)
     except json.JSONDecodeError as error:
         return SkippedFile(path, f"line {error.lineno}, column {error.colno}: invalid JSON: {error.msg}")
     except _Malformed as error:

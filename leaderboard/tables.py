@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.leaderboard.files import read_text
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SPLIT_KEYS = ("val", "test")
@@ -190,12 +191,9 @@ def parse_table(document: Any, path: Path) -> PaperTable:
 
 
 def load_table(path: Path) -> PaperTable:
+    text = read_text(path, "the table")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise AbawError(f"{path}: cannot read the table: {error.strerror or error}") from error
-    except UnicodeDecodeError as error:
-        raise AbawError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         raise AbawError(f"{path}: line {error.lineno}, column {error.colno}: invalid JSON: {error.msg}") from error
     return parse_table(document, path)

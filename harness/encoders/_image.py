@@ -14,6 +14,11 @@ import torch
 from abaw_bench.harness.errors import AbawError
 
 MAX_IMAGES_PER_FORWARD = 1024
+# Per-channel (RGB) normalisation constants of the checkpoints the image encoders load.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def to_rgb_array(image: Any) -> np.ndarray:

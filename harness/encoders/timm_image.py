@@ -45,14 +45,11 @@ from abaw_bench.harness.encoders._common import (
     missing_weights_error,
     seeded,
 )
+from abaw_bench.harness.encoders._image import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from abaw_bench.harness.encoders.base import EncoderInfo
 from abaw_bench.harness.errors import AbawError
 from safetensors.torch import save_file
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TINY_RESNET = {"layers": [1, 1, 1, 1], "channels": [8, 16, 32, 64], "stem_width": 8}
 

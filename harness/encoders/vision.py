@@ -24,11 +24,9 @@ from abaw_bench.harness.encoders._common import (
     save_files_atomically,
     seeded,
 )
+from abaw_bench.harness.encoders._image import CLIP_MEAN, CLIP_STD
 from abaw_bench.harness.encoders.base import EncoderInfo
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, ViTConfig, ViTModel
-
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)

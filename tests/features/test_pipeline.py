@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +19,11 @@ from abaw_bench.harness.features import extract_items
 from abaw_bench.harness.media import MediaError, load_audio
 from abaw_bench.harness.tasks.base import Item
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _wav import write_wav
+
 HELPER = Path(__file__).with_name("_run_extraction.py")
 ITEM_COUNT = 14
-
-
-def write_wav(path: Path, seconds: float, seed: int) -> None:
-    samples = (np.random.default_rng(seed).standard_normal(round(16000 * seconds)) * 3000).astype(np.int16)
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(samples.tobytes())
 
 
 @pytest.fixture(scope="module")

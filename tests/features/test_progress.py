@@ -6,14 +6,17 @@ import fcntl
 import io
 import os
 import struct
+import sys
 import termios
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 from abaw_bench.harness.progress import progress
 from abaw_bench.harness.tasks.base import Item
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _wav import write_wav
 
 
 def test_plain_lines_when_the_stream_is_not_a_terminal(tmp_path: Path) -> None:
@@ -60,15 +63,6 @@ def test_a_terminal_gets_the_tqdm_bar() -> None:
     assert "\r" in output and "3/3" in output
 
 
-def _write_wav(path: Path, seconds: float, seed: int) -> None:
-    samples = (np.random.default_rng(seed).standard_normal(round(16000 * seconds)) * 3000).astype(np.int16)
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(samples.tobytes())
-
-
 def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capfd: pytest.CaptureFixture[str]) -> None:
     from abaw_bench.harness.encoders import load_encoder
@@ -77,7 +71,7 @@ def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, m
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
     items = []
     for index in range(3):
-        _write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
+        write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
         items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
     capfd.readouterr()
     extract_items(load_encoder("wav2vec2-vad", "tiny"), "synthetic", items, tmp_path, "train", batch_size=2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,17 @@ def _rewrite(path: Path, change) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
 
 
+def _fifo(path: Path) -> None:
+    """`path` becomes a named pipe with no writer: opening it for reading would block for ever."""
+    path.unlink()
+    os.mkfifo(path)
+
+
 @pytest.mark.parametrize(("setup", "message"), [
     (lambda a, b: (b / "results.json").unlink(), "RUN_B: {b}/results.json: cannot read"),
+    (lambda a, b: _fifo(b / "results.json"),
+     "{b}/results.json: cannot read the results: expected a regular file, found a FIFO (named pipe)"),
+    (lambda a, b: (b / "results.json").write_bytes(b"\xff\xfe{}"), "{b}/results.json: not UTF-8 text"),
     (lambda a, b: (a / "val_predictions.csv").unlink(), "RUN_A {a}: no val_predictions.csv"),
     (lambda a, b: _rewrite(b / "results.json", lambda d: d.update(val=None)),
      "RUN_B {b}: a train+val run has no held-out validation"),
