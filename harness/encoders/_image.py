@@ -78,3 +78,16 @@ def stack(prepared: Sequence[torch.Tensor]) -> dict[str, Any]:
 
 def split(features: torch.Tensor, counts: Sequence[int]) -> list[torch.Tensor]:
     return [part.float() for part in torch.split(features, list(counts))]
+
+
+def encode(encoder: Any, batch: dict[str, Any], mean: Sequence[float], std: Sequence[float],
+           embed: Callable[[torch.Tensor], torch.Tensor]) -> list[torch.Tensor]:
+    """An image encoder's `forward` on a `stack`ed batch: normalise on the encoder's device, `embed` in chunks under
+    its autocast, one [images, D] float32 tensor per item (an item without images gets [0, D])."""
+    pixels = batch["pixel_values"]
+    if pixels.shape[0] == 0:
+        return [torch.zeros(0, encoder.output_dim, device=encoder.device) for _ in batch["counts"]]
+    pixels = to_model_input(pixels, encoder.device, mean, std)
+    with encoder.autocast():
+        features = in_chunks(embed, pixels)
+    return split(features, batch["counts"])

@@ -115,13 +115,7 @@ class TimmImageEncoder(TorchEncoder):
         return _image.stack(prepared)
 
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        pixels = batch["pixel_values"]
-        if pixels.shape[0] == 0:
-            return [torch.zeros(0, self.output_dim, device=self.device) for _ in batch["counts"]]
-        pixels = _image.to_model_input(pixels, self.device, self.build.mean, self.build.std)
-        with self.autocast():
-            features = _image.in_chunks(self.model, pixels)
-        return _image.split(features, batch["counts"])
+        return _image.encode(self, batch, self.build.mean, self.build.std, self.model)
 
 
 def _preset_build(info: EncoderInfo, preset: str) -> Build:

@@ -82,13 +82,7 @@ class VisionEncoder(TorchEncoder):
         return _image.stack(prepared)
 
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        pixels = batch["pixel_values"]
-        if pixels.shape[0] == 0:
-            return [torch.zeros(0, self.output_dim, device=self.device) for _ in batch["counts"]]
-        pixels = _image.to_model_input(pixels, self.device, self.family.mean, self.family.std)
-        with self.autocast():
-            features = _image.in_chunks(self._embed, pixels)
-        return _image.split(features, batch["counts"])
+        return _image.encode(self, batch, self.family.mean, self.family.std, self._embed)
 
     def _embed(self, pixels: torch.Tensor) -> torch.Tensor:
         output = self.model(pixel_values=pixels)
