@@ -43,7 +43,7 @@ Optional model hooks the engine honours:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from abaw_bench.harness.registry import Registry
@@ -75,8 +75,8 @@ class Hyper:
     schedule: str = "cosine"  # cosine decay after linear warm-up (transformers' get_cosine_schedule_with_warmup)
     loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
     optimizer: str = "adamw"  # one of OPTIMIZERS
-    grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024 used 100)
-    grad_clip_norm: float | None = None  # clip_grad_norm_ threshold (wen2024 used 0.8)
+    grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
+    grad_clip_norm: float | None = None  # clip_grad_norm_ threshold
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
     dropout: float = 0.0
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
@@ -95,6 +95,13 @@ class Hyper:
     threshold_sweep: tuple[float, float, float] | None = None  # binary tasks: (first, last, step) swept on val
 
     def __post_init__(self) -> None:
+        for item in fields(self):
+            _check_type(f"Hyper.{item.name}", getattr(self, item.name), item.type)
+        if self.threshold_sweep is not None:
+            first, last, step = self.threshold_sweep
+            if not (first <= last and step > 0):
+                raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
+                                 "with first <= last and step > 0")
         for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
                                      ("loss", self.loss, LOSSES)):
             if value not in allowed:
@@ -112,6 +119,45 @@ class Hyper:
         from dataclasses import replace
 
         return replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "float": (_is_number, "a number"), "int": (_is_integer, "an integer"),
+    "bool": (lambda value: isinstance(value, bool), "true or false"),
+    "str": (lambda value: isinstance(value, str), "text"),
+}
+
+
+def _check_type(where: str, value: Any, annotation: str) -> None:
+    """`value` against the field's annotation (a string under `from __future__ import annotations`): the scalars, their
+    `| None`, `Mapping[str, float|int]` and `tuple[float, float, float]` that Hyper uses. A --hyper override arrives
+    as JSON, so this is where a wrong type becomes a message instead of a failure deep in training."""
+    kind, _, optional = annotation.partition(" | ")
+    if value is None and optional == "None":
+        return
+    if kind.startswith("Mapping[str, "):
+        item_kind = kind.removeprefix("Mapping[str, ").removesuffix("]")
+        check = _SCALAR_CHECKS[item_kind][0]
+        if not isinstance(value, Mapping) or not all(isinstance(key, str) and check(item)
+                                                     for key, item in value.items()):
+            plural = {"float": "numbers", "int": "integers"}[item_kind]
+            raise ValueError(f"{where}: expected an object mapping input names to {plural}, found {str(value)[:80]!r}")
+        return
+    if kind.startswith("tuple["):
+        if not isinstance(value, tuple | list) or len(value) != 3 or not all(map(_is_number, value)):
+            raise ValueError(f"{where}: expected 3 numbers [first, last, step], found {str(value)[:80]!r}")
+        return
+    check, expected = _SCALAR_CHECKS[kind]
+    if not check(value):
+        raise ValueError(f"{where}: expected {expected}{' or null' if optional else ''}, found {str(value)[:80]!r}")
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,15 @@ def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConf
     overrides = {key: value for key, value in (("epochs", config.epochs), ("batch_size", config.batch_size),
                                                ("lr", config.lr)) if value is not None}
     try:
-        return hyper.replace(**{**config.hyper_overrides, **overrides})
+        resolved = hyper.replace(**{**config.hyper_overrides, **overrides})
     except (TypeError, ValueError) as error:
         raise AbawError(f"--hyper: {error}") from error
+    inputs = sorted({name for each in spec.variants[task].values() for name in each.inputs})
+    for name in ("centred_seconds", "centred_rows"):
+        for key in getattr(resolved, name):
+            if key not in inputs:  # a misspelt input would otherwise be ignored in silence
+                raise unknown_name_error(f"--hyper {name} input", key, inputs)
+    return resolved
 
 
 def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:

@@ -85,6 +85,22 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["info", "--system", "baseline", "--task", "emi", "--variant", "nosuch"]) == 2
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("centred_seconds=5", "Hyper.centred_seconds: expected an object mapping input names to numbers, found '5'"),
+    ('centred_rows={"vit-h14": "many"}', "Hyper.centred_rows: expected an object mapping input names to integers"),
+    ('centred_rows={"vit_h14": 100}', "unknown --hyper centred_rows input 'vit_h14'"),
+    ("window=abc", "Hyper.window: expected an integer or null, found 'abc'"),
+    ("threshold_sweep=[0.5]", "Hyper.threshold_sweep: expected 3 numbers [first, last, step]"),
+    ("threshold_sweep=[0.7, 0.4, 0.01]", "expected [first, last, step] with first <= last and step > 0"),
+    ("lr=true", "Hyper.lr: expected a number, found 'True'"),
+])
+def test_a_mistyped_hyper_override_is_a_message_before_any_work(capsys: pytest.CaptureFixture[str], override: str,
+                                                               message: str) -> None:
+    assert main(["run", "--system", "hallmen2025", "--task", "bah", "--hyper", override, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
 def test_systems_lists_rows_and_does_not_import_torch() -> None:
     code = ("import sys, json, io, contextlib\nfrom abaw_bench.harness.cli import main\nbuf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n    main(['systems', '--json'])\n"
