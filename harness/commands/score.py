@@ -23,6 +23,14 @@ EXAMPLES = """\
 """
 
 
+def split_advice(split: str) -> str:
+    """What to do with a file of `split`'s ids given to `score`, which checks the val split unless told otherwise."""
+    if split == "test":
+        return ("`template` and `run` write the test split, whose labels the organisers hold: to score, write "
+                "predictions for the val split (`abaw-bench template --split val` lists its rows)")
+    return f"score it with --split {split}"
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers, "score", help="validate and score a submission on a labelled split",
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     references = DatasetReferences(args.task, args.data_root, args.split)
     report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
     references.used(report.level)  # a root without rows is the root's error, not the file's
+    references.add_split_problem(report, split_advice)
     provenance = {"task": args.task, "level": report.level, **references.provenance(), "file": args.file}
     if not report.ok or report.table is None:
         if args.json:

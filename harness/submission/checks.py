@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column
+from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
 EXAMPLES_SHOWN = 5  # ids quoted in a message about many ids (missing, extra, duplicated)
 ROWS_SHOWN = 3  # lines quoted in the one record of a problem that occurs on many lines
@@ -264,6 +264,70 @@ def is_number(text: str) -> bool:
     MAX_NUMBER_CHARS. Python's float() would also take '1_0' or Arabic-Indic digits, which organisers' readers
     reject."""
     return len(text) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(text) is not None
+
+
+# ---------------------------------------------------------------------------------------------------- whole file
+
+LAYOUT_SAMPLE_LINES = 50  # non-blank lines from the top that show how a file was written
+_INDEX_HEADER_FIELDS = ("", "Unnamed: 0")  # what pandas writes (or reads back) as the index column's name
+_OTHER_DELIMITERS = (("\t", "tab"), (";", "semicolon"))
+
+
+def _widths(fmt: SubmissionFormat) -> set[int]:
+    """The field counts a data line of the format may have."""
+    return {len(layout) + 1 for layout in fmt.layouts}
+
+
+def _index_column(fmt: SubmissionFormat, lines: list[str]) -> int | None:
+    """The line that shows a pandas index column (`to_csv` without index=False), or None: an unnamed first header
+    field before the format's header, or most data lines led by a row number, one field too many, then an id."""
+    fields = [split_fields(line) or [] for line in lines]
+    if fmt.header is not None:
+        if fields[0][:1] and fields[0][0] in _INDEX_HEADER_FIELDS and tuple(fields[0][1:]) == fmt.header:
+            return 1
+        fields = fields[1:]
+
+    def numbered(row: list[str]) -> bool:
+        return (len(row) - 1 in _widths(fmt) and row[0].isascii() and row[0].isdigit()
+                and (fmt.id_pattern.fullmatch(row[1]) is not None if fmt.id_pattern else not is_number(row[1])))
+
+    led = [number for number, row in enumerate(fields, start=1 + (fmt.header is not None)) if numbered(row)]
+    return led[0] if fields and len(led) * 2 > len(fields) else None
+
+
+def _other_delimiter(fmt: SubmissionFormat, lines: list[str]) -> str | None:
+    """The delimiter the file uses instead of commas (a tab, or Excel's semicolon with decimal commas), when most
+    of the sampled lines split into a legal field count on it and not on commas."""
+    widths = _widths(fmt) | ({len(fmt.header)} if fmt.header is not None else set())
+    comma_fine = sum(count_fields(line) in widths for line in lines)
+    for delimiter, name in _OTHER_DELIMITERS:
+        splits = sum(line.count(delimiter) + 1 in widths for line in lines if delimiter in line)
+        if splits * 2 > len(lines) and splits > comma_fine:
+            decimal_commas = " (with decimal commas)" if delimiter == ";" and "," in "".join(lines) else ""
+            return f"{name}-separated fields{decimal_commas} on {splits} of the first {len(lines)} lines"
+    return None
+
+
+def check_file_layout(fmt: SubmissionFormat, text: str, log: ProblemLog) -> bool:
+    """How the file as a whole was written, from its first lines: a pandas index column or another delimiter would
+    otherwise be reported as a header problem plus one problem per row. One problem naming the fix instead, and
+    False (the rows are not checked: every one of them has the same cause)."""
+    lines = [line for line in split_lines(text) if line.strip()][:LAYOUT_SAMPLE_LINES]
+    if not lines:
+        return True
+    index_line = _index_column(fmt, lines)
+    if index_line is not None:
+        log.add("index-column", f"the row id ({fmt.id_name}) as the first field of every line",
+                f"a pandas index column before it ({show(lines[index_line - 1])}): the file was written with the "
+                "index; use `to_csv(..., index=False)`, or abaw_bench.write_submission", line=index_line)
+        return False
+    delimiter = _other_delimiter(fmt, lines)
+    if delimiter is not None:
+        log.add("delimiter", f"comma-separated fields ({fmt.describe_layouts()})",
+                f"{delimiter}: write the file with commas (`to_csv(path, index=False)` uses them by default, and "
+                "no decimal commas), or with abaw_bench.write_submission")
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------- values

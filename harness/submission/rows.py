@@ -34,6 +34,8 @@ from abaw_bench.harness.submission.checks import (
 from abaw_bench.harness.submission.formats import Column, SubmissionFormat
 from abaw_bench.harness.tasks.base import Table
 
+UNKNOWN_SAMPLE = 1000  # unknown ids kept to tell which other split a file covers, if any
+
 # Characters str.strip() removes that can occur in ASCII text (besides the line breaks a batch is split at): a clean
 # batch without any of them needs no per-field strip.
 _ASCII_BLANKS = (" ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
@@ -96,6 +98,7 @@ class RowChecker:
         self.blank_run: tuple[int, int] | None = None  # (first line, count) of blank lines not yet reported
         self.extra: list[tuple[int, str]] = []  # (line, raw id) of the first rows with ids not in the reference
         self.extra_count = 0
+        self.unknown_sample: list[str] = []  # canonical ids of the first UNKNOWN_SAMPLE rows with unknown ids
         self.misspelt: list[tuple[int, str]] = []  # (line, raw id) of the first known ids not in the official spelling
         self.misspelt_count = 0
 
@@ -292,6 +295,8 @@ class RowChecker:
         self.extra_count += 1
         if len(self.extra) < EXAMPLES_SHOWN:
             self.extra.append((number, raw))
+        if len(self.unknown_sample) < UNKNOWN_SAMPLE and len(raw) <= MAX_ID_CHARS:
+            self.unknown_sample.append(self.fmt.canonical_id(raw))
 
     def _check_probabilities(self, number: int, fields: list[str], values: list[float | None]) -> None:
         """BAH video level's cross-column checks, on the row's parsed values."""
