@@ -14,7 +14,6 @@ from abaw_bench.harness.commands._common import (
     add_task_arg,
 )
 from abaw_bench.harness.commands.validate import add_level_arg
-from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench score --task emi predictions_val.csv
@@ -54,8 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from abaw_bench.harness.submission import validate_file
-    from abaw_bench.harness.submission.reference import DatasetReferences, reader_level
-    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.submission.reference import DatasetReferences
+    from abaw_bench.harness.submission.scoring import score_report
 
     references = DatasetReferences(args.task, args.data_root, args.split)
     report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
@@ -70,20 +69,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{report.file}: not scored: fix the problems above first", file=sys.stderr)
         return 1
 
-    labels = references.reader.labels(args.split, reader_level(args.task, report.level))
-    try:
-        predictions = report.table.reindex(labels.ids)
-    except KeyError as missing:
-        raise AbawError(f"{report.file}: no prediction for labelled row {missing} of the {args.split} split "
-                        "(the labels and the split's reference rows disagree)") from None
-    result = get_task(args.task).score(predictions, labels, reader_level(args.task, report.level))
-    body = {**result.to_json(), **provenance, "file_sha256": report.file_sha256, "rows_scored": len(labels),
+    result, rows_scored = score_report(report, references)
+    body = {**result.to_json(), **provenance, "file_sha256": report.file_sha256, "rows_scored": rows_scored,
             "validation_warnings": [problem.to_json() for problem in report.warnings]}
     if args.json:
         print(json.dumps(body, indent=2, allow_nan=True))
         return 0
     source = "DEMO data: says nothing about the real benchmark" if references.is_demo else str(references.root)
-    print(f"{args.task} {args.split} ({report.level}), {len(labels):,} labelled rows — {source}")
+    print(f"{args.task} {args.split} ({report.level}), {rows_scored:,} labelled rows — {source}")
     print(f"{result.metric} = {result.value:.6f}")
     width = max((len(name) for name in result.breakdown), default=0)
     for name, value in result.breakdown.items():
