@@ -162,8 +162,9 @@ def _report_of(task: str, predictions: Any, references: DatasetReferences, level
         log = ProblemLog()
         log.add("columns", "a DataFrame the submission writer can write", str(error))
         fmt = get_format(task, level)
-        return ValidationReport(FRAME_NAME, task, fmt.level, "given" if level else "default", "given", fmt.title,
-                                None, len(predictions), log.finish(), None)
+        source, reason = ("given", "given") if level else ("default", "the DataFrame could not be read")
+        return ValidationReport(FRAME_NAME, task, fmt.level, source, reason, fmt.title, None, len(predictions),
+                                log.finish(), None)
     return validate_bytes(task, text.encode("utf-8"), references.rows, level=fmt.level, max_bytes=max_bytes,
                           file=FRAME_NAME)
 

@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.task} {args.split} ({report.level}), {rows_scored:,} labelled rows — {source}")
     print(f"{result.metric} = {result.value:.6f}")
     width = max((len(name) for name in result.breakdown), default=0)
+    absent = set(result.extra.get("absent_classes", ()))
     for name, value in result.breakdown.items():
-        print(f"  {name:<{width}}  {value:.6f}")
+        print(f"  {name:<{width}}  {value:.6f}" + ("  (absent from predictions and labels)" if name in absent else ""))
     for warning in [*result.warnings, *(p.render(report.file) for p in report.warnings)]:
         print(f"warning: {warning}")
     print(f"file sha256 {body['file_sha256']}  manifest sha256 {references.manifest_sha256}")

@@ -41,7 +41,8 @@ EXAMPLES = (
 
 
 def example_table(example: Example, rows: list[str]) -> Table:
-    """Seeded predictions in the format's first layout (BAH: about 20 % positive, like the labels)."""
+    """Seeded predictions in the format's first layout (BAH: about 20 % positive, like the labels; BAH video: p1 and
+    pred, from which the writer makes p0 = 1 - p1)."""
     rng = np.random.default_rng(example.seed)
     layout = get_format(example.task, example.level).default_layout
     n = len(rows)
