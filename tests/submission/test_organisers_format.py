@@ -78,13 +78,18 @@ def check_accepted(task: str, level: str | None, text: str, root: Path, split: s
         assert text.splitlines()[0].startswith("Videos/")
 
 
-@pytest.mark.parametrize(("task", "level"), CASES)
-def test_template_files_are_accepted(tmp_path, capsys, demo_root, task, level):
-    root = demo_root(task)
-    out = tmp_path / "template.txt"
+def write_template(capsys, root: Path, out: Path, task: str, level: str | None) -> Path:
+    """`abaw-bench template` for the test split of `root`."""
     levels = ["--level", level] if level else []
     assert main(["template", "--task", task, "--data-root", str(root), "--out", str(out), *levels]) == 0
     capsys.readouterr()
+    return out
+
+
+@pytest.mark.parametrize(("task", "level"), CASES)
+def test_template_files_are_accepted(tmp_path, capsys, demo_root, task, level):
+    root = demo_root(task)
+    out = write_template(capsys, root, tmp_path / "template.txt", task, level)
     check_accepted(task, level, out.read_text(), root, "test")
 
 
@@ -110,10 +115,7 @@ def test_a_runs_submissions_are_accepted(tmp_path, demo_root):
 def test_api_files_are_accepted(tmp_path, capsys, demo_root, task, level):
     """A template read with pandas, shuffled, written with the API: byte for byte the template, and accepted."""
     root = demo_root(task)
-    template = tmp_path / "template.txt"
-    levels = ["--level", level] if level else []
-    assert main(["template", "--task", task, "--data-root", str(root), "--out", str(template), *levels]) == 0
-    capsys.readouterr()
+    template = write_template(capsys, root, tmp_path / "template.txt", task, level)
     frame = pd.read_csv(template, header=None if task == "bah" else 0).sample(frac=1.0, random_state=0)
     out = api_write_submission(task, frame, tmp_path / "api.txt", data_root=root)
     assert out.read_bytes() == template.read_bytes()
