@@ -17,8 +17,13 @@ class AbawError(Exception):
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ' Did you mean ...?' for the closest choices, or '' when nothing is close."""
-    close = difflib.get_close_matches(name, sorted(choices), n=3, cutoff=0.5)
+    """Return ' Did you mean ...?' for the closest choices, or '' when nothing is close. A name that differs from a
+    choice only in case (`--task EMI`) gets that choice alone: difflib compares case-sensitively and finds nothing."""
+    choices = sorted(choices)
+    same_but_case = [choice for choice in choices if choice.casefold() == name.casefold()]
+    if same_but_case:
+        return f" Did you mean {same_but_case[0]!r}? (names are case-sensitive)"
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -14,13 +14,20 @@ from abaw_bench.harness.commands._common import (
     add_task_arg,
 )
 from abaw_bench.harness.commands.validate import add_level_arg
-from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench score --task emi predictions_val.csv
   abaw-bench score --task emi --data-root /data/hume-vidmimic2 --split val predictions_val.csv --json
   abaw-bench score --task bah --level video --split val video_preds.txt
 """
+
+
+def split_advice(split: str) -> str:
+    """What to do with a file of `split`'s ids given to `score`, which checks the val split unless told otherwise."""
+    if split == "test":
+        return ("`template` and `run` write the test split, whose labels the organisers hold: to score, write "
+                "predictions for the val split (`abaw-bench template --split val` lists its rows)")
+    return f"score it with --split {split}"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,12 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from abaw_bench.harness.submission import validate_file
-    from abaw_bench.harness.submission.reference import DatasetReferences, reader_level
-    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.submission.reference import DatasetReferences
+    from abaw_bench.harness.submission.scoring import score_report
 
     references = DatasetReferences(args.task, args.data_root, args.split)
     report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
     references.used(report.level)  # a root without rows is the root's error, not the file's
+    references.add_split_problem(report, split_advice)
     provenance = {"task": args.task, "level": report.level, **references.provenance(), "file": args.file}
     if not report.ok or report.table is None:
         if args.json:
@@ -61,24 +69,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"{report.file}: not scored: fix the problems above first", file=sys.stderr)
         return 1
 
-    labels = references.reader.labels(args.split, reader_level(args.task, report.level))
-    try:
-        predictions = report.table.reindex(labels.ids)
-    except KeyError as missing:
-        raise AbawError(f"{report.file}: no prediction for labelled row {missing} of the {args.split} split "
-                        "(the labels and the split's reference rows disagree)") from None
-    result = get_task(args.task).score(predictions, labels, reader_level(args.task, report.level))
-    body = {**result.to_json(), **provenance, "file_sha256": report.file_sha256, "rows_scored": len(labels),
+    result, rows_scored = score_report(report, references)
+    body = {**result.to_json(), **provenance, "file_sha256": report.file_sha256, "rows_scored": rows_scored,
             "validation_warnings": [problem.to_json() for problem in report.warnings]}
     if args.json:
         print(json.dumps(body, indent=2, allow_nan=True))
         return 0
     source = "DEMO data: says nothing about the real benchmark" if references.is_demo else str(references.root)
-    print(f"{args.task} {args.split} ({report.level}), {len(labels):,} labelled rows — {source}")
+    print(f"{args.task} {args.split} ({report.level}), {rows_scored:,} labelled rows — {source}")
     print(f"{result.metric} = {result.value:.6f}")
     width = max((len(name) for name in result.breakdown), default=0)
+    absent = set(result.extra.get("absent_classes", ()))
     for name, value in result.breakdown.items():
-        print(f"  {name:<{width}}  {value:.6f}")
+        print(f"  {name:<{width}}  {value:.6f}" + ("  (absent from predictions and labels)" if name in absent else ""))
     for warning in [*result.warnings, *(p.render(report.file) for p in report.warnings)]:
         print(f"warning: {warning}")
     print(f"file sha256 {body['file_sha256']}  manifest sha256 {references.manifest_sha256}")

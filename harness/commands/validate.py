@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         references = DatasetReferences(args.task, args.data_root, args.split)
         report = validate_file(args.task, args.file, references.rows, level=args.level, max_bytes=args.max_bytes)
         references.used(report.level)  # a root without rows is the root's error, not the file's
+        references.add_split_problem(report, lambda split: f"validate it with --split {split}")
         source = references.provenance()
     if args.json:
         print(json.dumps({**report.to_json(), **source}, indent=2))

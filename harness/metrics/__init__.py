@@ -57,9 +57,9 @@ def bah_frame_metric(pred: Any, target: Any, scores: Any = None) -> MetricResult
     """BAH frame level: "weighted_f1" = Σ_i |n_i| F1_i / Σ_i |n_i| over classes {0, 1}, n_i the label support.
 
     Breakdown: macro_f1, f1_class0, f1_class1, accuracy, and average_precision when `scores` (positive-class
-    probabilities) are given: trapezoid area under the (recall, precision) polyline through the thresholds
-    0.999, 0.998, ..., 0 (predict 1 when score >= t; precision 0 where nothing is predicted positive), which is
-    sklearn.metrics.auc(recall, precision) over those points.
+    probabilities) are given: the BAH organisers' AP, the trapezoid area under the (recall, precision) polyline
+    through the thresholds np.arange(0, 1, 0.001) (predict 1 when score >= t; precision 0 where nothing is
+    predicted positive), sklearn.metrics.auc(recall, precision) over those points, equal to theirs bit for bit.
     A class absent from both predictions and labels has no F1 entry and is left out of the macro mean.
     """
     metric = BahFrameMetric()
@@ -87,10 +87,11 @@ def va_metric(pred: Any, target: Any, dimensions: Sequence[str], invalid: float)
 
 
 def expr_metric(pred: Any, target: Any, class_names: Sequence[str], invalid: int) -> MetricResult:
-    """Aff-Wild2 Expr: "macro_f1" over `class_names` (8), rows labelled `invalid` (-1) excluded; breakdown per class.
+    """Aff-Wild2 Expr: "macro_f1" = ΣF1/8 over `class_names` (8), the ABAW definition; rows labelled `invalid` (-1)
+    excluded; breakdown per class.
 
-    A class absent from both predictions and (valid) labels has no breakdown entry and is left out of the mean
-    (sklearn's f1_score(..., labels=range(8), average="macro", zero_division=np.nan)), with a warning.
+    A class absent from both predictions and (valid) labels scores 0 and stays in the mean (sklearn's
+    f1_score(..., labels=range(8), average="macro", zero_division=0)); `extra["absent_classes"]` and a warning name it.
     """
     metric = ExprMetric(class_names, invalid)
     metric.update(pred, target)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 N_THRESHOLDS = 1000
-# The BAH AP thresholds 0, 0.001, ..., 0.999, each the float64 nearest to k/1000 (np.arange(0, 1, 0.001) differs
-# from these in the last bit for some k, which would change which scores sit exactly on a threshold).
-AP_THRESHOLDS = np.arange(N_THRESHOLDS) / N_THRESHOLDS
+# The BAH AP thresholds exactly as the organisers' bah_metrics.py builds them: np.arange(0, 1, 0.001). For 144 of the
+# 1000 values this grid differs in the last bit from the float64 nearest to k/1000, which decides whether a score
+# equal to such a k/1000 (any 3-decimal score) is counted at that threshold: the organisers' grid is the reference.
+AP_THRESHOLDS = np.arange(0, 1, 0.001)
 HISTOGRAM_BLOCK = 65_536
 
 
@@ -197,16 +198,17 @@ def precision_recall_at_thresholds(positives: np.ndarray, negatives: np.ndarray)
 
 
 def pr_area(precision: np.ndarray, recall: np.ndarray) -> float:
-    """Trapezoid area under the polyline through the (recall, precision) points from the highest threshold down.
+    """Trapezoid area under the polyline through the (recall, precision) points in threshold order (ascending
+    thresholds), computed with the very operations of sklearn.metrics.auc(recall, precision), which the organisers'
+    bah_metrics.py calls: the same float64 result bit for bit.
 
-    Recall never increases with the threshold, so that order is ascending recall; runs of equal recall add no area,
-    but which precision ends a run is the one at the neighbouring threshold (threshold order, not a re-sort). The
-    curve spans only the recalls the thresholds reach: no (0, 1) or (1, ·) end points are added. Equals
-    sklearn.metrics.auc(recall, precision) over the points in threshold order.
+    Recall never increases with the threshold, so the area is taken with direction -1 (auc's rule for a decreasing
+    x); runs of equal recall add no area, and a recall that never changes gives 0. The curve spans only the recalls
+    the thresholds reach: no (0, 1) or (1, ·) end points are added.
     """
-    recall_ascending, precision_ascending = recall[::-1], precision[::-1]
-    widths = np.diff(recall_ascending)
-    return float(np.sum(widths * (precision_ascending[1:] + precision_ascending[:-1]) / 2.0))
+    widths = np.diff(recall)
+    direction = -1.0 if np.any(widths < 0) else 1.0
+    return float(direction * (widths * (precision[1:] + precision[:-1]) / 2.0).sum())
 
 
 def group_codes(groups: Sequence[str]) -> tuple[list[str], np.ndarray]:

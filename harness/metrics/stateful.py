@@ -129,12 +129,14 @@ class VaMetric(_ConcatenatingMetric):
         )
 
 
-def _absent_warnings(counts: F.ClassCounts, names: Sequence[str]) -> list[str]:
-    return [
-        f"class {name!r} is in neither predictions nor labels: its F1 is 0/0, left out of the breakdown and the means"
-        for name, absent in zip(names, counts.absent(), strict=True)
-        if absent
-    ]
+def _absent_classes(counts: F.ClassCounts, names: Sequence[str]) -> list[str]:
+    return [name for name, absent in zip(names, counts.absent(), strict=True) if absent]
+
+
+def _absent_warnings(counts: F.ClassCounts, names: Sequence[str],
+                     treatment: str = "left out of the breakdown and the means") -> list[str]:
+    return [f"class {name!r} is in neither predictions nor labels: its F1 is 0/0, {treatment}"
+            for name in _absent_classes(counts, names)]
 
 
 class _CountingMetric(Metric):
@@ -227,7 +229,9 @@ class BahVideoMetric(_CountingMetric):
 
 
 class ExprMetric(_CountingMetric):
-    """Aff-Wild2 Expr: macro F1 over the expression classes; frames labelled with the invalid marker (-1) are excluded.
+    """Aff-Wild2 Expr: the ABAW macro F1, ΣF1/8 over the expression classes; frames labelled with the invalid marker
+    (-1) are excluded. A class absent from both predictions and labels scores F1 = 0 and stays in the mean (the ABAW
+    definition divides by 8 whatever the data); the breakdown gives it 0 and `extra["absent_classes"]` names it.
 
     The class names and the marker are the task's facts (abaw_bench.harness.tasks.affwild2.EXPR).
     """
@@ -257,12 +261,12 @@ class ExprMetric(_CountingMetric):
                 raise AbawError(f"cannot compute the Expr macro F1: all {self._n_excluded} label rows are "
                                f"{self.invalid} (invalid)")
             raise _empty_error("the Expr macro F1")
-        f1 = F.f1_per_class(counts)
+        f1 = np.nan_to_num(F.f1_per_class(counts), nan=0.0)
         return MetricResult(
             metric="macro_f1",
-            value=F.macro_f1(f1),
-            breakdown={name: float(value) for name, value in zip(self.class_names, f1, strict=True)
-                       if not np.isnan(value)},
-            extra={"n_valid": counts.total, "n_excluded": self._n_excluded, "support": counts.support.tolist()},
-            warnings=_absent_warnings(counts, self.class_names),
+            value=float(np.sum(f1) / self.n_classes),
+            breakdown={name: float(value) for name, value in zip(self.class_names, f1, strict=True)},
+            extra={"n_valid": counts.total, "n_excluded": self._n_excluded, "support": counts.support.tolist(),
+                   "absent_classes": _absent_classes(counts, self.class_names)},
+            warnings=_absent_warnings(counts, self.class_names, f"scored 0 in the ΣF1/{self.n_classes} mean"),
         )

@@ -20,9 +20,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column
+from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
-EXAMPLES_SHOWN = 5  # per check: individual lines reported before the rest is summarised as a count
+EXAMPLES_SHOWN = 5  # ids quoted in a message about many ids (missing, extra, duplicated)
+ROWS_SHOWN = 3  # lines quoted in the one record of a problem that occurs on many lines
 MAX_NUMBER_CHARS = 64  # Python's repr of a float needs at most 24 characters, "%.30f" 33: 64 is no honest number
 MAX_ID_CHARS = 4096  # PATH_MAX on Linux: the longest path a row id (a file path for BAH and Aff-Wild2) can be
 SHOWN_CHARS = 60  # characters of a user value quoted in a message
@@ -33,13 +34,15 @@ BATCH_BYTES = 1 << 18  # lines are decoded and split about this many bytes at a 
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. `line` is 1-based (None for whole-file findings); severity is "error" or "warning"."""
+    """One finding. `line` is 1-based (None for whole-file findings); severity is "error" or "warning". `count` is
+    how many lines have it: a problem of one kind on many lines is one record, its first lines quoted in `found`."""
 
     check: str
     expected: str
     found: str
     line: int | None = None
     severity: str = "error"
+    count: int = 1
 
     def render(self, file: str) -> str:
         where = f"{file}:{self.line}:" if self.line is not None else f"{file}:"
@@ -47,44 +50,55 @@ class Problem:
         return f"{where} {prefix}[{self.check}] expected {self.expected}, found {self.found}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "line": self.line,
+        return {"check": self.check, "severity": self.severity, "line": self.line, "count": self.count,
                 "expected": self.expected, "found": self.found}
 
 
 @dataclass
+class _Group:
+    """The occurrences of one kind of problem: the first few, and how many there were."""
+
+    shown: list[Problem]
+    count: int = 1
+
+
+@dataclass
 class ProblemLog:
-    """Collects problems, keeping the first few per check and counting the rest (no 4,000-line reports).
+    """Collects problems, one record per kind (the same check and the same expectation): its count and its first
+    `ROWS_SHOWN` lines, so that a mistake repeated on 4,000 rows is one line of the report, not 4,000.
 
-    `finish` lists them grouped by check, in the order each check first fired, each group followed by its count."""
+    `finish` lists them in the order each kind first occurred."""
 
-    _shown: dict[str, list[Problem]] = field(default_factory=dict)
-    _hidden: dict[str, tuple[int, int | None, str, str]] = field(default_factory=dict)
+    _groups: dict[tuple[str, str, str], _Group] = field(default_factory=dict)
 
     def add(self, check: str, expected: str, found: str, line: int | None = None, severity: str = "error") -> None:
-        shown = self._shown.setdefault(check, [])
-        if len(shown) < EXAMPLES_SHOWN:
-            shown.append(Problem(check, expected, found, line, severity))
-            return
-        count, first_line, _, _ = self._hidden.get(check, (0, line, expected, severity))
-        self._hidden[check] = (count + 1, first_line, expected, severity)
+        self.add_run(check, expected, found, line, 1, severity)
 
-    def add_run(self, check: str, expected: str, found: str, first_line: int, count: int) -> None:
+    def add_run(self, check: str, expected: str, found: str, first_line: int | None, count: int,
+                severity: str = "error") -> None:
         """The same problem on `count` consecutive lines from `first_line` (e.g. a run of blank lines)."""
-        for line in range(first_line, first_line + min(count, EXAMPLES_SHOWN + 1)):
-            self.add(check, expected, found, line)
-        if count > EXAMPLES_SHOWN + 1:
-            hidden, first, _, severity = self._hidden[check]
-            self._hidden[check] = (hidden + count - EXAMPLES_SHOWN - 1, first, expected, severity)
+        key = (check, expected, severity)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group([], 0)
+        for offset in range(min(count, ROWS_SHOWN - len(group.shown))):
+            line = None if first_line is None else first_line + offset
+            group.shown.append(Problem(check, expected, found, line, severity))
+        group.count += count
 
     def finish(self) -> list[Problem]:
-        """The problems, with one summary record per check whose further occurrences were not listed."""
+        """One problem per kind: the problem itself when it occurred once, else a summary of its occurrences."""
         problems: list[Problem] = []
-        for check, shown in self._shown.items():
-            problems.extend(shown)
-            if check in self._hidden:
-                count, first_line, expected, severity = self._hidden[check]
-                problems.append(Problem(check, expected, f"{count:,} more line(s) with this problem, the next at "
-                                                          f"line {first_line}", None, severity))
+        for group in self._groups.values():
+            first = group.shown[0]
+            if group.count == 1:
+                problems.append(first)
+                continue
+            quoted = "; ".join(f"line {p.line}: {p.found}" if p.line is not None else p.found for p in group.shown)
+            more = "; …" if group.count > len(group.shown) else ""
+            problems.append(Problem(first.check, first.expected,
+                                    f"{group.count:,} lines with this problem, the first: {quoted}{more}",
+                                    first.line, first.severity, group.count))
         return problems
 
 
@@ -252,6 +266,70 @@ def is_number(text: str) -> bool:
     return len(text) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(text) is not None
 
 
+# ---------------------------------------------------------------------------------------------------- whole file
+
+LAYOUT_SAMPLE_LINES = 50  # non-blank lines from the top that show how a file was written
+_INDEX_HEADER_FIELDS = ("", "Unnamed: 0")  # what pandas writes (or reads back) as the index column's name
+_OTHER_DELIMITERS = (("\t", "tab"), (";", "semicolon"))
+
+
+def _widths(fmt: SubmissionFormat) -> set[int]:
+    """The field counts a data line of the format may have."""
+    return {len(layout) + 1 for layout in fmt.layouts}
+
+
+def _index_column(fmt: SubmissionFormat, lines: list[str]) -> int | None:
+    """The line that shows a pandas index column (`to_csv` without index=False), or None: an unnamed first header
+    field before the format's header, or most data lines led by a row number, one field too many, then an id."""
+    fields = [split_fields(line) or [] for line in lines]
+    if fmt.header is not None:
+        if fields[0][:1] and fields[0][0] in _INDEX_HEADER_FIELDS and tuple(fields[0][1:]) == fmt.header:
+            return 1
+        fields = fields[1:]
+
+    def numbered(row: list[str]) -> bool:
+        return (len(row) - 1 in _widths(fmt) and row[0].isascii() and row[0].isdigit()
+                and (fmt.id_pattern.fullmatch(row[1]) is not None if fmt.id_pattern else not is_number(row[1])))
+
+    led = [number for number, row in enumerate(fields, start=1 + (fmt.header is not None)) if numbered(row)]
+    return led[0] if fields and len(led) * 2 > len(fields) else None
+
+
+def _other_delimiter(fmt: SubmissionFormat, lines: list[str]) -> str | None:
+    """The delimiter the file uses instead of commas (a tab, or Excel's semicolon with decimal commas), when most
+    of the sampled lines split into a legal field count on it and not on commas."""
+    widths = _widths(fmt) | ({len(fmt.header)} if fmt.header is not None else set())
+    comma_fine = sum(count_fields(line) in widths for line in lines)
+    for delimiter, name in _OTHER_DELIMITERS:
+        splits = sum(line.count(delimiter) + 1 in widths for line in lines if delimiter in line)
+        if splits * 2 > len(lines) and splits > comma_fine:
+            decimal_commas = " (with decimal commas)" if delimiter == ";" and "," in "".join(lines) else ""
+            return f"{name}-separated fields{decimal_commas} on {splits} of the first {len(lines)} lines"
+    return None
+
+
+def check_file_layout(fmt: SubmissionFormat, text: str, log: ProblemLog) -> bool:
+    """How the file as a whole was written, from its first lines: a pandas index column or another delimiter would
+    otherwise be reported as a header problem plus one problem per row. One problem naming the fix instead, and
+    False (the rows are not checked: every one of them has the same cause)."""
+    lines = [line for line in split_lines(text) if line.strip()][:LAYOUT_SAMPLE_LINES]
+    if not lines:
+        return True
+    index_line = _index_column(fmt, lines)
+    if index_line is not None:
+        log.add("index-column", f"the row id ({fmt.id_name}) as the first field of every line",
+                f"a pandas index column before it ({show(lines[index_line - 1])}): the file was written with the "
+                "index; use `to_csv(..., index=False)`, or abaw_bench.write_submission", line=index_line)
+        return False
+    delimiter = _other_delimiter(fmt, lines)
+    if delimiter is not None:
+        log.add("delimiter", f"comma-separated fields ({fmt.describe_layouts()})",
+                f"{delimiter}: write the file with commas (`to_csv(path, index=False)` uses them by default, and "
+                "no decimal commas), or with abaw_bench.write_submission")
+        return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------------------- values
 
 
@@ -274,11 +352,18 @@ def check_cell(column: Column, cell: str, line: int, log: ProblemLog) -> float |
 
 
 def check_probability_sum(p0: float, p1: float, cells: tuple[str, str], line: int, log: ProblemLog) -> None:
-    """BAH video level: p0 + p1 = 1 within a tolerance (the official validator compared floats with ==)."""
+    """BAH video level: p0 + p1 = 1 within a tolerance (an error beyond it). Within it but not exactly 1 is a
+    warning: the organisers' validator compares the float sum with == and rejects such a row."""
     total = p0 + p1
-    if math.isfinite(total) and abs(total - 1.0) > BAH_PROBABILITY_TOLERANCE:
+    if not math.isfinite(total) or total == 1.0:
+        return
+    if abs(total - 1.0) > BAH_PROBABILITY_TOLERANCE:
         log.add("probability-sum", f"p0 + p1 = 1 within {BAH_PROBABILITY_TOLERANCE:g}",
                 f"{total!r} ({cells[0]} + {cells[1]})", line=line)
+    else:
+        log.add("probability-sum", "p0 + p1 == 1 exactly, as the organisers' validator compares it (accepted here "
+                "within the tolerance; write p0 = 1 - p1, as abaw_bench.write_submission does)",
+                f"{total!r} ({cells[0]} + {cells[1]})", line=line, severity="warning")
 
 
 def check_pred_matches_argmax(p0: float, p1: float, pred: float, pred_cell: str, line: int, log: ProblemLog) -> None:

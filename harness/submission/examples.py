@@ -41,13 +41,15 @@ EXAMPLES = (
 
 
 def example_table(example: Example, rows: list[str]) -> Table:
-    """Seeded predictions in the format's first layout (BAH: about 20 % positive, like the labels)."""
+    """Seeded predictions in the format's first layout (BAH: about 20 % positive, like the labels; BAH video: p1 and
+    pred, from which the writer makes p0 = 1 - p1)."""
     rng = np.random.default_rng(example.seed)
     layout = get_format(example.task, example.level).default_layout
     n = len(rows)
     if example.task == "bah" and example.level == "video":
-        p1 = np.round(rng.random(n), 4)
-        values = np.stack([np.round(1.0 - p1, 4), p1, (p1 > 0.5).astype(np.float64)], axis=1)
+        p1 = np.round(rng.random(n), 4)  # the writer adds p0 = 1 - p1, whose float sum with p1 is exactly 1
+        values = np.stack([p1, (p1 > 0.5).astype(np.float64)], axis=1)
+        return Table(list(rows), values, ("p1", "pred"))
     elif example.task == "bah":
         values = (rng.random((n, 1)) < 0.2).astype(np.float64)
     elif example.task == "expr":

@@ -53,6 +53,8 @@ class SubmissionFormat:
     all_canonical: Callable[[list[str]], bool] | None = None
     id_pattern: re.Pattern[str] | None = None  # ids that do not match get an id-format problem
     id_rule: str = "a non-empty id"
+    # maps a canonical id to the spelling the organisers' validator compares in full (None: the canonical id is it)
+    official_id: Callable[[str], str] | None = None
     template_values: tuple[float, ...] = ()  # the constant row `template` writes (for the first layout)
     notes: str = ""
 
@@ -68,6 +70,10 @@ class SubmissionFormat:
 
     def canonical_id(self, raw: str) -> str:
         return self.normalise_id(raw) if self.normalise_id is not None else raw
+
+    def written_id(self, canonical: str) -> str:
+        """The id as a file must spell it for the organisers' own validator (what the writer writes)."""
+        return self.official_id(canonical) if self.official_id is not None else canonical
 
     def canonical_ids(self, raw: list[str]) -> list[str]:
         """`canonical_id` of each id."""
@@ -129,6 +135,11 @@ _BAH_FRAME = SubmissionFormat(
     notes="no header; one line per reference frame, in the reference order; prediction 0 (no A/H) or 1 (A/H)",
 )
 
+def _bah_release_video_id(video: str) -> str:
+    """A video id as the release's `split/*.txt` and the organisers' sample submission spell it: under `Videos/`."""
+    return f"{_VIDEOS_PREFIX}{video}"
+
+
 _BAH_VIDEO = SubmissionFormat(
     task="bah",
     level=BAH_LEVELS[1],  # video
@@ -142,11 +153,16 @@ _BAH_VIDEO = SubmissionFormat(
     ordered=False,
     normalise_id=_bah_id,
     all_canonical=_bah_ids_canonical,
+    official_id=_bah_release_video_id,
+    id_rule="a video path as the release spells it (Videos/<pid>/Visite_1/<file>.mp4)",
     template_values=(1.0, 0.0, 0),
     notes=(
-        "no header; one line per reference video in any order, ids compared in full; p0 + p1 = 1 within "
-        f"{BAH_PROBABILITY_TOLERANCE:g}. A pred that disagrees with argmax(p0, p1) is a WARNING, not an error: "
-        "teams legitimately tune the decision threshold on validation data, and pred is what is scored"
+        "no header; one line per reference video in any order; ids as the release's split files spell them "
+        "(Videos/<pid>/Visite_1/<file>.mp4), which the organisers' validator compares in full: the short form "
+        "without Videos/ is accepted here with a warning. p0 + p1 = 1 within "
+        f"{BAH_PROBABILITY_TOLERANCE:g} (the organisers' validator wants it exactly: a warning otherwise). A pred "
+        "that disagrees with argmax(p0, p1) is a WARNING, not an error: teams legitimately tune the decision "
+        "threshold on validation data, and pred is what is scored"
     ),
 )
 

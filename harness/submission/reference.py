@@ -13,15 +13,17 @@ the root, naming what was looked for, not a file full of "unknown ids".
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.submission.checks import MAX_ID_CHARS, printable, show_id, split_fields, split_lines
+from abaw_bench.harness.submission.checks import MAX_ID_CHARS, Problem, printable, show_id, split_fields, split_lines
 from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file
 from abaw_bench.harness.submission.formats import SubmissionFormat, levels_of
+from abaw_bench.harness.submission.validator import ValidationReport
 from abaw_bench.harness.tasks import affwild2, bah, emi
-from abaw_bench.harness.tasks.base import DatasetReader
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader
 
 REFERENCE_MAX_BYTES = 1 << 28  # 256 MiB: three million 80-character ids; a larger file is not a list of ids
 
@@ -124,6 +126,36 @@ class DatasetReferences:
                             f"{at_level} there; looked for {looked_for(self.task, self.split, level, self.root)}. "
                             f"Is it the {self.task} dataset's root folder, in its official layout?")
         return rows
+
+    def split_of(self, level: str, ids: list[str]) -> tuple[str, int] | None:
+        """(another split, how many of `ids` are its rows) when most of `ids` (canonical ids a file holds but this
+        split does not) are that split's rows: the file was written for it. None when no split holds most of them."""
+        if not ids:
+            return None
+        for other in SPLITS:
+            if other == self.split:
+                continue
+            try:
+                rows = set(self.reader.reference_rows(other, reader_level(self.task, level)))
+            except AbawError:  # a root that lacks that split's lists tells nothing
+                continue
+            hits = sum(row_id in rows for row_id in ids)
+            if hits * 2 > len(ids):
+                return other, hits
+        return None
+
+    def add_split_problem(self, report: ValidationReport, advice: Callable[[str], str]) -> None:
+        """When the file's unknown ids are another split's rows, a problem first on `report` saying which split they
+        are from (it explains the missing and extra ids after it), with `advice(that split)`: the command's way to
+        check that split, or to write this one."""
+        found = self.split_of(report.level, report.unknown_ids)
+        if found is None:
+            return
+        other, hits = found
+        report.problems.insert(0, Problem(
+            "split", f"ids of the {self.split} split",
+            f"ids of the {other} split ({hits:,} of {len(report.unknown_ids):,} sampled unknown ids are {other} "
+            f"rows): {advice(other)}"))
 
     @cached_property
     def manifest_sha256(self) -> str:

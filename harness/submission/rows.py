@@ -31,8 +31,10 @@ from abaw_bench.harness.submission.checks import (
     split_fields,
     split_lines,
 )
-from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
+from abaw_bench.harness.submission.formats import Column, SubmissionFormat
 from abaw_bench.harness.tasks.base import Table
+
+UNKNOWN_SAMPLE = 1000  # unknown ids kept to tell which other split a file covers, if any
 
 # Characters str.strip() removes that can occur in ASCII text (besides the line breaks a batch is split at): a clean
 # batch without any of them needs no per-field strip.
@@ -96,6 +98,9 @@ class RowChecker:
         self.blank_run: tuple[int, int] | None = None  # (first line, count) of blank lines not yet reported
         self.extra: list[tuple[int, str]] = []  # (line, raw id) of the first rows with ids not in the reference
         self.extra_count = 0
+        self.unknown_sample: list[str] = []  # canonical ids of the first UNKNOWN_SAMPLE rows with unknown ids
+        self.misspelt: list[tuple[int, str]] = []  # (line, raw id) of the first known ids not in the official spelling
+        self.misspelt_count = 0
 
     # -- the pass ---------------------------------------------------------------------------------------------------
     def check_lines(self, data: bytes, start: int) -> None:
@@ -145,6 +150,10 @@ class RowChecker:
         self.expected_width = f"{len(layout) + 1} fields ({','.join((fmt.id_name, *names))})"
         if len(fmt.layouts) > 1:
             self.expected_width += f" as on the first data line; accepted layouts: {fmt.describe_layouts()}"
+        if fmt.header is not None and len(fmt.header) != len(layout) + 1:
+            self.expected_width += (f" under the {len(fmt.header)}-name header: DataFrame.to_csv cannot write that "
+                                    f"shape; write the file with abaw_bench.write_submission('{fmt.task}', frame, "
+                                    "path)")
         if "p0" in names and "p1" in names:
             self.probability_columns = (names.index("p0"), names.index("p1"),
                                         names.index("pred") if "pred" in names else None)
@@ -175,10 +184,13 @@ class RowChecker:
         if values is None or not self._clean_ids(raw_ids):
             return False
         start = len(rows.positions)
-        if self.index.in_order(raw_ids, start):
+        if self.index.in_order(raw_ids, start):  # the reference's (canonical) ids, in order
             positions: list[int] | range = range(start, start + len(raw_ids))
+            canonical = raw_ids
         else:
-            positions = self.index.positions(self.fmt.canonical_ids(raw_ids))
+            canonical = self.fmt.canonical_ids(raw_ids)
+            positions = self.index.positions(canonical)
+        self._check_spellings(number, raw_ids, canonical, positions)
         if self.index.fixed and -1 in positions:
             for offset, position in enumerate(positions):
                 if position < 0:
@@ -219,8 +231,8 @@ class RowChecker:
         if self.probability_columns is not None:
             p0_at, p1_at, pred_at = self.probability_columns
             p0, p1 = matrix[:, p0_at], matrix[:, p1_at]
-            if np.abs(p0 + p1 - 1.0).max() > BAH_PROBABILITY_TOLERANCE:
-                return None
+            if np.any(p0 + p1 != 1.0):
+                return None  # an error, or the warning that the organisers' validator wants the sum exactly 1
             if pred_at is not None and np.any((p0 != p1) & (matrix[:, pred_at] != (p1 > p0))):
                 return None  # warnings: the line-by-line path words them
         return matrix
@@ -258,15 +270,33 @@ class RowChecker:
         if not raw or too_long or (fmt.id_pattern is not None and not fmt.id_pattern.fullmatch(raw)):
             limit = f" of at most {MAX_ID_CHARS:,} characters" if too_long else ""
             self.log.add("id-format", f"{fmt.id_name} as {fmt.id_rule}{limit}", show_id(raw), line=number)
-        position = self.index.positions([raw if too_long else fmt.canonical_id(raw)])[0]
+        canonical = raw if too_long else fmt.canonical_id(raw)
+        position = self.index.positions([canonical])[0]
         if position < 0:
             self._unknown_id(number, raw)
+        else:
+            self._check_spellings(number, [raw], [canonical], [position])
         return position
+
+    def _check_spellings(self, number: int, raw_ids: list[str], canonical: list[str],
+                         positions: list[int] | range) -> None:
+        """Known ids that the format accepts but the organisers' validator would not (BAH video ids without
+        `Videos/`): counted here, reported as one warning by `finish`."""
+        if self.fmt.official_id is None:
+            return
+        written = self.fmt.written_id
+        for offset, (raw, row_id, position) in enumerate(zip(raw_ids, canonical, positions, strict=True)):
+            if position >= 0 and raw != written(row_id):
+                self.misspelt_count += 1
+                if len(self.misspelt) < EXAMPLES_SHOWN:
+                    self.misspelt.append((number + offset, raw))
 
     def _unknown_id(self, number: int, raw: str) -> None:
         self.extra_count += 1
         if len(self.extra) < EXAMPLES_SHOWN:
             self.extra.append((number, raw))
+        if len(self.unknown_sample) < UNKNOWN_SAMPLE and len(raw) <= MAX_ID_CHARS:
+            self.unknown_sample.append(self.fmt.canonical_id(raw))
 
     def _check_probabilities(self, number: int, fields: list[str], values: list[float | None]) -> None:
         """BAH video level's cross-column checks, on the row's parsed values."""
@@ -309,6 +339,14 @@ class RowChecker:
                     line=self.extra[0][0])
         if fmt.ordered:
             self._check_row_order(ids, known_positions[first_at], known_lines[first_at])
+        if self.misspelt_count:
+            found = [f"{show_id(raw)} (line {line})" for line, raw in self.misspelt]
+            log.add("id-spelling", f"{fmt.id_name} ids as the release spells them, e.g. "
+                                   f"{show_id(fmt.written_id(fmt.canonical_id(self.misspelt[0][1])))}",
+                    f"{self.misspelt_count:,} id(s) spelt otherwise, e.g. {examples(found, self.misspelt_count)}: "
+                    "accepted here, but the organisers' validator compares ids in full and rejects them; write the "
+                    "file with abaw_bench.write_submission or abaw-bench template", line=self.misspelt[0][0],
+                    severity="warning")
         return rows
 
     def _report_duplicates(self, ids: list[str], positions: np.ndarray, lines: np.ndarray,

@@ -15,7 +15,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
@@ -66,6 +66,13 @@ class ValidationReport:
     problems: list[Problem]
     table: Table | None
     file_sha256: str | None = None  # of the bytes that were validated; None when the file was not read
+    # canonical spellings of up to 1,000 of the file's ids that are not reference rows: which split they are from
+    unknown_ids: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """No error (the API's name for `ok`)."""
+        return self.ok
 
     @property
     def errors(self) -> list[Problem]:
@@ -145,10 +152,12 @@ def _default_level(task: str, why: str) -> LevelChoice:
 
 
 def _report(task: str, file: str, choice: LevelChoice, reference: Sequence[str] | None, log: ProblemLog,
-            data_rows: int = 0, table: Table | None = None, sha256: str | None = None) -> ValidationReport:
+            data_rows: int = 0, table: Table | None = None, sha256: str | None = None,
+            unknown_ids: list[str] | None = None) -> ValidationReport:
     fmt = get_format(task, choice.level)
     return ValidationReport(file, task, fmt.level, choice.source, choice.reason, fmt.title,
-                            len(reference) if reference is not None else None, data_rows, log.finish(), table, sha256)
+                            len(reference) if reference is not None else None, data_rows, log.finish(), table, sha256,
+                            unknown_ids or [])
 
 
 def validate_file(task: str, path: str | os.PathLike[str], reference_rows: ReferenceRows, level: str | None = None,
@@ -231,11 +240,14 @@ def _validate_data(task: str, data: bytes, rows_of: Callable[[str], Sequence[str
     if not checks.check_file_size(len(data), limit_of(choice.level), log, at_level):
         return _report(task, file, choice, reference, log, sha256=sha256)
 
+    first_batch = next(checks.line_batches(data, start))[2]
+    if not checks.check_file_layout(fmt, str(first_batch, "utf-8"), log):
+        return _report(task, file, choice, reference, log, sha256=sha256)
     index = IdIndex(fmt.canonical_ids(list(reference)) if reference is not None else None)
     checker = RowChecker(fmt, index, log)
     checker.check_lines(data, start)
     rows = checker.finish()
-    return _report(task, file, choice, reference, log, len(rows), checker.table(rows), sha256)
+    return _report(task, file, choice, reference, log, len(rows), checker.table(rows), sha256, checker.unknown_sample)
 
 
 def read_submission(task: str, path: str | os.PathLike[str], level: str | None = None) -> Table:

@@ -1,4 +1,5 @@
-"""The BAH dataset's AP (PR-curve area over thresholds 0, 0.001, ..., 0.999) against a loop over sklearn metrics."""
+"""The BAH dataset's AP (PR-curve area over the organisers' thresholds np.arange(0, 1, 0.001)) against the organisers'
+definition written out plainly (bit for bit) and against loops over sklearn metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def sklearn_ap(scores: np.ndarray, target: np.ndarray) -> float:
     """The definition via sklearn: column k of a multilabel matrix is the prediction score >= k/1000, so one call of
     precision_recall_fscore_support (zero_division=0) gives the precision and recall at every threshold; then
     sklearn.metrics.auc over the 1000 (recall, precision) points in threshold order."""
-    thresholds = np.array([k / 1000 for k in range(1000)])
+    thresholds = np.arange(0, 1, 0.001)
     pred = (scores[:, None] >= thresholds[None, :]).astype(int)
     labels = np.repeat(target[:, None], 1000, axis=1)
     with warnings.catch_warnings():
@@ -31,13 +32,55 @@ def numpy_loop_ap(scores: np.ndarray, target: np.ndarray) -> float:
     """Same definition with plain float64 counting (fast enough to run on many cases)."""
     precision, recall = np.zeros(1000), np.zeros(1000)
     positives = target.sum()
-    for k in range(1000):
-        pred = scores >= k / 1000
+    for k, threshold in enumerate(np.arange(0, 1, 0.001)):
+        pred = scores >= threshold
         tp = np.sum(pred & (target == 1))
         precision[k] = tp / pred.sum() if pred.sum() else 0.0
         recall[k] = tp / positives if positives else 0.0
     # The polyline through the points from the highest threshold down (recall ascending, ties in threshold order).
     return float(np.trapezoid(precision[::-1], recall[::-1]))
+
+
+def organisers_definition_ap(probs_cl_1: np.ndarray, gt: np.ndarray) -> float:
+    """The AP of the BAH organisers' bah_metrics.py (github.com/sbelharbi/bah-dataset), its definition written out
+    straightforwardly: at each threshold of np.arange(0, 1, 0.001), predict 1 where the probability >= it; precision
+    TP/(TP+FP), 0 when nothing is predicted; recall TP/(TP+FN); then sklearn.metrics.auc(recall, precision)."""
+    precisions, recalls = [], []
+    for threshold in np.arange(0, 1, 0.001).tolist():
+        predicted = (probs_cl_1 >= threshold).astype(float)
+        tp = np.sum(np.logical_and(predicted == 1, gt == 1))
+        fp = np.sum(np.logical_and(predicted == 1, gt == 0))
+        fn = np.sum(np.logical_and(predicted == 0, gt == 1))
+        precisions.append((tp / (tp + fp)).item() if tp + fp > 0 else 0.0)
+        recalls.append((tp / (tp + fn)).item())
+    return float(auc(np.array(recalls), np.array(precisions)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_equals_the_organisers_definition_bit_for_bit_on_3_decimal_scores(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(2, 2500))
+    target = (rng.random(n) < rng.uniform(0.05, 0.9)).astype(np.int64)
+    target[0] = 1  # the organisers' function asserts at least one positive label
+    scores = np.round(np.clip(rng.beta(2, 4, size=n) + rng.uniform(0, 0.4) * target, 0, 1), 3)
+    if seed == 0:  # every score on one of the 144 thresholds where np.arange differs from k/1000
+        grid = np.arange(0, 1, 0.001)
+        scores = rng.choice(np.flatnonzero(grid != np.arange(1000) / 1000), size=n) / 1000
+    result = bah_frame_metric((scores >= 0.5).astype(int), target, scores)
+    assert result.breakdown["average_precision"] == organisers_definition_ap(scores, target.astype(float))
+
+
+def test_the_organisers_grid_decides_scores_that_sit_on_k_over_1000() -> None:
+    """A 3-decimal score equal to k/1000 where np.arange's value is one bit above it is below that threshold."""
+    grid = np.arange(0, 1, 0.001)
+    differs = np.flatnonzero(grid != np.arange(1000) / 1000)
+    assert differs.size == 144
+    k = int(next(k for k in differs if grid[k] > k / 1000))
+    target = np.array([1, 0, 1, 0])
+    scores = np.array([k / 1000, k / 1000, 0.9, 0.1])
+    ours = bah_frame_metric(target, target, scores).breakdown["average_precision"]
+    assert ours == organisers_definition_ap(scores, target.astype(float))
+    assert threshold_bins(np.array([k / 1000]))[0] == k  # reaches thresholds 0..k-1 only, as `>=` on that grid says
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -72,9 +115,9 @@ def test_scores_on_and_beside_thresholds_are_binned_as_the_comparison_says() -> 
     np.testing.assert_array_equal(expected, np.searchsorted(AP_THRESHOLDS, scores, side="right"))
 
 
-def test_threshold_grid_is_k_over_1000() -> None:
-    assert AP_THRESHOLDS.shape == (1000,) and AP_THRESHOLDS[0] == 0.0 and AP_THRESHOLDS[-1] == 0.999
-    assert all(AP_THRESHOLDS[k] == k / 1000 for k in range(1000))
+def test_threshold_grid_is_the_organisers_arange() -> None:
+    assert AP_THRESHOLDS.shape == (1000,) and AP_THRESHOLDS[0] == 0.0
+    np.testing.assert_array_equal(AP_THRESHOLDS, np.arange(0, 1, 0.001))
 
 
 def test_hand_computed_curves_show_the_end_point_conventions() -> None:
@@ -85,9 +128,13 @@ def test_hand_computed_curves_show_the_end_point_conventions() -> None:
     result = bah_frame_metric(target, target, graded)
     assert result.breakdown["average_precision"] == pytest.approx(0.75, abs=1e-12)
     assert abs(0.75 - sklearn_ap(graded, target)) <= TOL
-    # Scores saturated at 0/1: every threshold has recall 1, so the curve is one vertical line and its area is 0.
+    # Perfect 0/1 scores: every threshold has recall 1, so the curve is one vertical line and its area is 0.
     saturated = bah_frame_metric(target, target, target.astype(float))
     assert saturated.breakdown["average_precision"] == 0.0 == sklearn_ap(target.astype(float), target)
+    # Imperfect 0/1 scores reach two recalls: (R 1, P 1/2) at t = 0 and (1/2, 1) above, a trapezoid of ½·(1/2 + 1)/2.
+    one_missed = np.array([0.0, 0.0, 0.0, 1.0])
+    imperfect = bah_frame_metric(target, target, one_missed).breakdown["average_precision"]
+    assert imperfect == 0.375 == sklearn_ap(one_missed, target)
 
 
 def test_no_positive_labels_gives_zero_with_warning() -> None:

@@ -1,4 +1,5 @@
-"""Aff-Wild2 Expr macro F1 over 8 classes against sklearn.metrics.f1_score, with -1 label frames excluded."""
+"""Aff-Wild2 Expr macro F1 = ΣF1/8 (the ABAW definition) against sklearn.metrics.f1_score, with -1 label frames
+excluded."""
 
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ def expr_metric(pred, target):
 def _assert_matches_sklearn(pred: np.ndarray, target: np.ndarray) -> None:
     result = expr_metric(pred, target)
     valid = target != -1
-    kwargs = {"labels": LABELS, "zero_division": np.nan}
+    kwargs = {"labels": LABELS, "zero_division": 0.0}
     assert result.metric == "macro_f1"
     assert abs(result.value - f1_score(target[valid], pred[valid], average="macro", **kwargs)) <= TOL
     per_class = f1_score(target[valid], pred[valid], average=None, **kwargs)
+    assert abs(result.value - per_class.sum() / 8) <= TOL
     for name, expected in zip(EXPR_CLASSES, per_class, strict=True):
-        if np.isnan(expected):
-            assert name not in result.breakdown
-        else:
-            assert abs(result.breakdown[name] - expected) <= TOL
+        assert abs(result.breakdown[name] - expected) <= TOL
+    present = set(target[valid].tolist()) | set(pred[valid].tolist())
+    assert result.extra["absent_classes"] == [name for k, name in enumerate(EXPR_CLASSES) if k not in present]
     assert result.extra["n_valid"] == int(valid.sum()) and result.extra["n_excluded"] == int((~valid).sum())
 
 
@@ -45,14 +46,22 @@ def test_matches_sklearn_on_random_inputs(seed: int) -> None:
     _assert_matches_sklearn(pred, target)
 
 
-def test_class_absent_from_both_is_excluded_from_the_mean() -> None:
+def test_class_absent_from_both_scores_zero_in_the_mean_of_eight() -> None:
     target = np.array([0, 0, 2, 2, 5, -1])
     pred = np.array([0, 1, 2, 2, 5, 7])  # 7 is predicted only on an excluded frame: absent after masking
     result = expr_metric(pred, target)
     _assert_matches_sklearn(pred, target)
-    assert set(result.breakdown) == {"Neutral", "Anger", "Disgust", "Sadness"}
-    assert result.value == pytest.approx((2 / 3 + 0 + 1 + 1) / 4, abs=TOL)
-    assert len(result.warnings) == 4 and any("'Other'" in w for w in result.warnings)
+    assert result.value == pytest.approx((2 / 3 + 0 + 1 + 1) / 8, abs=TOL)  # ΣF1/8, not the mean over 4 present
+    assert result.extra["absent_classes"] == ["Fear", "Happiness", "Surprise", "Other"]
+    assert result.breakdown["Other"] == 0.0 and len(result.breakdown) == 8
+    assert len(result.warnings) == 4 and any("'Other'" in w and "scored 0" in w for w in result.warnings)
+
+
+def test_constant_neutral_prediction_is_its_f1_over_eight() -> None:
+    target = np.array([0, 0, 1, 2, 3, 4, 4, 6])
+    result = expr_metric(np.zeros(8, int), target)
+    assert result.value == pytest.approx((2 * 2 / (8 + 2)) / 8, abs=TOL)  # F1(Neutral) = 2·2/(8 + 2), the rest 0
+    assert result.extra["absent_classes"] == ["Sadness", "Other"]
 
 
 def test_class_only_in_predictions_scores_zero() -> None:
@@ -62,7 +71,7 @@ def test_class_only_in_predictions_scores_zero() -> None:
 
 
 def test_integral_floats_are_accepted() -> None:
-    assert expr_metric(np.array([1.0, 2.0]), np.array([1.0, -1.0])).value == 1.0
+    assert expr_metric(np.array([1.0, 2.0]), np.array([1.0, -1.0])).breakdown["Anger"] == 1.0
 
 
 def test_all_frames_invalid_is_rejected() -> None:

@@ -29,7 +29,7 @@ def valid_text(task: str, level: str | None = None) -> str:
     if task == "bah" and level == "frame":
         return "".join(f"{frame},{i % 2}\n" for i, frame in enumerate(BAH_FRAMES))
     if task == "bah":
-        return "".join(f"{video},0.25,0.75,1\n" for video in BAH_VIDEOS)
+        return "".join(f"Videos/{video},0.25,0.75,1\n" for video in BAH_VIDEOS)  # as the release spells them
     if task == "va":
         return "\n".join(["image_location,valence,arousal", *(f"{f},-0.5,0.25" for f in AFFWILD_FRAMES)]) + "\n"
     return "\n".join([EXPR_HEADER, *(f"{f},{i}" for i, f in enumerate(AFFWILD_FRAMES))]) + "\n"

@@ -120,9 +120,9 @@ def test_column_count_and_interior_blank_line(check, valid_text):
     lines[2] += ",0.1"
     lines.insert(4, "")
     problems = only(check("va", "\n".join(lines)), "column-count")
-    assert [p.line for p in problems] == [3, 5]
-    assert "3 fields" in problems[0].expected and "4 fields" in problems[0].found
-    assert problems[1].found == "an empty line"
+    assert len(problems) == 1 and problems[0].line == 3 and problems[0].count == 2  # one kind: one record
+    assert "3 fields" in problems[0].expected
+    assert "line 3: 4 fields" in problems[0].found and "line 5: an empty line" in problems[0].found
 
 
 def test_ids_missing_extra_duplicated(check, valid_text, references):
@@ -203,19 +203,41 @@ def test_range(check, valid_text):
     assert "valence in [-1, 1]" in va.expected
 
 
-def test_repeated_problems_are_summarised(check):
+def test_repeated_problems_are_summarised_in_one_line(check):
     reference = [f"v/{i:05d}.jpg" for i in range(1, 101)]
     text = "image_location,valence,arousal\n" + "".join(f"{r},2,0\n" for r in reference)
-    problems = only(check("va", text, reference=reference), "range")
-    assert len(problems) == 6 and [p.line for p in problems[:5]] == [2, 3, 4, 5, 6]
-    assert problems[5].line is None and "95 more" in problems[5].found and "line 7" in problems[5].found
+    report = check("va", text, reference=reference)
+    problem, = only(report, "range")
+    assert problem.line == 2 and problem.count == 100 and problem.to_json()["count"] == 100
+    assert problem.found.startswith("100 lines with this problem, the first: line 2: '2'; line 3: '2'; line 4: '2'")
+    assert problem.found.endswith("; …") and "line 5" not in problem.found
+    assert len([line for line in report.render() if "[range]" in line]) == 1
 
 
 def test_bah_probability_sum_with_tolerance(check, valid_text):
     text = valid_text("bah", "video")
-    assert check("bah", text.replace("0.25,0.75", "0.2500004,0.75", 1), level="video").ok
     problem = only(check("bah", text.replace("0.25,0.75", "0.3,0.75", 1), level="video"), "probability-sum")[0]
     assert problem.line == 1 and "1e-06" in problem.expected and "0.3 + 0.75" in problem.found
+
+
+def test_bah_probability_sum_not_exactly_one_is_a_warning_naming_the_organisers(check, valid_text):
+    text = valid_text("bah", "video").replace("0.25,0.75", "0.2500004,0.75", 1)
+    text = text.replace("0.25,0.75", "0.25,0.7500000001", 1)  # within 1e-6 of 1, but not 1: the organisers' == fails
+    report = check("bah", text, level="video")
+    problem, = only(report, "probability-sum")
+    assert report.ok and problem.severity == "warning" and problem.count == 2 and problem.line == 1
+    assert "exactly" in problem.expected and "organisers" in problem.expected and "1 - p1" in problem.expected
+
+
+def test_bah_video_ids_without_the_release_prefix_are_accepted_with_one_warning(check, references):
+    videos = references[("bah", "video")]
+    report = check("bah", "".join(f"{v},0.25,0.75,1\n" for v in videos), level="video")
+    problem, = report.problems
+    assert report.ok and problem.check == "id-spelling" and problem.severity == "warning" and problem.line == 1
+    assert f"'Videos/{videos[0]}'" in problem.expected
+    assert "3 id(s)" in problem.found and "organisers' validator compares ids in full" in problem.found
+    spelt = check("bah", "".join(f"Videos/{v},1\n" for v in videos), level="video")
+    assert spelt.ok and spelt.problems == [] and spelt.table.ids == videos  # canonical ids inside
 
 
 def test_bah_pred_against_argmax_is_a_warning(check, valid_text):
@@ -270,7 +292,7 @@ def test_rendering_and_json(check, valid_text):
     assert "INVALID: 1 error(s), 0 warning(s)" in lines[-1]
     body = report.to_json()
     assert body["ok"] is False and body["errors"] == 1
-    assert body["problems"] == [{"check": "range", "severity": "error", "line": 2,
+    assert body["problems"] == [{"check": "range", "severity": "error", "line": 2, "count": 1,
                                  "expected": "Joy in [0, 1]", "found": "'1.5'"}]
 
 

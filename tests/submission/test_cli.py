@@ -55,7 +55,7 @@ def test_validate_json(tmp_path, capsys, valid_text, references):
     body = json.loads(out)
     assert code == 1 and body["ok"] is False and body["level"] == "video" and body["level_source"] == "detected"
     assert body["reference_file"] == str(reference) and body["reference_rows"] == 3
-    assert body["problems"] == [{"check": "probability-sum", "severity": "error", "line": 1,
+    assert body["problems"] == [{"check": "probability-sum", "severity": "error", "line": 1, "count": 1,
                                  "expected": "p0 + p1 = 1 within 1e-06", "found": "1.25 (0.5 + 0.75)"}]
 
 

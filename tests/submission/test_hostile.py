@@ -179,8 +179,8 @@ def test_fifo_device_and_directory_are_refused_before_opening(run_capped, tmp_pa
     body = json.loads(result.stdout.strip().splitlines()[-1])
     for name, kind in (("fifo", "a FIFO (named pipe)"), ("device", "a character device"),
                        ("directory", "a directory")):
-        assert body[name] == [{"check": "file", "severity": "error", "line": None, "expected": "a regular file",
-                               "found": kind}]
+        assert body[name] == [{"check": "file", "severity": "error", "line": None, "count": 1,
+                               "expected": "a regular file", "found": kind}]
     assert body["cli-validate"] == 1 and body["cli-score"] == 1
     assert body["cli-reference"] == 2 and "--reference" in result.stderr and "FIFO" in result.stderr
     assert "cannot read the submission" in body["read"] and "FIFO" in body["read"]
