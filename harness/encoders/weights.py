@@ -192,6 +192,7 @@ def _chosen_files(names: Iterable[str]) -> list[str]:
 
 def fetch_hub(repo: HubRepo) -> tuple[Path, int]:
     """Download `repo`'s loader files at its revision into the HF cache; (snapshot folder, bytes of those files)."""
+    import httpx2  # huggingface_hub's HTTP client: its errors are how an unreachable hub shows
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -203,7 +204,7 @@ def fetch_hub(repo: HubRepo) -> tuple[Path, int]:
             raise AbawError(f"the hub repository {repo.repo_id} at {repo.revision} lacks {repo.marker} or a "
                             f"safetensors/pytorch_model.bin weight file (it lists {', '.join(sorted(siblings)[:8])})")
         paths = [hf_hub_download(repo.repo_id, name, revision=repo.revision) for name in files]
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
+    except (HfHubHTTPError, LocalEntryNotFoundError, httpx2.HTTPError, OSError) as error:
         raise AbawError(f"cannot download {repo.repo_id} (revision {repo.revision}) from {_endpoint()}: "
                         f"{str(error).splitlines()[0][:300]}. Without internet on this machine, set HF_HUB_OFFLINE=1 "
                         "and prefetch elsewhere with `abaw-bench weights --download`.") from error
