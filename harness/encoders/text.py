@@ -55,14 +55,21 @@ class TextEncoder(TorchEncoder):
     """A transcript string → [1, D]. Tokenised per item in `prepare`, padded with a mask in `collate`."""
 
     def __init__(self, info: EncoderInfo, preset: str, model: torch.nn.Module, tokenizer: Any, *,
-                 weights_path: Path | None, source: str, max_tokens: int, pooling: str) -> None:
+                 weights_path: Path | None, source: str, max_tokens: int, pooling: str,
+                 architecture_code: str | None = None) -> None:
         super().__init__(info, preset, model, weights_path=weights_path, source=source)
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.pooling = pooling
+        self.architecture_code = architecture_code
 
     def cache_params(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "pooling": self.pooling}
+        """Preprocessing, plus for a remote-code model the code's repository and commit: that code computes the
+        features as much as the weights do, so a new commit of it must not reuse cached features."""
+        params: dict[str, Any] = {"max_tokens": self.max_tokens, "pooling": self.pooling}
+        if self.architecture_code is not None:
+            params["architecture_code"] = self.architecture_code
+        return params
 
     def prepare(self, media: str) -> dict[str, list[int]]:
         if not isinstance(media, str):
@@ -129,8 +136,11 @@ def _load_auto(info: EncoderInfo, preset: str, directory: Path, trust_remote_cod
         raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}.{hint} "
                         f"Its architecture code ({code.repo_id} at {code.revision}) must also be in "
                         f"{published.hf_cache_dir()}.") from error
-    return TextEncoder(info, preset, model, tokenizer, weights_path=directory, source=f"checkpoint {directory}",
-                       max_tokens=GTE_MAX_TOKENS, pooling="cls")
+    found = published.locate(code)
+    commit = found.name if found is not None and found.parent.name == "snapshots" else code.revision
+    return TextEncoder(info, preset, model, tokenizer, weights_path=directory,
+                       source=f"checkpoint {directory}, architecture code {code.repo_id} at {commit}",
+                       max_tokens=GTE_MAX_TOKENS, pooling="cls", architecture_code=f"{code.repo_id}@{commit}")
 
 
 # ----- family interface ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 The download test builds a tiny ViT, saves it with save_pretrained and serves it from 127.0.0.1 as the repository
 google/vit-huge-patch14-224-in21k, answering what huggingface_hub asks: `GET /api/models/{repo}/revision/{rev}`
 (the repository's commit and files) and `HEAD`/`GET /{repo}/resolve/{rev}/{file}` with X-Repo-Commit, ETag and
-Content-Length. A subprocess with HF_ENDPOINT pointing there (huggingface_hub reads it at import) downloads through
-`abaw-bench weights --download`, then loads the encoder from the cache. The server answers a bounded number of
+Content-Length. A subprocess with HF_ENDPOINT pointing there (huggingface_hub reads it at import) loads the paper
+encoder, which downloads it into the cache on first use, then runs `abaw-bench weights --download`, which finds it
+there and downloads nothing more. The server answers a bounded number of
 requests and is shut down by the test.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -103,9 +105,9 @@ import json, sys
 import numpy as np
 from abaw_bench.harness.cli import main
 from abaw_bench.harness.encoders import load_encoder, encoder_info
-code = main(["weights", "--system", "hallmen2025", "--task", "emi", "--variant", "vision", "--download", "--json"])
-encoder = load_encoder("vit-h14", "paper")
+encoder = load_encoder("vit-h14", "paper")  # not in the cache: downloaded on first use
 features = encoder.forward(encoder.collate([encoder.prepare([np.zeros((60, 60, 3), dtype=np.uint8)])]))
+code = main(["weights", "--system", "hallmen2025", "--task", "emi", "--variant", "vision", "--download", "--json"])
 print(json.dumps({"code": code, "source": encoder.weights_source, "shape": list(features[0].shape)}))
 """
 
@@ -143,6 +145,19 @@ def test_whisper_checkpoint_is_verified_then_renamed(tmp_path: Path) -> None:
         with pytest.raises(AbawError, match=r"sha256.*nothing was kept"):
             weights.fetch_whisper(bad, tmp_path / "other")
     assert list((tmp_path / "other").iterdir()) == []  # no partial file under any name
+
+
+def test_an_unreachable_hub_is_a_message_naming_the_model(empty_caches: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused at once
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        with pytest.raises(AbawError, match=f"cannot download {REPO} .*set HF_HUB_OFFLINE=1"):
+            weights.fetch(weights.main_repo("vit-h14"))
 
 
 def test_whisper_url_is_the_installed_packages() -> None:
