@@ -17,7 +17,7 @@ EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi                      # demo data, tiny encoders, default variant
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --epochs 3
   abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
-      --weights gte-base=~/models/gte-en-mlm-base --weights vit-h14=~/models/vit-huge --device cuda
+      --trust-remote-code --weights vit-h14=~/models/vit-huge --device cuda   # others: HF cache, fetched if missing
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --seeds 3    # seeds 0, 1, 2: a spread
   torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda

@@ -12,7 +12,8 @@ checkpoint file. `locate` looks only on this machine; `fetch` downloads what is 
   format (safetensors, else pytorch_model*.bin; never the TF/Flax/ONNX copies some repos also hold).
 - whisper's checkpoint from the URL the whisper package publishes into its download root (`--download-root`, default
   $XDG_CACHE_HOME/whisper or ~/.cache/whisper), checked against the sha256 that URL carries. Written through a
-  temporary file and renamed once verified (whisper's own `_download` writes the final name as it goes).
+  temporary file and renamed once verified (whisper's own `_download` writes the final name as it goes), under a file
+  lock so that the ranks of a torchrun job download it once (huggingface_hub locks its own downloads per file).
 
 Downloads happen only when `HF_HUB_OFFLINE` is unset (or false); abaw-bench applies that switch to whisper too, so a
 compute node without internet fails fast with a message naming the model, where it looked and how to prefetch
@@ -219,13 +220,22 @@ def _endpoint() -> str:
 
 def fetch_whisper(checkpoint: WhisperCheckpoint, download_root: str | Path | None = None) -> Path:
     """Download a whisper checkpoint into its download root (atomic: verified in a temporary file, then renamed)."""
-    from tqdm.auto import tqdm
+    from filelock import FileLock
 
     root = _whisper_root(download_root)
     target = root / checkpoint.filename
-    if target.is_file():
-        return target
     root.mkdir(parents=True, exist_ok=True)
+    # Ranks of one job asking at once: the first downloads, the others wait and find the file.
+    with FileLock(str(root / f".{checkpoint.filename}.lock")):
+        if target.is_file():
+            return target
+        _download_verified(checkpoint, root, target)
+    return target
+
+
+def _download_verified(checkpoint: WhisperCheckpoint, root: Path, target: Path) -> None:
+    from tqdm.auto import tqdm
+
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=root, prefix=f".{checkpoint.filename}.", delete=False) as output:
         temporary = Path(output.name)
@@ -247,7 +257,6 @@ def fetch_whisper(checkpoint: WhisperCheckpoint, download_root: str | Path | Non
         raise AbawError(f"the whisper {checkpoint.name} download from {checkpoint.url} has sha256 "
                         f"{digest.hexdigest()}, not the {checkpoint.sha256} its URL names; nothing was kept")
     os.replace(temporary, target)
-    return target
 
 
 def fetch(part: Part, *, download_root: str | Path | None = None) -> Path:
