@@ -23,8 +23,9 @@ Revisions. The hub revisions are the branch name "main", not commit hashes: this
 without network access, where the repositories' commit hashes could not be looked up or verified, and an unverified
 hash would be worse than none. What a run actually used is pinned after the fact: the cache's snapshot folder is named
 by the commit the download resolved, `describe` reports it, and every encoder fingerprint hashes the sha256 of each
-weight file (the cache names blobs by it). To pin a commit, set `revision` below to the hash shown on the model's
-hub page ("Files and versions" → history); both the lookup and the download use it. The whisper checkpoint is pinned
+weight file (the cache names blobs by it). To pin a commit, give the repository's `HubRepo` in `sources` below the
+hash shown on the model's hub page ("Files and versions" → history); the lookup, the download and GTE's remote-code
+loading (`code_revision`) all use a HubRepo's revision. The whisper checkpoint is pinned
 by the sha256 in its URL, checked after download.
 """
 
