@@ -4,6 +4,7 @@ carry them (checked at the run's own load/lookup calls, with nothing downloaded 
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,28 +39,40 @@ PAPER_ROWS = [(system, task, variant) for system in SYSTEMS.names() for task, va
 
 
 class _Recorder:
-    """Stands in for every place a run loads an encoder or looks up its features; records the keywords."""
+    """Stands in for every place a run loads an encoder or looks up its features: checks each call against the real
+    function's signature (an unknown keyword fails as it would in a real run) and records the keywords."""
 
     def __init__(self) -> None:
+        from abaw_bench.harness.encoders import load_encoder
+        from abaw_bench.harness.features import ensure_features
+        from abaw_bench.harness.features.lookup import find_cached_store
+        from abaw_bench.harness.features.text_windows import build_text_windows
+
+        self.real = {"load_encoder": load_encoder, "find_cached_store": find_cached_store,
+                     "ensure_features": ensure_features, "build_text_windows": build_text_windows}
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
-    def load_encoder(self, name: str, preset: str, **kwargs: Any) -> Any:
+    def _record(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], encoder_position: int) -> None:
+        inspect.signature(self.real[function]).bind(*args, **kwargs)
+        self.requests.append((args[encoder_position], kwargs))
+
+    def load_encoder(self, *args: Any, **kwargs: Any) -> Any:
         from abaw_bench.harness.encoders import encoder_info
 
-        self.requests.append((name, kwargs))
-        return SimpleNamespace(info=encoder_info(name), output_dim=4, prepare=None, fingerprint=lambda: "f",
+        self._record("load_encoder", args, kwargs, 0)
+        return SimpleNamespace(info=encoder_info(args[0]), output_dim=4, prepare=None, fingerprint=lambda: "f",
                                weights_source="fake", is_random=False)
 
-    def find_cached_store(self, task: str, encoder: str, preset: str, root: Path, split: str, **kwargs: Any) -> Any:
-        self.requests.append((encoder, kwargs))
+    def find_cached_store(self, *args: Any, **kwargs: Any) -> Any:
+        self._record("find_cached_store", args, kwargs, 1)
         return None, ""
 
-    def ensure_features(self, task: str, encoder: str, preset: str, root: Path, split: str, **kwargs: Any) -> Any:
-        self.requests.append((encoder, kwargs))
+    def ensure_features(self, *args: Any, **kwargs: Any) -> Any:
+        self._record("ensure_features", args, kwargs, 1)
         return SimpleNamespace(dim=4, summary={})
 
-    def build_text_windows(self, task: str, encoder: str, preset: str, *args: Any, **kwargs: Any) -> Any:
-        self.requests.append((encoder, kwargs))
+    def build_text_windows(self, *args: Any, **kwargs: Any) -> Any:
+        self._record("build_text_windows", args, kwargs, 1)
         return SimpleNamespace()
 
 
