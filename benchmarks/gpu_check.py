@@ -510,9 +510,10 @@ def check_emi_estimate(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
         if name == "whisper-large-v3":
             asr_store = store
         rates[name] = {"weights": weights_kind, "clips": len(sample), "seconds": round(seconds, 2),
-                       "clips_per_s": len(sample) / seconds, "audio_seconds": media["cut_seconds"],
-                       "audio_seconds_per_s": media["cut_seconds"] / seconds,
-                       "extracted": store.summary["extracted"], **({"decoding": decoding} if decoding else {})}
+                       "clips_per_s": len(sample) / seconds, "extracted": store.summary["extracted"],
+                       **({"decoding": decoding} if decoding else {})}
+        if encoder.info.modality in ("audio", "asr"):  # what it decoded: the clips up to the encoder's own cut
+            rates[name] |= {"audio_seconds": media["cut_seconds"], "audio_seconds_per_s": media["cut_seconds"] / seconds}
         del encoder, store
         if scale.device.startswith("cuda"):
             torch.cuda.empty_cache()
