@@ -513,7 +513,8 @@ def check_emi_estimate(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
                        "clips_per_s": len(sample) / seconds, "extracted": store.summary["extracted"],
                        **({"decoding": decoding} if decoding else {})}
         if encoder.info.modality in ("audio", "asr"):  # what it decoded: the clips up to the encoder's own cut
-            rates[name] |= {"audio_seconds": media["cut_seconds"], "audio_seconds_per_s": media["cut_seconds"] / seconds}
+            rates[name] |= {"audio_seconds": media["cut_seconds"],
+                            "audio_seconds_per_s": media["cut_seconds"] / seconds}
         del encoder, store
         if scale.device.startswith("cuda"):
             torch.cuda.empty_cache()
