@@ -92,6 +92,9 @@ def _revision(row: dict[str, Any]) -> str:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("no encoder weights needed: these rows read only the organisers' feature pickles")
+        return
     header = ("encoder", "id", "revision", "size", "found")
     table = [header] + [(row["encoder"], row["id"] + ("" if row["role"] == "weights" else f" [{row['role']}]"),
                          _revision(row), _human(row["size_bytes"]), row["found"]) for row in rows]
