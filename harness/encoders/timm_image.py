@@ -21,7 +21,8 @@ checkpoint.
 
 Weights: a timm state dict (.safetensors/.pth/.bin) or a directory holding one in the Hugging Face hub layout
 (model.safetensors + config.json); without `--weights` the paper preset looks in the Hugging Face cache for the model
-id. A checkpoint's classifier weights are dropped; any other missing or unexpected weight is an error (timm's own
+id, fetched there on first use as timm's `pretrained=True` would (harness/encoders/weights.py), but loaded here
+strictly. A checkpoint's classifier weights are dropped; any other missing or unexpected weight is an error (timm's own
 loader would only log it). Images are resized straight to size² (Aff-Wild2 crops are square) and normalised.
 """
 
