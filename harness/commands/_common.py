@@ -6,10 +6,10 @@ import argparse
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the examples in epilogs as written and shows defaults that say something (not None or False)."""
+    """Keeps the examples in epilogs as written and shows defaults that say something (not None, False or [])."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False):
+        if action.default in (None, False) or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
