@@ -64,7 +64,7 @@ import torch
 TARGET_VIT_MFU = 0.45  # bf16, of the datasheet peak, ViT-H/14 at its best batch
 TARGET_EMI_MINUTES = 15.0
 # No check or profile configuration starts after this (each is skipped and recorded); the 90 s left before 8 minutes
-# are for the last one started (the longest single piece, a ViT-H/14 compile, takes about a minute).
+# are for the last one started to end (a guess: no GPU was at hand to time the longest piece, a ViT-H/14 compile).
 TIME_BUDGET_SECONDS = 6.5 * 60
 # The EMI release's published sizes (used without --emi-root): 8072 + 4588 + 4582 clips of about 15 + 9 + 9 hours.
 # Face crops come at about 6 per second of video (the dataset's crop rate as its users describe it; not confirmed by
