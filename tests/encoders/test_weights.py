@@ -5,8 +5,8 @@ google/vit-huge-patch14-224-in21k, answering what huggingface_hub asks: `GET /ap
 (the repository's commit and files) and `HEAD`/`GET /{repo}/resolve/{rev}/{file}` with X-Repo-Commit, ETag and
 Content-Length. A subprocess with HF_ENDPOINT pointing there (huggingface_hub reads it at import) loads the paper
 encoder, which downloads it into the cache on first use, then runs `abaw-bench weights --download`, which finds it
-there and downloads nothing more. The server answers a bounded number of
-requests and is shut down by the test.
+there and downloads nothing more. The server answers a bounded number of requests and is shut down by the test, or
+by itself after a few minutes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from abaw_bench.harness.errors import AbawError
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "google/vit-huge-patch14-224-in21k"
 MAX_REQUESTS = 60
+MAX_SERVE_SECONDS = 300  # the server shuts itself down after this even if a test never reaches its teardown
 
 
 class HubServer:
@@ -66,6 +67,8 @@ class HubServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.watchdog = threading.Timer(MAX_SERVE_SECONDS, self.httpd.shutdown)
+        self.watchdog.daemon = True
 
     def route(self, path: str) -> tuple[int, dict[str, str], bytes]:
         info_prefix = f"/api/models/{self.repo}/revision/"
@@ -85,9 +88,11 @@ class HubServer:
 
     def __enter__(self) -> HubServer:
         self.thread.start()
+        self.watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.watchdog.cancel()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
