@@ -24,6 +24,7 @@ COMMANDS = (
     "validate",
     "score",
     "extract",
+    "weights",
     "profile",
     "systems",
     "info",

@@ -14,7 +14,10 @@ results.json, schema_version 1:
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     hyper               the effective hyper-parameters (harness.systems.Hyper fields)
     data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash}
-    encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}
+    encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}; "weights"
+                        is the checkpoint loaded (a Hugging Face cache snapshot path ends in the commit the download
+                        resolved), "fingerprint" hashes the sha256 of each of its weight files
+                        (harness/encoders/weights.py, "Revisions")
     submission          {"path": file name in the run directory, "valid": bool, "rows": int, "problems": [...]}
     config              the RunConfig as given (see config.json for the fully resolved one)
     provenance          {"git_commit": sha or "unknown", "git_dirty": bool | null, "packages": {torch,

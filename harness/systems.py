@@ -232,6 +232,18 @@ class SystemSpec:
         source = self.input_sources.get(task, {}).get(name)
         return None if source is None else source.transcript.get(preset)
 
+    def encoders_needed(self, task: str, variant: Variant, preset: str) -> list[str]:
+        """Every encoder a run of `variant` loads under `preset`, in input order: each input's encoder and the asr
+        encoder whose transcripts a text input embeds (the organisers' pickles and dataset transcripts need none)."""
+        needed: list[str] = []
+        for name in variant.inputs:
+            transcript = self.transcript_for(task, name, preset)
+            for encoder in (self.encoder_for(task, name, preset), transcript):
+                if encoder and encoder != DATASET_TRANSCRIPT and not encoder.startswith("provided:") \
+                        and encoder not in needed:
+                    needed.append(encoder)
+        return needed
+
 
 SYSTEMS: Registry[SystemSpec] = Registry("system", plugin_packages=("abaw_bench.systems", "abaw_bench.baselines"))
 

@@ -6,10 +6,10 @@ import argparse
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the examples in epilogs as written and shows defaults that say something (not None or False)."""
+    """Keeps the examples in epilogs as written and shows defaults that say something (not None, False or [])."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False):
+        if action.default in (None, False) or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
@@ -49,3 +49,47 @@ def add_max_bytes_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     parser.add_argument("--max-bytes", type=positive_int, default=None, metavar="N",
                         help="refuse files larger than N bytes (N >= 1), before reading them; when omitted, 1 MiB "
                              "plus every reference row at its widest legal form")
+
+
+ENCODER_LOADING_FLAGS = ("--preset", "--weights", "--download-root", "--trust-remote-code")
+
+
+def add_encoder_loading_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, preset_default: str,
+                             weights_per_encoder: bool) -> None:
+    """The flags that decide how an encoder is loaded (ENCODER_LOADING_FLAGS), one definition for every command
+    that loads encoders (`extract`, `run`, `weights`). `weights_per_encoder`: --weights ENC=DIR, repeatable, for
+    commands that load several encoders; otherwise --weights DIR for the one encoder named by --encoder."""
+    parser.add_argument("--preset", choices=("paper", "tiny"), default=preset_default,
+                        help="paper: the published architectures and weights (HF cache / whisper download root, "
+                             "downloaded on first use unless HF_HUB_OFFLINE=1); tiny: small random models (demo)")
+    add_weights_arg(parser, per_encoder=weights_per_encoder)
+    add_download_root_arg(parser)
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow model code shipped with a checkpoint (needed by the GTE models); off by default")
+
+
+def add_weights_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, per_encoder: bool) -> None:
+    if per_encoder:
+        parser.add_argument("--weights", action="append", default=[], metavar="ENC=DIR",
+                            help="local weights for an encoder (repeatable), e.g. vit-h14=~/models/vit-huge")
+    else:
+        parser.add_argument("--weights", default=None, metavar="DIR", help="local checkpoint directory or file")
+
+
+def add_download_root_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--download-root", default=None, metavar="DIR",
+                        help="where whisper .pt checkpoints are kept and downloaded (default: whisper's own, "
+                             "$XDG_CACHE_HOME/whisper or ~/.cache/whisper)")
+
+
+def parse_weights(pairs: list[str]) -> dict[str, str]:
+    """--weights ENC=DIR pairs → {encoder: directory}."""
+    from abaw_bench.harness.errors import AbawError
+
+    weights = {}
+    for pair in pairs:
+        name, sep, directory = pair.partition("=")
+        if not sep or not name or not directory:
+            raise AbawError(f"--weights {pair!r}: expected ENCODER=DIR, e.g. vit-h14=~/models/vit-huge")
+        weights[name] = directory
+    return weights

@@ -8,7 +8,13 @@ import os
 import sys
 from typing import Any
 
-from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from abaw_bench.harness.commands._common import (
+    add_command,
+    add_data_root_arg,
+    add_encoder_loading_args,
+    add_json_arg,
+    add_task_arg,
+)
 
 EXAMPLES = """\
   abaw-bench extract --task emi --encoder wav2vec2-vad --preset tiny            # demo data, random tiny weights
@@ -43,12 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                       help="read at most the first N face crops per item")
     model = parser.add_argument_group("encoder")
     model.add_argument("--encoder", required=True, metavar="E", help="encoder name, e.g. wav2vec2-vad, vit-h14")
-    model.add_argument("--preset", choices=("paper", "tiny"), default="paper",
-                       help="paper: published weights (local dir / HF cache); tiny: small random model")
-    model.add_argument("--weights", default=None, metavar="DIR", help="local checkpoint directory or file")
-    model.add_argument("--download-root", default=None, metavar="DIR", help="where whisper .pt checkpoints are")
-    model.add_argument("--trust-remote-code", action="store_true",
-                       help="allow model code shipped with a checkpoint (needed by the GTE models); off by default")
+    add_encoder_loading_args(model, preset_default="paper", weights_per_encoder=False)
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (torchrun: each rank its local GPU)")
     run.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_task_arg
+from abaw_bench.harness.commands._common import (
+    add_command,
+    add_data_root_arg,
+    add_encoder_loading_args,
+    add_task_arg,
+    parse_weights,
+)
 from abaw_bench.harness.errors import AbawError
 
 EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi                      # demo data, tiny encoders, default variant
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --epochs 3
   abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
-      --weights gte-base=~/models/gte-en-mlm-base --weights vit-h14=~/models/vit-huge --device cuda
+      --trust-remote-code --weights vit-h14=~/models/vit-huge --device cuda   # others: HF cache, fetched if missing
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --seeds 3    # seeds 0, 1, 2: a spread
   torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda
@@ -31,11 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
     add_task_arg(what)
     what.add_argument("--variant", default=None, metavar="V", help="variant (table row); default: the system's")
-    what.add_argument("--preset", choices=("paper", "tiny"), default="tiny",
-                      help="encoder preset: paper (published architectures, needs weights) or tiny (demo)")
     add_data_root_arg(what)
-    what.add_argument("--weights", action="append", default=[], metavar="ENC=DIR",
-                      help="local weights for an encoder (repeatable), e.g. vit-h14=~/models/vit-huge")
+    add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default="tiny", weights_per_encoder=True)
     training = parser.add_argument_group("training (defaults: the paper's values)")
     training.add_argument("--epochs", type=int, default=None, metavar="N")
     training.add_argument("--batch-size", type=int, default=None, metavar="N")
@@ -54,16 +57,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--out", default="runs", metavar="DIR", help="root of the run directories")
     output.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     parser.set_defaults(handler=run)
-
-
-def parse_weights(pairs: list[str]) -> dict[str, str]:
-    weights = {}
-    for pair in pairs:
-        name, sep, directory = pair.partition("=")
-        if not sep or not name or not directory:
-            raise AbawError(f"--weights {pair!r}: expected ENCODER=DIR, e.g. vit-h14=~/models/vit-huge")
-        weights[name] = directory
-    return weights
 
 
 def parse_hyper(pairs: list[str]) -> dict[str, object]:
@@ -104,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                            data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
                            num_workers=args.num_workers, resume=args.resume, epochs=args.epochs,
                            batch_size=args.batch_size, lr=args.lr, weights=parse_weights(args.weights),
+                           trust_remote_code=args.trust_remote_code, download_root=args.download_root,
                            hyper_overrides=parse_hyper(args.hyper), progress=not args.quiet)
         outcome = run_pipeline(config)
         if outcome.is_main:

@@ -4,7 +4,7 @@ Every encoder has two presets: `paper` (the published architecture and weights) 
 small configuration, seeded random weights unless a saved tiny checkpoint is given — for tests and the demo). The
 family modules (`harness.encoders.<family>`) are imported only when an encoder is built.
 
-    load_encoder("wav2vec2-vad", "paper")                    # HF cache, offline
+    load_encoder("wav2vec2-vad", "paper")                    # HF cache; downloaded first unless HF_HUB_OFFLINE=1
     load_encoder("wav2vec2-vad", "paper", weights="~/w2v2")  # a save_pretrained directory
     load_encoder("wav2vec2-vad", "tiny")                     # random weights, deterministic
     build_random("wav2vec2-vad", "paper")                    # full-size architecture, random init (profile)
@@ -95,11 +95,12 @@ def _check_preset(preset: str) -> None:
 def load_encoder(name: str, preset: str = "tiny", *, weights: str | Path | None = None, device: str = "cpu",
                  dtype: str = "fp32", trust_remote_code: bool = False, download_root: str | Path | None = None,
                  trainable: bool = False, **options: Any) -> Encoder:
-    """Build encoder `name` with real weights (paper preset, or any preset given `weights`), offline only.
+    """Build encoder `name` with real weights (paper preset, or any preset given `weights`).
 
     `weights` is a local save_pretrained directory, a whisper .pt file or a timm checkpoint; without it the paper
-    preset looks in the Hugging Face cache (whisper: `download_root`, default ~/.cache/whisper) and a missing weight
-    raises one AbawError naming the model id and where to put the files. `options` are family preprocessing
+    preset looks in the Hugging Face cache (whisper: `download_root`, default ~/.cache/whisper), downloading what is
+    missing there unless HF_HUB_OFFLINE=1 (harness/encoders/weights.py); offline, a missing weight raises one
+    AbawError naming the model id and where to put the files. `options` are family preprocessing
     parameters (e.g. `max_seconds` for wav2vec2-vad); they enter `cache_params()` and so the fingerprint.
     `trainable=True` prepares the encoder for fine-tuning end to end (all parameters require grad, layerdrop off so
     that DistributedDataParallel never meets a skipped layer; see `TorchEncoder.make_trainable`).

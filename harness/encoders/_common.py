@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from abaw_bench.harness.encoders import weights
 from abaw_bench.harness.encoders.base import Encoder, EncoderInfo
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.paths import file_sha256
@@ -44,51 +45,49 @@ def check_device(device: str) -> str:
     raise AbawError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'")
 
 
-def hf_cache_dir() -> Path:
-    """Where huggingface_hub keeps snapshots (honours HF_HUB_CACHE / HF_HOME)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def find_in_hf_cache(model_id: str, marker: str = "config.json") -> Path | None:
-    """The cached snapshot directory of `model_id` if `marker` is present in it; never touches the network."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(model_id, marker)
-    return Path(found).parent if isinstance(found, str) else None
-
-
 def missing_weights_error(info: EncoderInfo, looked_in: str, how_to_get: str) -> AbawError:
-    return AbawError(
-        f"weights for encoder {info.name!r} (model id {info.model_id}) not found: looked in {looked_in}. "
-        f"This machine cannot download them. {how_to_get}"
-    )
+    offline = " Downloads are off on this machine (HF_HUB_OFFLINE=1)." if weights.is_offline() else ""
+    return AbawError(f"weights for encoder {info.name!r} (model id {info.model_id}) not found: looked in "
+                     f"{looked_in}.{offline} {how_to_get}")
 
 
 def hf_how_to_get(info: EncoderInfo, *, remote_code: bool = False) -> str:
-    repo_dir = "models--" + info.model_id.replace("/", "--")
-    text = (f"On a machine with internet run `huggingface-cli download {info.model_id}` and copy "
-            f"~/.cache/huggingface/hub/{repo_dir} into {hf_cache_dir()}/{repo_dir}, or save the model with "
-            f"save_pretrained and pass --weights DIR (a directory holding config.json and model.safetensors or "
-            f"pytorch_model.bin).")
+    repo = weights.main_repo(info.name)
+    repo_dir = "models--" + repo.repo_id.replace("/", "--")
+    text = (f"On a machine with internet run `abaw-bench weights --system S --task T --download` (or `hf download "
+            f"{repo.repo_id} --revision {repo.revision}`) and copy ~/.cache/huggingface/hub/{repo_dir} into "
+            f"{weights.hf_cache_dir()}/{repo_dir}, or unset HF_HUB_OFFLINE here to download on first use, or save "
+            f"the model with save_pretrained and pass --weights DIR (a directory holding config.json and "
+            f"model.safetensors or pytorch_model.bin).")
     if remote_code:
-        text += " This model's architecture is defined by code in its repository: also pass --trust-remote-code."
+        text += (f" This model's architecture is defined by code in the repository {weights.GTE_CODE.repo_id}, "
+                 "which must be in the cache too: also pass --trust-remote-code.")
     return text
 
 
-def resolve_hf_dir(info: EncoderInfo, weights: str | Path | None) -> Path:
-    """A local save_pretrained directory for `info`: the given one, or the offline HF cache snapshot."""
-    if weights is not None:
-        path = Path(weights).expanduser()
+def hub_snapshot(info: EncoderInfo, how_to_get: str) -> Path:
+    """The cached snapshot folder of `info`'s hub repository at its pinned revision, with the other repositories it
+    needs (remote code); downloaded into the Hugging Face cache first when missing and downloads are on."""
+    parts = weights.sources(info.name)
+    if weights.is_offline():
+        missing = [part for part in parts if weights.locate(part) is None]
+        if missing:
+            raise missing_weights_error(
+                info, f"the Hugging Face cache {weights.hf_cache_dir()} (offline; missing "
+                      f"{', '.join(weights.describe_part(part) for part in missing)})", how_to_get)
+    paths = [weights.fetch(part) for part in parts]
+    return paths[0]
+
+
+def resolve_hf_dir(info: EncoderInfo, given: str | Path | None, *, remote_code: bool = False) -> Path:
+    """A local save_pretrained directory for `info`: the given one, or its hub snapshot (see `hub_snapshot`)."""
+    if given is not None:
+        path = Path(given).expanduser()
         if not (path / "config.json").is_file():
             raise missing_weights_error(info, f"{path} (expected a save_pretrained directory with config.json)",
-                                        hf_how_to_get(info))
+                                        hf_how_to_get(info, remote_code=remote_code))
         return path
-    found = find_in_hf_cache(info.model_id)
-    if found is None:
-        raise missing_weights_error(info, f"the Hugging Face cache {hf_cache_dir()} (offline)", hf_how_to_get(info))
-    return found
+    return hub_snapshot(info, hf_how_to_get(info, remote_code=remote_code))
 
 
 def weights_file_sha256(path: Path) -> str:

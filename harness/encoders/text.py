@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from abaw_bench.harness.encoders import weights as published
 from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
-    find_in_hf_cache,
-    hf_cache_dir,
-    hf_how_to_get,
-    missing_weights_error,
     quiet_transformers,
     resolve_hf_dir,
     save_files_atomically,
@@ -58,14 +55,21 @@ class TextEncoder(TorchEncoder):
     """A transcript string → [1, D]. Tokenised per item in `prepare`, padded with a mask in `collate`."""
 
     def __init__(self, info: EncoderInfo, preset: str, model: torch.nn.Module, tokenizer: Any, *,
-                 weights_path: Path | None, source: str, max_tokens: int, pooling: str) -> None:
+                 weights_path: Path | None, source: str, max_tokens: int, pooling: str,
+                 architecture_code: str | None = None) -> None:
         super().__init__(info, preset, model, weights_path=weights_path, source=source)
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.pooling = pooling
+        self.architecture_code = architecture_code
 
     def cache_params(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "pooling": self.pooling}
+        """Preprocessing, plus for a remote-code model the code's repository and commit: that code computes the
+        features as much as the weights do, so a new commit of it must not reuse cached features."""
+        params: dict[str, Any] = {"max_tokens": self.max_tokens, "pooling": self.pooling}
+        if self.architecture_code is not None:
+            params["architecture_code"] = self.architecture_code
+        return params
 
     def prepare(self, media: str) -> dict[str, list[int]]:
         if not isinstance(media, str):
@@ -119,19 +123,24 @@ def _bert_standin(info: EncoderInfo, preset: str, device: str) -> TextEncoder:
 def _load_auto(info: EncoderInfo, preset: str, directory: Path, trust_remote_code: bool) -> TextEncoder:
     from transformers import AutoModel, AutoTokenizer
 
+    code = published.REMOTE_CODE[info.name]
     quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True,
                                                   trust_remote_code=trust_remote_code)
+        # code_revision: the architecture code lives in another repository, looked up at its pinned revision
         model = AutoModel.from_pretrained(directory, local_files_only=True, trust_remote_code=trust_remote_code,
-                                          dtype=torch.float32, add_pooling_layer=False)
+                                          code_revision=code.revision, dtype=torch.float32, add_pooling_layer=False)
     except (OSError, ValueError) as error:
         hint = "" if trust_remote_code else " If the message mentions custom code, pass --trust-remote-code."
         raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}.{hint} "
-                        f"Its architecture code (Alibaba-NLP/new-impl) must also be in {hf_cache_dir()}."
-                        ) from error
-    return TextEncoder(info, preset, model, tokenizer, weights_path=directory, source=f"checkpoint {directory}",
-                       max_tokens=GTE_MAX_TOKENS, pooling="cls")
+                        f"Its architecture code ({code.repo_id} at {code.revision}) must also be in "
+                        f"{published.hf_cache_dir()}.") from error
+    found = published.locate(code)
+    commit = found.name if found is not None and found.parent.name == "snapshots" else code.revision
+    return TextEncoder(info, preset, model, tokenizer, weights_path=directory,
+                       source=f"checkpoint {directory}, architecture code {code.repo_id} at {commit}",
+                       max_tokens=GTE_MAX_TOKENS, pooling="cls", architecture_code=f"{code.repo_id}@{commit}")
 
 
 # ----- family interface ---------------------------------------------------------------------------------------------
@@ -151,10 +160,7 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
         return _load_sentence_transformer(info, preset, Path(weights).expanduser() if weights else minilm_dir())
     if preset == "tiny" and weights is None:
         return _bert_standin(info, preset, "cpu")
-    if weights is None and find_in_hf_cache(info.model_id) is None:
-        raise missing_weights_error(info, f"the Hugging Face cache {hf_cache_dir()} (offline)",
-                                    hf_how_to_get(info, remote_code=True))
-    return _load_auto(info, preset, resolve_hf_dir(info, weights), trust_remote_code)
+    return _load_auto(info, preset, resolve_hf_dir(info, weights, remote_code=True), trust_remote_code)
 
 
 def save(encoder: TextEncoder, directory: Path) -> Path:

@@ -21,7 +21,8 @@ checkpoint.
 
 Weights: a timm state dict (.safetensors/.pth/.bin) or a directory holding one in the Hugging Face hub layout
 (model.safetensors + config.json); without `--weights` the paper preset looks in the Hugging Face cache for the model
-id. A checkpoint's classifier weights are dropped; any other missing or unexpected weight is an error (timm's own
+id, fetched there on first use as timm's `pretrained=True` would (harness/encoders/weights.py), but loaded here
+strictly. A checkpoint's classifier weights are dropped; any other missing or unexpected weight is an error (timm's own
 loader would only log it). Images are resized straight to size² (Aff-Wild2 crops are square) and normalised.
 """
 
@@ -40,13 +41,13 @@ from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
     TorchEncoder,
-    find_in_hf_cache,
-    hf_cache_dir,
+    hub_snapshot,
     missing_weights_error,
     seeded,
 )
 from abaw_bench.harness.encoders._image import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
 from abaw_bench.harness.encoders.base import EncoderInfo
+from abaw_bench.harness.encoders.weights import hf_cache_dir
 from abaw_bench.harness.errors import AbawError
 from safetensors.torch import save_file
 
@@ -145,13 +146,7 @@ def _weight_file(info: EncoderInfo, weights: str | Path | None) -> Path:
     how = (f"Put a timm checkpoint (model.safetensors from the Hugging Face repo {info.model_id}, or a .pth state "
            f"dict) at a path and pass --weights FILE_OR_DIR, or place the repo in the Hugging Face cache "
            f"{hf_cache_dir()}.")
-    if weights is None:
-        for name in WEIGHT_FILES:
-            found = find_in_hf_cache(info.model_id, name)
-            if found is not None:
-                return found / name
-        raise missing_weights_error(info, f"the Hugging Face cache {hf_cache_dir()} (offline)", how)
-    path = Path(weights).expanduser()
+    path = hub_snapshot(info, how) if weights is None else Path(weights).expanduser()
     if path.is_dir():
         path = next((path / name for name in WEIGHT_FILES if (path / name).is_file()), path / WEIGHT_FILES[0])
     if not path.is_file():

@@ -18,7 +18,6 @@ follow `whisper.transcribe`'s rules (its defaults; word timestamps on); `transcr
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 import whisper
 from abaw_bench.harness.atomic import atomic_path
 from abaw_bench.harness.encoders import _audio
+from abaw_bench.harness.encoders import weights as published
 from abaw_bench.harness.encoders._common import RANDOM_SEED, TorchEncoder, missing_weights_error, seeded
 from abaw_bench.harness.encoders.base import EncoderInfo
 from abaw_bench.harness.errors import AbawError
@@ -289,23 +289,23 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu", **optio
                           source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint", **options)
 
 
-def default_download_root() -> Path:
-    """whisper's own default: $XDG_CACHE_HOME/whisper or ~/.cache/whisper."""
-    return Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
-
-
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,
          download_root: str | Path | None, **options: Any) -> WhisperEncoder:
-    """A whisper .pt file (`weights`), or for the paper preset `large-v3.pt` in `download_root`, offline."""
+    """A whisper .pt file (`weights`), or for the paper preset `large-v3.pt` in `download_root`, downloaded there
+    first when missing and downloads are on (harness/encoders/weights.py)."""
     if preset == "tiny" and weights is None:
         return build_random(info, preset, **options)
-    root = Path(download_root).expanduser() if download_root is not None else default_download_root()
-    path = Path(weights).expanduser() if weights is not None else root / f"{PAPER_NAME}.pt"
+    (checkpoint,) = published.sources(info.name)
+    root = Path(download_root).expanduser() if download_root is not None else published.default_whisper_root()
+    path = Path(weights).expanduser() if weights is not None else root / checkpoint.filename
+    if weights is None and not path.is_file() and not published.is_offline():
+        path = published.fetch_whisper(checkpoint, root)
     if not path.is_file():
         raise missing_weights_error(
             info, str(path),
-            f"Download {whisper._MODELS[PAPER_NAME]} on a machine with internet and copy it to {root / 'large-v3.pt'} "
-            "(or pass --download-root DIR holding large-v3.pt, or --weights FILE.pt).")
+            f"Download {checkpoint.url} on a machine with internet (`abaw-bench weights --system S --task T "
+            f"--download`) and copy it to {root / checkpoint.filename} (or pass --download-root DIR holding "
+            f"{checkpoint.filename}, or --weights FILE.pt), or unset HF_HUB_OFFLINE here to download on first use.")
     try:
         model = whisper.load_model(str(path), device="cpu")
     except (RuntimeError, KeyError, OSError, TypeError) as error:

@@ -26,6 +26,8 @@ class RunConfig:
     batch_size: int | None = None
     lr: float | None = None
     weights: dict[str, str] = field(default_factory=dict)  # encoder name -> local weights directory
+    trust_remote_code: bool = False  # --trust-remote-code: allow a checkpoint's own model code (the GTE models)
+    download_root: str | None = None  # --download-root: whisper's checkpoint folder (None: whisper's default)
     hyper_overrides: dict[str, Any] = field(default_factory=dict)  # --hyper KEY=VALUE: any Hyper field
     shuffle_labels: bool = False  # permute training labels across items (the shuffled-label control)
     progress: bool = True

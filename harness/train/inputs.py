@@ -28,6 +28,20 @@ PROVIDED_PREFIX = "provided:"
 PROVIDED_DIMS = {"vit": 384, "wav2vec2": 768}
 
 
+def load_request(config: RunConfig, encoder_name: str) -> dict[str, Any]:
+    """How a run loads `encoder_name` (the `load_encoder` keywords): the --weights, --trust-remote-code and
+    --download-root it was given, the same flags `extract` takes, so a run finds what `extract` cached."""
+    return {"weights": config.weights.get(encoder_name), "trust_remote_code": config.trust_remote_code,
+            "download_root": config.download_root}
+
+
+def store_request(config: RunConfig, encoder_name: str) -> dict[str, Any]:
+    """`load_request` plus the weights of the asr encoder whose transcripts a text encoder embeds."""
+    from abaw_bench.harness.features.pipeline import ASR_ENCODER
+
+    return {**load_request(config, encoder_name), "asr_weights": config.weights.get(ASR_ENCODER)}
+
+
 class ProvidedSource:
     """The organisers' per-item feature pickles ("provided:vit" → item.media["vit"]): each is read once through the
     restricted unpickler into the feature cache (`harness.features.provided`), then memory-mapped like any cached
@@ -87,15 +101,14 @@ class InputBuilder:
         from abaw_bench.harness.tasks import get_task
 
         encoder_name = self.encoder_name(name)
+        transcript = self.spec.transcript_for(self.task, name, self.config.preset)
         task = get_task(self.task)
         frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
         source = build_text_windows(
-            self.task, encoder_name, self.config.preset, items, self.spec.transcript_for(self.task, name,
-                                                                                          self.config.preset),
-            task.fps or 25.0, hyper.centred_seconds[name], frames_by_item,
-            weights=self.config.weights.get(encoder_name), device=str(self.context.device),
-            progress=self.config.progress and self.context.is_main, data_root=self.data_root,
-            asr_weights=self.config.weights.get(self.spec.transcript_for(self.task, name, self.config.preset) or ""))
+            self.task, encoder_name, self.config.preset, items, transcript, task.fps or 25.0,
+            hyper.centred_seconds[name], frames_by_item, **load_request(self.config, encoder_name),
+            device=str(self.context.device), progress=self.config.progress and self.context.is_main,
+            data_root=self.data_root, asr_weights=self.config.weights.get(transcript or ""))
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})
@@ -112,7 +125,7 @@ class InputBuilder:
         modality = encoder_info(encoder_name).modality
         options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds else {}
         # trainable: every parameter requires grad and layerdrop is off, so DDP never meets a skipped layer
-        encoder = load_encoder(encoder_name, self.config.preset, weights=self.config.weights.get(encoder_name),
+        encoder = load_encoder(encoder_name, self.config.preset, **load_request(self.config, encoder_name),
                                device=str(self.context.device), trainable=True, **options)
         self.provenance[name] = {"encoder": encoder_name, "fingerprint": encoder.fingerprint(), "unfrozen": True,
                                  "weights": encoder.weights_source, "random_weights": encoder.is_random}
@@ -157,17 +170,17 @@ class InputBuilder:
         from abaw_bench.harness.features.lookup import find_cached_store
 
         limits = self._limits(encoder_info(encoder_name).modality)
-        weights = self.config.weights.get(encoder_name)
+        request = store_request(self.config, encoder_name)
         # Rank 0 alone looks (one encoder build for the fingerprint) and tells the others, so that every rank takes
         # the same branch below: some ranks extracting while others do not would deadlock.
         store, explanation = find_cached_store(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                               weights=weights, **limits) if self.context.is_main else (None, "")
+                                               **request, **limits) if self.context.is_main else (None, "")
         store = distributed.broadcast_object(self.context, store)
         if self.context.is_main and self.config.progress and explanation:
             print(f"[abaw-bench] {encoder_name} {split}: {explanation}", file=sys.stderr)
         if store is None:
             store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                    weights=weights, device=str(self.context.device),
+                                    **request, device=str(self.context.device),
                                     num_workers=self.config.num_workers or None,  # None: the device's default
                                     progress=self.config.progress and self.context.is_main, **limits)
         return store
