@@ -29,9 +29,17 @@ BAH (one sample per label frame t: the engine's "centred" sampling, each modalit
   dataset's transcript (the release ships Whisper chunks) or, for items without one, Whisper large-v3's words.
 t+v+a: 1024 + 768 + 1027 = 2819 → Linear(2819 → 1027) → Tanh → Linear(1027 → 1), one logit (the width is the task's
 `output_width`), BCE with logits. lr 7.5e-6, cosine after a 1-epoch warm-up, 10 epochs (the paper; the authors' code
-ran 30), batch 32, class-balanced sampling each epoch, model selection on validation weighted frame F1, decision
+ran 30), batch 32, "balanced sampling per epoch", model selection on validation weighted frame F1, decision
 threshold swept on validation over 0.40–0.75 (step 0.001) and fixed for test; gradients clipped by value at 100 (the
 authors' code; the paper does not say).
+
+The paper's "balanced sampling per epoch" is the authors' segment scheme, `epoch_sampling="balanced-segments"`
+(harness/train/sampler.py): each epoch takes every label-constant segment of the minority class and as many of the
+majority class, one frame per segment drawn within 12–88 % of it (ABAW-8 train: 2 × 537 segments, ≈ 34 steps of 32).
+`--hyper epoch_sampling=balanced-frames` draws per-frame class-balanced epochs instead (as many samples as labelled
+frames, ≈ 270× more steps at the same lr and schedule, transition frames included). The authors' scheduler counted
+its steps before the first balanced draw (over all segments, ≈ 46 steps per epoch), so their cosine never reached
+zero; here the schedule spans the epochs actually drawn.
 
 Where the BAH code the authors published differs, and what the harness does instead:
 - Windows stay centred. The original vision window fell back to the whole video (zero-padded to 400 rows) whenever a
@@ -141,7 +149,7 @@ BAH_HYPER = Hyper(
     centred_seconds={TEXT: 20.0, VISION: 20.0, AUDIO: 12.0},
     centred_rows={VISION: 400},
     frame_step=1,  # every frame, also on the demo (3,583 frames, 531 distinct text windows)
-    balanced_sampling=True,
+    epoch_sampling="balanced-segments",  # the authors' "balanced sampling per epoch" (module docstring)
     threshold_sweep=(0.40, 0.75, 0.001),
     max_seconds=None,  # windows are cut from each video's whole track
     max_frames=None,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -253,6 +254,25 @@ class FrameDataset(Dataset):
             labels = labels[np.isfinite(labels)]
             classes[index] = int(labels.mean() >= 0.5) if labels.size else 0
         return classes
+
+
+    def sample_segments(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Centred training samples grouped into label-constant segments, for the "balanced-segments" epoch.
+
+        A segment is a maximal run of a video's samples (in frame order) with one class: (sample indices, their
+        frames, the class) per segment. Frames without a usable label (no face crop) are not samples, so they neither
+        end a segment nor are drawn; a label change ends it.
+        """
+        if self.sampling != "centred":
+            raise AbawError(f"label segments are drawn from centred samples, not from {self.sampling!r} ones")
+        classes = self.sample_classes()
+        grids = np.array([grid for grid, _ in self.samples], dtype=np.int64)
+        frames = np.array([frame for _, frame in self.samples], dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate([[True], (grids[1:] != grids[:-1]) | (classes[1:] != classes[:-1])
+                                                | (frames[1:] <= frames[:-1])])) if len(frames) else np.zeros(0, int)
+        bounds = np.append(starts, len(frames))
+        members = [np.arange(first, stop) for first, stop in pairwise(bounds.tolist())]
+        return members, [frames[member] for member in members], classes[starts]
 
 
 def _take(array: np.ndarray, rows: np.ndarray, item_id: str, name: str) -> np.ndarray:

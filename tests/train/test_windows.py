@@ -8,7 +8,7 @@ import pytest
 import torch
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
-from abaw_bench.harness.train.sampler import BalancedSampler
+from abaw_bench.harness.train.sampler import BalancedSampler, SegmentSampler
 from abaw_bench.harness.train.windows import (
     FrameDataset,
     InputAlignment,
@@ -157,6 +157,39 @@ def test_balanced_sampler_draws_both_classes_equally_and_shards_one_draw() -> No
     assert merged == sorted(again.global_draw().tolist()) and len(ranks[0]) == len(ranks[1]) == 100
     with pytest.raises(AbawError, match="two classes"):
         BalancedSampler(np.zeros(5, dtype=int), seed=0)
+
+
+def test_segment_sampler_draws_one_inner_frame_per_segment_and_undersamples_the_majority() -> None:
+    # one video: segments [0-9] class 0, [10-29] class 1, [30-39] class 0, [40-59] class 0 after a frame gap at 40
+    labels = np.zeros((60, 1), dtype=np.float32)
+    labels[10:30] = 1
+    labels[40] = np.nan  # no usable label: not a sample, and not a segment boundary either
+    row_ids = [f"v/{frame}" for frame in range(60)]
+    split = build_grids(Facts(), ["v"], row_ids, labels)
+    frames = centred_frames(split.grids[0], 1, labelled_only=True)
+    dataset = FrameDataset(split, "centred", [(0, frame) for frame in frames], {}, {})
+    segments, segment_frames, classes = dataset.sample_segments()
+    assert [(int(f[0]), int(f[-1])) for f in segment_frames] == [(0, 9), (10, 29), (30, 59)]
+    assert classes.tolist() == [0, 1, 0]
+    sampler = SegmentSampler(segments, segment_frames, classes, seed=3)
+    assert len(sampler) == sampler.epoch_samples == 2  # the one class-1 segment and one of the two class-0 segments
+    chosen_majority = set()
+    for epoch in range(40):
+        sampler.set_epoch(epoch)
+        drawn = [dataset.samples[i][1] for i in sampler]
+        assert sorted(int(labels[frame, 0]) for frame in drawn) == [0, 1]
+        for frame in drawn:
+            first, last = next((int(f[0]), int(f[-1])) for f in segment_frames if f[0] <= frame <= f[-1])
+            assert first + 0.12 * (last - first) - 1 <= frame <= first + 0.88 * (last - first)
+        chosen_majority |= {frame >= 30 for frame in drawn if labels[frame, 0] == 0}
+    assert chosen_majority == {False, True}  # both majority segments get their turn
+    ranks = [SegmentSampler(segments, segment_frames, classes, seed=3, rank=r, world_size=2) for r in range(2)]
+    sampler.set_epoch(5)
+    for rank in ranks:
+        rank.set_epoch(5)
+    assert sorted(list(ranks[0]) + list(ranks[1])) == sorted(sampler.global_draw().tolist())
+    with pytest.raises(AbawError, match="two classes"):
+        SegmentSampler(segments[:1], segment_frames[:1], classes[:1], seed=0)
 
 
 def test_threshold_sweep_picks_the_first_argmax() -> None:
