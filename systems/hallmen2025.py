@@ -29,8 +29,9 @@ BAH (one sample per label frame t: the engine's "centred" sampling, each modalit
   dataset's transcript (the release ships Whisper chunks) or, for items without one, Whisper large-v3's words.
 t+v+a: 1024 + 768 + 1027 = 2819 → Linear(2819 → 1027) → Tanh → Linear(1027 → 1), one logit (the width is the task's
 `output_width`), BCE with logits. lr 7.5e-6, cosine after a 1-epoch warm-up, 10 epochs (the paper; the authors' code
-ran 30), batch 32, "balanced sampling per epoch", model selection on validation weighted frame F1, decision
-threshold swept on validation over 0.40–0.75 (step 0.001) and fixed for test; gradients clipped by value at 100 (the
+ran 30), batch 32, "balanced sampling per epoch", decision threshold swept on validation over 0.40–0.75
+(step 0.001) after every epoch and the epoch selected by its validation weighted frame F1 at that threshold (the
+authors' evaluate()), the best epoch's threshold fixed for test; gradients clipped by value at 100 (the
 authors' code; the paper does not say).
 
 The paper's "balanced sampling per epoch" is the authors' segment scheme, `epoch_sampling="balanced-segments"`
