@@ -57,7 +57,8 @@ Where the BAH code the authors published differs, and what the harness does inst
 - The authors fine-tuned GTE with the head (their text encoder froze only at epoch 30) and concatenated audio, text,
   vision; here every encoder is frozen and cached (the `[ATTENTION]` embedding is the vocabulary mean, not learned) and
   the paper's order text, vision, audio is used (a permutation of the first Linear's inputs: same size).
-- Their code assumed 24 fps and validated every 80th frame; here the task's frame rate (25 fps) and every frame.
+- Their code assumed 24 fps for every video and validated every 80th frame; here each video's own rate, read from its
+  container, places its windows, and every frame is validated.
 
 On the demo dataset the videos last 3–8 s, so a 20 s text window holds a video's whole transcript at every frame and
 only the token's position tells frames apart: with the tests' short training, text+audio+vision reached weighted F1

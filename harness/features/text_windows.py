@@ -385,14 +385,16 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
 
 
 def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
-                       fps: float, span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
+                       fps: float | Mapping[str, float], span_seconds: float,
+                       frames_by_item: Mapping[str, Sequence[int]], *,
                        weights: str | os.PathLike[str] | None = None, device: str = "cpu",
                        cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
                        data_root: str | os.PathLike[str] | None = None,
                        asr_weights: str | os.PathLike[str] | None = None,
                        download_root: str | os.PathLike[str] | None = None, trust_remote_code: bool = False,
                        batch_size: int = 64) -> TextWindows:
-    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames).
+    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames); frame f of
+    an item lies at f / fps seconds, `fps` one rate for every item or a rate per item id (its video's own).
 
     `transcript_source` is DATASET_TRANSCRIPT (the dataset's transcripts only) or an asr encoder name (the dataset's
     transcripts where they have timestamps, that encoder's words for the other items; `data_root`, `asr_weights`
@@ -400,8 +402,12 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     """
     from abaw_bench.harness.progress import progress as reporter
 
-    if fps <= 0 or span_seconds <= 0:
-        raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {fps}, span {span_seconds}")
+    rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
+    for item_id in frames_by_item:
+        rate = rates.get(item_id)
+        if rate is None or not rate > 0 or not span_seconds > 0:
+            raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {rate} for item "
+                            f"{item_id[:120]!r}, span {span_seconds}")
     by_id = {item.id: item for item in items}
     unknown = [item_id for item_id in frames_by_item if item_id not in by_id]
     if unknown:
@@ -427,7 +433,7 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
         if len(frames) and frames[0] < 0:
             raise AbawError(f"item {item.id[:120]!r}: frame {int(frames[0])} requested; frames are 0-based")
         item_rows = np.full(int(frames[-1]) + 1 if len(frames) else 0, -1, dtype=np.int64)
-        centres = frames / fps
+        centres = frames / rates[item.id]
         seen: dict[WindowBounds, int] = {}  # consecutive frames mostly share their words: look each bounds up once
         for frame, centre, bounds in zip(frames.tolist(), centres.tolist(), select_windows(times, centres,
                                                                                           span_seconds), strict=True):

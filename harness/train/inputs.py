@@ -81,18 +81,18 @@ class InputBuilder:
             raise AbawError(f"video {missing[0][:120]!r} has no face-crop folder to decode for input {name!r}")
         return _FaceRowsLoader(folders, encoder.prepare)
 
-    def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper) -> Any:
-        """A text input under centred sampling: the encoded words around every frame the sampler visits."""
+    def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
+                      frame_rates: dict[str, float]) -> Any:
+        """A text input under centred sampling: the encoded words around every frame the sampler visits, each frame
+        at frame / (its video's `frame_rates`) seconds."""
         from abaw_bench.harness.features.text_windows import build_text_windows
-        from abaw_bench.harness.tasks import get_task
 
         encoder_name = self.encoder_name(name)
-        task = get_task(self.task)
         frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
         source = build_text_windows(
             self.task, encoder_name, self.config.preset, items, self.spec.transcript_for(self.task, name,
                                                                                           self.config.preset),
-            task.fps or 25.0, hyper.centred_seconds[name], frames_by_item,
+            frame_rates, hyper.centred_seconds[name], frames_by_item,
             weights=self.config.weights.get(encoder_name), device=str(self.context.device),
             progress=self.config.progress and self.context.is_main, data_root=self.data_root,
             asr_weights=self.config.weights.get(self.spec.transcript_for(self.task, name, self.config.preset) or ""))

@@ -171,7 +171,8 @@ class FrameDataset(Dataset):
     features: Mapping[str, FeatureSource | WindowSource]  # a WindowSource for alignment kind "window"
     alignment: Mapping[str, InputAlignment]
     window: int = 1  # "windows": L
-    fps: float = 25.0  # "centred": grid frames per second
+    frame_rates: Mapping[str, float] = field(default_factory=dict)  # "centred": item id -> grid frames per second
+    fps: float = 25.0  # "centred": the rate of an item missing from `frame_rates`
     prepared: Mapping[str, Callable[[str, np.ndarray], Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -207,11 +208,12 @@ class FrameDataset(Dataset):
                 return _take(array, self._image_rows(grid, frames), grid.item_id, name)
             return interpolate_rows(array, grid.n_frames, frames)
         centre = int(frames[0])
+        fps = self.frame_rates.get(grid.item_id, self.fps)
         if alignment.kind == "image":
-            span = centred_span(centre, alignment.span_seconds * self.fps, grid.n_frames, alignment.rows)
+            span = centred_span(centre, alignment.span_seconds * fps, grid.n_frames, alignment.rows)
             return _take(array, self._image_rows(grid, span), grid.item_id, name)
         rate = AUDIO_FEATURE_RATE
-        centre_row = centre / self.fps * rate
+        centre_row = centre / fps * rate
         span = centred_span(centre_row, alignment.span_seconds * rate, len(array), alignment.rows)
         return np.asarray(array[span], dtype=np.float32)
 

@@ -205,3 +205,41 @@ def test_threshold_sweep_picks_the_first_argmax() -> None:
     assert value == max(scores) == pytest.approx(5 / 6)
     assert best == pytest.approx(0.451)  # first of the tied best: every threshold in (0.45, 0.55] scores 5/6
     assert accuracy(best) == value
+
+
+def test_centred_windows_are_placed_at_each_videos_own_frame_rate() -> None:
+    """Frame 48 lies at 2 s in a 24 fps video and at 1.92 s at 25 fps: the audio window (50 rows/s) follows."""
+    labels = np.zeros((200, 1), dtype=np.float32)
+    split = build_grids(Facts(), ["a", "b"], [f"{v}/{f}" for v in "ab" for f in range(100)], labels)
+
+    class Rows:
+        dim = 1
+
+        @staticmethod
+        def get(item_id: str) -> np.ndarray:
+            return np.arange(500, dtype=np.float32)[:, None]
+
+    alignment = {"audio": InputAlignment("audio", 0.2)}
+    dataset = FrameDataset(split, "centred", [(0, 48), (1, 48)], {"audio": Rows()}, alignment,
+                           frame_rates={"a": 24.0, "b": 25.0})
+    assert dataset[0]["features"]["audio"][:, 0].tolist() == list(range(95, 105))  # centre row 100 = 2 s
+    assert dataset[1]["features"]["audio"][:, 0].tolist() == list(range(91, 101))  # centre row 96 = 1.92 s
+
+
+def test_a_video_whose_label_frames_disagree_with_its_container_is_reported(tmp_path) -> None:
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.tasks.base import Item
+    from abaw_bench.harness.train.datasets import video_timings
+
+    from tests.media.test_media import write_mp4
+
+    video = write_mp4(tmp_path / "clip.mp4", seconds=2.0, fps=24)  # 48 frames
+    items = [Item("fits", "train", {"video": video}), Item("long", "train", {"video": video}),
+             Item("silent", "train", {})]
+    counts = {"fits": 49, "long": 50, "silent": 10}  # one frame off is tolerated, two is not
+    row_ids = [f"{item}/{frame}" for item, count in counts.items() for frame in range(count)]
+    split = build_grids(Facts(), list(counts), row_ids, np.zeros((len(row_ids), 1), np.float32))
+    rates, notes = video_timings(get_task("bah"), items, split, "train")
+    assert rates == {"fits": 24.0, "long": 24.0, "silent": 25.0}
+    assert len(notes) == 2 and "video long: 50 label frames" in notes[0] and "48 frames at 24 fps" in notes[0]
+    assert "silent" in notes[1] and "assume 25 fps" in notes[1]
