@@ -94,6 +94,7 @@ class InputBuilder:
                                                                                           self.config.preset),
             frame_rates, hyper.centred_seconds[name], frames_by_item,
             weights=self.config.weights.get(encoder_name), device=str(self.context.device),
+            dtype=self.config.precision, num_workers=self.config.num_workers or None,  # as every extraction
             progress=self.config.progress and self.context.is_main, data_root=self.data_root,
             asr_weights=self.config.weights.get(self.spec.transcript_for(self.task, name, self.config.preset) or ""))
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
