@@ -4,7 +4,8 @@ breakdown (and, for BAH, the threshold and the video-level scores).
 
 The shuffled-label control permutes the training label rows across all frames of all videos, so the features carry
 no information about the labels; the engine then keeps its best validation epoch, which flatters the control a
-little. MARGINS is the lead the real labels must have over it, per task metric (VA mean CCC, BAH weighted F1, Expr
+little (and under hallmen2025's segment draw its shuffled labels form many short segments, so its epochs are larger
+than the real run's). MARGINS is the lead the real labels must have over it, per task metric (VA mean CCC, BAH weighted F1, Expr
 macro F1). Measured leads: VA frame-head .36 vs ~0; BAH frame-head .729 vs .675 (the demo's vision cue is its weakest,
 d' ≈ 0.8), hallmen2025 text variants .82-.83 vs .675 (with the 2 s text window below).
 """
