@@ -61,8 +61,9 @@ Where the BAH code the authors published differs, and what the harness does inst
   container, places its windows, and every frame is validated.
 
 On the demo dataset the videos last 3–8 s, so a 20 s text window holds a video's whole transcript at every frame and
-only the token's position tells frames apart: with the tests' short training, text+audio+vision reached weighted F1
-.714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s text window sized to the demo:
+only the token's position tells frames apart: with the tests' short training (then on per-frame epochs),
+text+audio+vision reached weighted F1 .714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s
+text window sized to the demo (.818 against .704 on segment-drawn epochs, tests/systems/test_frame_demo.py):
     abaw-bench run --system hallmen2025 --task bah \
         --hyper 'centred_seconds={"text": 2, "vit-h14": 20, "wav2vec2-vad": 12}'
 """

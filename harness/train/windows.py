@@ -263,7 +263,8 @@ class FrameDataset(Dataset):
 
         A segment is a maximal run of a video's samples (in frame order) with one class: (sample indices, their
         frames, the class) per segment. Frames without a usable label (no face crop) are not samples, so they neither
-        end a segment nor are drawn; a label change ends it.
+        end a segment nor are drawn; a label change ends it. With `frame_step` > 1 only every k-th frame is a sample,
+        so a segment shorter than the step may hold none and is then never drawn.
         """
         if self.sampling != "centred":
             raise AbawError(f"label segments are drawn from centred samples, not from {self.sampling!r} ones")
