@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,48 @@ def media_duration(path: str | os.PathLike[str]) -> float:
             if stream.duration is not None and stream.time_base is not None:
                 return float(stream.duration * stream.time_base)
     raise MediaError(f"{path}: the container header gives no duration")
+
+
+@dataclass(frozen=True)
+class VideoTiming:
+    """A video stream's frame rate and frame count, and where the count came from."""
+
+    fps: float
+    frames: int
+    counted_from: str  # "header" (the stream's frame count), "duration" (duration × rate) or "packets" (demuxed)
+
+
+def video_timing(path: str | os.PathLike[str]) -> VideoTiming:
+    """Frame rate and frame count of the first video stream, read from the container without decoding a frame.
+
+    The count is the header's frame count where the container has one (MP4 does), else the stream's (or the
+    container's) duration times the rate; only a container that states neither is demuxed to count its packets.
+    """
+    import av
+
+    path = Path(path)
+    with _open_container(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+        if not rate or rate <= 0:
+            raise MediaError(f"{path}: the video stream states no frame rate")
+        fps = float(rate)
+        if stream.frames and stream.frames > 0:
+            return VideoTiming(fps, int(stream.frames), "header")
+        seconds = None
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        elif container.duration is not None and container.duration > 0:
+            seconds = container.duration / 1_000_000
+        if seconds is not None and seconds > 0:
+            return VideoTiming(fps, round(seconds * fps), "duration")
+        try:
+            packets = sum(1 for packet in container.demux(stream) if packet.size)
+        except av.FFmpegError as error:
+            raise MediaError(f"{path}: cannot read the video stream's packets ({error})") from error
+        return VideoTiming(fps, packets, "packets")
 
 
 def _check_wav_complete(path: Path) -> None:

@@ -49,6 +49,7 @@ from typing import Any
 from abaw_bench.harness.registry import Registry
 
 SAMPLINGS = ("clip", "windows", "centred")
+EPOCH_SAMPLINGS = ("all", "balanced-frames", "balanced-segments")  # what one training epoch draws (train/sampler.py)
 OPTIMIZERS = ("adamw", "adam")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
 
@@ -91,7 +92,10 @@ class Hyper:
     centred_seconds: Mapping[str, float] = field(default_factory=dict)  # "centred": input name -> span in seconds
     centred_rows: Mapping[str, int] = field(default_factory=dict)  # "centred": input name -> equidistant rows
     frame_step: int = 1  # "centred": sample every k-th frame
-    balanced_sampling: bool = False  # class-balanced sampling per epoch (binary tasks; seeded, also under DDP)
+    # What one training epoch draws, one of EPOCH_SAMPLINGS (harness/train/sampler.py): "all" samples shuffled,
+    # "balanced-frames" (class-balanced draws with replacement, as many as there are samples) or "balanced-segments"
+    # (one frame per label-constant segment, the majority class undersampled; "centred" only). Seeded, also under DDP.
+    epoch_sampling: str = "all"
     threshold_sweep: tuple[float, float, float] | None = None  # binary tasks: (first, last, step) swept on val
 
     def __post_init__(self) -> None:
@@ -103,7 +107,8 @@ class Hyper:
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
                                  "with first <= last and step > 0")
         for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("loss", self.loss, LOSSES)):
+                                     ("loss", self.loss, LOSSES), ("epoch_sampling", self.epoch_sampling,
+                                                                   EPOCH_SAMPLINGS)):
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
         if self.sampling == "windows" and (self.window is None or self.window < 1):
@@ -112,6 +117,9 @@ class Hyper:
                 self.window:
             raise ValueError("Hyper.inference_stride must be in [1, window] so that inference windows cover every "
                              f"frame; found {self.inference_stride} for window {self.window}")
+        if self.epoch_sampling == "balanced-segments" and self.sampling != "centred":
+            raise ValueError(f"Hyper.epoch_sampling 'balanced-segments' draws frames of label segments: it needs "
+                             f"sampling 'centred', found {self.sampling!r}")
         if self.frame_step < 1:
             raise ValueError(f"Hyper.frame_step must be >= 1, found {self.frame_step}")
 

@@ -29,9 +29,18 @@ BAH (one sample per label frame t: the engine's "centred" sampling, each modalit
   dataset's transcript (the release ships Whisper chunks) or, for items without one, Whisper large-v3's words.
 t+v+a: 1024 + 768 + 1027 = 2819 → Linear(2819 → 1027) → Tanh → Linear(1027 → 1), one logit (the width is the task's
 `output_width`), BCE with logits. lr 7.5e-6, cosine after a 1-epoch warm-up, 10 epochs (the paper; the authors' code
-ran 30), batch 32, class-balanced sampling each epoch, model selection on validation weighted frame F1, decision
-threshold swept on validation over 0.40–0.75 (step 0.001) and fixed for test; gradients clipped by value at 100 (the
+ran 30), batch 32, "balanced sampling per epoch", decision threshold swept on validation over 0.40–0.75
+(step 0.001) after every epoch and the epoch selected by its validation weighted frame F1 at that threshold (the
+authors' evaluate()), the best epoch's threshold fixed for test; gradients clipped by value at 100 (the
 authors' code; the paper does not say).
+
+The paper's "balanced sampling per epoch" is the authors' segment scheme, `epoch_sampling="balanced-segments"`
+(harness/train/sampler.py): each epoch takes every label-constant segment of the minority class and as many of the
+majority class, one frame per segment drawn within 12–88 % of it (ABAW-8 train: 2 × 537 segments, ≈ 34 steps of 32).
+`--hyper epoch_sampling=balanced-frames` draws per-frame class-balanced epochs instead (as many samples as labelled
+frames, ≈ 270× more steps at the same lr and schedule, transition frames included). The authors' scheduler counted
+its steps before the first balanced draw (over all segments, ≈ 46 steps per epoch), so their cosine never reached
+zero; here the schedule spans the epochs actually drawn.
 
 Where the BAH code the authors published differs, and what the harness does instead:
 - Windows stay centred. The original vision window fell back to the whole video (zero-padded to 400 rows) whenever a
@@ -48,11 +57,13 @@ Where the BAH code the authors published differs, and what the harness does inst
 - The authors fine-tuned GTE with the head (their text encoder froze only at epoch 30) and concatenated audio, text,
   vision; here every encoder is frozen and cached (the `[ATTENTION]` embedding is the vocabulary mean, not learned) and
   the paper's order text, vision, audio is used (a permutation of the first Linear's inputs: same size).
-- Their code assumed 24 fps and validated every 80th frame; here the task's frame rate (25 fps) and every frame.
+- Their code assumed 24 fps for every video and validated every 80th frame; here each video's own rate, read from its
+  container, places its windows, and every frame is validated.
 
 On the demo dataset the videos last 3–8 s, so a 20 s text window holds a video's whole transcript at every frame and
-only the token's position tells frames apart: with the tests' short training, text+audio+vision reached weighted F1
-.714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s text window sized to the demo:
+only the token's position tells frames apart: with the tests' short training (then on per-frame epochs),
+text+audio+vision reached weighted F1 .714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s
+text window sized to the demo (.818 against .704 on segment-drawn epochs, tests/systems/test_frame_demo.py):
     abaw-bench run --system hallmen2025 --task bah \
         --hyper 'centred_seconds={"text": 2, "vit-h14": 20, "wav2vec2-vad": 12}'
 """
@@ -141,7 +152,7 @@ BAH_HYPER = Hyper(
     centred_seconds={TEXT: 20.0, VISION: 20.0, AUDIO: 12.0},
     centred_rows={VISION: 400},
     frame_step=1,  # every frame, also on the demo (3,583 frames, 531 distinct text windows)
-    balanced_sampling=True,
+    epoch_sampling="balanced-segments",  # the authors' "balanced sampling per epoch" (module docstring)
     threshold_sweep=(0.40, 0.75, 0.001),
     max_seconds=None,  # windows are cut from each video's whole track
     max_frames=None,

@@ -20,8 +20,10 @@ For a label frame t (seconds: frame / fps) and a span S (hallmen2025: 20 s):
 
 Encodings are cached by window content (the words before and after the marker): the same content encodes once per
 build (frames inside one silence or one word share it), and on disk under `cache_home()/features/<task>/
-<encoder>-<preset>-attention-windows-<config>/`, keyed by a hash of the content and the encoder's fingerprint, in
-shards written atomically, so a second run (or a resumed one) encodes nothing it has already encoded.
+<encoder>-<preset>-attention-windows-<config>/`, keyed by a hash of the content and the encoder's recipe (fingerprint,
+compute dtype), in shards written atomically, so a second run (or a resumed one) encodes nothing it has already
+encoded. The encoders compute in the run's precision (bf16 autocast on CUDA by default, like every extraction), and
+under torchrun the ranks split the shards to encode between them and read each other's from the cache.
 
     windows = build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 20.0, frames_by_item)
     windows.window(item.id, 120)    # [1, D] float32: the text vector for frame 120 (t = 4.8 s)
@@ -217,6 +219,7 @@ class _MarkerEncoder:
     weights_source: str
     is_random: bool
     device: str
+    autocast: Any  # the encoder's autocast context (bf16 / fp16 compute with fp32 weights; a no-op in fp32)
 
     @property
     def dim(self) -> int:
@@ -230,9 +233,9 @@ class _MarkerEncoder:
 _LOADED: dict[tuple[Any, ...], _MarkerEncoder] = {}  # the last encoder built, reused by the next build in this process
 
 
-def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str,
+def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str, dtype: str,
                     trust_remote_code: bool) -> _MarkerEncoder:
-    key = (name, preset, str(weights), device, trust_remote_code)
+    key = (name, preset, str(weights), device, dtype, trust_remote_code)
     if key in _LOADED:
         return _LOADED[key]
     import torch
@@ -241,7 +244,8 @@ def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] |
 
     if encoder_info(name).modality != "text":
         raise AbawError(f"encoder {name!r} is not a text encoder; centred text windows need one")
-    encoder = load_encoder(name, preset, weights=weights, device=device, trust_remote_code=trust_remote_code)
+    encoder = load_encoder(name, preset, weights=weights, device=device, dtype=dtype,
+                           trust_remote_code=trust_remote_code)
     fingerprint = encoder.fingerprint()  # of the published weights, before the marker row is added
     model = encoder.model
     if not hasattr(model, "get_input_embeddings"):  # a sentence-transformers pipeline: module 0 wraps the transformer
@@ -257,10 +261,10 @@ def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] |
     model.eval().to(device)
     recipe = {"version": RECIPE_VERSION, "encoder": name, "preset": preset, "fingerprint": fingerprint,
               "token": ATTENTION_TOKEN, "token_embedding": "mean of the vocabulary embeddings",
-              "max_tokens": MAX_TOKENS, "vector": "last_hidden_state at the token"}
+              "max_tokens": MAX_TOKENS, "vector": "last_hidden_state at the token", "dtype": dtype}
     _LOADED.clear()
     _LOADED[key] = _MarkerEncoder(name, preset, model, tokenizer, token_id, recipe, encoder.weights_source,
-                                  encoder.is_random, device)
+                                  encoder.is_random, device, encoder.autocast)
     return _LOADED[key]
 
 
@@ -277,7 +281,7 @@ def _encode(encoder: _MarkerEncoder, texts: Sequence[str], batch_size: int, bar:
         positions.append(found[0])
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
     order = np.argsort([len(row) for row in ids], kind="stable")
-    with torch.inference_mode():
+    with torch.inference_mode(), encoder.autocast():
         for start in range(0, len(order), batch_size):
             chosen = order[start:start + batch_size]
             batch = encoder.tokenizer.pad({"input_ids": [ids[i] for i in chosen]}, return_tensors="pt")
@@ -356,9 +360,12 @@ class TextWindows:
 
 def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset: str, *,
                 data_root: Path | None, asr_weights: str | os.PathLike[str] | None,
-                download_root: str | os.PathLike[str] | None, device: str,
+                download_root: str | os.PathLike[str] | None, device: str, dtype: str, num_workers: int | None,
                 progress: bool) -> tuple[dict[str, list[Word]], dict[str, int]]:
-    """Timed words per item: the dataset's transcript where it has timestamps, else the asr encoder's words."""
+    """Timed words per item: the dataset's transcript where it has timestamps, else the asr encoder's words.
+
+    The asr transcripts are those `extract` cached for the split in any dtype (`find_cached_store`), else extracted
+    now in `dtype` with `num_workers` decode workers, each torchrun rank its shard (call this on every rank)."""
     words: dict[str, list[Word]] = {}
     for item in items:
         path = item.media.get("transcript")
@@ -372,47 +379,74 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
                         "preset reads the dataset's transcripts only")
     if missing:
         from abaw_bench.harness.encoders import load_encoder
+        from abaw_bench.harness.features.lookup import find_cached_store
         from abaw_bench.harness.features.pipeline import extract_items
+        from abaw_bench.harness.train import distributed
 
-        asr = load_encoder(transcript_source, preset, weights=asr_weights, device=device, download_root=download_root)
+        context = distributed.setup(device)
         root = data_root or Path(os.path.commonpath([str(p) for item in missing for p in item.media.values()]))
+        asr = None
         for split in sorted({item.split for item in missing}):
             group = [item for item in missing if item.split == split]
-            store = extract_items(asr, task, group, root, split, progress=progress)
+            # Rank 0 alone looks and tells the others, so that every rank takes the same branch (extract_items is a
+            # collective).
+            store = find_cached_store(task, transcript_source, preset, root, split, dtype=dtype, device=device,
+                                      weights=asr_weights, download_root=download_root)[0] \
+                if context.is_main else None
+            store = distributed.broadcast_object(context, store)
+            if store is None:
+                asr = asr or load_encoder(transcript_source, preset, weights=asr_weights, device=device, dtype=dtype,
+                                          download_root=download_root)
+                store = extract_items(asr, task, group, root, split, num_workers=num_workers, progress=progress)
             for item in group:
                 words[item.id] = words_from_transcript(store.transcript(item.id), str(store.path(item.id))) or []
     return words, {"dataset": len(items) - len(missing), "asr": len(missing)}
 
 
 def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
-                       fps: float, span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
+                       fps: float | Mapping[str, float], span_seconds: float,
+                       frames_by_item: Mapping[str, Sequence[int]], *,
                        weights: str | os.PathLike[str] | None = None, device: str = "cpu",
                        cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
                        data_root: str | os.PathLike[str] | None = None,
                        asr_weights: str | os.PathLike[str] | None = None,
                        download_root: str | os.PathLike[str] | None = None, trust_remote_code: bool = False,
-                       batch_size: int = 64) -> TextWindows:
-    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames).
+                       batch_size: int = 64, dtype: str = "auto", num_workers: int | None = None) -> TextWindows:
+    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames); frame f of
+    an item lies at f / fps seconds, `fps` one rate for every item or a rate per item id (its video's own).
 
     `transcript_source` is DATASET_TRANSCRIPT (the dataset's transcripts only) or an asr encoder name (the dataset's
     transcripts where they have timestamps, that encoder's words for the other items; `data_root`, `asr_weights`
     and `download_root` locate its media and weights). `cache_dir` None = the feature cache (module docstring).
+
+    `dtype` is the compute precision of the text and asr encoders ("auto": bf16 on CUDA, fp32 on the CPU, as for
+    every extraction; it is part of the cache key); `num_workers` the asr's decode workers (None: the device's
+    default). Under torchrun call this on every rank: each encodes its share of the missing windows' shards and reads
+    the others' from the cache, so every rank returns the same windows.
     """
     from abaw_bench.harness.progress import progress as reporter
+    from abaw_bench.harness.train import distributed
+    from abaw_bench.harness.train.precision import resolve_dtype
 
-    if fps <= 0 or span_seconds <= 0:
-        raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {fps}, span {span_seconds}")
+    rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
+    for item_id in frames_by_item:
+        rate = rates.get(item_id)
+        if rate is None or not rate > 0 or not span_seconds > 0:
+            raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {rate} for item "
+                            f"{item_id[:120]!r}, span {span_seconds}")
     by_id = {item.id: item for item in items}
     unknown = [item_id for item_id in frames_by_item if item_id not in by_id]
     if unknown:
         raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
     wanted_items = [by_id[item_id] for item_id in frames_by_item]
-    encoder = _marker_encoder(encoder_name, preset, weights=weights, device=device,
+    context = distributed.setup(device)
+    dtype = resolve_dtype(dtype, device)
+    encoder = _marker_encoder(encoder_name, preset, weights=weights, device=device, dtype=dtype,
                               trust_remote_code=trust_remote_code)
     words_by_item, sources = _item_words(task, wanted_items, transcript_source, preset,
                                          data_root=Path(data_root) if data_root is not None else None,
                                          asr_weights=asr_weights, download_root=download_root, device=device,
-                                         progress=progress)
+                                         dtype=dtype, num_workers=num_workers, progress=progress)
     budget = MAX_TOKENS - encoder.tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
     contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> row of `vectors`
     rows: dict[str, np.ndarray] = {}
@@ -427,7 +461,7 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
         if len(frames) and frames[0] < 0:
             raise AbawError(f"item {item.id[:120]!r}: frame {int(frames[0])} requested; frames are 0-based")
         item_rows = np.full(int(frames[-1]) + 1 if len(frames) else 0, -1, dtype=np.int64)
-        centres = frames / fps
+        centres = frames / rates[item.id]
         seen: dict[WindowBounds, int] = {}  # consecutive frames mostly share their words: look each bounds up once
         for frame, centre, bounds in zip(frames.tolist(), centres.tolist(), select_windows(times, centres,
                                                                                           span_seconds), strict=True):
@@ -447,9 +481,10 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     content_list = list(contents)
     keys = [_content_key(encoder.digest, content) for content in content_list]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir(task, encoder)
-    if not (directory / "cache.json").is_file():
+    if context.is_main and not (directory / "cache.json").is_file():
         write_json(directory / "cache.json", {**encoder.recipe, "weights": encoder.weights_source})
     cached = _read_shards(directory, set(keys))
+    distributed.barrier(context)  # every rank has read the cache before any rank adds to it: the same `todo` on all
     vectors = np.empty((len(keys), encoder.dim), dtype=np.float32)
     todo = []
     for index, key in enumerate(keys):
@@ -458,14 +493,27 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
         else:
             todo.append(index)
     texts = [" ".join([*before, ATTENTION_TOKEN, *after]) for before, after in content_list]
-    with reporter(len(todo), f"text windows {encoder_name}/{preset} {task}", unit="window",
-                  enabled=progress and bool(todo)) as bar:
-        for start in range(0, len(todo), SHARD_WINDOWS):
-            chosen = todo[start:start + SHARD_WINDOWS]
+    shards = [todo[start:start + SHARD_WINDOWS] for start in range(0, len(todo), SHARD_WINDOWS)]
+    mine = shards[context.rank::context.world_size]
+    with reporter(sum(map(len, mine)), f"text windows {encoder_name}/{preset} {task}", unit="window",
+                  enabled=progress and context.is_main and bool(todo)) as bar:
+        for chosen in mine:
             vectors[chosen] = _encode(encoder, [texts[i] for i in chosen], batch_size, bar)
             _write_shard(directory, [keys[i] for i in chosen], vectors[chosen])
+    if context.world_size > 1 and todo:
+        distributed.barrier(context)  # every rank's shards are on disk
+        others = [index for position, shard in enumerate(shards) if position % context.world_size != context.rank
+                  for index in shard]
+        found = _read_shards(directory, {keys[index] for index in others})
+        lost = [index for index in others if keys[index] not in found]
+        if lost:
+            raise AbawError(f"{directory}: {len(lost)} text windows another rank encoded are not in the cache (first: "
+                            f"{texts[lost[0]][:80]!r}); is the cache directory shared by every rank?")
+        for index in others:
+            vectors[index] = found[keys[index]]
     stats = {"items": len(wanted_items), "frames": requested, "distinct_windows": len(keys),
-             "from_cache": len(keys) - len(todo), "encoded": len(todo), "trimmed_to_max_tokens": trimmed,
+             "from_cache": len(keys) - len(todo), "encoded": len(todo),
+             "encoded_by_this_rank": sum(map(len, mine)), "trimmed_to_max_tokens": trimmed, "dtype": dtype,
              "words_from": sources, "cache_dir": str(directory)}
     return TextWindows(encoder.dim, vectors, texts, rows, encoder.digest[:16], encoder.weights_source,
                        encoder.is_random, stats)

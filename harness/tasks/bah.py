@@ -24,7 +24,9 @@ Hugging Face ASR pipeline with `return_timestamps=True`.
 
 Frame labels come from `split-frames/<split>.txt`; when that file is absent they come from the annotation YAML's
 `frame_annotation`. Video labels come from the label field of `split/<split>.txt` (the release's `global_ah`).
-Frame rate: unconfirmed; 25 fps is assumed where seconds are needed (`ASSUMED_FPS`).
+Frame rate: the engine reads each video's rate and frame count from its container (harness.train.datasets,
+`video_timings`), because windows are placed at frame / fps; `ASSUMED_FPS` (25) stands in only for a video without a
+file. A run reports a video whose label-frame count differs from its container's count by more than one frame.
 
 Split manifest: for a real release it is derived from the root's `split/*.txt` (source "data-root"); the official
 lists come with the gated release and are not shipped here. A demo root is governed by the shipped

@@ -85,17 +85,50 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
                           for item in items}
     grid_split = build_grids(task, [item.id for item in items], row_ids, train_values, face_positions)
     alignment = {name: _alignment(builder, hyper, name) for name in builder.variant.inputs}
+    frame_rates, timing_notes = video_timings(task, items, grid_split, "+".join(splits)) \
+        if hyper.sampling == "centred" else ({}, [])
     for name in builder.variant.inputs:
         if alignment[name].kind == "window":
-            features = {**features, name: builder.window_source(name, items, grid_split, hyper)}
+            features = {**features, name: builder.window_source(name, items, grid_split, hyper, frame_rates)}
     samples = _samples(grid_split, hyper, training=training)
     if not samples:
         raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")
     prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
     dataset = FrameDataset(grid_split, hyper.sampling, samples, features, alignment,
-                           window=hyper.window or 1, fps=task.fps or 25.0, prepared=prepared)
+                           window=hyper.window or 1, frame_rates=frame_rates, prepared=prepared)
     groups = [task.parse_frame_id(row_id)[0] for row_id in row_ids]
-    return SplitData(dataset, row_ids, labels, groups, _notes(grid_split, "+".join(splits), len(samples)))
+    return SplitData(dataset, row_ids, labels, groups,
+                     _notes(grid_split, "+".join(splits), len(samples)) + timing_notes)
+
+
+def video_timings(task: Task, items: list[Item], split: GridSplit, name: str) -> tuple[dict[str, float], list[str]]:
+    """Each video's frames per second, read from its container (header only, `harness.media.video_timing`), for
+    placing centred windows at frame / fps; the task's `fps` (else 25) for an item without a video file. Notes name
+    the videos whose label frames number more than one off the container's frame count, and the assumed rates."""
+    from abaw_bench.harness.media import video_timing
+
+    fallback = task.fps or 25.0
+    label_frames = {grid.item_id: grid.n_frames for grid in split.grids}
+    rates: dict[str, float] = {}
+    notes: list[str] = []
+    assumed = []
+    for item in items:
+        path = item.media.get("video")
+        if path is None:
+            rates[item.id] = fallback
+            assumed.append(item.id)
+            continue
+        timing = video_timing(path)
+        rates[item.id] = timing.fps
+        count = label_frames.get(item.id)
+        if count is not None and abs(timing.frames - count) > 1:
+            notes.append(f"{name}: video {item.id[:120]}: {count} label frames, but {path} has {timing.frames} frames "
+                         f"at {timing.fps:g} fps (from its {timing.counted_from}); windows are placed at frame / fps, "
+                         "so its labels and media may disagree in time")
+    if assumed:
+        notes.append(f"{name}: {len(assumed)} video(s) have no video file to read a frame rate from (first: "
+                     f"{assumed[0][:120]}); their windows assume {fallback:g} fps")
+    return rates, notes
 
 
 def _alignment(builder: InputBuilder, hyper: Hyper, name: str) -> InputAlignment:

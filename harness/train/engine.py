@@ -1,6 +1,6 @@
 """The optimisation loop: AdamW + cosine warm-up, AMP, clipping, per-epoch validation, early stopping, checkpoints.
 
-Reproducibility: the sampler's order is a function of (seed, epoch) (`DistributedSampler`, also for one process) and
+Reproducibility: the sampler's order is a function of (seed, epoch) (harness.train.sampler, also for one process) and
 every RNG a step can touch is saved with each epoch's checkpoint, so a run resumed from the checkpoint of epoch e
 follows exactly the same sequence of batches, dropout masks and updates as an uninterrupted run, and on the CPU two
 runs with the same seed give identical metrics.
@@ -31,10 +31,10 @@ from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train.losses import get_loss, mean_denominator, output_transform
-from abaw_bench.harness.train.sampler import BalancedSampler
+from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 CHECKPOINT_FORMAT = 1
 
@@ -92,7 +92,7 @@ class FitSettings:
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
     early_stopping_patience: int | None = None
-    balanced_sampling: bool = False
+    epoch_sampling: str = "all"  # what one training epoch draws (harness/train/sampler.py)
     schedule_epochs: int | None = None  # the lr schedule's length when it differs from `epochs` (train+val rows)
     seed: int = 0
     precision: str = "auto"
@@ -135,17 +135,11 @@ def _autocast(device: torch.device, precision: str) -> torch.autocast:
 
 
 def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int,
-                context: DistContext, num_workers: int, balanced: bool = False) -> tuple[DataLoader, Sampler]:
-    """A loader whose order depends only on (seed, epoch); `DistributedSampler` also serves a world of one.
-
-    `balanced` draws class-balanced epochs (BalancedSampler) from the dataset's `sample_classes()`.
-    """
-    if balanced:
-        sampler: Sampler = BalancedSampler(dataset.sample_classes(), seed=seed, rank=context.rank,
-                                           world_size=context.world_size)
-    else:
-        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=shuffle,
-                                     seed=seed, drop_last=False)
+                context: DistContext, num_workers: int, epoch_sampling: str = "all") -> tuple[DataLoader, Sampler]:
+    """A loader whose order depends only on (seed, epoch); `epoch_sampling` chooses a training epoch's draw
+    (harness.train.sampler); inference (`shuffle` False) reads the dataset in order."""
+    sampler = epoch_sampler(dataset, epoch_sampling, shuffle=shuffle, seed=seed, rank=context.rank,
+                            world_size=context.world_size)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=num_workers,
                         pin_memory=context.device.type == "cuda", persistent_workers=num_workers > 0)
     return loader, sampler
@@ -252,7 +246,7 @@ class Trainer:
         s = self.settings
         train_loader, train_sampler = make_loader(train_set, collate, s.batch_size, shuffle=True, seed=s.seed,
                                                   context=self.context, num_workers=s.num_workers,
-                                                  balanced=s.balanced_sampling)
+                                                  epoch_sampling=s.epoch_sampling)
         val_loader = None
         if val_set is not None:
             val_loader, _ = make_loader(val_set, collate, s.batch_size, shuffle=False, seed=s.seed,
@@ -261,6 +255,7 @@ class Trainer:
         if s.epochs == 0:
             return self._evaluate_as_built(val_loader, score, result)
         steps_per_epoch = len(train_loader)
+        epoch_size = {"train_samples": epoch_samples(train_sampler, train_set), "train_steps": steps_per_epoch}
         # A train+val row stops at the reused best epoch but keeps the schedule of the run it reuses (schedule_epochs),
         # as the papers stopped a normal run there: its learning rate at every epoch equals that run's.
         schedule_epochs = s.schedule_epochs or s.epochs
@@ -296,7 +291,7 @@ class Trainer:
             train_sampler.set_epoch(epoch)
             trained = self._train_epoch(train_loader, scheduler, epoch, result.best_metric)
             entry: dict[str, Any] = {"epoch": epoch, "train_loss": trained["train_loss"],
-                                     "lr": [group["lr"] for group in self.optimizer.param_groups]}
+                                     "lr": [group["lr"] for group in self.optimizer.param_groups], **epoch_size}
             if trained["auxiliary"]:
                 entry["auxiliary_losses"] = trained["auxiliary"]
             if trained["empty_batches"]:

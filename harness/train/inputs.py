@@ -95,20 +95,21 @@ class InputBuilder:
             raise AbawError(f"video {missing[0][:120]!r} has no face-crop folder to decode for input {name!r}")
         return _FaceRowsLoader(folders, encoder.prepare)
 
-    def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper) -> Any:
-        """A text input under centred sampling: the encoded words around every frame the sampler visits."""
+    def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
+                      frame_rates: dict[str, float]) -> Any:
+        """A text input under centred sampling: the encoded words around every frame the sampler visits, each frame
+        at frame / (its video's `frame_rates`) seconds."""
         from abaw_bench.harness.features.text_windows import build_text_windows
-        from abaw_bench.harness.tasks import get_task
 
         encoder_name = self.encoder_name(name)
         transcript = self.spec.transcript_for(self.task, name, self.config.preset)
-        task = get_task(self.task)
         frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
         source = build_text_windows(
-            self.task, encoder_name, self.config.preset, items, transcript, task.fps or 25.0,
-            hyper.centred_seconds[name], frames_by_item, **load_request(self.config, encoder_name),
-            device=str(self.context.device), progress=self.config.progress and self.context.is_main,
-            data_root=self.data_root, asr_weights=self.config.weights.get(transcript or ""))
+            self.task, encoder_name, self.config.preset, items, transcript, frame_rates, hyper.centred_seconds[name],
+            frames_by_item, **load_request(self.config, encoder_name), device=str(self.context.device),
+            dtype=self.config.precision, num_workers=self.config.num_workers or None,  # as every extraction
+            progress=self.config.progress and self.context.is_main, data_root=self.data_root,
+            asr_weights=self.config.weights.get(transcript or ""))
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})

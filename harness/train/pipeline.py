@@ -14,8 +14,9 @@ Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
 
 The task decides the row unit (clip or frame) and the system's Hyper the sampling ("clip", "windows", "centred"):
 harness/train/datasets.py builds the three splits accordingly; model selection always scores the whole validation
-split at the task's row level with its reference metric. Binary tasks with a declared threshold sweep pick the
-validation-best decision threshold after training and apply it unchanged to test.
+split at the task's row level with its reference metric. Binary tasks with a declared threshold sweep score every
+epoch at its own validation-best decision threshold (so the epoch is selected as hallmen2025's authors selected it),
+store the best epoch's threshold and apply it unchanged to test.
 
 Train+val rows (`variant.train_splits == ("train", "val")`) train for the best epoch count of the matching
 train-only run (`variant.reuse_best_epoch_of`), read from that run's results.json under the same --out root and
@@ -58,7 +59,8 @@ from abaw_bench.harness.train.outputs import (
     write_submissions,
 )
 
-__all__ = ["PROVIDED_DIMS", "PROVIDED_PREFIX", "RunOutcome", "resolve_hyper", "reused_epochs", "run"]
+__all__ = ["PROVIDED_DIMS", "PROVIDED_PREFIX", "RunOutcome", "resolve_hyper", "reused_epochs", "run",
+           "selection_metric"]
 
 
 @dataclass
@@ -213,8 +215,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
     trainer = Trainer(model, settings, context, run_dir)
 
-    def score(outputs: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> MetricResult:
-        return task.score(prediction_table(task, val.row_ids, outputs, threshold=threshold), val.labels)
+    def score(outputs: np.ndarray) -> MetricResult:
+        return selection_metric(task, hyper, val, outputs)
 
     fit = trainer.fit(train.dataset, collate, val.dataset if val else None, score if val else None,
                       resume=config.resume)
@@ -301,12 +303,23 @@ def _train_label_rows(train: SplitData) -> np.ndarray:
     return np.asarray(dataset.targets, dtype=np.float32)
 
 
-def _calibrate(task: Task, hyper: Hyper, val: SplitData | None, val_outputs: np.ndarray | None,
-               say: Any) -> tuple[float, dict[str, Any]]:
-    """Binary tasks with a declared sweep: the validation threshold (first argmax of the task metric), which is stored
-    with the checkpoint and results and applied unchanged to test."""
+def selection_metric(task: Task, hyper: Hyper, val: SplitData, outputs: np.ndarray) -> MetricResult:
+    """The validation metric an epoch is selected by: at the epoch's own validation-best threshold where the row sweeps
+    one (hallmen2025 BAH, as the authors' evaluate() selected), else at DEFAULT_THRESHOLD; `extra["threshold"]` says
+    which threshold a swept metric was read at."""
+    swept = _sweep(task, hyper, val, outputs)
+    threshold = DEFAULT_THRESHOLD if swept is None else swept[0]
+    metric = task.score(prediction_table(task, val.row_ids, outputs, threshold=threshold), val.labels)
+    if swept is not None:
+        metric.extra = {**metric.extra, "threshold": threshold}
+    return metric
+
+
+def _sweep(task: Task, hyper: Hyper, val: SplitData | None,
+           val_outputs: np.ndarray | None) -> tuple[float, float, np.ndarray] | None:
+    """Binary tasks with a declared sweep: (threshold, its validation metric, the grid); the first argmax wins."""
     if hyper.threshold_sweep is None or val is None or val_outputs is None or not is_binary(task):
-        return DEFAULT_THRESHOLD, {}
+        return None
     thresholds = threshold_grid(*hyper.threshold_sweep)
     probabilities = val_outputs[:, 0]
 
@@ -315,6 +328,17 @@ def _calibrate(task: Task, hyper: Hyper, val: SplitData | None, val_outputs: np.
         return task.score(predictions, val.labels).value
 
     threshold, value, _ = sweep_threshold(score_at, thresholds)
+    return threshold, value, thresholds
+
+
+def _calibrate(task: Task, hyper: Hyper, val: SplitData | None, val_outputs: np.ndarray | None,
+               say: Any) -> tuple[float, dict[str, Any]]:
+    """The best epoch's validation threshold, which is stored with the checkpoint and results and applied unchanged
+    to test (DEFAULT_THRESHOLD and no calibration without a sweep)."""
+    swept = _sweep(task, hyper, val, val_outputs)
+    if swept is None:
+        return DEFAULT_THRESHOLD, {}
+    threshold, value, thresholds = swept
     say(f"decision threshold {threshold:.3f} (validation {task.headline_metric} {value:.4f}; swept "
         f"{thresholds[0]:.3f}-{thresholds[-1]:.3f} in {len(thresholds)} steps)")
     return threshold, {"threshold": threshold, "val_value_at_threshold": value, "sweep": list(hyper.threshold_sweep)}

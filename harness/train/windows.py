@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -170,7 +171,8 @@ class FrameDataset(Dataset):
     features: Mapping[str, FeatureSource | WindowSource]  # a WindowSource for alignment kind "window"
     alignment: Mapping[str, InputAlignment]
     window: int = 1  # "windows": L
-    fps: float = 25.0  # "centred": grid frames per second
+    frame_rates: Mapping[str, float] = field(default_factory=dict)  # "centred": item id -> grid frames per second
+    fps: float = 25.0  # "centred": the rate of an item missing from `frame_rates`
     prepared: Mapping[str, Callable[[str, np.ndarray], Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -206,11 +208,12 @@ class FrameDataset(Dataset):
                 return _take(array, self._image_rows(grid, frames), grid.item_id, name)
             return interpolate_rows(array, grid.n_frames, frames)
         centre = int(frames[0])
+        fps = self.frame_rates.get(grid.item_id, self.fps)
         if alignment.kind == "image":
-            span = centred_span(centre, alignment.span_seconds * self.fps, grid.n_frames, alignment.rows)
+            span = centred_span(centre, alignment.span_seconds * fps, grid.n_frames, alignment.rows)
             return _take(array, self._image_rows(grid, span), grid.item_id, name)
         rate = AUDIO_FEATURE_RATE
-        centre_row = centre / self.fps * rate
+        centre_row = centre / fps * rate
         span = centred_span(centre_row, alignment.span_seconds * rate, len(array), alignment.rows)
         return np.asarray(array[span], dtype=np.float32)
 
@@ -253,6 +256,26 @@ class FrameDataset(Dataset):
             labels = labels[np.isfinite(labels)]
             classes[index] = int(labels.mean() >= 0.5) if labels.size else 0
         return classes
+
+
+    def sample_segments(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Centred training samples grouped into label-constant segments, for the "balanced-segments" epoch.
+
+        A segment is a maximal run of a video's samples (in frame order) with one class: (sample indices, their
+        frames, the class) per segment. Frames without a usable label (no face crop) are not samples, so they neither
+        end a segment nor are drawn; a label change ends it. With `frame_step` > 1 only every k-th frame is a sample,
+        so a segment shorter than the step may hold none and is then never drawn.
+        """
+        if self.sampling != "centred":
+            raise AbawError(f"label segments are drawn from centred samples, not from {self.sampling!r} ones")
+        classes = self.sample_classes()
+        grids = np.array([grid for grid, _ in self.samples], dtype=np.int64)
+        frames = np.array([frame for _, frame in self.samples], dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate([[True], (grids[1:] != grids[:-1]) | (classes[1:] != classes[:-1])
+                                                | (frames[1:] <= frames[:-1])])) if len(frames) else np.zeros(0, int)
+        bounds = np.append(starts, len(frames))
+        members = [np.arange(first, stop) for first, stop in pairwise(bounds.tolist())]
+        return members, [frames[member] for member in members], classes[starts]
 
 
 def _take(array: np.ndarray, rows: np.ndarray, item_id: str, name: str) -> np.ndarray:

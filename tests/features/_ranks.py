@@ -4,6 +4,8 @@
    vit-h14, EMI demo val split). Each rank reports the store it got back.
 2. DistributedDataParallel fine-tuning of a trainable tiny wav2vec2-vad with an LSTM head for 8 steps (with the
    encoder's layerdrop of 0.1 some rank would skip a layer within a few steps and DDP would stop).
+3. hallmen2025's centred text windows (real MiniLM, BAH demo) built on every rank: the ranks split the shards to
+   encode and read each other's from the cache.
 Each rank writes its report to OUT/rank<N>.json (two ranks printing to one pipe can interleave their lines).
 """
 
@@ -17,8 +19,10 @@ import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_json
 from abaw_bench.harness.encoders import _audio, load_encoder
-from abaw_bench.harness.features import ensure_features
+from abaw_bench.harness.features import ensure_features, text_windows
 from abaw_bench.harness.heads import LastValidLSTM
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT
+from abaw_bench.harness.tasks import get_task
 from abaw_bench.harness.train import distributed
 from torch.nn.parallel import DistributedDataParallel
 
@@ -58,9 +62,19 @@ def fine_tune(context: distributed.DistContext) -> tuple[list[float], str]:
     return losses, weights.hexdigest()
 
 
+def windows(bah: Path) -> dict:
+    """Text windows of every 4th frame of two BAH demo videos, 8 windows per shard so that both ranks encode."""
+    text_windows.SHARD_WINDOWS = 8
+    items = get_task("bah").reader(bah).items("val")[:2]
+    built = text_windows.build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 2.0,
+                                            {item.id: range(0, 100, 4) for item in items}, progress=False)
+    return {"stats": built.stats, "vectors": built.vectors.tolist(), "texts": built.texts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--bah", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     context = distributed.setup("cpu")
@@ -74,7 +88,7 @@ def main() -> None:
         write_json(args.out / f"rank{context.rank}.json",
                    {"rank": context.rank, "world_size": context.world_size, "summary": store.summary, "ids": store.ids,
                     "directory": str(store.directory), "digest": digest.hexdigest(), "losses": losses,
-                    "weights": weights})
+                    "weights": weights, "windows": windows(args.bah)})
     finally:
         distributed.teardown(context)
 

@@ -183,3 +183,38 @@ def test_the_dataset_transcript_preset_needs_a_timed_transcript_per_item(tmp_pat
                                         r"'3/x.mp4'"):
         build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN,
                            {"1/a.mp4": [0], "3/x.mp4": [0]}, cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_asr_words_come_from_what_extract_cached_in_another_dtype(tmp_path: Path, demo_root,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`extract` cached the transcripts in bf16 (its default on a GPU); a run in fp32 reads them, never re-extracts.
+    The asr is the tone stand-in of test_whole_clip_transcript, keeping its dtype (the tiny Whisper takes ~20 s)."""
+    import shutil
+
+    from abaw_bench.harness.features import ensure_features, pipeline
+    from abaw_bench.harness.tasks import get_task
+
+    from tests.features.test_whole_clip_transcript import ToneTranscriber
+
+    class Transcriber(ToneTranscriber):
+        def __init__(self, dtype: str) -> None:
+            super().__init__()
+            self.dtype = dtype
+
+    root = tmp_path / "bah"  # the demo without its transcripts, so that every item needs the asr's words
+    shutil.copytree(demo_root("bah"), root, ignore=shutil.ignore_patterns("transcription", "cropped-aligned-faces"))
+    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
+    real_load = pipeline._load
+    monkeypatch.setattr(pipeline, "_load", lambda name, preset, weights, device, dtype, *rest: Transcriber(dtype)
+                        if name == pipeline.ASR_ENCODER else real_load(name, preset, weights, device, dtype, *rest))
+    ensure_features("bah", pipeline.ASR_ENCODER, "tiny", root, "val", dtype="bf16", num_workers=0, progress=False)
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("the run extracted the transcripts again")
+
+    monkeypatch.setattr(pipeline, "extract_items", no_extraction)
+    items = get_task("bah").reader(root).items("val")[:2]
+    windows = build_text_windows("bah", "minilm", "tiny", items, pipeline.ASR_ENCODER, FPS, 2.0,
+                                 {item.id: [0, 50] for item in items}, data_root=root, progress=False)
+    assert windows.stats["words_from"] == {"dataset": 0, "asr": 2} and windows.stats["dtype"] == "fp32"
+    assert "calm" in windows.window_text(items[0].id, 50)  # the stand-in's words, read from the bf16 cache

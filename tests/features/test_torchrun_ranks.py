@@ -1,6 +1,7 @@
 """Two gloo ranks under torchrun, where the defects were multi-process: every rank calling `ensure_features` on an
 empty cache (rank 0 alone used to extract while the others waited: a deadlock) finishes with the single-process
-result on every rank, and DDP fine-tuning of a trainable wav2vec2 (layerdrop off) runs its steps."""
+result on every rank, DDP fine-tuning of a trainable wav2vec2 (layerdrop off) runs its steps, and the ranks split the
+encoding of hallmen2025's text windows."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def ranks(demo_root, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     env = {**os.environ, "ABAW_BENCH_CACHE": str(tmp_path_factory.mktemp("ranks-cache")), "OMP_NUM_THREADS": "1"}
     reports = tmp_path_factory.mktemp("ranks-reports")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(HELPER),
-               "--data", str(root), "--out", str(reports)]
+               "--data", str(root), "--bah", str(demo_root("bah")), "--out", str(reports)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
@@ -70,3 +71,23 @@ def test_ddp_fine_tunes_a_trainable_wav2vec2_on_two_ranks(ranks: list[dict]) -> 
     # Each rank trained on its own data; DDP averaged the gradients, so the weights stayed identical.
     assert ranks[0]["losses"] != ranks[1]["losses"]
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+@pytest.mark.distributed
+def test_ranks_split_the_text_windows_and_return_the_single_process_vectors(ranks: list[dict], demo_root, tmp_path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from abaw_bench.harness.features import text_windows
+    from abaw_bench.harness.systems import DATASET_TRANSCRIPT
+    from abaw_bench.harness.tasks import get_task
+
+    first, second = (line["windows"] for line in ranks)
+    assert first["vectors"] == second["vectors"] and first["texts"] == second["texts"]
+    shares = [first["stats"]["encoded_by_this_rank"], second["stats"]["encoded_by_this_rank"]]
+    assert min(shares) > 0 and sum(shares) == first["stats"]["encoded"] == first["stats"]["distinct_windows"]
+    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path))
+    items = get_task("bah").reader(demo_root("bah")).items("val")[:2]
+    alone = text_windows.build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 2.0,
+                                            {item.id: range(0, 100, 4) for item in items}, progress=False)
+    assert alone.texts == first["texts"]
+    np.testing.assert_allclose(alone.vectors, np.array(first["vectors"], dtype=np.float32), atol=1e-5)

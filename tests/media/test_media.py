@@ -19,6 +19,7 @@ from abaw_bench.harness.media import (
     load_face_frames,
     load_video_frames,
     media_duration,
+    video_timing,
 )
 from PIL import Image
 
@@ -195,3 +196,12 @@ def test_face_folder_errors(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(MediaError, match="no image files"):
         load_face_frames(empty)
+
+
+@pytest.mark.parametrize(("name", "counted_from"), [("clip.mp4", "header"), ("clip.mkv", "duration")])
+def test_video_timing_reads_rate_and_frame_count_without_decoding(tmp_path: Path, name: str,
+                                                                  counted_from: str) -> None:
+    timing = video_timing(write_mp4(tmp_path / name, seconds=1.2, fps=24))  # Matroska states no frame count
+    assert (timing.fps, timing.frames, timing.counted_from) == (24.0, 29, counted_from)
+    with pytest.raises(MediaError, match="no video stream"):
+        video_timing(write_audio(tmp_path / "tone.wav", "pcm_s16le", 16000, 0.5))

@@ -3,6 +3,11 @@ the head has exactly the authors' parameter count (written out from the architec
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
+import numpy as np
 import pytest
 from abaw_bench.harness.commands.info import describe
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT, get_system
@@ -61,7 +66,7 @@ def test_hyper_parameters_and_text_source() -> None:
     assert hyper.sampling == "centred" and hyper.frame_step == 1
     assert dict(hyper.centred_seconds) == {TEXT: 20.0, VISION: 20.0, AUDIO: 12.0}
     assert dict(hyper.centred_rows) == {VISION: 400}
-    assert hyper.balanced_sampling and hyper.threshold_sweep == (0.40, 0.75, 0.001)
+    assert hyper.epoch_sampling == "balanced-segments" and hyper.threshold_sweep == (0.40, 0.75, 0.001)
     assert hyper.max_seconds is None and hyper.max_frames is None
     assert (spec.encoder_for("bah", TEXT, "paper"), spec.encoder_for("bah", TEXT, "tiny")) == ("gte-large", "minilm")
     assert spec.transcript_for("bah", TEXT, "paper") == "whisper-large-v3"
@@ -81,3 +86,31 @@ def test_tiny_heads_give_one_logit_per_centred_sample(variant: str) -> None:
     lengths = {name: [1, 1, 1] if name == TEXT else [5, 2, 1] for name in dims}
     inputs = {name: (torch.randn(3, max(size), dims[name]), torch.tensor(size)) for name, size in lengths.items()}
     assert model(inputs).shape == (3, get_task("bah").output_width) == (3, 1)
+
+
+def label_segments(groups: list[str], labels: np.ndarray) -> dict[int, int]:
+    """Label-constant runs of frames per video, counted per class (written from the label table, not the engine)."""
+    counts = {0: 0, 1: 0}
+    previous = None
+    for video, label in zip(groups, labels.tolist(), strict=True):
+        if (video, label) != previous:
+            counts[int(label)] += 1
+        previous = (video, label)
+    return counts
+
+
+@pytest.mark.slow
+def test_a_demo_epoch_is_one_frame_per_segment_with_the_majority_undersampled(tmp_path: Path, demo_root) -> None:
+    from abaw_bench.harness.train import pipeline
+    from abaw_bench.harness.train.config import RunConfig
+
+    config = RunConfig(system="hallmen2025", task="bah", variant="text", preset="tiny", data_root=None,
+                       out_root=str(tmp_path), seed=0, progress=False, epochs=2, lr=1e-3,
+                       hyper_overrides={"frame_step": 8, "centred_seconds": {"text": 2.0}})
+    pipeline.run(config)
+    log = [json.loads(line) for line in (config.run_dir() / "train_log.jsonl").read_text().splitlines()]
+    table = get_task("bah").reader(demo_root("bah")).labels("train")
+    segments = label_segments(table.groups, table.values[:, 0])
+    assert min(segments.values()) > 0 and segments[0] != segments[1]
+    assert [entry["train_samples"] for entry in log] == [2 * min(segments.values())] * 2
+    assert [entry["train_steps"] for entry in log] == [math.ceil(2 * min(segments.values()) / 32)] * 2

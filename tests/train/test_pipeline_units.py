@@ -49,3 +49,26 @@ def test_shuffled_targets_permute_rows_deterministically() -> None:
     assert sorted(map(tuple, shuffled.tolist())) == sorted(map(tuple, targets.tolist()))
     assert not np.array_equal(shuffled, targets)
     assert np.array_equal(shuffled, shuffled_targets(targets, seed=1))
+
+
+def test_bah_epochs_are_selected_at_their_swept_threshold() -> None:
+    """An epoch whose probabilities separate the classes only below 0.5 is the better epoch once its threshold is swept
+    on validation (the authors' selection), though at 0.5 it predicts no positive at all."""
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.tasks.base import Table
+    from abaw_bench.harness.train.datasets import SplitData
+    from abaw_bench.harness.train.pipeline import selection_metric
+
+    task = get_task("bah")
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 0])
+    ids = [f"v.mp4/frame-{index:05d}.jpg" for index in range(len(labels))]
+    val = SplitData(None, ids, Table(ids, labels[:, None].astype(np.float64), ("label",)))
+    separated_low = np.where(labels == 1, 0.45, 0.42)[:, None]
+    noisy_high = np.array([0.2, 0.2, 0.7, 0.2, 0.8, 0.8, 0.3, 0.2])[:, None]
+    hyper = get_system("hallmen2025").hyper["bah"]
+    swept = [selection_metric(task, hyper, val, outputs) for outputs in (separated_low, noisy_high)]
+    assert swept[0].value == pytest.approx(1.0) and 0.42 < swept[0].extra["threshold"] <= 0.45
+    assert swept[0].value > swept[1].value
+    at_half = [selection_metric(task, hyper.replace(threshold_sweep=None), val, outputs)
+               for outputs in (separated_low, noisy_high)]
+    assert at_half[0].value < at_half[1].value and "threshold" not in at_half[0].extra

@@ -8,7 +8,7 @@ import pytest
 import torch
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
-from abaw_bench.harness.train.sampler import BalancedSampler
+from abaw_bench.harness.train.sampler import BalancedSampler, SegmentSampler
 from abaw_bench.harness.train.windows import (
     FrameDataset,
     InputAlignment,
@@ -159,6 +159,39 @@ def test_balanced_sampler_draws_both_classes_equally_and_shards_one_draw() -> No
         BalancedSampler(np.zeros(5, dtype=int), seed=0)
 
 
+def test_segment_sampler_draws_one_inner_frame_per_segment_and_undersamples_the_majority() -> None:
+    # one video: segments [0-9] class 0, [10-29] class 1, [30-39] class 0, [40-59] class 0 after a frame gap at 40
+    labels = np.zeros((60, 1), dtype=np.float32)
+    labels[10:30] = 1
+    labels[40] = np.nan  # no usable label: not a sample, and not a segment boundary either
+    row_ids = [f"v/{frame}" for frame in range(60)]
+    split = build_grids(Facts(), ["v"], row_ids, labels)
+    frames = centred_frames(split.grids[0], 1, labelled_only=True)
+    dataset = FrameDataset(split, "centred", [(0, frame) for frame in frames], {}, {})
+    segments, segment_frames, classes = dataset.sample_segments()
+    assert [(int(f[0]), int(f[-1])) for f in segment_frames] == [(0, 9), (10, 29), (30, 59)]
+    assert classes.tolist() == [0, 1, 0]
+    sampler = SegmentSampler(segments, segment_frames, classes, seed=3)
+    assert len(sampler) == sampler.epoch_samples == 2  # the one class-1 segment and one of the two class-0 segments
+    chosen_majority = set()
+    for epoch in range(40):
+        sampler.set_epoch(epoch)
+        drawn = [dataset.samples[i][1] for i in sampler]
+        assert sorted(int(labels[frame, 0]) for frame in drawn) == [0, 1]
+        for frame in drawn:
+            first, last = next((int(f[0]), int(f[-1])) for f in segment_frames if f[0] <= frame <= f[-1])
+            assert first + 0.12 * (last - first) - 1 <= frame <= first + 0.88 * (last - first)
+        chosen_majority |= {frame >= 30 for frame in drawn if labels[frame, 0] == 0}
+    assert chosen_majority == {False, True}  # both majority segments get their turn
+    ranks = [SegmentSampler(segments, segment_frames, classes, seed=3, rank=r, world_size=2) for r in range(2)]
+    sampler.set_epoch(5)
+    for rank in ranks:
+        rank.set_epoch(5)
+    assert sorted(list(ranks[0]) + list(ranks[1])) == sorted(sampler.global_draw().tolist())
+    with pytest.raises(AbawError, match="two classes"):
+        SegmentSampler(segments[:1], segment_frames[:1], classes[:1], seed=0)
+
+
 def test_threshold_sweep_picks_the_first_argmax() -> None:
     grid = threshold_grid(0.40, 0.75, 0.001)
     assert len(grid) == 351 and grid[0] == 0.40 and grid[-1] == 0.75
@@ -172,3 +205,41 @@ def test_threshold_sweep_picks_the_first_argmax() -> None:
     assert value == max(scores) == pytest.approx(5 / 6)
     assert best == pytest.approx(0.451)  # first of the tied best: every threshold in (0.45, 0.55] scores 5/6
     assert accuracy(best) == value
+
+
+def test_centred_windows_are_placed_at_each_videos_own_frame_rate() -> None:
+    """Frame 48 lies at 2 s in a 24 fps video and at 1.92 s at 25 fps: the audio window (50 rows/s) follows."""
+    labels = np.zeros((200, 1), dtype=np.float32)
+    split = build_grids(Facts(), ["a", "b"], [f"{v}/{f}" for v in "ab" for f in range(100)], labels)
+
+    class Rows:
+        dim = 1
+
+        @staticmethod
+        def get(item_id: str) -> np.ndarray:
+            return np.arange(500, dtype=np.float32)[:, None]
+
+    alignment = {"audio": InputAlignment("audio", 0.2)}
+    dataset = FrameDataset(split, "centred", [(0, 48), (1, 48)], {"audio": Rows()}, alignment,
+                           frame_rates={"a": 24.0, "b": 25.0})
+    assert dataset[0]["features"]["audio"][:, 0].tolist() == list(range(95, 105))  # centre row 100 = 2 s
+    assert dataset[1]["features"]["audio"][:, 0].tolist() == list(range(91, 101))  # centre row 96 = 1.92 s
+
+
+def test_a_video_whose_label_frames_disagree_with_its_container_is_reported(tmp_path) -> None:
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.tasks.base import Item
+    from abaw_bench.harness.train.datasets import video_timings
+
+    from tests.media.test_media import write_mp4
+
+    video = write_mp4(tmp_path / "clip.mp4", seconds=2.0, fps=24)  # 48 frames
+    items = [Item("fits", "train", {"video": video}), Item("long", "train", {"video": video}),
+             Item("silent", "train", {})]
+    counts = {"fits": 49, "long": 50, "silent": 10}  # one frame off is tolerated, two is not
+    row_ids = [f"{item}/{frame}" for item, count in counts.items() for frame in range(count)]
+    split = build_grids(Facts(), list(counts), row_ids, np.zeros((len(row_ids), 1), np.float32))
+    rates, notes = video_timings(get_task("bah"), items, split, "train")
+    assert rates == {"fits": 24.0, "long": 24.0, "silent": 25.0}
+    assert len(notes) == 2 and "video long: 50 label frames" in notes[0] and "48 frames at 24 fps" in notes[0]
+    assert "silent" in notes[1] and "assume 25 fps" in notes[1]
