@@ -105,7 +105,7 @@ def test_every_paper_rows_encoders_are_requested_with_runs_flags(system: str, ta
     builder.sources("train", [])
     for name in row.inputs:
         if hyper.sampling == "centred" and builder.modality(name) == "text":
-            builder.window_source(name, [], SimpleNamespace(grids=[]), hyper)
+            builder.window_source(name, [], SimpleNamespace(grids=[]), hyper, {})
 
     needed = spec.encoders_needed(task, row, "paper")
     loaded = [encoder for encoder in needed if encoder_info(encoder).modality != "asr"]  # asr: via its text input
