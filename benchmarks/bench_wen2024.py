@@ -37,7 +37,8 @@ def step_times() -> Iterator[dict[int, tuple[float, float]]]:
 def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, tuple[float, float]]) -> None:
     spec = get_system("wen2024")
     torch.manual_seed(0)
-    model = spec.build_model("va", spec.variant("va", "mctn-clip-wavlm"), "paper", DIMS).train()
+    variant = spec.variant("va", "mctn-clip-wavlm")
+    model = spec.build_model("va", variant, "paper", DIMS, spec.hyper_for("va", variant)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
     inputs = {name: (torch.randn(BATCH, frames, dim), torch.full((BATCH,), frames)) for name, dim in DIMS.items()}
     labels = torch.rand(BATCH, frames, 2) * 2 - 1

@@ -176,13 +176,17 @@ class ConstantRegressor(nn.Module):
 
 
 class FrameHead(nn.Module):
-    """A per-frame head: Linear(D → hidden) → ReLU → Linear(hidden → K) applied to every frame of one input, so the
-    output is [B, L, K] for windows of L frames (padding frames are computed and masked by the loss)."""
+    """A per-frame head: Linear(D → hidden) → ReLU → [Dropout] → Linear(hidden → K) applied to every frame of one
+    input, so the output is [B, L, K] for windows of L frames (padding frames are computed and masked by the loss).
+    With `dropout=0` the Dropout layer is omitted, as in FusionMLP."""
 
-    def __init__(self, in_features: int, hidden: int, outputs: int, input_name: str) -> None:
+    def __init__(self, in_features: int, hidden: int, outputs: int, input_name: str, dropout: float = 0.0) -> None:
         super().__init__()
         self.input_name = input_name
-        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+        layers: list[nn.Module] = [nn.Linear(in_features, hidden), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.layers = nn.Sequential(*layers, nn.Linear(hidden, outputs))
 
     def forward(self, inputs: Inputs) -> Tensor:
         padded, _ = inputs[self.input_name]

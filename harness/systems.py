@@ -6,10 +6,13 @@ not import torch: the spec is plain data, and `build_model` imports torch when c
 light and lets the engine (`harness/train/`) know systems only through this module.
 
 Model contract, shared by every system and the engine:
-    model = spec.build_model(task, variant, preset, input_dims)   # a torch.nn.Module
-    predictions = model(inputs)                                   # shape by the Hyper's sampling, below
-where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)` and
-`input_dims` maps the same names to D. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
+    model = spec.build_model(task, variant, preset, input_dims, hyper)   # a torch.nn.Module
+    predictions = model(inputs)                                          # shape by the Hyper's sampling, below
+where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)`,
+`input_dims` maps the same names to D, and `hyper` is the run's resolved Hyper (the system's, then the variant's, then
+the CLI's overrides). `build_model` takes every model setting it has (the fields in MODEL_HYPER_FIELDS) from that
+`hyper`, never from the variant or the system's defaults: what config.json and results.json record is then what the
+model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
 - "clip" sampling: T is the item's own length per input; output [B, K].
 - "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
   output [B, L, K], one row per frame.
@@ -51,6 +54,7 @@ from abaw_bench.harness.registry import Registry
 SAMPLINGS = ("clip", "windows", "centred")
 OPTIMIZERS = ("adamw", "adam")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
+MODEL_HYPER_FIELDS = ("dropout",)  # the Hyper fields a system's build_model reads; the others configure the engine
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ class SystemSpec:
     variants: Mapping[str, Mapping[str, Variant]]  # task -> variant name -> Variant
     default_variant: Mapping[str, str]  # task -> variant name
     hyper: Mapping[str, Hyper]  # task -> Hyper
-    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int]) -> torch.nn.Module
+    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int], hyper) -> nn.Module
     description: str = ""
     input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
 

@@ -148,7 +148,7 @@ BAH_HYPER = Hyper(
 )
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """Text passes through as its single vector ([B, 1, D]: the clip's embedding or the frame's window); vision and
     audio go through their LSTMs; the output width is the task's (EMI 6 values, BAH 1 logit)."""
     from abaw_bench.harness.heads import Branch, BranchFusionRegressor
@@ -157,7 +157,7 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
     hidden = {TEXT: None, VISION: VISION_HIDDEN[preset], AUDIO: None}  # None: the LSTM is as wide as its input
     branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name]) for name in variant.inputs]
     return BranchFusionRegressor(branches, input_dims, fusion_hidden=FUSION_HIDDEN[preset],
-                                 outputs=get_task(task).output_width)
+                                 outputs=get_task(task).output_width, dropout=hyper.dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2025")(

@@ -127,13 +127,14 @@ EXPR_HYPER = Hyper(
 HYPER = {"va": VA_HYPER, "expr": EXPR_HYPER}
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
-    """The variant's model at the preset's widths; the output width comes from the task, dropout from its Hyper."""
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
+    """The variant's model at the preset's widths; the output width comes from the task, dropout from the run's
+    resolved `hyper`."""
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.systems import _wen2024_models as models
 
     outputs = get_task(task).output_width
-    dropout = HYPER[task].replace(**dict(variant.hyper)).dropout
+    dropout = hyper.dropout
     dims = {name: input_dims[name] for name in variant.inputs}
     if task == "expr":
         (backbone,) = variant.inputs

@@ -73,7 +73,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
                        "description": _description(encoder), "unfrozen": name in variant.unfrozen,
                        "transcript": spec.transcript_for(task, name, preset)})
     with torch.device("meta"):
-        head = spec.build_model(task, variant, preset, dims)
+        head = spec.build_model(task, variant, preset, dims, hyper)
     modules = [{"name": name, "module": type(module).__name__, "parameters": _count(module)}
                for name, module in head.named_children()]
     layers = [{"name": name, "module": type(module).__name__, "repr": repr(module).split("\n")[0],

@@ -203,7 +203,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                       {name: encoder.collate for name, encoder in builder.encoders.items()})
 
     seed_everything(config.seed)
-    head = spec.build_model(config.task, variant, config.preset, input_dims)
+    head = spec.build_model(config.task, variant, config.preset, input_dims, hyper)
     if hasattr(head, "init_from_train_labels"):
         head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
     model = TrainableModel(head, builder.encoders)

@@ -60,7 +60,7 @@ def predictions(model: nn.Module, inputs: dict) -> torch.Tensor:
 def tiny_model(task: str, name: str) -> tuple[nn.Module, dict[str, int]]:
     variant = SPEC.variant(task, name)
     dims = {name: encoder_info(name).output_dims["tiny"] for name in variant.inputs}
-    return SPEC.build_model(task, variant, "tiny", dims), dims
+    return SPEC.build_model(task, variant, "tiny", dims, SPEC.hyper_for(task, variant)), dims
 
 
 def test_variants_are_the_rows_of_the_two_tables() -> None:
@@ -265,7 +265,8 @@ def expected_parameters(task: str, model: str, dims: list[int], k: int) -> int:
 def test_paper_preset_sizes_on_the_meta_device(task: str, name: str) -> None:
     variant = SPEC.variant(task, name)
     with torch.device("meta"):
-        model = SPEC.build_model(task, variant, "paper", {name: PAPER_DIMS[name] for name in variant.inputs})
+        model = SPEC.build_model(task, variant, "paper", {name: PAPER_DIMS[name] for name in variant.inputs},
+                                 SPEC.hyper_for(task, variant))
     family = variant.options.get("model", "expr")
     k = 2 if task == "va" else 8  # valence + arousal; the 8 expression classes
     assert sum(p.numel() for p in model.parameters()) == expected_parameters(
