@@ -159,6 +159,7 @@ def test_unfrozen_rows_and_hyper_parameters() -> None:
     h25 = get_system("hallmen2025")
     hyper = h25.hyper_for("emi", h25.variant("emi", None))
     assert (hyper.lr, hyper.epochs, hyper.batch_size, hyper.max_frames, hyper.loss) == (1e-4, 30, 32, 400, "mse")
+    assert (hyper.grad_clip_value, hyper.grad_clip_norm) == (100.0, None)  # the authors' EMI script clips by value
     assert h25.default_variant["emi"] == max(
         h25.variants["emi"].values(), key=lambda variant: variant.paper.get("val") or -1
     ).name
