@@ -9,9 +9,12 @@ Three fusion models (systems/_wen2024_models.py), one variant per row of Table 1
   a Bi-LSTM over time → Linear(2H → 2) (the authors' attention_seq; a learned per-frame gain for vision-only rows);
 - `mfn`: the Memory Fusion Network (one LSTM per modality, delta-memory attention over the cell states at t−1 and t,
   multi-view gated memory of 128, window 2), read at every frame → Bi-LSTM → Linear;
-- `mctn`: the Multimodal Cyclic Translation Network, vision → audio → vision through one Bi-LSTM encoder and one
-  attention decoder; the vision encoder's states drive Bi-LSTM → Linear(2H → 2); the translation and cycle MSEs
-  (weight 0.5) are auxiliary losses; at inference only vision is needed.
+- `mctn`: the hierarchical Multimodal Cyclic Translation Network as the authors' mctn.py builds it: seq2seq 1 (a
+  Bi-LSTM encoder and an attention decoder) encodes the vision frames into the joint states j1 and translates them to
+  its partner modality and back (the cycle); seq2seq 2 encodes j1 again (Bi-LSTM(H → H)) into j2 and translates j2
+  to audio; j2 drives Bi-LSTM → Linear(2H → 2). The three translation MSEs (weight 0.5 each) are auxiliary losses; at
+  inference only vision is needed. The partner is vision itself, as in the authors' runs: their scripts fed the same
+  CLIP features into the text slot and the video slot, so seq2seq 1 translated CLIP into CLIP and back.
 Table 1's caption fixes the settings of every row: hidden 256, dropout 0.2, loss weight 0.5, grad clip 0.8,
 lr 1e-3, here with Adam (weight decay 1e-5) and the loss 1 − CCC per dimension, averaged. The authors' code ran
 attention with hidden 64 / dropout 0.4 and MFN with hidden 128 / memory 128 / dropout 0.5, both unclipped, and
@@ -37,8 +40,6 @@ What the harness does differently from the authors' code, on purpose:
 - Frames labelled -5 entered their CCC loss and metric; here the loss and metric mask them per dimension.
 - Their validation was a random 25 % slice of overlapping training windows, scored per window; here model
   selection uses the official Validation_Set, scored at frame level over the whole split.
-- Their scripts fed the CLIP feature into the text slot too (MCTN then translated CLIP into itself); no modality is
-  duplicated here: the fusion models see exactly the variant's inputs.
 - Their WavLM extraction zero-padded the last chunk to 10 s before interpolating to the frame count, stretching the
   audio; the wavlm-large encoder keeps the last chunk at its true length.
 - Their translation MSE also covered the zero columns that pad the narrower modality to the common width; here it
@@ -145,8 +146,9 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
         return models.ModalityAttentionFusion(dims, hidden, dropout, outputs)
     if model == "mfn":
         return models.MemoryFusionNetwork(dims, hidden, MFN_MEMORY[preset], MFN_WINDOW, dropout, outputs)
-    source, target = variant.inputs  # vision is translated to audio and back
-    return models.CyclicTranslationNetwork(source, target, dims, hidden, dropout, TRANSLATION_LOSS_WEIGHT, outputs)
+    vision, audio = variant.inputs  # seq2seq 1 cycles vision through vision (the authors' text slot held it too)
+    return models.CyclicTranslationNetwork(vision, vision, audio, dims, hidden, dropout, TRANSLATION_LOSS_WEIGHT,
+                                           outputs)
 
 
 SPEC = SYSTEMS.register("wen2024")(

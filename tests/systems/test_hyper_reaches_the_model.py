@@ -25,7 +25,8 @@ def _dims(spec: SystemSpec, task: str, inputs: tuple[str, ...]) -> dict[str, int
 
 def _dropout_rates(model: nn.Module) -> set[float]:
     rates = {module.p for module in model.modules() if isinstance(module, nn.Dropout)}
-    return rates | {module.dropout for module in model.modules() if isinstance(module, nn.LSTM) and module.num_layers > 1}
+    stacked = [module for module in model.modules() if isinstance(module, nn.LSTM) and module.num_layers > 1]
+    return rates | {module.dropout for module in stacked}  # between stacked LSTM layers
 
 
 ROWS = [(name, task, variant) for name, spec in SYSTEMS for task in spec.tasks for variant in spec.variants[task]]
