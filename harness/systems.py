@@ -53,6 +53,8 @@ from abaw_bench.harness.registry import Registry
 
 SAMPLINGS = ("clip", "windows", "centred")
 OPTIMIZERS = ("adamw", "adam")
+CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
+CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
 MODEL_HYPER_FIELDS = ("dropout",)  # the Hyper fields a system's build_model reads; the others configure the engine
 
@@ -86,8 +88,12 @@ class Hyper:
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
     max_frames: int | None = None  # vision cut (hallmen2025 EMI: first 400 frames)
     encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
-    label_smoothing: float = 0.0  # "ce" only
-    focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy)
+    label_smoothing: float = 0.0  # "ce" only, in [0, 1)
+    focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy), >= 0
+    focal_alpha: float = 1.0  # "ce" only: constant weight of the (focal) cross-entropy term, > 0
+    distillation_weight: float = 0.0  # "ce" only: weight w of KL(smoothed target ‖ softmax), in [0, 1]
+    ccc_granularity: str = "batch"  # "ccc" only, one of CCC_GRANULARITIES: the batch's frames pooled, or per window
+    ccc_reduction: str = "mean"  # "ccc" only, one of CCC_REDUCTIONS: 1 − mean CCC over columns, or Σ (1 − CCC)
     sampling: str = "clip"  # one of SAMPLINGS (see the class docstring)
     window: int | None = None  # "windows": frames per window
     stride: int | None = None  # "windows": training stride in frames (None = window)
@@ -107,9 +113,19 @@ class Hyper:
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
                                  "with first <= last and step > 0")
         for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("loss", self.loss, LOSSES)):
+                                     ("loss", self.loss, LOSSES), ("ccc_granularity", self.ccc_granularity,
+                                                                   CCC_GRANULARITIES),
+                                     ("ccc_reduction", self.ccc_reduction, CCC_REDUCTIONS)):
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
+        for name, low, high, closed_high in (("dropout", 0.0, 1.0, False), ("label_smoothing", 0.0, 1.0, False),
+                                             ("distillation_weight", 0.0, 1.0, True)):
+            value = getattr(self, name)
+            if not (low <= value <= high if closed_high else low <= value < high):
+                raise ValueError(f"Hyper.{name} must be in [{low}, {high}{']' if closed_high else ')'}, found {value}")
+        if self.focal_gamma < 0 or self.focal_alpha <= 0:
+            raise ValueError(f"Hyper.focal_gamma must be >= 0 and focal_alpha > 0, found {self.focal_gamma} and "
+                             f"{self.focal_alpha}")
         if self.sampling == "windows" and (self.window is None or self.window < 1):
             raise ValueError("Hyper.sampling 'windows' needs window >= 1")
         if self.window is not None and self.inference_stride is not None and not 1 <= self.inference_stride <= \

@@ -16,7 +16,11 @@ Three fusion models (systems/_wen2024_models.py), one variant per row of Table 1
   inference only vision is needed. The partner is vision itself, as in the authors' runs: their scripts fed the same
   CLIP features into the text slot and the video slot, so seq2seq 1 translated CLIP into CLIP and back.
 Table 1's caption fixes the settings of every row: hidden 256, dropout 0.2, loss weight 0.5, grad clip 0.8,
-lr 1e-3, here with Adam (weight decay 1e-5) and the loss 1 − CCC per dimension, averaged. The authors' code ran
+lr 1e-3, here with Adam (weight decay 1e-5). The loss is the authors' (loss.py): a CCC per window and dimension,
+averaged over the windows of the batch, 2 − (CCC_valence + CCC_arousal) (`ccc_granularity="window"`,
+`ccc_reduction="sum"`; the harness default pools the batch's frames and takes 1 − the mean, which would also double
+MCTN's translation losses' weight against it). Their CCC mixed n − 1 standard deviations with a population
+covariance; the harness uses population moments throughout, as the metric (a 0.1 % difference at 1000 frames). The authors' code ran
 attention with hidden 64 / dropout 0.4 and MFN with hidden 128 / memory 128 / dropout 0.5, both unclipped, and
 MCTN with hidden 256 / dropout 0.2 / loss weight 0.5 / clip 0.8; it clipped gradients by value
 (`clip_grad_value_`), so 0.8 is a value threshold here too. It ran 100 epochs (its default) at a constant lr; the
@@ -101,6 +105,8 @@ VA_HYPER = Hyper(
     batch_size=32,
     warmup_epochs=0.0,
     loss="ccc",
+    ccc_granularity="window",  # the authors' loss.py: per window, averaged over windows, 2 − (CCC_v + CCC_a)
+    ccc_reduction="sum",
     optimizer="adam",
     grad_clip_value=0.8,
     dropout=0.2,

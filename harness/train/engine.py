@@ -30,7 +30,7 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
-from abaw_bench.harness.train.losses import get_loss, mean_denominator, output_transform
+from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import BalancedSampler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -86,8 +86,7 @@ class FitSettings:
     warmup_epochs: float = 1.0
     loss: str = "mse"
     optimizer: str = "adamw"
-    label_smoothing: float = 0.0
-    focal_gamma: float = 0.0
+    loss_options: Mapping[str, Any] = field(default_factory=dict)  # the Hyper's LOSS_OPTIONS fields, for get_loss
     encoder_lr: float | None = None
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
@@ -106,6 +105,7 @@ class FitSettings:
         from dataclasses import fields
 
         shared = {f.name: getattr(hyper, f.name) for f in fields(cls) if hasattr(hyper, f.name)}
+        shared["loss_options"] = {name: getattr(hyper, name) for name in LOSS_OPTIONS}
         return cls(**{**shared, **run})
 
 
@@ -217,8 +217,7 @@ class Trainer:
         if context.active and any(p.requires_grad for p in model.parameters()):  # DDP refuses parameterless models
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
-        self.loss_fn = get_loss(settings.loss, label_smoothing=settings.label_smoothing,
-                                focal_gamma=settings.focal_gamma)
+        self.loss_fn = get_loss(settings.loss, **settings.loss_options)
         self.transform = output_transform(settings.loss)
         groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
                   {"params": [p for p in model.encoders.parameters() if p.requires_grad],

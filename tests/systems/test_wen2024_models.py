@@ -78,6 +78,7 @@ def test_hyper_parameters_follow_the_paper() -> None:
     assert (va.sampling, va.window, va.stride, va.inference_stride) == ("windows", 1000, 200, None)
     assert (va.loss, va.optimizer, va.lr, va.weight_decay, va.grad_clip_value, va.dropout, va.batch_size) == (
         "ccc", "adam", 1e-3, 1e-5, 0.8, 0.2, 32)
+    assert (va.ccc_granularity, va.ccc_reduction) == ("window", "sum")  # the authors' 2 − (CCC_v + CCC_a) per window
     for name, (_, _, lr, _) in EXPR_ROWS.items():
         expr = SPEC.hyper_for("expr", SPEC.variant("expr", name))
         assert (expr.sampling, expr.window, expr.loss, expr.batch_size, expr.epochs, expr.lr, expr.dropout) == (
