@@ -53,6 +53,7 @@ from abaw_bench.harness.registry import Registry
 
 SAMPLINGS = ("clip", "windows", "centred")
 OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("cosine", "plateau")  # per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric
 CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
@@ -78,7 +79,9 @@ class Hyper:
     epochs: int = 30
     batch_size: int = 32
     warmup_epochs: float = 1.0
-    schedule: str = "cosine"  # cosine decay after linear warm-up (transformers' get_cosine_schedule_with_warmup)
+    schedule: str = "cosine"  # one of SCHEDULES: "cosine", cosine decay after a linear warm-up (transformers'
+    # get_cosine_schedule_with_warmup, per step); "plateau", ReduceLROnPlateau on the validation metric once per epoch
+    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up)
     loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
     optimizer: str = "adamw"  # one of OPTIMIZERS
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
@@ -103,6 +106,7 @@ class Hyper:
     frame_step: int = 1  # "centred": sample every k-th frame
     balanced_sampling: bool = False  # class-balanced sampling per epoch (binary tasks; seeded, also under DDP)
     threshold_sweep: tuple[float, float, float] | None = None  # binary tasks: (first, last, step) swept on val
+    recipe: str | None = None  # the SystemSpec.recipes entry applied on top of the rows' Hyper (None: the rows' own)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -112,10 +116,10 @@ class Hyper:
             if not (first <= last and step > 0):
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
                                  "with first <= last and step > 0")
-        for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("loss", self.loss, LOSSES), ("ccc_granularity", self.ccc_granularity,
-                                                                   CCC_GRANULARITIES),
-                                     ("ccc_reduction", self.ccc_reduction, CCC_REDUCTIONS)):
+        choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
+                   ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS))
+        for name, allowed in choices:
+            value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
         for name, low, high, closed_high in (("dropout", 0.0, 1.0, False), ("label_smoothing", 0.0, 1.0, False),
@@ -123,6 +127,9 @@ class Hyper:
             value = getattr(self, name)
             if not (low <= value <= high if closed_high else low <= value < high):
                 raise ValueError(f"Hyper.{name} must be in [{low}, {high}{']' if closed_high else ')'}, found {value}")
+        if self.schedule == "plateau" and self.warmup_epochs != 0:
+            raise ValueError(f"Hyper.schedule 'plateau' has no warm-up; set warmup_epochs 0 (found "
+                             f"{self.warmup_epochs})")
         if self.focal_gamma < 0 or self.focal_alpha <= 0:
             raise ValueError(f"Hyper.focal_gamma must be >= 0 and focal_alpha > 0, found {self.focal_gamma} and "
                              f"{self.focal_alpha}")
@@ -193,6 +200,9 @@ class Variant:
     hyper: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's Hyper
     options: Mapping[str, Any] = field(default_factory=dict)  # model options (e.g. {"global_vector": True})
     paper: Mapping[str, float | None] = field(default_factory=dict)  # table figures, e.g. {"val": .386, "test": .461}
+    # what every result of this row must say: a departure from the authors' training that the harness cannot close
+    # (written to results.json "notes" and shown by `abaw-bench info`)
+    notes: tuple[str, ...] = ()
 
 
 DATASET_TRANSCRIPT = "dataset"  # `InputSource.transcript` value: the dataset's own "transcript" media
@@ -219,6 +229,9 @@ class SystemSpec:
     build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int], hyper) -> nn.Module
     description: str = ""
     input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
+    # task -> recipe name -> Hyper overrides: a named alternative training recipe for every row of the task, one
+    # `--hyper recipe=NAME` away (wen2024 Expr: the paper's stated recipe against the authors' code's)
+    recipes: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def variant(self, task: str, name: str | None) -> Variant:
         from abaw_bench.harness.errors import AbawError, unknown_name_error
@@ -230,8 +243,17 @@ class SystemSpec:
             raise unknown_name_error(f"{self.name} variant", name, self.variants[task])
         return self.variants[task][name]
 
-    def hyper_for(self, task: str, variant: Variant) -> Hyper:
-        return self.hyper[task].replace(**dict(variant.hyper))
+    def hyper_for(self, task: str, variant: Variant, recipe: str | None = None) -> Hyper:
+        """The task's Hyper, then the variant's overrides, then the named recipe's (`recipes[task][recipe]`)."""
+        hyper = self.hyper[task].replace(**dict(variant.hyper))
+        if recipe is None:
+            return hyper
+        recipes = self.recipes.get(task, {})
+        if recipe not in recipes:
+            from abaw_bench.harness.errors import unknown_name_error
+
+            raise unknown_name_error(f"{self.name} {task} recipe", recipe, recipes)
+        return hyper.replace(**dict(recipes[recipe]), recipe=recipe)
 
     def encoder_for(self, task: str, name: str, preset: str) -> str:
         """The encoder (or "provided:<kind>") behind input `name` under `preset`; an encoder name maps to itself."""

@@ -86,7 +86,9 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
             encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": _count(built.model)}
     return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
             "inputs": inputs, "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
-            "unfrozen_encoders": encoders, "hyper": asdict(hyper), "train_splits": list(variant.train_splits),
+            "unfrozen_encoders": encoders, "hyper": asdict(hyper),
+            "recipes": {name: dict(overrides) for name, overrides in spec.recipes.get(task, {}).items()},
+            "notes": list(variant.notes), "train_splits": list(variant.train_splits),
             "reuse_best_epoch_of": variant.reuse_best_epoch_of, "paper": dict(variant.paper)}
 
 
@@ -115,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     print("hyper-parameters:")
     for key, value in info["hyper"].items():
         print(f"  {key:<24} {value}")
+    for name, overrides in info["recipes"].items():
+        changes = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        print(f"recipe {name!r} (--hyper recipe={name}): {changes}")
     if info["reuse_best_epoch_of"]:
         print(f"trains on {'+'.join(info['train_splits'])} for the best epoch count of {info['reuse_best_epoch_of']}")
+    for note in info["notes"]:
+        print(f"note: {note}")
     return 0

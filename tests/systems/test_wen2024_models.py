@@ -79,10 +79,14 @@ def test_hyper_parameters_follow_the_paper() -> None:
     assert (va.loss, va.optimizer, va.lr, va.weight_decay, va.grad_clip_value, va.dropout, va.batch_size) == (
         "ccc", "adam", 1e-3, 1e-5, 0.8, 0.2, 32)
     assert (va.ccc_granularity, va.ccc_reduction) == ("window", "sum")  # the authors' 2 − (CCC_v + CCC_a) per window
-    for name, (_, _, lr, _) in EXPR_ROWS.items():
+    for name, (_, _, lr, _) in EXPR_ROWS.items():  # the authors' code: focal CE + smoothing, batch 8, plateau
         expr = SPEC.hyper_for("expr", SPEC.variant("expr", name))
-        assert (expr.sampling, expr.window, expr.loss, expr.batch_size, expr.epochs, expr.lr, expr.dropout) == (
-            "windows", 64, "soft_f1", 16, 30, lr, 0.5)
+        assert (expr.sampling, expr.window, expr.batch_size, expr.epochs, expr.lr, expr.dropout, expr.schedule) == (
+            "windows", 64, 8, 30, lr, 0.5, "plateau")
+        assert (expr.loss, expr.label_smoothing, expr.focal_gamma, expr.focal_alpha, expr.distillation_weight) == (
+            "ce", 0.1, 2.0, 0.9, 0.2)
+        paper = SPEC.hyper_for("expr", SPEC.variant("expr", name), "paper")  # the paper's text: soft F1, batch 16
+        assert (paper.loss, paper.batch_size, paper.lr, paper.recipe) == ("soft_f1", 16, lr, "paper")
 
 
 @pytest.mark.parametrize(("task", "name"), [(task, name) for task in ("va", "expr") for name in SPEC.variants[task]])
@@ -312,3 +316,27 @@ def test_paper_preset_sizes_on_the_meta_device(task: str, name: str) -> None:
     rates = {module.p for module in model.modules() if isinstance(module, nn.Dropout)}
     assert rates == ({0.2} if task == "va" else {0.5})  # Table 1's dropout; the expression head's 0.5
     assert all(module.batch_first for module in model.modules() if isinstance(module, nn.LSTM))
+
+
+def test_va_rows_say_they_lack_the_authors_pseudo_labels() -> None:
+    for variant in SPEC.variants["va"].values():
+        assert len(variant.notes) == 1 and "pseudo-label" in variant.notes[0]
+    assert all(not variant.notes for variant in SPEC.variants["expr"].values())
+
+
+def test_the_papers_expression_recipe_is_one_hyper_override_away() -> None:
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.train.config import RunConfig
+    from abaw_bench.harness.train.pipeline import resolve_hyper
+
+    variant = SPEC.variant("expr", "mobilenetv3-lr1e-3")
+
+    def resolved(**overrides: object) -> object:
+        config = RunConfig("wen2024", "expr", variant.name, "tiny", None, "runs", hyper_overrides=dict(overrides))
+        return resolve_hyper(SPEC, "expr", variant, config)
+
+    paper = resolved(recipe="paper", dropout=0.3)  # the recipe first, then the other overrides
+    assert (paper.loss, paper.batch_size, paper.recipe, paper.dropout, paper.lr) == ("soft_f1", 16, "paper", 0.3, 1e-3)
+    assert resolved().recipe is None and resolved().loss == "ce"
+    with pytest.raises(AbawError, match="recipe 'nosuch'"):
+        resolved(recipe="nosuch")
