@@ -45,6 +45,11 @@ def _input_dim(encoder_name: str, preset: str) -> tuple[int, str]:
     return info.output_dims[preset], f"{info.modality} encoder {info.model_id}"
 
 
+def input_dims(spec: Any, task: str, inputs: tuple[str, ...], preset: str) -> dict[str, int]:
+    """The width D of each input of a row under `preset` (what `build_model` receives as `input_dims`)."""
+    return {name: _input_dim(spec.encoder_for(task, name, preset), preset)[0] for name in inputs}
+
+
 def _description(encoder_name: str) -> str | None:
     """The encoder registry's description (where its weights come from), None for the organisers' features."""
     from abaw_bench.harness.encoders import encoder_info

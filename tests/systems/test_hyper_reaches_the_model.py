@@ -6,21 +6,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.encoders import encoder_info
-from abaw_bench.harness.systems import MODEL_HYPER_FIELDS, SYSTEMS, SystemSpec
-from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX
+from abaw_bench.harness.commands.info import input_dims
+from abaw_bench.harness.systems import MODEL_HYPER_FIELDS, SYSTEMS
 from torch import nn
 
 OVERRIDES = {"dropout": 0.37}  # a value no system uses by default
-
-
-def _dims(spec: SystemSpec, task: str, inputs: tuple[str, ...]) -> dict[str, int]:
-    dims = {}
-    for name in inputs:
-        encoder = spec.encoder_for(task, name, "paper")
-        dims[name] = PROVIDED_DIMS[encoder.removeprefix(PROVIDED_PREFIX)] if encoder.startswith(PROVIDED_PREFIX) \
-            else encoder_info(encoder).output_dims["paper"]
-    return dims
 
 
 def _dropout_rates(model: nn.Module) -> set[float]:
@@ -42,7 +32,7 @@ def test_overridden_dropout_is_the_models(system: str, task: str, variant_name: 
     variant = spec.variant(task, variant_name)
     hyper = spec.hyper_for(task, variant).replace(**OVERRIDES)
     with torch.device("meta"):  # paper widths, no memory
-        model = spec.build_model(task, variant, "paper", _dims(spec, task, variant.inputs), hyper)
+        model = spec.build_model(task, variant, "paper", input_dims(spec, task, variant.inputs, "paper"), hyper)
     if not any(parameter.requires_grad for parameter in model.parameters()):
         assert hyper.epochs == 0  # a constant floor: nothing trains, so no setting of the model can matter
         return

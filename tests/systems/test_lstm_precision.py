@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.encoders import encoder_info
+from abaw_bench.harness.commands.info import input_dims
 from abaw_bench.harness.heads import LastValidLSTM
-from abaw_bench.harness.systems import SYSTEMS, SystemSpec
-from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX
+from abaw_bench.harness.systems import SYSTEMS
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
@@ -34,15 +33,6 @@ def test_the_lstm_head_runs_in_fp32_under_bf16_autocast() -> None:
         assert torch.equal(mixed_grad, parameter.grad)
 
 
-def _tiny_dims(spec: SystemSpec, task: str, inputs: tuple[str, ...]) -> dict[str, int]:
-    dims = {}
-    for name in inputs:
-        encoder = spec.encoder_for(task, name, "tiny")
-        dims[name] = PROVIDED_DIMS[encoder.removeprefix(PROVIDED_PREFIX)] if encoder.startswith(PROVIDED_PREFIX) \
-            else encoder_info(encoder).output_dims["tiny"]
-    return dims
-
-
 ROWS = [(name, task, variant) for name, spec in SYSTEMS for task in spec.tasks for variant in spec.variants[task]]
 
 
@@ -53,8 +43,8 @@ def test_every_recurrent_layer_runs_in_fp32_under_bf16_autocast(system: str, tas
     spec = SYSTEMS.get(system)
     variant = spec.variant(task, variant_name)
     torch.manual_seed(0)
-    model = spec.build_model(task, variant, "tiny", _tiny_dims(spec, task, variant.inputs),
-                             spec.hyper_for(task, variant)).train()
+    dims = input_dims(spec, task, variant.inputs, "tiny")
+    model = spec.build_model(task, variant, "tiny", dims, spec.hyper_for(task, variant)).train()
     recurrent = [module for module in model.modules() if isinstance(module, nn.RNNBase | nn.RNNCellBase)]
     seen: list[tuple[bool, set[torch.dtype]]] = []
 
@@ -66,7 +56,7 @@ def test_every_recurrent_layer_runs_in_fp32_under_bf16_autocast(system: str, tas
     for module in recurrent:
         module.register_forward_pre_hook(record)
     lengths = torch.tensor([5, 3])
-    inputs = {name: (torch.randn(2, 5, dim), lengths) for name, dim in _tiny_dims(spec, task, variant.inputs).items()}
+    inputs = {name: (torch.randn(2, 5, dim), lengths) for name, dim in dims.items()}
     with torch.autocast("cpu", dtype=torch.bfloat16):
         model(inputs)
     assert len(seen) >= len(recurrent)  # every recurrent module ran at least once
