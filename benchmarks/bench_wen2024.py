@@ -1,7 +1,8 @@
 """One training step of wen2024's MCTN (paper preset: CLIP 768-d → WavLM 1024-d, hidden 256) on windows of L frames
-at batch 32: forward (prediction, translation and cycle), backward, value clipping at 0.8 and an Adam step.
+at batch 32: forward (prediction; translation, cycle and joint translation), backward, value clipping at 0.8 and an
+Adam step.
 
-The two attention decoders run L sequential frames each, and every frame attends over all L joint states, so the
+The three attention-decoder passes run L sequential frames each, and every frame attends over all L joint states, so the
 step grows with L²; the 1000-frame row is the paper's window, the 200-frame row a quicker reference point. The peak
 resident memory of the process is printed after each row (rows run in increasing L, so each peak is its row's).
 
