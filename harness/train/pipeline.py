@@ -148,9 +148,6 @@ def run(config: RunConfig) -> RunOutcome:
     variant = spec.variant(config.task, config.variant)
     config = replace(config, variant=variant.name)
     hyper = resolve_hyper(spec, config.task, variant, config)
-    if hyper.schedule != "cosine":
-        raise AbawError(f"system {spec.name!r}: schedule {hyper.schedule!r} is not supported by the engine "
-                        "(it implements 'cosine': linear warm-up then cosine decay)")
     if (hyper.sampling == "clip") != (task.unit == "clip"):
         raise AbawError(f"system {spec.name!r} samples {hyper.sampling!r} but task {task.name!r} has {task.unit} "
                         "rows: clip tasks need 'clip' sampling, frame tasks 'windows' or 'centred'")
