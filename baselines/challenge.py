@@ -65,7 +65,7 @@ def _frame_hyper(task: str) -> Hyper:
                  threshold_sweep=(0.05, 0.95, 0.01) if task == "bah" else None)
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """EMI: mean-pooled provided features → MLP, or the constant mean. Frame tasks: a per-frame head or the floor."""
     from abaw_bench.harness.heads import Branch, BranchFusionRegressor, ConstantRegressor, FrameConstant, FrameHead
     from abaw_bench.harness.tasks import get_task
@@ -75,11 +75,13 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
         if variant.options.get("constant"):
             return FrameConstant(facts.output_width, reference_input=variant.inputs[0],
                                  kind="regression" if facts.class_names is None else "classes")
-        return FrameHead(input_dims[variant.inputs[0]], FRAME_HEAD_HIDDEN, facts.output_width, variant.inputs[0])
+        return FrameHead(input_dims[variant.inputs[0]], FRAME_HEAD_HIDDEN, facts.output_width, variant.inputs[0],
+                         dropout=hyper.dropout)
     if variant.options.get("constant"):
         return ConstantRegressor(facts.output_width, reference_input=variant.inputs[0])
     branches = [Branch(name, "mean") for name in variant.inputs]
-    return BranchFusionRegressor(branches, input_dims, fusion_hidden=REGRESSOR_HIDDEN, outputs=facts.output_width)
+    return BranchFusionRegressor(branches, input_dims, fusion_hidden=REGRESSOR_HIDDEN, outputs=facts.output_width,
+                                 dropout=hyper.dropout)
 
 
 SPEC = SYSTEMS.register("baseline")(

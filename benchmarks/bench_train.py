@@ -41,7 +41,7 @@ def _model() -> TrainableModel:
     spec = get_system("hallmen2024")
     variant = spec.variant("emi", "audio-global")
     seed_everything(0)
-    return TrainableModel(spec.build_model("emi", variant, "paper", {INPUT: DIM}))
+    return TrainableModel(spec.build_model("emi", variant, "paper", {INPUT: DIM}, spec.hyper_for("emi", variant)))
 
 
 def _pure_steps(batches: list[dict]) -> float:

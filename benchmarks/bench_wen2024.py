@@ -1,7 +1,8 @@
 """One training step of wen2024's MCTN (paper preset: CLIP 768-d → WavLM 1024-d, hidden 256) on windows of L frames
-at batch 32: forward (prediction, translation and cycle), backward, value clipping at 0.8 and an Adam step.
+at batch 32: forward (prediction; translation, cycle and joint translation), backward, value clipping at 0.8 and an
+Adam step.
 
-The two attention decoders run L sequential frames each, and every frame attends over all L joint states, so the
+The three attention-decoder passes run L sequential frames each, and every frame attends over all L joint states, so the
 step grows with L²; the 1000-frame row is the paper's window, the 200-frame row a quicker reference point. The peak
 resident memory of the process is printed after each row (rows run in increasing L, so each peak is its row's).
 
@@ -37,7 +38,8 @@ def step_times() -> Iterator[dict[int, tuple[float, float]]]:
 def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, tuple[float, float]]) -> None:
     spec = get_system("wen2024")
     torch.manual_seed(0)
-    model = spec.build_model("va", spec.variant("va", "mctn-clip-wavlm"), "paper", DIMS).train()
+    variant = spec.variant("va", "mctn-clip-wavlm")
+    model = spec.build_model("va", variant, "paper", DIMS, spec.hyper_for("va", variant)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
     inputs = {name: (torch.randn(BATCH, frames, dim), torch.full((BATCH,), frames)) for name, dim in DIMS.items()}
     labels = torch.rand(BATCH, frames, 2) * 2 - 1

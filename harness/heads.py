@@ -30,10 +30,23 @@ def masked_mean(padded: Tensor, lengths: Tensor) -> Tensor:
     return total / mask.sum(dim=1).clamp(min=1.0)[:, None]
 
 
-def _without_autocast(device_type: str) -> contextlib.AbstractContextManager:
+def fp32_recurrence(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast off, for a recurrence that must run in fp32: every recurrent layer of the systems runs inside it, with
+    its inputs passed through `at_least_fp32` (autocast-off leaves a bf16 input bf16).
+
+    Why: under CUDA autocast PyTorch runs cuDNN's packed LSTM and the LSTM/GRU cells in fp16 (their autocast rule),
+    and under bf16 the LSTM cells' linear layers in bf16; bf16 training has no GradScaler, so small gradients through
+    hundreds of recurrent steps would underflow or lose their precision. The recurrences are a small share of a step's
+    time. The one home of this rule (LastValidLSTM, wen2024's LSTMs, MFN's memory, MCTN's decoders).
+    """
     if not torch.amp.is_autocast_available(device_type):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device_type, enabled=False)
+
+
+def at_least_fp32(tensor: Tensor) -> Tensor:
+    """A 16-bit float tensor in fp32; fp32 and fp64 unchanged (a float64 reference test stays float64)."""
+    return tensor.float() if tensor.is_floating_point() and tensor.element_size() < 4 else tensor
 
 
 class LastValidLSTM(nn.Module):
@@ -44,9 +57,7 @@ class LastValidLSTM(nn.Module):
     valid index as if every batch had been padded to 12 s of audio and therefore read the state too early (before the
     end of the clip) whenever a batch's longest clip was shorter. An empty sequence (length 0) yields a zero vector.
 
-    The LSTM always runs in fp32, with autocast off around it: under bf16 autocast PyTorch runs cuDNN's packed LSTM in
-    fp16 (its RNN autocast rule), and bf16 training has no GradScaler, so small gradients through the recurrence would
-    underflow to zero. The recurrence is a small share of a step's time.
+    The LSTM always runs in fp32 (`fp32_recurrence`).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2, dropout: float = 0.0) -> None:
@@ -60,8 +71,8 @@ class LastValidLSTM(nn.Module):
         lengths_cpu = lengths.detach().to("cpu", torch.int64)
         if bool((lengths_cpu > padded.shape[1]).any()):
             raise ValueError(f"a length exceeds the padded time axis ({int(lengths_cpu.max())} > {padded.shape[1]})")
-        with _without_autocast(padded.device.type):
-            packed = pack_padded_sequence(padded.float(), lengths_cpu.clamp(min=1), batch_first=True,
+        with fp32_recurrence(padded.device.type):
+            packed = pack_padded_sequence(at_least_fp32(padded), lengths_cpu.clamp(min=1), batch_first=True,
                                           enforce_sorted=False)
             _, (hidden, _) = self.lstm(packed)
         last = hidden[-1]  # [B, H], already in the caller's batch order (packing restores it)
@@ -176,13 +187,17 @@ class ConstantRegressor(nn.Module):
 
 
 class FrameHead(nn.Module):
-    """A per-frame head: Linear(D → hidden) → ReLU → Linear(hidden → K) applied to every frame of one input, so the
-    output is [B, L, K] for windows of L frames (padding frames are computed and masked by the loss)."""
+    """A per-frame head: Linear(D → hidden) → ReLU → [Dropout] → Linear(hidden → K) applied to every frame of one
+    input, so the output is [B, L, K] for windows of L frames (padding frames are computed and masked by the loss).
+    With `dropout=0` the Dropout layer is omitted, as in FusionMLP."""
 
-    def __init__(self, in_features: int, hidden: int, outputs: int, input_name: str) -> None:
+    def __init__(self, in_features: int, hidden: int, outputs: int, input_name: str, dropout: float = 0.0) -> None:
         super().__init__()
         self.input_name = input_name
-        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+        layers: list[nn.Module] = [nn.Linear(in_features, hidden), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.layers = nn.Sequential(*layers, nn.Linear(hidden, outputs))
 
     def forward(self, inputs: Inputs) -> Tensor:
         padded, _ = inputs[self.input_name]

@@ -1,7 +1,7 @@
 """Provenance of a run and the schema of `results.json` (what `abaw-bench run` writes; bump SCHEMA_VERSION on change).
 
-results.json, schema_version 1:
-    schema_version      int, 1
+results.json, schema_version 2:
+    schema_version      int, 2 (2 added "notes")
     system, task, variant, row      the system, task, variant name and its paper-table row label
     preset              "paper" | "tiny" (encoder preset)
     val                 the best epoch's validation metric {"metric" (name), "value", "breakdown" {column: value},
@@ -12,6 +12,8 @@ results.json, schema_version 1:
     epochs_source       where the epoch count came from ("system default (...)", "--epochs", "best epoch of ...")
     stopped_early       bool
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
+    notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
+                        the authors' training the harness cannot close); [] for most rows
     hyper               the effective hyper-parameters (harness.systems.Hyper fields)
     data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash}
     encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}; "weights"
@@ -37,7 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PACKAGES = ("torch", "transformers", "numpy", "abaw-bench")
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -89,6 +91,7 @@ def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any
         "epochs_source": epochs_source,
         "stopped_early": fit.stopped_early,
         "paper": dict(variant.paper),
+        "notes": list(variant.notes),
         "hyper": asdict(hyper),
         "data": {"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest_sha256},
         "encoders": encoders,

@@ -6,10 +6,13 @@ not import torch: the spec is plain data, and `build_model` imports torch when c
 light and lets the engine (`harness/train/`) know systems only through this module.
 
 Model contract, shared by every system and the engine:
-    model = spec.build_model(task, variant, preset, input_dims)   # a torch.nn.Module
-    predictions = model(inputs)                                   # shape by the Hyper's sampling, below
-where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)` and
-`input_dims` maps the same names to D. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
+    model = spec.build_model(task, variant, preset, input_dims, hyper)   # a torch.nn.Module
+    predictions = model(inputs)                                          # shape by the Hyper's sampling, below
+where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)`,
+`input_dims` maps the same names to D, and `hyper` is the run's resolved Hyper (the system's, then the variant's, then
+the CLI's overrides). `build_model` takes every model setting it has (the fields in MODEL_HYPER_FIELDS) from that
+`hyper`, never from the variant or the system's defaults: what config.json and results.json record is then what the
+model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
 - "clip" sampling: T is the item's own length per input; output [B, K].
 - "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
   output [B, L, K], one row per frame.
@@ -51,7 +54,11 @@ from abaw_bench.harness.registry import Registry
 SAMPLINGS = ("clip", "windows", "centred")
 EPOCH_SAMPLINGS = ("all", "balanced-frames", "balanced-segments")  # what one training epoch draws (train/sampler.py)
 OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("cosine", "plateau")  # per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric
+CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
+CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
+MODEL_HYPER_FIELDS = ("dropout",)  # the Hyper fields a system's build_model reads; the others configure the engine
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,9 @@ class Hyper:
     epochs: int = 30
     batch_size: int = 32
     warmup_epochs: float = 1.0
-    schedule: str = "cosine"  # cosine decay after linear warm-up (transformers' get_cosine_schedule_with_warmup)
+    schedule: str = "cosine"  # one of SCHEDULES: "cosine", cosine decay after a linear warm-up (transformers'
+    # get_cosine_schedule_with_warmup, per step); "plateau", ReduceLROnPlateau on the validation metric once per epoch
+    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up)
     loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
     optimizer: str = "adamw"  # one of OPTIMIZERS
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
@@ -83,8 +92,12 @@ class Hyper:
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
     max_frames: int | None = None  # vision cut (hallmen2025 EMI: first 400 frames)
     encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
-    label_smoothing: float = 0.0  # "ce" only
-    focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy)
+    label_smoothing: float = 0.0  # "ce" only, in [0, 1)
+    focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy), >= 0
+    focal_alpha: float = 1.0  # "ce" only: constant weight of the (focal) cross-entropy term, > 0
+    distillation_weight: float = 0.0  # "ce" only: weight w of KL(smoothed target ‖ softmax), in [0, 1]
+    ccc_granularity: str = "batch"  # "ccc" only, one of CCC_GRANULARITIES: the batch's frames pooled, or per window
+    ccc_reduction: str = "mean"  # "ccc" only, one of CCC_REDUCTIONS: 1 − mean CCC over columns, or Σ (1 − CCC)
     sampling: str = "clip"  # one of SAMPLINGS (see the class docstring)
     window: int | None = None  # "windows": frames per window
     stride: int | None = None  # "windows": training stride in frames (None = window)
@@ -97,6 +110,7 @@ class Hyper:
     # (one frame per label-constant segment, the majority class undersampled; "centred" only). Seeded, also under DDP.
     epoch_sampling: str = "all"
     threshold_sweep: tuple[float, float, float] | None = None  # binary tasks: (first, last, step) swept on val
+    recipe: str | None = None  # the SystemSpec.recipes entry applied on top of the rows' Hyper (None: the rows' own)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -106,11 +120,24 @@ class Hyper:
             if not (first <= last and step > 0):
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
                                  "with first <= last and step > 0")
-        for name, value, allowed in (("sampling", self.sampling, SAMPLINGS), ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("loss", self.loss, LOSSES), ("epoch_sampling", self.epoch_sampling,
-                                                                   EPOCH_SAMPLINGS)):
+        choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
+                   ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS),
+                   ("epoch_sampling", EPOCH_SAMPLINGS))
+        for name, allowed in choices:
+            value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
+        for name, low, high, closed_high in (("dropout", 0.0, 1.0, False), ("label_smoothing", 0.0, 1.0, False),
+                                             ("distillation_weight", 0.0, 1.0, True)):
+            value = getattr(self, name)
+            if not (low <= value <= high if closed_high else low <= value < high):
+                raise ValueError(f"Hyper.{name} must be in [{low}, {high}{']' if closed_high else ')'}, found {value}")
+        if self.schedule == "plateau" and self.warmup_epochs != 0:
+            raise ValueError(f"Hyper.schedule 'plateau' has no warm-up; set warmup_epochs 0 (found "
+                             f"{self.warmup_epochs})")
+        if self.focal_gamma < 0 or self.focal_alpha <= 0:
+            raise ValueError(f"Hyper.focal_gamma must be >= 0 and focal_alpha > 0, found {self.focal_gamma} and "
+                             f"{self.focal_alpha}")
         if self.sampling == "windows" and (self.window is None or self.window < 1):
             raise ValueError("Hyper.sampling 'windows' needs window >= 1")
         if self.window is not None and self.inference_stride is not None and not 1 <= self.inference_stride <= \
@@ -181,6 +208,9 @@ class Variant:
     hyper: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's Hyper
     options: Mapping[str, Any] = field(default_factory=dict)  # model options (e.g. {"global_vector": True})
     paper: Mapping[str, float | None] = field(default_factory=dict)  # table figures, e.g. {"val": .386, "test": .461}
+    # what every result of this row must say: a departure from the authors' training that the harness cannot close
+    # (written to results.json "notes" and shown by `abaw-bench info`)
+    notes: tuple[str, ...] = ()
 
 
 DATASET_TRANSCRIPT = "dataset"  # `InputSource.transcript` value: the dataset's own "transcript" media
@@ -204,9 +234,12 @@ class SystemSpec:
     variants: Mapping[str, Mapping[str, Variant]]  # task -> variant name -> Variant
     default_variant: Mapping[str, str]  # task -> variant name
     hyper: Mapping[str, Hyper]  # task -> Hyper
-    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int]) -> torch.nn.Module
+    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int], hyper) -> nn.Module
     description: str = ""
     input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
+    # task -> recipe name -> Hyper overrides: a named alternative training recipe for every row of the task, one
+    # `--hyper recipe=NAME` away (wen2024 Expr: the paper's stated recipe against the authors' code's)
+    recipes: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def variant(self, task: str, name: str | None) -> Variant:
         from abaw_bench.harness.errors import AbawError, unknown_name_error
@@ -218,8 +251,17 @@ class SystemSpec:
             raise unknown_name_error(f"{self.name} variant", name, self.variants[task])
         return self.variants[task][name]
 
-    def hyper_for(self, task: str, variant: Variant) -> Hyper:
-        return self.hyper[task].replace(**dict(variant.hyper))
+    def hyper_for(self, task: str, variant: Variant, recipe: str | None = None) -> Hyper:
+        """The task's Hyper, then the variant's overrides, then the named recipe's (`recipes[task][recipe]`)."""
+        hyper = self.hyper[task].replace(**dict(variant.hyper))
+        if recipe is None:
+            return hyper
+        recipes = self.recipes.get(task, {})
+        if recipe not in recipes:
+            from abaw_bench.harness.errors import unknown_name_error
+
+            raise unknown_name_error(f"{self.name} {task} recipe", recipe, recipes)
+        return hyper.replace(**dict(recipes[recipe]), recipe=recipe)
 
     def encoder_for(self, task: str, name: str, preset: str) -> str:
         """The encoder (or "provided:<kind>") behind input `name` under `preset`; an encoder name maps to itself."""

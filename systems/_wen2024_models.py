@@ -5,7 +5,8 @@ Every model takes the model contract's windows, `{input: (padded [B, L, D], leng
 the same L label frames, and returns one row per frame, [B, L, K]. Recurrences run over time on batch-first tensors;
 bidirectional ones are packed, so nothing a valid frame gets depends on the content of padding frames. Frames past
 the longest window of a batch (a short video padded to the window length) are cut before any computation and come
-back as zero rows.
+back as zero rows. Every recurrence (the LSTMs, MFN's memory, MCTN's decoders) runs in fp32 under autocast
+(`harness.heads.fp32_recurrence`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from abaw_bench.harness.heads import length_mask
+from abaw_bench.harness.heads import at_least_fp32, fp32_recurrence, length_mask
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -40,12 +41,13 @@ def restore_frames(rows: Tensor, frames: int) -> Tensor:
 
 
 def run_packed(lstm: nn.LSTM, padded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-    """A batch-first LSTM over each sequence's valid frames: outputs [B, L, H·directions] (zero at padding) and the
-    final hidden state [layers·directions, B, H] at each sequence's true end, in the caller's batch order."""
-    packed = pack_padded_sequence(padded, lengths.detach().to("cpu", torch.int64).clamp(min=1), batch_first=True,
-                                  enforce_sorted=False)
-    outputs, (hidden, _) = lstm(packed)
-    outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
+    """A batch-first LSTM over each sequence's valid frames, in fp32: outputs [B, L, H·directions] (zero at padding)
+    and the final hidden state [layers·directions, B, H] at each sequence's true end, in the caller's batch order."""
+    with fp32_recurrence(padded.device.type):
+        packed = pack_padded_sequence(at_least_fp32(padded), lengths.detach().to("cpu", torch.int64).clamp(min=1),
+                                      batch_first=True, enforce_sorted=False)
+        outputs, (hidden, _) = lstm(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
     return outputs, hidden
 
 
@@ -117,8 +119,13 @@ class MemoryFusionNetwork(nn.Module):
         self.head = nn.Linear(2 * (hidden // 2), outputs)
 
     def recur(self, inputs: Inputs) -> tuple[Tensor, Tensor]:
-        """Per frame, the modalities' hidden states concatenated [B, L, M·H] and the memory u_t [B, L, memory];
-        frames past the longest window are zeros (the recurrence is causal, so padding never reaches a valid frame)."""
+        """Per frame, the modalities' hidden states concatenated [B, L, M·H] and the memory u_t [B, L, memory], in
+        fp32; frames past the longest window are zeros (the recurrence is causal, so padding never reaches a valid
+        frame)."""
+        with fp32_recurrence(inputs[self.names[0]][0].device.type):
+            return self._recur({name: (at_least_fp32(padded), lengths) for name, (padded, lengths) in inputs.items()})
+
+    def _recur(self, inputs: Inputs) -> tuple[Tensor, Tensor]:
         first, lengths = inputs[self.names[0]]
         batch, frames = first.shape[:2]
         steps = int(lengths.max()) if lengths.numel() else 0
@@ -173,35 +180,40 @@ class TranslationEncoder(nn.Module):
 
 class AdditiveAttention(torch.autograd.Function):
     """context = Σ_s softmax_s(v·tanh(k_s + q)) j_s over the valid frames s (keys k [B, L, H], query q [B, H], joint
-    states j [B, L, H], v [H], `invalid` [B, L] bool). A decoder calls this once per frame, so two things matter:
+    states j [B, L, H], v [H], `invalid` [B, L] bool), in fp32 with autocast off. A decoder calls this once per frame,
+    so what each call keeps decides the memory of a decoder pass:
     - the backward pass recomputes tanh(k + q) instead of keeping it (the autograd default would keep one [B, L, H]
       tensor per call: L²·B·H floats in all);
+    - keys and joint states come in fp32, cast once per sequence by the decoder, so every call saves the same two
+      tensors. (A per-call cast, as `custom_fwd(cast_inputs=float32)` does under autocast, kept two fresh [B, L, H]
+      fp32 copies per frame for the backward pass: about 65 GB per decoder pass at B 32, L 1000, H 256 under bf16.)
     - tanh(k + q) is computed in `workspace`, one [B, L, H] buffer the decoder allocates once per sequence. A fresh
       [B, L, H] temporary per frame, freed between small long-lived allocations, fragments glibc's heap: peak memory
       then grows with every frame (measured: 5.8 GB instead of 1.1 GB for one 400-frame decoder pass at batch 32).
-    Under CUDA autocast it computes in fp32 (its backward runs outside autocast and needs one dtype)."""
+    Each call saves only the query [B, H] and the attention weights [B, L] of its own."""
 
     @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx: Any, keys: Tensor, query: Tensor, joint: Tensor, v: Tensor, invalid: Tensor,
                 workspace: Tensor) -> Tensor:
-        energies = torch.add(keys, query[:, None, :], out=workspace).tanh_()
-        weights = torch.softmax((energies @ v).masked_fill(invalid, float("-inf")), dim=-1)
-        ctx.save_for_backward(keys, query, joint, v, weights)
-        ctx.workspace = workspace  # scratch only: its content is rewritten before every use
-        return torch.bmm(weights[:, None, :], joint).squeeze(1)
+        with fp32_recurrence(keys.device.type):
+            energies = torch.add(keys, query[:, None, :], out=workspace).tanh_()
+            weights = torch.softmax((energies @ v).masked_fill(invalid, float("-inf")), dim=-1)
+            ctx.save_for_backward(keys, query, joint, v, weights)
+            ctx.workspace = workspace  # scratch only: its content is rewritten before every use
+            return torch.bmm(weights[:, None, :], joint).squeeze(1)
 
     @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx: Any, grad_context: Tensor) -> tuple[Tensor | None, ...]:
         keys, query, joint, v, weights = ctx.saved_tensors
-        grad_weights = torch.bmm(joint, grad_context[:, :, None]).squeeze(-1)
-        grad_scores = weights * (grad_weights - (grad_weights * weights).sum(dim=-1, keepdim=True))  # softmax
-        energies = torch.add(keys, query[:, None, :], out=ctx.workspace).tanh_()
-        grad_v = torch.einsum("bl,blh->h", grad_scores, energies)
-        slope = energies.square_().neg_().add_(1)  # tanh' on k + q, in the workspace
-        grad_pre = slope * (grad_scores[:, :, None] * v)
-        grad_joint = weights[:, :, None] * grad_context[:, None, :]
+        with fp32_recurrence(keys.device.type):
+            grad_context = grad_context.to(joint.dtype)
+            grad_weights = torch.bmm(joint, grad_context[:, :, None]).squeeze(-1)
+            grad_scores = weights * (grad_weights - (grad_weights * weights).sum(dim=-1, keepdim=True))  # softmax
+            energies = torch.add(keys, query[:, None, :], out=ctx.workspace).tanh_()
+            grad_v = torch.einsum("bl,blh->h", grad_scores, energies)
+            slope = energies.square_().neg_().add_(1)  # tanh' on k + q, in the workspace
+            grad_pre = slope * (grad_scores[:, :, None] * v)
+            grad_joint = weights[:, :, None] * grad_context[:, None, :]
         return grad_pre, grad_pre.sum(dim=1), grad_joint, grad_v, None, None
 
 
@@ -211,8 +223,9 @@ class AttentionDecoder(nn.Module):
     At frame t: energies v·tanh(W_k j_s + W_q h_{t−1}) over the valid frames s of the joint states j, context
     c_t = Σ softmax(energies)_s j_s; an LSTM cell reads [y_{t−1}; c_t] (teacher forcing: y_{t−1} is the true target
     frame, zeros at t = 0) and carries (h, c) to the next frame; the output is Linear(2H → D)([h_t; c_t]), zero at
-    padding frames. The attention's [B, L, H] energies are recomputed in the backward pass (`AdditiveAttention`):
-    kept, they would take L²·B·H floats (33 GB for 1000-frame windows at batch 32).
+    padding frames. The whole pass is a recurrence and runs in fp32 (`fp32_recurrence`), its inputs cast once. The
+    attention's [B, L, H] energies are recomputed in the backward pass (`AdditiveAttention`): kept, they would take
+    L²·B·H floats (33 GB for 1000-frame windows at batch 32).
     """
 
     def __init__(self, width: int, hidden: int) -> None:
@@ -225,6 +238,10 @@ class AttentionDecoder(nn.Module):
         self.out = nn.Linear(2 * hidden, width)
 
     def forward(self, joint: Tensor, initial: Tensor, target: Tensor, lengths: Tensor) -> Tensor:
+        with fp32_recurrence(joint.device.type):
+            return self._decode(at_least_fp32(joint), at_least_fp32(initial), at_least_fp32(target), lengths)
+
+    def _decode(self, joint: Tensor, initial: Tensor, target: Tensor, lengths: Tensor) -> Tensor:
         batch, frames, _ = joint.shape
         steps = int(lengths.max()) if lengths.numel() else 0
         keys = self.keys(joint)
@@ -232,7 +249,7 @@ class AttentionDecoder(nn.Module):
         invalid = ~valid
         state, cell = initial, torch.zeros_like(initial)
         previous = target.new_zeros(batch, self.width)
-        workspace = torch.empty_like(keys, dtype=torch.promote_types(keys.dtype, torch.float32))  # fp32 under autocast
+        workspace = torch.empty_like(keys)
         outputs = []
         for t in range(steps):
             context = AdditiveAttention.apply(keys, self.query(state), joint, self.energy.weight[0], invalid, workspace)
@@ -251,24 +268,30 @@ def masked_mse(prediction: Tensor, target: Tensor, lengths: Tensor) -> Tensor:
 
 
 class CyclicTranslationNetwork(nn.Module):
-    """The Multimodal Cyclic Translation Network (Pham et al., AAAI 2019) for two modalities, as wen2024 uses it.
+    """The hierarchical Multimodal Cyclic Translation Network (Pham et al., AAAI 2019) as wen2024's code builds it.
 
-    The source frames (vision) are encoded; the decoder translates the joint states to the target modality (audio)
-    and the translation is encoded and decoded back to the source (the cycle), with the same encoder and decoder, so
-    both modalities are zero-padded to one width. The source's joint states drive the prediction: Bi-LSTM(H → H) over
-    time → Linear(2H → K). Training adds `loss_weight` × the masked MSE of each translation (on the modality's own
-    columns and valid frames) as the auxiliary losses "translation" and "cycle"; outside training the decoder is not
-    run (the prediction needs the source only) and no auxiliary loss is returned.
+    Two seq2seq models, each a Bi-LSTM encoder (`TranslationEncoder`) and an attention decoder (`AttentionDecoder`);
+    every modality is zero-padded to one width D (the widest):
+    - seq2seq 1 encodes the `source` frames into the joint states j1, translates j1 to the `partner` modality and
+      back (the cycle: the translation is encoded again and decoded to the source);
+    - seq2seq 2 encodes j1 into j2 (Bi-LSTM(H → H)) and translates j2 to the `target` modality;
+    - the prediction reads j2: Bi-LSTM(H → H) over time → Linear(2H → K).
+    Training adds `loss_weight` × the masked MSE of each of the three translations (on the modality's own columns and
+    valid frames) as the auxiliary losses "translation", "cycle" and "joint_translation"; outside training no decoder
+    runs (the prediction needs the source only) and no auxiliary loss is returned.
     """
 
-    def __init__(self, source: str, target: str, input_dims: Mapping[str, int], hidden: int, dropout: float,
-                 loss_weight: float, outputs: int) -> None:
+    def __init__(self, source: str, partner: str, target: str, input_dims: Mapping[str, int], hidden: int,
+                 dropout: float, loss_weight: float, outputs: int) -> None:
         super().__init__()
-        self.source, self.target, self.loss_weight = source, target, loss_weight
-        self.dims = {name: input_dims[name] for name in (source, target)}
+        self.source, self.partner, self.target, self.loss_weight = source, partner, target, loss_weight
+        self.names = tuple(dict.fromkeys((source, partner, target)))
+        self.dims = {name: input_dims[name] for name in self.names}
         self.width = max(self.dims.values())
-        self.encoder = TranslationEncoder(self.width, hidden, dropout)
-        self.decoder = AttentionDecoder(self.width, hidden)
+        self.encoder1 = TranslationEncoder(self.width, hidden, dropout)
+        self.decoder1 = AttentionDecoder(self.width, hidden)
+        self.encoder2 = TranslationEncoder(hidden, hidden, dropout)
+        self.decoder2 = AttentionDecoder(self.width, hidden)
         self.temporal = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * hidden, outputs)
 
@@ -276,23 +299,26 @@ class CyclicTranslationNetwork(nn.Module):
         features = inputs[name][0]
         return F.pad(features, (0, self.width - features.shape[-1]))
 
+    def _mse(self, decoded: Tensor, inputs: Inputs, name: str, lengths: Tensor) -> Tensor:
+        return self.loss_weight * masked_mse(decoded[..., :self.dims[name]], at_least_fp32(inputs[name][0]), lengths)
+
     def forward(self, inputs: Inputs) -> tuple[Tensor, dict[str, Tensor]]:
-        inputs, lengths, frames = to_longest(inputs, (self.source, self.target))
+        inputs, lengths, frames = to_longest(inputs, self.names)
         source = self._padded(inputs, self.source)
-        joint, initial = self.encoder(source, lengths)
-        temporal, _ = run_packed(self.temporal, joint, lengths)
+        joint1, initial1 = self.encoder1(source, lengths)
+        joint2, initial2 = self.encoder2(joint1, lengths)
+        temporal, _ = run_packed(self.temporal, joint2, lengths)
         predictions = restore_frames(self.head(temporal), frames)
         if not self.training:
             return predictions, {}
-        target = self._padded(inputs, self.target)
-        translated = self.decoder(joint, initial, target, lengths)
-        back_joint, back_initial = self.encoder(translated, lengths)
-        reconstructed = self.decoder(back_joint, back_initial, source, lengths)
-        target_width, source_width = self.dims[self.target], self.dims[self.source]
+        translated = self.decoder1(joint1, initial1, self._padded(inputs, self.partner), lengths)
+        back_joint, back_initial = self.encoder1(translated, lengths)
+        reconstructed = self.decoder1(back_joint, back_initial, source, lengths)
+        joint_translated = self.decoder2(joint2, initial2, self._padded(inputs, self.target), lengths)
         return predictions, {
-            "translation": self.loss_weight * masked_mse(translated[..., :target_width],
-                                                         inputs[self.target][0], lengths),
-            "cycle": self.loss_weight * masked_mse(reconstructed[..., :source_width], inputs[self.source][0], lengths),
+            "translation": self._mse(translated, inputs, self.partner, lengths),
+            "cycle": self._mse(reconstructed, inputs, self.source, lengths),
+            "joint_translation": self._mse(joint_translated, inputs, self.target, lengths),
         }
 
 

@@ -97,7 +97,7 @@ HYPER = Hyper(
 )
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """The variant's head; layer widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under the paper preset)."""
     from abaw_bench.harness.heads import Branch, BranchFusionRegressor
     from abaw_bench.harness.tasks import get_task
@@ -105,9 +105,8 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
     global_vector = bool(variant.options.get("global_vector", False))
     branches = [Branch(name, "mean+lstm" if global_vector else "lstm") for name in variant.inputs]
     width = sum(input_dims[name] * (2 if global_vector else 1) for name in variant.inputs)
-    dropout = float(variant.hyper.get("dropout", HYPER.dropout))
     return BranchFusionRegressor(branches, input_dims, fusion_hidden=width,
-                                 outputs=get_task(task).output_width, dropout=dropout)
+                                 outputs=get_task(task).output_width, dropout=hyper.dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2024")(

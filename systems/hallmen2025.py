@@ -11,6 +11,9 @@ Linear(1027 → 6); no global mean vector, no output activation:
   kept only Whisper's first segment; that was a shortcut, not the design, so the harness embeds the full transcript.
 All three t+v+a: 768 + 768 + 1027 = 2563 → Linear(2563 → 1027).
 
+Training: lr 1e-4, cosine after a 1-epoch warm-up, MSE, 30 epochs, batch 32 (the paper); gradients clipped by value
+at 100 (the authors' EMI script, train_hume.py; the paper does not say).
+
 The LSTMs return the true last valid state (harness.heads.LastValidLSTM); the original read it at a length estimated
 as if every batch were padded to 12 s, i.e. too early for batches of shorter clips.
 
@@ -124,7 +127,7 @@ _BAH_VARIANTS = _table_rows({"vision": 0.674, "audio": 0.662, "text": 0.718, "te
                              "text-audio-vision": 0.720}, {"val": None})
 
 # EMI training as the paper states it: lr 1e-4 with a cosine schedule, MSE, 30 epochs, batch 32, audio cut to 12 s,
-# the first 400 face frames. Marked below: what the paper does not state and the harness chose.
+# the first 400 face frames. Marked below: what the paper does not state, and where it comes from.
 HYPER = Hyper(
     lr=1e-4,
     weight_decay=0.01,  # not in the paper: the harness's choice (torch's AdamW default)
@@ -135,8 +138,7 @@ HYPER = Hyper(
     loss="mse",
     max_seconds=12.0,
     max_frames=400,
-    # No gradient clipping (grad_clip_value / grad_clip_norm stay None): not in the paper, the harness's choice. The
-    # authors' published training script, configured for BAH, clips gradients by value at 100 (see BAH_HYPER).
+    grad_clip_value=100.0,  # not in the paper: the authors' EMI script (train_hume.py, clip_grad = 100, by value)
 )
 
 BAH_HYPER = Hyper(
@@ -159,7 +161,7 @@ BAH_HYPER = Hyper(
 )
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int]) -> Any:
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """Text passes through as its single vector ([B, 1, D]: the clip's embedding or the frame's window); vision and
     audio go through their LSTMs; the output width is the task's (EMI 6 values, BAH 1 logit)."""
     from abaw_bench.harness.heads import Branch, BranchFusionRegressor
@@ -168,7 +170,7 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
     hidden = {TEXT: None, VISION: VISION_HIDDEN[preset], AUDIO: None}  # None: the LSTM is as wide as its input
     branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name]) for name in variant.inputs]
     return BranchFusionRegressor(branches, input_dims, fusion_hidden=FUSION_HIDDEN[preset],
-                                 outputs=get_task(task).output_width)
+                                 outputs=get_task(task).output_width, dropout=hyper.dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2025")(

@@ -45,6 +45,11 @@ def _input_dim(encoder_name: str, preset: str) -> tuple[int, str]:
     return info.output_dims[preset], f"{info.modality} encoder {info.model_id}"
 
 
+def input_dims(spec: Any, task: str, inputs: tuple[str, ...], preset: str) -> dict[str, int]:
+    """The width D of each input of a row under `preset` (what `build_model` receives as `input_dims`)."""
+    return {name: _input_dim(spec.encoder_for(task, name, preset), preset)[0] for name in inputs}
+
+
 def _description(encoder_name: str) -> str | None:
     """The encoder registry's description (where its weights come from), None for the organisers' features."""
     from abaw_bench.harness.encoders import encoder_info
@@ -73,7 +78,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
                        "description": _description(encoder), "unfrozen": name in variant.unfrozen,
                        "transcript": spec.transcript_for(task, name, preset)})
     with torch.device("meta"):
-        head = spec.build_model(task, variant, preset, dims)
+        head = spec.build_model(task, variant, preset, dims, hyper)
     modules = [{"name": name, "module": type(module).__name__, "parameters": _count(module)}
                for name, module in head.named_children()]
     layers = [{"name": name, "module": type(module).__name__, "repr": repr(module).split("\n")[0],
@@ -86,7 +91,9 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
             encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": _count(built.model)}
     return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
             "inputs": inputs, "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
-            "unfrozen_encoders": encoders, "hyper": asdict(hyper), "train_splits": list(variant.train_splits),
+            "unfrozen_encoders": encoders, "hyper": asdict(hyper),
+            "recipes": {name: dict(overrides) for name, overrides in spec.recipes.get(task, {}).items()},
+            "notes": list(variant.notes), "train_splits": list(variant.train_splits),
             "reuse_best_epoch_of": variant.reuse_best_epoch_of, "paper": dict(variant.paper)}
 
 
@@ -115,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     print("hyper-parameters:")
     for key, value in info["hyper"].items():
         print(f"  {key:<24} {value}")
+    for name, overrides in info["recipes"].items():
+        changes = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        print(f"recipe {name!r} (--hyper recipe={name}): {changes}")
     if info["reuse_best_epoch_of"]:
         print(f"trains on {'+'.join(info['train_splits'])} for the best epoch count of {info['reuse_best_epoch_of']}")
+    for note in info["notes"]:
+        print(f"note: {note}")
     return 0

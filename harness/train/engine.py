@@ -30,7 +30,7 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
-from abaw_bench.harness.train.losses import get_loss, mean_denominator, output_transform
+from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -84,10 +84,10 @@ class FitSettings:
     lr: float
     weight_decay: float = 0.01
     warmup_epochs: float = 1.0
+    schedule: str = "cosine"  # harness.systems.SCHEDULES
     loss: str = "mse"
     optimizer: str = "adamw"
-    label_smoothing: float = 0.0
-    focal_gamma: float = 0.0
+    loss_options: Mapping[str, Any] = field(default_factory=dict)  # the Hyper's LOSS_OPTIONS fields, for get_loss
     encoder_lr: float | None = None
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
@@ -106,6 +106,7 @@ class FitSettings:
         from dataclasses import fields
 
         shared = {f.name: getattr(hyper, f.name) for f in fields(cls) if hasattr(hyper, f.name)}
+        shared["loss_options"] = {name: getattr(hyper, name) for name in LOSS_OPTIONS}
         return cls(**{**shared, **run})
 
 
@@ -116,6 +117,11 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     resumed_from_epoch: int | None = None
+
+
+# ReduceLROnPlateau's settings for schedule "plateau": torch's defaults (factor 0.1, patience 10 epochs) with a floor
+# of 1e-7, as wen2024's expression code configures it.
+PLATEAU = {"factor": 0.1, "patience": 10, "min_lr": 1e-7}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -211,8 +217,7 @@ class Trainer:
         if context.active and any(p.requires_grad for p in model.parameters()):  # DDP refuses parameterless models
             device_ids = [context.device.index] if context.device.type == "cuda" else None
             self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
-        self.loss_fn = get_loss(settings.loss, label_smoothing=settings.label_smoothing,
-                                focal_gamma=settings.focal_gamma)
+        self.loss_fn = get_loss(settings.loss, **settings.loss_options)
         self.transform = output_transform(settings.loss)
         groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
                   {"params": [p for p in model.encoders.parameters() if p.requires_grad],
@@ -259,8 +264,13 @@ class Trainer:
         # A train+val row stops at the reused best epoch but keeps the schedule of the run it reuses (schedule_epochs),
         # as the papers stopped a normal run there: its learning rate at every epoch equals that run's.
         schedule_epochs = s.schedule_epochs or s.epochs
-        scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(s.warmup_epochs * steps_per_epoch),
-                                                    max(1, schedule_epochs * steps_per_epoch))
+        per_step = s.schedule == "cosine"
+        if per_step:
+            scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(s.warmup_epochs * steps_per_epoch),
+                                                        max(1, schedule_epochs * steps_per_epoch))
+        else:  # "plateau": stepped once per epoch on the validation metric (constant lr without validation)
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="max" if s.higher_is_better else "min", **PLATEAU)
         start_epoch, bad_epochs = 1, 0
         if resume and self.last_path.is_file():
             # On the CPU: optimizer.load_state_dict moves the moments to the parameters' device itself, while its
@@ -289,7 +299,7 @@ class Trainer:
                 break
             started = time.perf_counter()
             train_sampler.set_epoch(epoch)
-            trained = self._train_epoch(train_loader, scheduler, epoch, result.best_metric)
+            trained = self._train_epoch(train_loader, scheduler if per_step else None, epoch, result.best_metric)
             entry: dict[str, Any] = {"epoch": epoch, "train_loss": trained["train_loss"],
                                      "lr": [group["lr"] for group in self.optimizer.param_groups], **epoch_size}
             if trained["auxiliary"]:
@@ -302,6 +312,8 @@ class Trainer:
                 metric = score(predictions) if self.context.is_main else None
                 metric = broadcast_object(self.context, metric)
                 entry["val"] = metric.to_json()
+                if not per_step:
+                    scheduler.step(metric.value)
                 improved = result.best_metric is None or _better(metric.value, result.best_metric.value,
                                                                  s.higher_is_better)
                 if improved:
@@ -341,10 +353,11 @@ class Trainer:
         barrier(self.context)
         return result
 
-    def _train_epoch(self, loader: DataLoader, scheduler: Any, epoch: int,
+    def _train_epoch(self, loader: DataLoader, scheduler: Any | None, epoch: int,
                      best: MetricResult | None) -> dict[str, Any]:
-        """One epoch; returns the mean loss per sample, the auxiliary losses' means and the batches with no valid
-        target. Losses are summed on the device and read once at the end: no host synchronisation per step."""
+        """One epoch (stepping `scheduler`, a per-step schedule, after every optimiser step); returns the mean loss per
+        sample, the auxiliary losses' means and the batches with no valid target. Losses are summed on the device and
+        read once at the end: no host synchronisation per step."""
         from abaw_bench.harness.progress import progress
 
         s = self.settings
@@ -382,7 +395,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(parameters, s.grad_clip_norm)
             self.scaler.step(self.optimizer)  # an fp16 overflow makes the scaler skip this step, not raise
             self.scaler.update()
-            scheduler.step()
+            if scheduler is not None:
+                scheduler.step()
             total += logged * len(targets)
             count += len(targets)
             if best is not None:

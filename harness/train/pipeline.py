@@ -71,20 +71,25 @@ class RunOutcome:
 
 
 def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> Hyper:
-    """The system's Hyper for the variant, then --hyper KEY=VALUE overrides, then --epochs/--batch-size/--lr."""
+    """The system's Hyper for the variant (with the recipe that `--hyper recipe=NAME` names), then the other --hyper
+    KEY=VALUE overrides, then --epochs/--batch-size/--lr."""
     from dataclasses import fields
 
     from abaw_bench.harness.errors import unknown_name_error
 
-    hyper = spec.hyper_for(task, variant)
     names = {f.name for f in fields(Hyper)}
     for key in config.hyper_overrides:
         if key not in names:
             raise unknown_name_error("--hyper field", key, sorted(names))
+    hyper_overrides = dict(config.hyper_overrides)
+    recipe = hyper_overrides.pop("recipe", None)
+    if recipe is not None and not isinstance(recipe, str):
+        raise AbawError(f"--hyper recipe: expected a recipe name, found {str(recipe)[:80]!r}")
+    hyper = spec.hyper_for(task, variant, recipe)
     overrides = {key: value for key, value in (("epochs", config.epochs), ("batch_size", config.batch_size),
                                                ("lr", config.lr)) if value is not None}
     try:
-        resolved = hyper.replace(**{**config.hyper_overrides, **overrides})
+        resolved = hyper.replace(**{**hyper_overrides, **overrides})
     except (TypeError, ValueError) as error:
         raise AbawError(f"--hyper: {error}") from error
     inputs = sorted({name for each in spec.variants[task].values() for name in each.inputs})
@@ -145,9 +150,6 @@ def run(config: RunConfig) -> RunOutcome:
     variant = spec.variant(config.task, config.variant)
     config = replace(config, variant=variant.name)
     hyper = resolve_hyper(spec, config.task, variant, config)
-    if hyper.schedule != "cosine":
-        raise AbawError(f"system {spec.name!r}: schedule {hyper.schedule!r} is not supported by the engine "
-                        "(it implements 'cosine': linear warm-up then cosine decay)")
     if (hyper.sampling == "clip") != (task.unit == "clip"):
         raise AbawError(f"system {spec.name!r} samples {hyper.sampling!r} but task {task.name!r} has {task.unit} "
                         "rows: clip tasks need 'clip' sampling, frame tasks 'windows' or 'centred'")
@@ -205,7 +207,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                       {name: encoder.collate for name, encoder in builder.encoders.items()})
 
     seed_everything(config.seed)
-    head = spec.build_model(config.task, variant, config.preset, input_dims)
+    head = spec.build_model(config.task, variant, config.preset, input_dims, hyper)
     if hasattr(head, "init_from_train_labels"):
         head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
     model = TrainableModel(head, builder.encoders)

@@ -12,7 +12,7 @@ import torch
 from abaw_bench.harness.cli import main
 
 RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
-                "epochs_source", "paper", "hyper", "data", "encoders", "submission", "config", "provenance"}
+                "epochs_source", "paper", "notes", "hyper", "data", "encoders", "submission", "config", "provenance"}
 PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "wall_time_seconds", "started_at", "finished_at"}
 
 
@@ -43,7 +43,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64
     assert results["provenance"]["seed"] == 5 and results["provenance"]["device"] == "cpu"

@@ -111,14 +111,16 @@ def test_paper_preset_heads_have_the_authors_layer_sizes(system: str) -> None:
     assert set(spec.variants["emi"]) == set(EXPECTED[system])
     for name, expected in EXPECTED[system].items():
         variant = spec.variant("emi", name)
-        model = spec.build_model("emi", variant, "paper", paper_dims(system, variant.inputs))
+        model = spec.build_model("emi", variant, "paper", paper_dims(system, variant.inputs),
+                                 spec.hyper_for("emi", variant))
         assert layer_signature(model) == expected, f"{system}/{name}"
 
 
 def test_dropout_rows_drop_at_0_1_and_the_others_do_not() -> None:
     spec = get_system("hallmen2024")
     for name, variant in spec.variants["emi"].items():
-        model = spec.build_model("emi", variant, "paper", paper_dims("hallmen2024", variant.inputs))
+        model = spec.build_model("emi", variant, "paper", paper_dims("hallmen2024", variant.inputs),
+                                 spec.hyper_for("emi", variant))
         rates = {module.p for module in model.modules() if isinstance(module, nn.Dropout)}
         rates |= {module.dropout for module in model.modules() if isinstance(module, nn.LSTM)} - {0.0}
         assert rates == ({0.1} if name.endswith("dropout") else set()), name
@@ -157,6 +159,7 @@ def test_unfrozen_rows_and_hyper_parameters() -> None:
     h25 = get_system("hallmen2025")
     hyper = h25.hyper_for("emi", h25.variant("emi", None))
     assert (hyper.lr, hyper.epochs, hyper.batch_size, hyper.max_frames, hyper.loss) == (1e-4, 30, 32, 400, "mse")
+    assert (hyper.grad_clip_value, hyper.grad_clip_norm) == (100.0, None)  # the authors' EMI script clips by value
     assert h25.default_variant["emi"] == max(
         h25.variants["emi"].values(), key=lambda variant: variant.paper.get("val") or -1
     ).name
@@ -183,7 +186,7 @@ def test_tiny_preset_builds_for_every_variant() -> None:
                 name: tiny_dims.get(name) or encoder_info(spec.encoder_for("emi", name, "tiny")).output_dims["tiny"]
                 for name in variant.inputs
             }
-            model = spec.build_model("emi", variant, "tiny", dims)
+            model = spec.build_model("emi", variant, "tiny", dims, spec.hyper_for("emi", variant))
             inputs = {name: (torch.randn(2, 3, dim), torch.tensor([3, 1])) for name, dim in dims.items()}
             assert model(inputs).shape == (2, get_task("emi").output_width) == (2, 6)
 

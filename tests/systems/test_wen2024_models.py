@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from abaw_bench.harness.encoders import encoder_info
 from abaw_bench.harness.systems import get_system
 from abaw_bench.harness.tasks import get_task
@@ -60,7 +61,7 @@ def predictions(model: nn.Module, inputs: dict) -> torch.Tensor:
 def tiny_model(task: str, name: str) -> tuple[nn.Module, dict[str, int]]:
     variant = SPEC.variant(task, name)
     dims = {name: encoder_info(name).output_dims["tiny"] for name in variant.inputs}
-    return SPEC.build_model(task, variant, "tiny", dims), dims
+    return SPEC.build_model(task, variant, "tiny", dims, SPEC.hyper_for(task, variant)), dims
 
 
 def test_variants_are_the_rows_of_the_two_tables() -> None:
@@ -77,10 +78,15 @@ def test_hyper_parameters_follow_the_paper() -> None:
     assert (va.sampling, va.window, va.stride, va.inference_stride) == ("windows", 1000, 200, None)
     assert (va.loss, va.optimizer, va.lr, va.weight_decay, va.grad_clip_value, va.dropout, va.batch_size) == (
         "ccc", "adam", 1e-3, 1e-5, 0.8, 0.2, 32)
-    for name, (_, _, lr, _) in EXPR_ROWS.items():
+    assert (va.ccc_granularity, va.ccc_reduction) == ("window", "sum")  # the authors' 2 − (CCC_v + CCC_a) per window
+    for name, (_, _, lr, _) in EXPR_ROWS.items():  # the authors' code: focal CE + smoothing, batch 8, plateau
         expr = SPEC.hyper_for("expr", SPEC.variant("expr", name))
-        assert (expr.sampling, expr.window, expr.loss, expr.batch_size, expr.epochs, expr.lr, expr.dropout) == (
-            "windows", 64, "soft_f1", 16, 30, lr, 0.5)
+        assert (expr.sampling, expr.window, expr.batch_size, expr.epochs, expr.lr, expr.dropout, expr.schedule) == (
+            "windows", 64, 8, 30, lr, 0.5, "plateau")
+        assert (expr.loss, expr.label_smoothing, expr.focal_gamma, expr.focal_alpha, expr.distillation_weight) == (
+            "ce", 0.1, 2.0, 0.9, 0.2)
+        paper = SPEC.hyper_for("expr", SPEC.variant("expr", name), "paper")  # the paper's text: soft F1, batch 16
+        assert (paper.loss, paper.batch_size, paper.lr, paper.recipe) == ("soft_f1", 16, lr, "paper")
 
 
 @pytest.mark.parametrize(("task", "name"), [(task, name) for task in ("va", "expr") for name in SPEC.variants[task]])
@@ -91,10 +97,11 @@ def test_tiny_preset_gives_one_row_per_frame(task: str, name: str) -> None:
     prediction = output[0] if isinstance(output, tuple) else output
     assert prediction.shape == (2, 6, get_task(task).output_width) and torch.isfinite(prediction).all()
     if name.startswith("mctn"):
-        assert set(output[1]) == {"translation", "cycle"}
+        assert set(output[1]) == {"translation", "cycle", "joint_translation"}
         assert all(value.ndim == 0 and float(value.detach()) > 0 for value in output[1].values())
         (prediction.sum() + sum(output[1].values())).backward()
-        assert model.decoder.cell.weight_ih.grad.abs().sum() > 0  # the translation losses train the decoder
+        for decoder in (model.decoder1, model.decoder2):  # the translation losses train both decoders
+            assert decoder.cell.weight_ih.grad.abs().sum() > 0
         model.eval()
         assert model(inputs)[1] == {}  # outside training the decoder does not run
 
@@ -127,9 +134,9 @@ def test_mctn_translation_losses_ignore_padding() -> None:
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
 
 
-def small_mctn() -> CyclicTranslationNetwork:
+def small_mctn(partner: str = "vision") -> CyclicTranslationNetwork:
     torch.manual_seed(0)
-    return CyclicTranslationNetwork("vision", "audio", {"vision": 6, "audio": 5}, hidden=8, dropout=0.0,
+    return CyclicTranslationNetwork("vision", partner, "audio", {"vision": 6, "audio": 5}, hidden=8, dropout=0.0,
                                     loss_weight=0.5, outputs=2)
 
 
@@ -150,7 +157,7 @@ def test_mctn_recurrence_runs_over_time_not_over_the_batch() -> None:
         assert not torch.allclose(model(last_frame)[0][0, 0], reference[0, 0])
     model.train()
     losses, permuted_losses = model(inputs)[1], model(permuted)[1]
-    for key in ("translation", "cycle"):
+    for key in ("translation", "cycle", "joint_translation"):
         torch.testing.assert_close(permuted_losses[key], losses[key], rtol=1e-5, atol=1e-7)
 
 
@@ -159,18 +166,48 @@ def test_mctn_decoder_is_teacher_forced_and_causal_in_time() -> None:
     source, target = torch.randn(2, 8, 6), torch.randn(2, 8, 6)
     lengths = torch.tensor([8, 5])
     with torch.no_grad():
-        joint, initial = model.encoder(source, lengths)
-        decoded = model.decoder(joint, initial, target, lengths)
+        joint, initial = model.encoder1(source, lengths)
+        decoded = model.decoder1(joint, initial, target, lengths)
         later = target.clone()
         later[0, 5] += 1.0  # the true frame 5 is the decoder's input at frame 6 only
-        changed = model.decoder(joint, initial, later, lengths)
+        changed = model.decoder1(joint, initial, later, lengths)
         order = torch.tensor([1, 0])
-        permuted = model.decoder(joint[order], initial[order], target[order], lengths[order])
+        permuted = model.decoder1(joint[order], initial[order], target[order], lengths[order])
     torch.testing.assert_close(changed[0, :6], decoded[0, :6], rtol=0, atol=0)
     assert not torch.allclose(changed[0, 6:], decoded[0, 6:])
     torch.testing.assert_close(changed[1], decoded[1], rtol=0, atol=0)
     assert decoded[1, 5:].abs().sum() == 0  # nothing is decoded past a window's end
     torch.testing.assert_close(permuted, decoded[order], rtol=1e-5, atol=1e-6)
+
+
+def test_mctn_follows_the_authors_two_seq2seq_data_flow() -> None:
+    """As mctn.py: j1 = encoder1(source); the prediction reads j2 = encoder2(j1); decoder1 translates j1 to the partner
+    and (encoder1 again) back to the source; decoder2 translates j2 to the target; each MSE weighted 0.5."""
+    model = small_mctn(partner="audio")
+    inputs = windows({"vision": 6, "audio": 5}, [7, 4], 7)
+    (vision, lengths), (audio, _) = inputs["vision"], inputs["audio"]
+    source, target = vision, F.pad(audio, (0, 1))  # every modality padded to the widest (6)
+    model.eval()
+    with torch.no_grad():
+        joint1, initial1 = model.encoder1(source, lengths)
+        joint2, initial2 = model.encoder2(joint1, lengths)
+        temporal, _ = model.temporal(joint2)  # full-length items: no packing needed for item 0
+        torch.testing.assert_close(model(inputs)[0][0], model.head(temporal)[0], rtol=1e-5, atol=1e-6)
+        translated = model.decoder1(joint1, initial1, target, lengths)
+        reconstructed = model.decoder1(*model.encoder1(translated, lengths), source, lengths)
+        joint_translated = model.decoder2(joint2, initial2, target, lengths)
+    model.train()
+    with torch.no_grad():
+        losses = model(inputs)[1]
+    valid = (torch.arange(7)[None, :] < lengths[:, None])[:, :, None]
+
+    def mse(decoded: torch.Tensor, truth: torch.Tensor) -> float:
+        width = truth.shape[-1]
+        return 0.5 * float(((decoded[..., :width] - truth) ** 2 * valid).sum() / (valid.sum() * width))
+
+    assert float(losses["translation"]) == pytest.approx(mse(translated, audio), rel=1e-5)
+    assert float(losses["cycle"]) == pytest.approx(mse(reconstructed, vision), rel=1e-5)
+    assert float(losses["joint_translation"]) == pytest.approx(mse(joint_translated, audio), rel=1e-5)
 
 
 def test_additive_attention_gradient_matches_finite_differences() -> None:
@@ -256,16 +293,22 @@ def expected_parameters(task: str, model: str, dims: list[int], k: int) -> int:
             + linear(attended, h) + linear(h, memory) + 2 * (linear(attended + memory, h) + linear(h, memory)) \
             + linear(states + memory, h) + linear(h, h // 2) + 2 * lstm(h // 2, h // 2) + linear(h, k)
     width = max(dims)
-    encoder = 2 * lstm(width, h) + linear(h, h, bias=False)
-    decoder = 2 * linear(h, h, bias=False) + linear(h, 1, bias=False) + lstm(width + h, h) + linear(2 * h, width)
-    return encoder + decoder + 2 * lstm(h, h) + linear(2 * h, k)
+
+    def encoder(inputs: int) -> int:  # Bi-LSTM(inputs → H), Linear(H → H) without bias for the decoder's state
+        return 2 * lstm(inputs, h) + linear(h, h, bias=False)
+
+    # attention Linear(2H → H) and v (no bias), the decoder's LSTM cell on [y; c], Linear(2H → D)
+    decoder = linear(2 * h, h, bias=False) + linear(h, 1, bias=False) + lstm(width + h, h) + linear(2 * h, width)
+    seq2seq1, seq2seq2 = encoder(width) + decoder, encoder(h) + decoder  # the authors' two Seq2Seq modules
+    return seq2seq1 + seq2seq2 + 2 * lstm(h, h) + linear(2 * h, k)
 
 
 @pytest.mark.parametrize(("task", "name"), [(task, name) for task in ("va", "expr") for name in SPEC.variants[task]])
 def test_paper_preset_sizes_on_the_meta_device(task: str, name: str) -> None:
     variant = SPEC.variant(task, name)
     with torch.device("meta"):
-        model = SPEC.build_model(task, variant, "paper", {name: PAPER_DIMS[name] for name in variant.inputs})
+        model = SPEC.build_model(task, variant, "paper", {name: PAPER_DIMS[name] for name in variant.inputs},
+                                 SPEC.hyper_for(task, variant))
     family = variant.options.get("model", "expr")
     k = 2 if task == "va" else 8  # valence + arousal; the 8 expression classes
     assert sum(p.numel() for p in model.parameters()) == expected_parameters(
@@ -273,3 +316,27 @@ def test_paper_preset_sizes_on_the_meta_device(task: str, name: str) -> None:
     rates = {module.p for module in model.modules() if isinstance(module, nn.Dropout)}
     assert rates == ({0.2} if task == "va" else {0.5})  # Table 1's dropout; the expression head's 0.5
     assert all(module.batch_first for module in model.modules() if isinstance(module, nn.LSTM))
+
+
+def test_va_rows_say_they_lack_the_authors_pseudo_labels() -> None:
+    for variant in SPEC.variants["va"].values():
+        assert len(variant.notes) == 1 and "pseudo-label" in variant.notes[0]
+    assert all(not variant.notes for variant in SPEC.variants["expr"].values())
+
+
+def test_the_papers_expression_recipe_is_one_hyper_override_away() -> None:
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.train.config import RunConfig
+    from abaw_bench.harness.train.pipeline import resolve_hyper
+
+    variant = SPEC.variant("expr", "mobilenetv3-lr1e-3")
+
+    def resolved(**overrides: object) -> object:
+        config = RunConfig("wen2024", "expr", variant.name, "tiny", None, "runs", hyper_overrides=dict(overrides))
+        return resolve_hyper(SPEC, "expr", variant, config)
+
+    paper = resolved(recipe="paper", dropout=0.3)  # the recipe first, then the other overrides
+    assert (paper.loss, paper.batch_size, paper.recipe, paper.dropout, paper.lr) == ("soft_f1", 16, "paper", 0.3, 1e-3)
+    assert resolved().recipe is None and resolved().loss == "ce"
+    with pytest.raises(AbawError, match="recipe 'nosuch'"):
+        resolved(recipe="nosuch")

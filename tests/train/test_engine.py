@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -156,3 +157,31 @@ def test_trainval_schedule_keeps_the_reused_runs_learning_rate_at_every_step(tmp
     compressed = learning_rates(tmp_path / "compressed", epochs=2, schedule_epochs=None)
     assert len(stopped) == 2 * 4 and stopped == full[: len(stopped)]
     assert compressed != full[: len(compressed)]  # the old behaviour: the cosine reaches 0 at the reused epoch
+
+
+def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """schedule "plateau": a constant lr within and across epochs until the validation metric has not improved for
+    more than `patience` epochs, then lr × 0.1 (ReduceLROnPlateau, stepped once per epoch on the metric)."""
+    from abaw_bench.harness.metrics.result import MetricResult
+    from abaw_bench.harness.train import engine
+    from abaw_bench.harness.train.data import Collate, ItemDataset
+    from abaw_bench.harness.train.distributed import setup
+
+    monkeypatch.setitem(engine.PLATEAU, "patience", 1)  # the rule at a small patience: 4 epochs instead of 12
+    engine.seed_everything(0)
+    ids, source, targets = synthetic.make_split(16, 1)
+    dataset = ItemDataset(ids, {"x": source}, targets=targets)
+    settings = engine.FitSettings(epochs=4, batch_size=8, lr=1e-2, warmup_epochs=0.0, schedule="plateau", seed=0,
+                                  progress=False)
+    trainer = engine.Trainer(engine.TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), tmp_path)
+    seen: list[float] = []
+    trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
+    values = iter([0.5, 0.4, 0.3, 0.2])  # improves once (epoch 1), then worse every epoch
+
+    def score(predictions: np.ndarray) -> MetricResult:
+        return MetricResult("pearson", next(values))
+
+    trainer.fit(dataset, Collate({"x": synthetic.DIM}), dataset, score)
+    per_epoch = [seen[i:i + 2] for i in range(0, len(seen), 2)]  # 16 items, batch 8: 2 steps per epoch
+    assert per_epoch == [[1e-2] * 2, [1e-2] * 2, [1e-2] * 2, [pytest.approx(1e-3)] * 2]

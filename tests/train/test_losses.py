@@ -128,3 +128,66 @@ def test_cross_entropy_smoothing_and_focal_reduce_to_torch() -> None:
     p_true = torch.softmax(logits, -1).gather(1, classes[:, None])[:, 0]
     focal = ((1 - p_true) ** 2 * torch.nn.functional.cross_entropy(logits, classes, reduction="none")).mean()
     assert float(masked_ce(outputs, targets, valid, focal_gamma=2.0)) == pytest.approx(float(focal), abs=1e-12)
+
+
+def _ccc64(x: np.ndarray, y: np.ndarray) -> float:
+    """Lin's CCC with population moments, float64."""
+    covariance = np.mean((x - x.mean()) * (y - y.mean()))
+    return float(2 * covariance / (x.var() + y.var() + (x.mean() - y.mean()) ** 2))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_ccc_per_window_matches_the_float64_formula(reduction: str) -> None:
+    """"window": a CCC per window and column over its valid frames, averaged over the windows (each counting once);
+    "sum" is Σ_columns (1 − mean CCC): wen2024's 2 − (CCC_v + CCC_a). A window with < 2 valid frames in a column is
+    left out of that column's average."""
+    rng = np.random.default_rng(7)
+    outputs, targets = rng.normal(size=(4, 9, 2)), rng.normal(size=(4, 9, 2))
+    valid = rng.random((4, 9, 2)) > 0.25
+    valid[2, :, 1] = False
+    valid[2, 3, 1] = True  # one valid frame: no CCC for window 2, column 1
+    per_column = []
+    for column in range(2):
+        cccs = [_ccc64(outputs[w, valid[w, :, column], column], targets[w, valid[w, :, column], column])
+                for w in range(4) if valid[w, :, column].sum() >= 2]
+        per_column.append(1 - np.mean(cccs))
+    expected = float(np.sum(per_column) if reduction == "sum" else np.mean(per_column))
+    value = get_loss("ccc", ccc_granularity="window", ccc_reduction=reduction)(
+        torch.tensor(outputs), torch.tensor(targets), torch.tensor(valid))
+    assert float(value) == pytest.approx(expected, abs=1e-12)
+    pooled = get_loss("ccc", ccc_reduction=reduction)(torch.tensor(outputs), torch.tensor(targets),
+                                                      torch.tensor(valid))
+    assert float(pooled) != pytest.approx(expected, abs=1e-6)  # the granularity changes the value
+
+
+def test_window_ccc_gradient_matches_finite_differences() -> None:
+    outputs, targets, valid = _batch("ccc", seed=8)
+    loss = get_loss("ccc", ccc_granularity="window", ccc_reduction="sum")
+    assert torch.autograd.gradcheck(lambda x: loss(x, targets, valid), (outputs,))
+
+
+def test_hyper_declares_the_loss_options_with_their_ranges() -> None:
+    from abaw_bench.harness.systems import Hyper
+    from abaw_bench.harness.train.losses import LOSS_OPTIONS
+
+    assert set(LOSS_OPTIONS) <= set(Hyper.__dataclass_fields__)
+    for bad in ({"ccc_granularity": "video"}, {"ccc_reduction": "max"}, {"distillation_weight": 1.5},
+                {"label_smoothing": 1.0}, {"focal_alpha": 0.0}, {"focal_gamma": -1.0}, {"dropout": 1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Hyper(**bad)
+
+
+def test_focal_cross_entropy_with_smoothed_kl_matches_the_float64_formula() -> None:
+    """wen2024's expression loss (ε 0.1, γ 2, α 0.9, w 0.2): (1 − w)·α·(1 − p_y)^γ·CE_ε + w·KL(q_ε ‖ p)."""
+    outputs, targets, valid = _batch("ce", seed=9)
+    epsilon, gamma, alpha, weight = 0.1, 2.0, 0.9, 0.2
+    mask = valid.numpy()[..., 0]
+    logits, classes = outputs.detach().numpy()[mask], targets.numpy()[..., 0][mask].astype(int)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    smoothed = np.eye(4)[classes] * (1 - epsilon) + epsilon / 4
+    cross_entropy = -(smoothed * log_p).sum(-1)
+    p_true = np.exp(log_p[np.arange(len(classes)), classes])
+    divergence = (smoothed * (np.log(smoothed) - log_p)).sum(-1)
+    expected = float(((1 - weight) * alpha * (1 - p_true) ** gamma * cross_entropy + weight * divergence).mean())
+    loss = get_loss("ce", label_smoothing=epsilon, focal_gamma=gamma, focal_alpha=alpha, distillation_weight=weight)
+    assert float(loss(outputs, targets, valid).detach()) == pytest.approx(expected, abs=1e-12)
