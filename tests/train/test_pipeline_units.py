@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.systems import get_system
 from abaw_bench.harness.train.config import RunConfig
-from abaw_bench.harness.train.data import pad_sequences, shuffled_targets
+from abaw_bench.harness.train.data import Collate, pad_sequences, shuffled_targets
 from abaw_bench.harness.train.pipeline import reused_epochs
+from abaw_bench.harness.train.windows import FrameDataset, InputAlignment, build_grids
 
 
 def _config(out: Path, **changes) -> RunConfig:
@@ -42,6 +45,51 @@ def test_pad_sequences_pads_with_zeros_and_keeps_lengths() -> None:
     assert padded[0].sum() == 6 and padded[1].abs().sum() == 0 and padded[2, 0].tolist() == [2, 2]
     assert padded[2, 1:].abs().sum() == 0
 
+
+
+def test_pad_sequences_copies_read_only_views_once_and_zeroes_only_the_padding(tmp_path: Path) -> None:
+    """Memory-map views (read-only) and tensors collate without a warning; stale memory never shows in the padding."""
+    np.save(tmp_path / "a.npy", np.arange(12, dtype=np.float32).reshape(6, 2))
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    for _ in range(3):  # torch.empty may hand back the previous batch's memory
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            padded, lengths = pad_sequences([mapped[1:5], torch.full((2, 2), 7.0), mapped[:0]])
+        assert lengths.tolist() == [4, 2, 1]
+        np.testing.assert_array_equal(padded[0].numpy(), mapped[1:5])
+        assert padded[1, :2].eq(7).all() and padded[1, 2:].abs().sum() == 0 and padded[2].abs().sum() == 0
+
+
+def test_a_window_of_consecutive_crops_is_a_view_of_the_memory_map(tmp_path: Path) -> None:
+    """The windows path reads consecutive crops as a view (copied once, by the collate); a window with a frame
+    without a crop gathers its rows; both give the rows the face positions say."""
+    features = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    np.save(tmp_path / "v.npy", features)
+
+    class Store:
+        dim = 3
+
+        def get(self, item_id: str) -> np.ndarray:
+            return np.load(tmp_path / f"{item_id}.npy", mmap_mode="r")
+
+    class Facts:
+        invalid_label = None
+
+        @staticmethod
+        def parse_frame_id(row_id: str) -> tuple[str, int]:
+            video, _, frame = row_id.rpartition("/")
+            return video, int(frame)
+
+    faces = [0, 1, 2, 3, 5, 6, 7, 8]  # frame 4 has no crop: it reads the crop of frame 3
+    split = build_grids(Facts, ["v"], [f"v/{f}" for f in range(9)], None, face_positions={"v": faces})
+    dataset = FrameDataset(split, "windows", [(0, 0), (0, 3)], {"x": Store()}, {"x": InputAlignment("image")},
+                           window=3)
+    consecutive, gathered = dataset[0]["features"]["x"], dataset[1]["features"]["x"]
+    assert isinstance(consecutive, np.memmap) and not consecutive.flags.writeable
+    np.testing.assert_array_equal(consecutive, features[[0, 1, 2]])
+    np.testing.assert_array_equal(gathered, features[[3, 3, 4]])
+    padded, _ = Collate({"x": 3})([dataset[0], dataset[1]])["features"]["x"]
+    np.testing.assert_array_equal(padded.numpy(), features[[[0, 1, 2], [3, 3, 4]]])
 
 def test_shuffled_targets_permute_rows_deterministically() -> None:
     targets = np.arange(40, dtype=np.float32).reshape(20, 2)
