@@ -12,7 +12,7 @@ import torch
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.systems import get_system
 from abaw_bench.harness.train.config import RunConfig
-from abaw_bench.harness.train.data import Collate, pad_sequences, shuffled_targets
+from abaw_bench.harness.train.data import Collate, ItemDataset, pad_sequences, shuffled_targets
 from abaw_bench.harness.train.pipeline import reused_epochs
 from abaw_bench.harness.train.windows import FrameDataset, InputAlignment, build_grids
 
@@ -97,3 +97,34 @@ def test_shuffled_targets_permute_rows_deterministically() -> None:
     assert sorted(map(tuple, shuffled.tolist())) == sorted(map(tuple, targets.tolist()))
     assert not np.array_equal(shuffled, targets)
     assert np.array_equal(shuffled, shuffled_targets(targets, seed=1))
+
+
+def test_training_loaders_take_extractions_worker_rule_within_the_shared_memory(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """CUDA: 4-8 workers by default, fewer when /dev/shm cannot hold their batches in flight; the CPU: none by default;
+    an explicit count stands."""
+    from abaw_bench.harness.features import loading
+    from abaw_bench.harness.train.distributed import DistContext
+    from abaw_bench.harness.train.engine import loader_workers
+
+    rows = np.zeros((250, 4), np.float32)  # 4 kB per item
+
+    class Source:
+        dim = 4
+
+        def get(self, item_id: str) -> np.ndarray:
+            return rows
+
+    dataset = ItemDataset([f"i{k}" for k in range(8)], {"x": Source()})
+    collate = Collate({"x": 4})
+    gpu, cpu = DistContext(0, 1, 0, torch.device("cuda:0")), DistContext(0, 1, 0, torch.device("cpu"))
+    monkeypatch.setattr(loading, "free_shared_memory", lambda: 1 << 30)
+    roomy = loader_workers(dataset, collate, 4, gpu, None)
+    assert 4 <= roomy.num_workers <= 8 and roomy.pin_memory and roomy.note is None
+    assert loader_workers(dataset, collate, 4, cpu, None).num_workers == 0
+    assert loader_workers(dataset, collate, 4, cpu, 2).num_workers == 2
+    # A batch of 4 items is ~16 kB, assumed 32 kB; 100 kB of free shared memory (half of it usable) holds one.
+    monkeypatch.setattr(loading, "free_shared_memory", lambda: 100_000)
+    tight = loader_workers(dataset, collate, 4, gpu, None)
+    assert tight.num_workers == 1 and tight.prefetch_factor == 1
+    assert "1 worker(s)" in capsys.readouterr().err
