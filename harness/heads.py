@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 Inputs = Mapping[str, tuple[Tensor, Tensor]]
 
@@ -52,10 +51,13 @@ def at_least_fp32(tensor: Tensor) -> Tensor:
 class LastValidLSTM(nn.Module):
     """A unidirectional, batch-first LSTM that returns the top layer's hidden state at each sequence's true last step.
 
-    The sequences are packed, so the recurrence never runs over padding and the returned state is exactly what the
-    LSTM gives on the unpadded sequence alone. This corrects the original hallmen2025 code, which estimated the last
-    valid index as if every batch had been padded to 12 s of audio and therefore read the state too early (before the
-    end of the clip) whenever a batch's longest clip was shorter. An empty sequence (length 0) yields a zero vector.
+    The LSTM runs over the padded time axis and the state is read at each sequence's last valid step (a gather on
+    the device). Being unidirectional, the state at step t depends on steps 0..t only, so the padding after it cannot
+    change it: this is exactly what the LSTM gives on the unpadded sequence alone. (Packing would skip the padding's
+    compute, but it needs the lengths on the host: a device-to-host sync at every step of a CUDA run.) This corrects
+    the original hallmen2025 code, which estimated the last valid index as if every batch had been padded to 12 s of
+    audio and therefore read the state too early (before the end of the clip) whenever a batch's longest clip was
+    shorter. An empty sequence (length 0) yields a zero vector.
 
     The LSTM always runs in fp32 (`fp32_recurrence`).
     """
@@ -68,16 +70,15 @@ class LastValidLSTM(nn.Module):
         self.output_size = hidden_size
 
     def forward(self, padded: Tensor, lengths: Tensor) -> Tensor:
-        lengths_cpu = lengths.detach().to("cpu", torch.int64)
-        if bool((lengths_cpu > padded.shape[1]).any()):
-            raise ValueError(f"a length exceeds the padded time axis ({int(lengths_cpu.max())} > {padded.shape[1]})")
+        if lengths.device.type == "cpu" and bool((lengths > padded.shape[1]).any()):
+            # Checked where the lengths are on the host already; on a GPU the gather below fails on such a length.
+            raise ValueError(f"a length exceeds the padded time axis ({int(lengths.max())} > {padded.shape[1]})")
+        lengths = lengths.to(padded.device, torch.int64, non_blocking=True)
         with fp32_recurrence(padded.device.type):
-            packed = pack_padded_sequence(at_least_fp32(padded), lengths_cpu.clamp(min=1), batch_first=True,
-                                          enforce_sorted=False)
-            _, (hidden, _) = self.lstm(packed)
-        last = hidden[-1]  # [B, H], already in the caller's batch order (packing restores it)
-        empty = (lengths_cpu == 0).to(last.device)
-        return last.masked_fill(empty[:, None], 0.0) if bool(empty.any()) else last
+            outputs, _ = self.lstm(at_least_fp32(padded))  # [B, T, H]: the top layer's state at every step
+        last_step = (lengths.clamp(min=1) - 1)[:, None, None].expand(-1, 1, outputs.shape[-1])
+        last = outputs.gather(1, last_step)[:, 0]
+        return last.masked_fill((lengths == 0)[:, None], 0.0)
 
 
 class FusionMLP(nn.Module):

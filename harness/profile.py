@@ -32,6 +32,7 @@ from abaw_bench.harness.encoders import build_random, encoder_info
 from abaw_bench.harness.encoders._common import check_device, retain_freed_memory, torch_dtype
 from abaw_bench.harness.encoders.base import Encoder
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.train.distributed import claim_device
 from torch.utils.flop_counter import FlopCounterMode
 
 DEFAULT_SECONDS = 4.0
@@ -146,12 +147,16 @@ def _synchronize(device: str) -> None:
 
 
 def _timed(device: str, step: Callable[[], Any]) -> float:
-    """Seconds for one call: CUDA events on GPU (device time, after sync), perf_counter on CPU."""
+    """Seconds for one call: CUDA events on GPU (device time, after sync), perf_counter on CPU.
+
+    The events are recorded on `device`'s own stream: recorded on another GPU's, they would time nothing of the step.
+    """
     if device.startswith("cuda"):
+        stream = torch.cuda.current_stream(torch.device(device))
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+        start.record(stream)
         step()
-        end.record()
+        end.record(stream)
         torch.cuda.synchronize(device)
         return start.elapsed_time(end) / 1000.0
     begin = time.perf_counter()
@@ -320,6 +325,7 @@ def profile(settings: ProfileSettings) -> dict[str, Any]:
     if settings.dtype not in DTYPES:
         raise AbawError(f"dtype {settings.dtype!r}: expected one of {', '.join(DTYPES)}")
     device = check_device(settings.device)
+    claim_device(device)  # cuda:N becomes the current GPU before anything else touches CUDA
     if settings.dtype == "tf32" and not device.startswith("cuda"):
         raise AbawError("dtype tf32 (TF32 tensor-core matmuls) needs a CUDA device; use fp32 on the CPU")
     if any(b < 1 for b in settings.batch_sizes):

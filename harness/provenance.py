@@ -14,7 +14,9 @@ results.json, schema_version 2:
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
                         the authors' training the harness cannot close); [] for most rows
-    hyper               the effective hyper-parameters (harness.systems.Hyper fields)
+    hyper               the effective hyper-parameters (harness.systems.Hyper fields); `batch_size` is the global batch
+    batch_size          {"global": the batch one optimiser step sees over all ranks (the paper's), "per_rank": each
+                        torchrun rank's share, "world_size"}
     data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash}
     encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}; "weights"
                         is the checkpoint loaded (a Hugging Face cache snapshot path ends in the commit the download
@@ -24,7 +26,8 @@ results.json, schema_version 2:
     config              the RunConfig as given (see config.json for the fully resolved one)
     provenance          {"git_commit": sha or "unknown", "git_dirty": bool | null, "packages": {torch,
                         transformers, numpy, abaw-bench}, "python", "platform", "seed", "device", "precision",
-                        "world_size", "started_at", "finished_at" (UTC ISO 8601), "wall_time_seconds"}
+                        "deterministic" (cuDNN deterministic kernels: the resolved --deterministic), "world_size",
+                        "started_at", "finished_at" (UTC ISO 8601), "wall_time_seconds"}
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ def _iso(timestamp: float) -> str:
 
 def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any, metric: Any, fit: Any,
                   epochs_source: str, data_root: Path, demo: bool, manifest_sha256: str,
-                  encoders: dict[str, dict[str, Any]], device: str, precision: str, world_size: int,
-                  started: float, submission: Path, report: Any) -> dict[str, Any]:
+                  encoders: dict[str, dict[str, Any]], device: str, precision: str, deterministic: bool,
+                  world_size: int, per_rank_batch: int, started: float, submission: Path,
+                  report: Any) -> dict[str, Any]:
     """The results.json document (schema above)."""
     commit, dirty = git_commit()
     finished = time.time()
@@ -93,6 +97,7 @@ def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any
         "paper": dict(variant.paper),
         "notes": list(variant.notes),
         "hyper": asdict(hyper),
+        "batch_size": {"global": hyper.batch_size, "per_rank": per_rank_batch, "world_size": world_size},
         "data": {"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest_sha256},
         "encoders": encoders,
         "submission": {"path": submission.name, "valid": report.ok, "rows": report.data_rows,
@@ -107,6 +112,7 @@ def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any
             "seed": config.seed,
             "device": device,
             "precision": precision,
+            "deterministic": deterministic,
             "world_size": world_size,
             "started_at": _iso(started),
             "finished_at": _iso(finished),

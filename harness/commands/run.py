@@ -41,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default="tiny", weights_per_encoder=True)
     training = parser.add_argument_group("training (defaults: the paper's values)")
     training.add_argument("--epochs", type=int, default=None, metavar="N")
-    training.add_argument("--batch-size", type=int, default=None, metavar="N")
+    training.add_argument("--batch-size", type=int, default=None, metavar="N",
+                          help="global batch size; under torchrun each rank takes an equal share (N must be a "
+                               "multiple of the number of ranks), so the paper's batch and lr hold on any world size")
     training.add_argument("--lr", type=float, default=None, metavar="X")
     training.add_argument("--seed", type=int, default=0, metavar="N")
     training.add_argument("--seeds", type=int, default=1, metavar="N",
@@ -51,7 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           help="override any hyper-parameter of the system (repeatable; VALUE is JSON, else a "
                                "string), e.g. --hyper frame_step=8 --hyper grad_clip_norm=1.0")
     training.add_argument("--device", default="cpu", metavar="cpu|cuda", help="cpu, cuda or cuda:N")
-    training.add_argument("--num-workers", type=int, default=0, metavar="K", help="DataLoader worker processes")
+    training.add_argument("--num-workers", type=int, default=None, metavar="K",
+                          help="DataLoader worker processes per rank (0: load in the main process; default: 4-8 per "
+                               "GPU on CUDA, as many as the cores and /dev/shm allow, as for extract; 0 on the CPU)")
+    training.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                          help="cuDNN deterministic kernels (recorded in results.json); default: on for the CPU, "
+                               "where it costs nothing, off on CUDA, where the fast kernels make runs differ in the "
+                               "last bits")
     training.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     output = parser.add_argument_group("output")
     output.add_argument("--out", default="runs", metavar="DIR", help="root of the run directories")
@@ -89,19 +97,24 @@ def run(args: argparse.Namespace) -> int:
     _check_positive("--seeds", args.seeds)
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    from abaw_bench.harness.train import distributed
     from abaw_bench.harness.train.config import RunConfig
     from abaw_bench.harness.train.pipeline import run as run_pipeline
 
-    for seed in range(args.seed, args.seed + args.seeds):
-        config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
-                           data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
-                           num_workers=args.num_workers, resume=args.resume, epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, weights=parse_weights(args.weights),
-                           trust_remote_code=args.trust_remote_code, download_root=args.download_root,
-                           hyper_overrides=parse_hyper(args.hyper), progress=not args.quiet)
-        outcome = run_pipeline(config)
-        if outcome.is_main:
-            print(summary_table(outcome.results, outcome.run_dir), flush=True)
+    try:  # under torchrun every seed's run shares one process group, left once at the end
+        for seed in range(args.seed, args.seed + args.seeds):
+            config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
+                               data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
+                               num_workers=args.num_workers, deterministic=args.deterministic, resume=args.resume,
+                               epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               weights=parse_weights(args.weights), trust_remote_code=args.trust_remote_code,
+                               download_root=args.download_root, hyper_overrides=parse_hyper(args.hyper),
+                               progress=not args.quiet)
+            outcome = run_pipeline(config)
+            if outcome.is_main:
+                print(summary_table(outcome.results, outcome.run_dir), flush=True)
+    finally:
+        distributed.finish()
     return 0
 
 

@@ -80,7 +80,7 @@ class TextEncoder(TorchEncoder):
         return dict(self.tokenizer.pad(list(prepared), return_tensors="pt"))
 
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        features = {key: value.to(self.device) for key, value in batch.items()}
+        features = {key: value.to(self.device, non_blocking=True) for key, value in batch.items()}
         with self.autocast():
             if self.pooling == "cls":
                 embeddings = self.model(**features).last_hidden_state[:, 0]

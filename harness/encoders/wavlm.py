@@ -67,7 +67,7 @@ class WavLMEncoder(TorchEncoder):
 
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         values = batch["input_values"].to(self.device, non_blocking=True)
-        mask = batch["attention_mask"].to(self.device)
+        mask = batch["attention_mask"].to(self.device, non_blocking=True)
         with self.autocast(), warnings.catch_warnings():
             # transformers' WavLM attention passes a float position bias with a bool padding mask, which torch
             # deprecates with a warning on every call; the result is correct.

@@ -33,13 +33,17 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def default_workers(device: str, local_world_size: int = 1) -> int:
-    """Decode workers when the user gives none: 4–8 per rank on CUDA (a GPU outruns one JPEG decoder by far),
-    capped by this rank's share of the CPUs beyond the main process; one on the CPU, where decoding competes with
-    the model for the same cores."""
+def default_workers(device: str, local_world_size: int = 1, *, cpu_workers: int = 1) -> int:
+    """Decode workers when the user gives none (extraction's and training's one rule): 4–8 per rank on CUDA (a GPU
+    outruns one JPEG or mp3 decoder by far), capped by this rank's share of the CPUs beyond the main process.
+
+    On the CPU decoding competes with the model for the same cores: `cpu_workers` there (extraction: one, when there
+    is a core to spare; `run`: none, as its step already computes on every core and each of its loaders would start
+    its own workers).
+    """
     cpus = max(1, available_cpus() // max(1, local_world_size))
     if not device.startswith("cuda"):
-        return 1 if cpus > 1 else 0
+        return cpu_workers if cpus > 1 else 0
     low, high = CUDA_WORKERS
     return max(low, min(high, cpus - 1))
 

@@ -164,13 +164,14 @@ def _to_host(output: Any, encoder: Encoder) -> Any:
 
 
 def _copies_done(device: str) -> Callable[[], None] | None:
-    """What the writer thread waits on before reading the host copies started so far: a CUDA event."""
+    """What the writer thread waits on before reading the host copies started so far: a CUDA event, recorded on the
+    stream of `device` itself (an event recorded on another GPU's stream would be done before the copies are)."""
     if not device.startswith("cuda"):
         return None
     import torch
 
     event = torch.cuda.Event()
-    event.record()
+    event.record(torch.cuda.current_stream(torch.device(device)))
     return event.synchronize
 
 
@@ -281,9 +282,8 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
                                        world_size=context.world_size, done=lambda index: entries[index].exists())
     mine = [index for batch in batches[context.rank::context.world_size] for index in batch]
     cache_hits = sum(entries[index].exists() for index in mine)
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if context.active else 1
     settings = loader_settings(device, num_workers, _batch_bytes(encoder, lengths, sampler.batches),
-                               local_world_size=local_world)
+                               local_world_size=context.local_world_size)
     if settings.note and context.is_main and progress:
         print(f"[abaw-bench] extract: {settings.note}", file=sys.stderr)
     loader = DataLoader(_DecodedItems(sources, encoder, decode_seconds, decode_frames), batch_sampler=sampler,

@@ -20,10 +20,11 @@ class RunConfig:
     seed: int = 0
     device: str = "cpu"
     precision: str = "auto"  # "auto" = bf16 autocast on CUDA (fp16 + GradScaler without bf16 support), fp32 on CPU
-    num_workers: int = 0
+    num_workers: int | None = None  # DataLoader workers; None = the device's default (harness.features.loading)
+    deterministic: bool | None = None  # cuDNN deterministic kernels; None = on for the CPU, off on CUDA
     resume: bool = False
     epochs: int | None = None  # --epochs; None = the system's value (train+val rows: the reused best epoch)
-    batch_size: int | None = None
+    batch_size: int | None = None  # global: split across torchrun ranks
     lr: float | None = None
     weights: dict[str, str] = field(default_factory=dict)  # encoder name -> local weights directory
     trust_remote_code: bool = False  # --trust-remote-code: allow a checkpoint's own model code (the GTE models)

@@ -64,7 +64,7 @@ class ItemDataset(Dataset):
             limit = self.max_rows.get(name)
             if limit is not None:
                 rows = rows[:limit]
-            features[name] = np.array(rows, dtype=np.float32, copy=True)  # copy: leave the memory map read-only
+            features[name] = np.asarray(rows, dtype=np.float32)  # a view of the memory map; collate copies it
         sample: dict[str, Any] = {"index": index, "features": features}
         if self.prepared:
             sample["prepared"] = {name: source.get(item_id) for name, source in self.prepared.items()}
@@ -75,18 +75,33 @@ class ItemDataset(Dataset):
 
 def pad_sequences(arrays: Sequence[np.ndarray | torch.Tensor],
                   dim: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad [T_i, D] sequences to [B, max T, D] with lengths [B].
+    """Zero-pad [T_i, D] sequences to [B, max T, D] float32 with lengths [B].
 
     An empty sequence becomes one zero row of length 1: packed LSTMs reject length 0, and a zero row carries no signal.
+    Each sequence is copied once, straight into the batch (a NumPy array, read-only memory map views included, with a
+    NumPy copy; a tensor on its own device), and only the padding is zeroed: filling the whole batch with zeros first
+    and copying a converted intermediate doubled the memory traffic of a windowed batch (benchmarks/bench_windows.py).
+    A host batch is allocated by NumPy, which asks Linux for huge pages for large buffers: a 49 MB batch in 4 KiB
+    pages spent more time in page faults than in the copy.
     """
-    tensors = [a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a)) for a in arrays]
-    width = dim if dim is not None else next((t.shape[-1] for t in tensors if t.ndim == 2), 0)
-    tensors = [t.reshape(-1, width) for t in tensors]
-    lengths = torch.tensor([max(t.shape[0], 1) for t in tensors], dtype=torch.int64)
-    reference = tensors[0]
-    padded = torch.zeros((len(tensors), int(lengths.max()), width), dtype=torch.float32, device=reference.device)
-    for row, tensor in enumerate(tensors):
-        padded[row, : tensor.shape[0]] = tensor.to(torch.float32)
+    width = dim if dim is not None else next((a.shape[-1] for a in arrays if a.ndim == 2), 0)
+    sequences = [a.reshape(-1, width) for a in arrays]
+    counts = [sequence.shape[0] for sequence in sequences]
+    lengths = torch.tensor([max(count, 1) for count in counts], dtype=torch.int64)
+    first = sequences[0]
+    device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+    shape = (len(sequences), max(max(counts), 1), width)
+    host = np.empty(shape, dtype=np.float32) if device.type == "cpu" else None
+    padded = torch.from_numpy(host) if host is not None else torch.empty(shape, dtype=torch.float32, device=device)
+    for row, (sequence, count) in enumerate(zip(sequences, counts, strict=True)):
+        if isinstance(sequence, torch.Tensor):
+            padded[row, :count] = sequence
+        elif host is not None:
+            host[row, :count] = sequence
+        else:
+            padded[row, :count] = torch.from_numpy(np.ascontiguousarray(sequence))
+        if count < padded.shape[1]:
+            padded[row, count:] = 0.0
     return padded, lengths
 
 

@@ -7,7 +7,14 @@ who is who and which GPU is whose.
 
 Devices: under torchrun every CUDA request ("cuda" or an explicit "cuda:N") becomes `cuda:LOCAL_RANK`, selected with
 `torch.cuda.set_device` before anything else touches CUDA, so no rank creates a context or a model copy on GPU 0 and
-NCCL never sees two ranks on one GPU. Pick the GPUs with CUDA_VISIBLE_DEVICES, not with the device index.
+NCCL never sees two ranks on one GPU. Pick the GPUs with CUDA_VISIBLE_DEVICES, not with the device index. Outside
+torchrun an explicit `cuda:N` is selected the same way (`claim_device`): CUDA events and streams that name no device
+(the extraction's copy-done event, the profiler's timing events) belong to the current device, which would otherwise
+stay GPU 0 while the model computes on GPU N.
+
+One group per process: `setup` joins it once and every later call reuses it (feature extraction inside `run`, the
+runs of `run --seeds N`); the command leaves it once at its end (`finish`). Destroying and re-creating it between
+seeds hangs: the ranks wait in `init_process_group` on a rendezvous torchrun does not repeat.
 
 Timeout: a collective waits at most the process group's timeout (default 120 minutes; the environment variable
 ABAW_BENCH_DIST_TIMEOUT sets it in minutes). Long work such as feature extraction is shared by every rank, so ranks
@@ -35,6 +42,7 @@ class DistContext:
     world_size: int
     local_rank: int
     device: torch.device
+    local_world_size: int = 1  # ranks on this machine (they share its CPUs and shared memory)
 
     @property
     def is_main(self) -> bool:
@@ -74,36 +82,60 @@ def process_group_timeout() -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def _claim_gpu(device: str, local_rank: int) -> None:
-    """Select the rank's GPU; the first CUDA call of the process, so the context lands on that GPU."""
+def claim_device(device: str, local_rank: int | None = None) -> None:
+    """Make a CUDA `device` the process's current device before anything else touches CUDA (a no-op for the CPU).
+
+    `local_rank` (under torchrun) only shapes the message when that rank's GPU is not visible.
+    """
+    if not device.startswith("cuda"):
+        return
     if not torch.cuda.is_available():
         raise AbawError(f"device {device!r} requested but CUDA is not available in this torch build/machine; "
                         "use --device cpu")
+    index = torch.device(device).index
     count = torch.cuda.device_count()
-    if local_rank >= count:
-        raise AbawError(f"torchrun local rank {local_rank} needs GPU {local_rank}, but only {count} "
-                        f"{'is' if count == 1 else 'are'} visible; use --nproc_per_node {count} or fewer")
+    if index is not None and index >= count:
+        visible = f"only {count} {'is' if count == 1 else 'are'} visible"
+        if local_rank is not None:
+            raise AbawError(f"torchrun local rank {local_rank} needs GPU {local_rank}, but {visible}; use "
+                            f"--nproc_per_node {count} or fewer")
+        raise AbawError(f"device {device!r}: {visible} (cuda:0 to cuda:{count - 1}); check CUDA_VISIBLE_DEVICES")
     torch.cuda.set_device(device)
 
 
 def setup(device: str, *, timeout: timedelta | None = None) -> DistContext:
-    """This process's rank and device, joining the torchrun process group when launched by torchrun.
+    """This process's rank and device (made current, see `claim_device`), joining the torchrun process group when
+    launched by torchrun.
 
-    Idempotent: a second call (e.g. feature extraction inside `run`) reuses the group the first one created.
+    Idempotent: later calls (feature extraction inside `run`, the next seed of `run --seeds`) reuse the group the
+    first one joined; `finish` leaves it.
     """
     if not launched_by_torchrun():
+        claim_device(device)
         return DistContext(0, 1, 0, torch.device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     resolved = rank_device(device, local_rank)
     cuda = resolved.startswith("cuda")
-    if cuda:
-        _claim_gpu(resolved, local_rank)
+    claim_device(resolved, local_rank)
     if not dist.is_initialized():
         options: dict[str, Any] = {"timeout": timeout or process_group_timeout()}
         if cuda:
             options["device_id"] = torch.device(resolved)  # binds NCCL to this GPU at once (no lazy guess)
         dist.init_process_group("nccl" if cuda else "gloo", **options)
-    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, torch.device(resolved))
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, torch.device(resolved),
+                       int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def per_rank_batch(global_batch: int, context: DistContext) -> int:
+    """Each rank's share of the global batch, so that N ranks train at the paper's batch and learning rate."""
+    if global_batch % context.world_size:
+        fits = [ranks for ranks in range(1, global_batch + 1) if global_batch % ranks == 0]
+        raise AbawError(f"the global batch size {global_batch} does not split evenly across {context.world_size} "
+                        f"ranks: give --batch-size a multiple of {context.world_size} (e.g. "
+                        f"{global_batch + context.world_size - global_batch % context.world_size}), or launch a "
+                        f"number of ranks that divides {global_batch} ({', '.join(map(str, fits[:8]))}"
+                        f"{', ...' if len(fits) > 8 else ''})")
+    return global_batch // context.world_size
 
 
 def teardown(context: DistContext) -> None:
@@ -112,7 +144,7 @@ def teardown(context: DistContext) -> None:
 
 
 def finish() -> None:
-    """Leave the process group if this process is in one (the end of a torchrun'd command)."""
+    """Leave the process group if this process is in one: once, at the end of a torchrun'd command."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

@@ -12,6 +12,7 @@ as in the train+val rows) and `train_log.jsonl` (one JSON object per epoch), all
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_text
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
@@ -40,19 +42,40 @@ CHECKPOINT_FORMAT = 1
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices) and ask cuDNN for deterministic kernels."""
+    """Seed python, numpy and torch (all devices)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def resolve_deterministic(requested: bool | None, device: torch.device) -> bool:
+    """`--deterministic` as given, else on for the CPU and off on CUDA.
+
+    On the CPU it costs nothing (cuDNN is not involved and the CPU kernels used here are deterministic), so two CPU
+    runs with one seed stay identical by default. On CUDA deterministic cuDNN kernels are markedly slower for the
+    convolutions of image fine-tuning, so the default is the fast kernels, whose runs differ in the last bits.
+    """
+    return requested if requested is not None else device.type != "cuda"
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """cuDNN's deterministic kernels, or its fastest ones.
+
+    Autotuning (`cudnn.benchmark`) stays off either way: variable-length batches (audio, windows at a video's end)
+    would make it re-tune at every new shape. This is cuDNN's determinism, not `torch.use_deterministic_algorithms`:
+    the few atomics-based CUDA kernels (e.g. index_add) are not covered.
+    """
     torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.deterministic = deterministic
 
 
 class TrainableModel(nn.Module):
     """The system's head plus any unfrozen encoders, as one module for the optimiser, DDP and checkpoints.
 
-    Frozen inputs arrive as padded features; unfrozen ones as the encoder's collated batch, run through the encoder
-    here (with grad) and padded into the same `(padded, lengths)` form, so the head never sees the difference.
+    Frozen inputs arrive as padded features (on the device); unfrozen ones as the encoder's collated batch, run
+    through the encoder here (with grad) and padded into the same `(padded, lengths)` form, so the head never sees the
+    difference. A collated encoder batch stays on the host: the encoder's `forward` moves what its model reads to the
+    device itself (as in extraction) and reads its lengths and counts on the host, where that costs no device sync.
     """
 
     def __init__(self, head: nn.Module, encoders: Mapping[str, Any] | None = None) -> None:
@@ -96,7 +119,7 @@ class FitSettings:
     schedule_epochs: int | None = None  # the lr schedule's length when it differs from `epochs` (train+val rows)
     seed: int = 0
     precision: str = "auto"
-    num_workers: int = 0
+    num_workers: int | None = 0  # None: the device's default (`loader_workers`)
     higher_is_better: bool = True
     progress: bool = True
 
@@ -135,20 +158,63 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def _autocast(device: torch.device, precision: str) -> torch.autocast:
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16/fp16 autocast; nothing for fp32 (also on devices that have no autocast, e.g. "meta" in the tests)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int,
-                context: DistContext, num_workers: int, epoch_sampling: str = "all") -> tuple[DataLoader, Sampler]:
+def batch_bytes(value: Any) -> int:
+    """Bytes of the tensors nested in a collated batch (what a DataLoader worker sends through shared memory)."""
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, dict):
+        return sum(batch_bytes(inner) for inner in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(batch_bytes(inner) for inner in value)
+    return 0
+
+
+def loader_workers(dataset: Dataset, collate: Collate, batch_size: int, context: DistContext,
+                   num_workers: int | None) -> LoaderSettings:
+    """Workers, prefetch and pinning for a training or inference loader, by extraction's rule (`features.loading`).
+
+    `num_workers` None is the device's default (4–8 per GPU, none on the CPU). With workers, the batches they keep in
+    flight are bounded by the free shared memory: a batch of the first `batch_size` items is collated once to
+    measure it, and twice its size is assumed, as later batches may hold longer items.
+    """
+    device = str(context.device)
+    workers = default_workers(device, context.local_world_size, cpu_workers=0) if num_workers is None \
+        else num_workers
+    measured = 0
+    if workers > 0 and len(dataset) > 0:
+        measured = 2 * batch_bytes(collate([dataset[index] for index in range(min(batch_size, len(dataset)))]))
+    settings = loader_settings(device, workers, measured, local_world_size=context.local_world_size)
+    if settings.note and context.is_main:
+        print(f"[abaw-bench] data loading: {settings.note}", file=sys.stderr)
+    return settings
+
+
+def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle: bool, seed: int, context: DistContext,
+                num_workers: int | None, epoch_sampling: str = "all") -> tuple[DataLoader, Sampler]:
     """A loader whose order depends only on (seed, epoch); `epoch_sampling` chooses a training epoch's draw
-    (harness.train.sampler); inference (`shuffle` False) reads the dataset in order."""
+    (harness.train.sampler); inference (`shuffle` False) reads the dataset in order.
+
+    `batch_size` is this rank's share of the global batch. `num_workers` None: see `loader_workers`.
+    """
     sampler = epoch_sampler(dataset, epoch_sampling, shuffle=shuffle, seed=seed, rank=context.rank,
                             world_size=context.world_size)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=num_workers,
-                        pin_memory=context.device.type == "cuda", persistent_workers=num_workers > 0)
+    settings = loader_workers(dataset, collate, batch_size, context, num_workers)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                        num_workers=settings.num_workers, prefetch_factor=settings.prefetch_factor,
+                        pin_memory=settings.pin_memory, persistent_workers=settings.num_workers > 0)
     return loader, sampler
+
+
+def wait_for_host_copies(device: torch.device) -> None:
+    """Block until the device-to-host copies started so far on `device` are done (nothing to wait for on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.current_stream(device).synchronize()
 
 
 def split_outputs(raw: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -178,15 +244,18 @@ def predict(model: nn.Module, loader: DataLoader, context: DistContext, precisio
     """Predictions for the loader's dataset, gathered from all ranks: one row per item in dataset order, or, for a
     frame dataset (one with `assemble`), one row per reference row after reassembling windows / centred samples."""
     model.eval()
-    indices: list[np.ndarray] = []
-    outputs: list[np.ndarray] = []
+    indices: list[torch.Tensor] = []
+    host_batches: list[torch.Tensor] = []
     for batch in loader:
         with _autocast(context.device, precision):
-            raw, _ = split_outputs(model(move_to(batch["features"], context.device),
-                                         move_to(batch["prepared"], context.device)))
-        outputs.extend(transform(raw.float()).cpu().numpy())
-        indices.append(batch["index"].numpy())
-    local = (np.concatenate(indices) if indices else np.zeros(0, np.int64), outputs)
+            raw, _ = split_outputs(model(move_to(batch["features"], context.device), batch["prepared"]))
+        # Copied to the host without waiting (into pinned memory from a GPU); one wait after the loop, not one per
+        # batch, so the device never idles while the host reads a batch's outputs.
+        host_batches.append(transform(raw.float()).to("cpu", non_blocking=True))
+        indices.append(batch["index"])
+    wait_for_host_copies(context.device)
+    outputs = [row for host in host_batches for row in host.numpy()]
+    local = (torch.cat(indices).numpy() if indices else np.zeros(0, np.int64), outputs)
     merged_indices, merged_outputs = zip(*gather_objects(context, local), strict=True)
     all_indices = np.concatenate(merged_indices)
     all_outputs = [output for part in merged_outputs for output in part]
@@ -215,8 +284,9 @@ class Trainer:
         self.model = model.to(context.device)
         self.wrapped: nn.Module = self.model
         if context.active and any(p.requires_grad for p in model.parameters()):  # DDP refuses parameterless models
-            device_ids = [context.device.index] if context.device.type == "cuda" else None
-            self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
+            # No device_ids: with them DDP would copy every input to the GPU, the encoders' host-side lengths too,
+            # and reading those back is a device sync per step. The module is on this rank's GPU all the same.
+            self.wrapped = DistributedDataParallel(self.model)
         self.loss_fn = get_loss(settings.loss, **settings.loss_options)
         self.transform = output_transform(settings.loss)
         groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
@@ -372,7 +442,7 @@ class Trainer:
         for batch in bar.wrap(loader):
             targets = batch["targets"].to(device, non_blocking=True)
             with _autocast(device, self.precision):
-                raw = self.wrapped(move_to(batch["features"], device), move_to(batch["prepared"], device))
+                raw = self.wrapped(move_to(batch["features"], device), batch["prepared"])
             predictions, auxiliary = split_outputs(raw)
             outputs, targets, valid = as_frames(predictions.float(), targets)
             loss = self.loss_fn(outputs, targets, valid)

@@ -48,7 +48,14 @@ from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
 from abaw_bench.harness.train.config import RunConfig
 from abaw_bench.harness.train.data import Collate
 from abaw_bench.harness.train.datasets import SplitData, clip_split, frame_split
-from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+from abaw_bench.harness.train.engine import (
+    FitSettings,
+    TrainableModel,
+    Trainer,
+    configure_determinism,
+    resolve_deterministic,
+    seed_everything,
+)
 from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX, InputBuilder, max_rows, merged_sources
 from abaw_bench.harness.train.outputs import (
     DEFAULT_THRESHOLD,
@@ -143,7 +150,11 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
 
 
 def run(config: RunConfig) -> RunOutcome:
-    """Train and evaluate one system variant end to end; see the module docstring for what is written."""
+    """Train and evaluate one system variant end to end; see the module docstring for what is written.
+
+    Under torchrun the process group stays joined after the run, for the next one (`run --seeds`): the caller leaves
+    it once, with `distributed.finish()`.
+    """
     started = time.time()
     spec = get_system(config.system)
     task = get_task(config.task)
@@ -160,11 +171,8 @@ def run(config: RunConfig) -> RunOutcome:
         epochs, epochs_source = reused_epochs(config, variant)
         schedule_epochs = hyper.epochs  # the reused run's schedule, stopped at its best epoch
         hyper = hyper.replace(epochs=epochs)
-    context = distributed.setup(config.device)
-    try:
-        return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, context, started)
-    finally:
-        distributed.teardown(context)
+    context = distributed.setup(config.device)  # joins the torchrun group once; the command leaves it at its end
+    return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, context, started)
 
 
 def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
@@ -173,6 +181,9 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     from abaw_bench.harness import provenance
 
     say = (lambda text: print(f"[abaw-bench] {text}", file=sys.stderr)) if context.is_main else (lambda text: None)
+    rank_batch = distributed.per_rank_batch(hyper.batch_size, context)  # before any extraction: fail fast
+    deterministic = resolve_deterministic(config.deterministic, context.device)
+    configure_determinism(deterministic)
     data_root = resolve_data_root(config.task, config.data_root, quiet=not context.is_main)
     demo = is_demo_root(data_root)
     reader = task.reader(data_root)
@@ -212,7 +223,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
     model = TrainableModel(head, builder.encoders)
     settings = FitSettings.from_hyper(
-        hyper, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
+        hyper, batch_size=rank_batch, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
         schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
         num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
     trainer = Trainer(model, settings, context, run_dir)
@@ -244,7 +255,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
             config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
             epochs_source=epochs_source, data_root=data_root, demo=demo, manifest_sha256=manifest.sha256(),
             encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
-            world_size=context.world_size, started=started, submission=main["path"], report=main["report"])
+            deterministic=deterministic, world_size=context.world_size, per_rank_batch=rank_batch, started=started,
+            submission=main["path"], report=main["report"])
         if calibration:
             results["calibration"] = calibration
         if extra_levels:

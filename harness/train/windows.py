@@ -283,6 +283,9 @@ def _take(array: np.ndarray, rows: np.ndarray, item_id: str, name: str) -> np.nd
         raise AbawError(f"video {item_id[:120]!r}: input {name!r} has {len(array)} feature rows but the face crops on "
                         f"disk need row {int(rows.max())}; the feature cache does not match the face folder "
                         "(re-extract it)")
+    if rows.size > 1 and rows[-1] - rows[0] == rows.size - 1 and bool((np.diff(rows) == 1).all()):
+        # Consecutive crops (the common case): a view of the memory map, copied once, into the batch, by the collate.
+        return array[rows[0]:rows[-1] + 1]
     return np.asarray(array[rows], dtype=np.float32)
 
 

@@ -12,8 +12,10 @@ import torch
 from abaw_bench.harness.cli import main
 
 RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
-                "epochs_source", "paper", "notes", "hyper", "data", "encoders", "submission", "config", "provenance"}
-PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "wall_time_seconds", "started_at", "finished_at"}
+                "epochs_source", "paper", "notes", "hyper", "batch_size", "data", "encoders", "submission", "config",
+                "provenance"}
+PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "deterministic", "wall_time_seconds", "started_at",
+                   "finished_at"}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,9 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64
     assert results["provenance"]["seed"] == 5 and results["provenance"]["device"] == "cpu"
+    assert results["provenance"]["deterministic"] is True  # the CPU default
+    batch = results["hyper"]["batch_size"]
+    assert results["batch_size"] == {"global": batch, "per_rank": batch, "world_size": 1}
     assert set(results["provenance"]["packages"]) == {"torch", "transformers", "numpy", "abaw-bench"}
     assert set(results["val"]["breakdown"]) == set(get_task("emi").columns)
     assert results["submission"]["valid"] is True
@@ -134,18 +139,34 @@ def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.distributed
-def test_torchrun_two_processes_run_the_cli_and_rank0_writes(baseline_run: tuple[Path, str], tmp_path: Path) -> None:
+def test_torchrun_two_processes_run_two_seeds_in_one_group_and_rank0_writes(baseline_run: tuple[Path, str],
+                                                                             tmp_path: Path) -> None:
+    """`--seeds 2` under torchrun: both seeds finish (one process group for both; re-creating it per seed hung),
+    each rank trains on half of the global batch, and the flags are recorded."""
     import os
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                     "-m", "abaw_bench.harness", "run", "--system", "baseline", "--task", "emi", "--variant", "audio",
-                    "--epochs", "1", "--out", str(tmp_path), "--quiet"],
+                    "--epochs", "1", "--seeds", "2", "--batch-size", "6", "--no-deterministic", "--out",
+                    str(tmp_path), "--quiet"],
                    check=True, env=env, capture_output=True, timeout=240)
-    results = json.loads((tmp_path / "baseline" / "emi" / "audio" / "seed0" / "results.json").read_text())
-    assert results["provenance"]["world_size"] == 2
-    assert results["submission"]["valid"] is True
-    assert results["val"]["metric"] == "mean_pearson"
+    for seed in (0, 1):
+        results = json.loads((tmp_path / "baseline" / "emi" / "audio" / f"seed{seed}" / "results.json").read_text())
+        assert results["provenance"]["world_size"] == 2 and results["provenance"]["seed"] == seed
+        assert results["batch_size"] == {"global": 6, "per_rank": 3, "world_size": 2}
+        assert results["provenance"]["deterministic"] is False
+        assert results["submission"]["valid"] is True
+        assert results["val"]["metric"] == "mean_pearson"
+
+
+def test_a_global_batch_that_does_not_split_across_the_ranks_is_refused() -> None:
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.train.distributed import DistContext, per_rank_batch
+
+    assert per_rank_batch(32, DistContext(1, 4, 1, torch.device("cpu"))) == 8
+    with pytest.raises(AbawError, match=r"32 does not split evenly across 3 ranks.*multiple of 3 \(e\.g\. 33\)"):
+        per_rank_batch(32, DistContext(0, 3, 0, torch.device("cpu")))
 
 
 def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, demo_root) -> None:

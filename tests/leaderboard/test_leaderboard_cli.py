@@ -254,7 +254,8 @@ def test_reader_follows_the_writer_schema(tmp_path: Path) -> None:
         fit=SimpleNamespace(history=[{"epoch": 1}], best_epoch=1, stopped_early=False), epochs_source="test",
         data_root=tmp_path, demo=True, manifest_sha256="0" * 64,
         encoders={"wav2vec2-vad": {"encoder": "wav2vec2-vad", "fingerprint": "random-1", "random_weights": True}},
-        device="cpu", precision="fp32", world_size=1, started=0.0, submission=tmp_path / "submission.csv",
+        device="cpu", precision="fp32", deterministic=True, world_size=1, per_rank_batch=32, started=0.0,
+        submission=tmp_path / "submission.csv",
         report=SimpleNamespace(ok=True, data_rows=0, problems=[]))
     path = tmp_path / "results.json"
     path.write_text(json.dumps(document), encoding="utf-8")

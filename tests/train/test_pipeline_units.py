@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.systems import get_system
 from abaw_bench.harness.train.config import RunConfig
-from abaw_bench.harness.train.data import pad_sequences, shuffled_targets
+from abaw_bench.harness.train.data import Collate, ItemDataset, pad_sequences, shuffled_targets
 from abaw_bench.harness.train.pipeline import reused_epochs
+from abaw_bench.harness.train.windows import FrameDataset, InputAlignment, build_grids
 
 
 def _config(out: Path, **changes) -> RunConfig:
@@ -43,6 +46,51 @@ def test_pad_sequences_pads_with_zeros_and_keeps_lengths() -> None:
     assert padded[2, 1:].abs().sum() == 0
 
 
+
+def test_pad_sequences_copies_read_only_views_once_and_zeroes_only_the_padding(tmp_path: Path) -> None:
+    """Memory-map views (read-only) and tensors collate without a warning; stale memory never shows in the padding."""
+    np.save(tmp_path / "a.npy", np.arange(12, dtype=np.float32).reshape(6, 2))
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    for _ in range(3):  # torch.empty may hand back the previous batch's memory
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            padded, lengths = pad_sequences([mapped[1:5], torch.full((2, 2), 7.0), mapped[:0]])
+        assert lengths.tolist() == [4, 2, 1]
+        np.testing.assert_array_equal(padded[0].numpy(), mapped[1:5])
+        assert padded[1, :2].eq(7).all() and padded[1, 2:].abs().sum() == 0 and padded[2].abs().sum() == 0
+
+
+def test_a_window_of_consecutive_crops_is_a_view_of_the_memory_map(tmp_path: Path) -> None:
+    """The windows path reads consecutive crops as a view (copied once, by the collate); a window with a frame
+    without a crop gathers its rows; both give the rows the face positions say."""
+    features = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    np.save(tmp_path / "v.npy", features)
+
+    class Store:
+        dim = 3
+
+        def get(self, item_id: str) -> np.ndarray:
+            return np.load(tmp_path / f"{item_id}.npy", mmap_mode="r")
+
+    class Facts:
+        invalid_label = None
+
+        @staticmethod
+        def parse_frame_id(row_id: str) -> tuple[str, int]:
+            video, _, frame = row_id.rpartition("/")
+            return video, int(frame)
+
+    faces = [0, 1, 2, 3, 5, 6, 7, 8]  # frame 4 has no crop: it reads the crop of frame 3
+    split = build_grids(Facts, ["v"], [f"v/{f}" for f in range(9)], None, face_positions={"v": faces})
+    dataset = FrameDataset(split, "windows", [(0, 0), (0, 3)], {"x": Store()}, {"x": InputAlignment("image")},
+                           window=3)
+    consecutive, gathered = dataset[0]["features"]["x"], dataset[1]["features"]["x"]
+    assert isinstance(consecutive, np.memmap) and not consecutive.flags.writeable
+    np.testing.assert_array_equal(consecutive, features[[0, 1, 2]])
+    np.testing.assert_array_equal(gathered, features[[3, 3, 4]])
+    padded, _ = Collate({"x": 3})([dataset[0], dataset[1]])["features"]["x"]
+    np.testing.assert_array_equal(padded.numpy(), features[[[0, 1, 2], [3, 3, 4]]])
+
 def test_shuffled_targets_permute_rows_deterministically() -> None:
     targets = np.arange(40, dtype=np.float32).reshape(20, 2)
     shuffled = shuffled_targets(targets, seed=1)
@@ -72,3 +120,34 @@ def test_bah_epochs_are_selected_at_their_swept_threshold() -> None:
     at_half = [selection_metric(task, hyper.replace(threshold_sweep=None), val, outputs)
                for outputs in (separated_low, noisy_high)]
     assert at_half[0].value < at_half[1].value and "threshold" not in at_half[0].extra
+
+
+def test_training_loaders_take_extractions_worker_rule_within_the_shared_memory(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """CUDA: 4-8 workers by default, fewer when /dev/shm cannot hold their batches in flight; the CPU: none by default;
+    an explicit count stands."""
+    from abaw_bench.harness.features import loading
+    from abaw_bench.harness.train.distributed import DistContext
+    from abaw_bench.harness.train.engine import loader_workers
+
+    rows = np.zeros((250, 4), np.float32)  # 4 kB per item
+
+    class Source:
+        dim = 4
+
+        def get(self, item_id: str) -> np.ndarray:
+            return rows
+
+    dataset = ItemDataset([f"i{k}" for k in range(8)], {"x": Source()})
+    collate = Collate({"x": 4})
+    gpu, cpu = DistContext(0, 1, 0, torch.device("cuda:0")), DistContext(0, 1, 0, torch.device("cpu"))
+    monkeypatch.setattr(loading, "free_shared_memory", lambda: 1 << 30)
+    roomy = loader_workers(dataset, collate, 4, gpu, None)
+    assert 4 <= roomy.num_workers <= 8 and roomy.pin_memory and roomy.note is None
+    assert loader_workers(dataset, collate, 4, cpu, None).num_workers == 0
+    assert loader_workers(dataset, collate, 4, cpu, 2).num_workers == 2
+    # A batch of 4 items is ~16 kB, assumed 32 kB; 100 kB of free shared memory (half of it usable) holds one.
+    monkeypatch.setattr(loading, "free_shared_memory", lambda: 100_000)
+    tight = loader_workers(dataset, collate, 4, gpu, None)
+    assert tight.num_workers == 1 and tight.prefetch_factor == 1
+    assert "1 worker(s)" in capsys.readouterr().err
