@@ -41,7 +41,7 @@ def test_the_paper_head_has_the_authors_parameter_count() -> None:
 
 def test_variants_are_table_2s_trained_rows() -> None:
     variants = get_system("hallmen2025").variants["bah"]
-    rows = {variant.row: (variant.inputs, dict(variant.paper)) for variant in variants.values()}
+    rows = {variant.row: (variant.inputs, dict(variant.paper)) for variant in variants.values() if variant.paper}
     assert rows == {
         "Ours vision": ((VISION,), {"val": 0.674}),
         "Ours audio": ((AUDIO,), {"val": 0.662}),
@@ -53,8 +53,16 @@ def test_variants_are_table_2s_trained_rows() -> None:
     }
     trainval = variants["trainval-text-vision"]
     assert trainval.train_splits == ("train", "val") and trainval.reuse_best_epoch_of == "text-vision"
+    assert variants["trainval-text-vision-frozen"].reuse_best_epoch_of == "text-vision-frozen"
     assert all(v.train_splits == ("train",) and v.reuse_best_epoch_of is None
-               for name, v in variants.items() if name != "trainval-text-vision")
+               for name, v in variants.items() if not name.startswith("trainval-"))
+    # the table's rows fine-tune the text encoder with the head (the authors' setting); each has a frozen twin
+    for name, variant in variants.items():
+        if name.endswith("-frozen"):
+            assert variant.unfrozen == () and not variant.paper and variant.notes
+        else:
+            assert variant.unfrozen == ((TEXT,) if TEXT in variant.inputs else ())
+            assert (f"{name}-frozen" in variants) == (TEXT in variant.inputs)
     assert get_system("hallmen2025").default_variant["bah"] == "text-vision"  # best on validation (.725)
 
 
@@ -68,6 +76,7 @@ def test_hyper_parameters_and_text_source() -> None:
     assert dict(hyper.centred_rows) == {VISION: 400}
     assert hyper.epoch_sampling == "balanced-segments" and hyper.threshold_sweep == (0.40, 0.75, 0.001)
     assert hyper.max_seconds is None and hyper.max_frames is None
+    assert (hyper.encoder_lr, hyper.encoder_freeze_epoch) == (7.5e-6, 30)  # the authors' lr_text, freeze epoch
     assert (spec.encoder_for("bah", TEXT, "paper"), spec.encoder_for("bah", TEXT, "tiny")) == ("gte-large", "minilm")
     assert spec.transcript_for("bah", TEXT, "paper") == "whisper-large-v3"
     assert spec.transcript_for("bah", TEXT, "tiny") == DATASET_TRANSCRIPT
@@ -104,7 +113,7 @@ def test_a_demo_epoch_is_one_frame_per_segment_with_the_majority_undersampled(tm
     from abaw_bench.harness.train import pipeline
     from abaw_bench.harness.train.config import RunConfig
 
-    config = RunConfig(system="hallmen2025", task="bah", variant="text", preset="tiny", data_root=None,
+    config = RunConfig(system="hallmen2025", task="bah", variant="text-frozen", preset="tiny", data_root=None,
                        out_root=str(tmp_path), seed=0, progress=False, epochs=2, lr=1e-3,
                        hyper_overrides={"frame_step": 8, "centred_seconds": {"text": 2.0}})
     pipeline.run(config)
