@@ -21,7 +21,10 @@ model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8
 A model may return `(predictions, auxiliary_losses)` with `auxiliary_losses` a dict of scalar tensors (already
 weighted, e.g. MCTN's translation losses): the engine adds their sum to the task loss while training and logs each.
 For inputs listed in `variant.unfrozen` the engine runs that encoder (harness.encoders) inside the training step on
-decoded media and hands the model its padded outputs in the same form; the model never sees the difference.
+decoded media and hands the model its padded outputs in the same form; the model never sees the difference. A text
+input under "centred" sampling is then its window's token ids, the encoder's hidden state at the `[ATTENTION]` token
+(whose embedding row trains with it) reaching the model as the same [B, 1, D] vector the frozen path caches. Such
+encoders train at `encoder_lr` until `encoder_freeze_epoch`.
 
 Input names. A name in `variant.inputs` is one of
 - an encoder name (harness.encoders), e.g. "wav2vec2-vad": the same encoder under every preset;

@@ -12,7 +12,10 @@ Linear(1027 → 6); no global mean vector, no output activation:
 All three t+v+a: 768 + 768 + 1027 = 2563 → Linear(2563 → 1027).
 
 Training: lr 1e-4, cosine after a 1-epoch warm-up, MSE, 30 epochs, batch 32 (the paper); gradients clipped by value
-at 100 (the authors' EMI script, train_hume.py; the paper does not say).
+at 100 (the authors' EMI script, train_hume.py; the paper does not say). As in that script, the table's rows fine-tune
+GTE and wav2vec2 end to end with the head (`Variant.unfrozen`; one AdamW group at lr 1e-4 there, `encoder_lr` here,
+no freeze); the ViT features stay frozen and cached, as the authors read them precomputed. Each such row has a
+`-frozen` twin (e.g. `text-frozen`) on frozen, cached encoders: a cheap run, not the authors' setting, no paper figure.
 
 The LSTMs return the true last valid state (harness.heads.LastValidLSTM); the original read it at a length estimated
 as if every batch were padded to 12 s, i.e. too early for batches of shorter clips.
@@ -57,16 +60,25 @@ Where the BAH code the authors published differs, and what the harness does inst
 - The committed configuration trained on train+val while selecting its checkpoint on val, so its validation F1 had
   seen the validation data. Here the train-only rows select on validation, and the † row trains on train+val for the
   best epoch count of the train-only text+vision run, never selecting on validation.
-- The authors fine-tuned GTE with the head (their text encoder froze only at epoch 30) and concatenated audio, text,
-  vision; here every encoder is frozen and cached (the `[ATTENTION]` embedding is the vocabulary mean, not learned) and
-  the paper's order text, vision, audio is used (a permutation of the first Linear's inputs: same size).
+- Fine-tuning. As the authors did, the table's rows train GTE with the head, the `[ATTENTION]` token's embedding row
+  included: each sample carries its window's token ids (harness/features/text_windows.py, `build_token_windows`) and
+  the encoder runs inside the training step, at the authors' lr_text (`encoder_lr` 7.5e-6, equal to the head's),
+  frozen from their freeze epoch 30 on (`encoder_freeze_epoch`; never reached in the paper's 10 epochs). The marker's
+  row starts at the vocabulary mean (their `resize_token_embeddings` drew it at random). Their code fine-tuned the
+  wav2vec2 audio encoder as well; here it stays frozen and cached on BAH, because the harness does not build a
+  centred 12 s waveform per sample (the audio rows say so in their notes). The `-frozen` twins (e.g. `text-frozen`)
+  freeze and cache every encoder, so the marker's row stays at the mean: cheap runs, not the authors' setting.
+- The authors concatenated audio, text, vision; the paper's order text, vision, audio is used here (a permutation of
+  the first Linear's inputs: same size). They trained under fp16 with a GradScaler; the harness uses bf16 where the GPU
+  has it (fp16 with a GradScaler otherwise).
 - Their code assumed 24 fps for every video and validated every 80th frame; here each video's own rate, read from its
   container, places its windows, and every frame is validated.
 
 On the demo dataset the videos last 3–8 s, so a 20 s text window holds a video's whole transcript at every frame and
-only the token's position tells frames apart: with the tests' short training (then on per-frame epochs),
-text+audio+vision reached weighted F1 .714 against .711 for a shuffled-label control, and .830 against .675 with a 2 s
-text window sized to the demo (.818 against .704 on segment-drawn epochs, tests/systems/test_frame_demo.py):
+only the token's position tells frames apart: with the tests' short training on the frozen, cached text (then on
+per-frame epochs), text+audio+vision reached weighted F1 .714 against .711 for a shuffled-label control, and .830
+against .675 with a 2 s text window sized to the demo (.818 against .704 on segment-drawn epochs,
+tests/systems/test_frame_demo.py):
     abaw-bench run --system hallmen2025 --task bah \
         --hyper 'centred_seconds={"text": 2, "vit-h14": 20, "wav2vec2-vad": 12}'
 """
