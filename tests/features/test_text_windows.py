@@ -279,6 +279,8 @@ def test_a_bf16_autocast_step_trains_the_marker_row_and_the_encoder(trainable) -
     assert torch.isfinite(loss)
     gradient = encoder.model.get_input_embeddings().weight.grad[encoder.token_id]
     assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
+    # every encoder parameter gets a gradient (the unread pooler is gone), as DistributedDataParallel requires
+    assert all(p.grad is not None for p in encoder.model.parameters()) and encoder.model.pooler is None
     optimizer.step()
     assert not torch.equal(encoder.marker_embedding().detach(), before)
     assert not torch.equal(layer.detach(), layer_before)
