@@ -33,7 +33,7 @@ def test_the_paper_head_has_the_authors_parameter_count() -> None:
     vision_lstm, audio_lstm = lstm_parameters(1280, 768), lstm_parameters(1027, 1027)
     assert (vision_lstm, audio_lstm) == (11_022_336, 16_892_096)
     fusion = linear_parameters(1024 + 768 + 1027, 1027) + linear_parameters(1027, 1)
-    info = describe("hallmen2025", "bah", "text-audio-vision", "paper")
+    info = describe("hallmen2025", "bah", "text-audio-vision-frozen", "paper")  # the same head, no encoder
     assert info["head"]["trainable_parameters"] == vision_lstm + audio_lstm + fusion == 30_811_600
     assert [entry["dim"] for entry in info["inputs"]] == [1024, 1280, 1027]
     assert [entry["encoder"] for entry in info["inputs"]] == ["gte-large", "vit-h14", "wav2vec2-vad"]
