@@ -21,7 +21,10 @@ model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8
 A model may return `(predictions, auxiliary_losses)` with `auxiliary_losses` a dict of scalar tensors (already
 weighted, e.g. MCTN's translation losses): the engine adds their sum to the task loss while training and logs each.
 For inputs listed in `variant.unfrozen` the engine runs that encoder (harness.encoders) inside the training step on
-decoded media and hands the model its padded outputs in the same form; the model never sees the difference.
+decoded media and hands the model its padded outputs in the same form; the model never sees the difference. A text
+input under "centred" sampling is then its window's token ids, the encoder's hidden state at the `[ATTENTION]` token
+(whose embedding row trains with it) reaching the model as the same [B, 1, D] vector the frozen path caches. Such
+encoders train at `encoder_lr` until `encoder_freeze_epoch`.
 
 Input names. A name in `variant.inputs` is one of
 - an encoder name (harness.encoders), e.g. "wav2vec2-vad": the same encoder under every preset;
@@ -92,6 +95,9 @@ class Hyper:
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
     max_frames: int | None = None  # vision cut (hallmen2025 EMI: first 400 frames)
     encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
+    # the epoch (1-based) from which the unfrozen encoders stop training, the head going on (hallmen2025's code: 30);
+    # None = they train every epoch
+    encoder_freeze_epoch: int | None = None
     label_smoothing: float = 0.0  # "ce" only, in [0, 1)
     focal_gamma: float = 0.0  # "ce" only: focal loss exponent (0 = plain cross-entropy), >= 0
     focal_alpha: float = 1.0  # "ce" only: constant weight of the (focal) cross-entropy term, > 0
@@ -147,6 +153,11 @@ class Hyper:
         if self.epoch_sampling == "balanced-segments" and self.sampling != "centred":
             raise ValueError(f"Hyper.epoch_sampling 'balanced-segments' draws frames of label segments: it needs "
                              f"sampling 'centred', found {self.sampling!r}")
+        if self.encoder_freeze_epoch is not None and self.encoder_freeze_epoch < 1:
+            raise ValueError(f"Hyper.encoder_freeze_epoch must be >= 1 (or null: never), found "
+                             f"{self.encoder_freeze_epoch}")
+        if self.encoder_lr is not None and not self.encoder_lr > 0:
+            raise ValueError(f"Hyper.encoder_lr must be > 0 (or null: the head's lr), found {self.encoder_lr}")
         if self.frame_step < 1:
             raise ValueError(f"Hyper.frame_step must be >= 1, found {self.frame_step}")
 

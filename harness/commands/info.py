@@ -1,7 +1,9 @@
 """`abaw-bench info`: what a system variant consumes and how big it is, without downloading anything.
 
 The head is built with random weights on the meta device (no memory, no download) from the preset's input widths;
-unfrozen encoders are counted the same way (`harness.encoders.build_random`).
+unfrozen encoders are counted the same way (`harness.encoders.build_random`), as they train (`make_trainable`: a text
+encoder without its unread pooler; under centred sampling with the [ATTENTION] token's embedding row, added when the
+vocabulary has no free row). `trainable_parameters` is the head's plus every fine-tuned encoder's.
 """
 
 from __future__ import annotations
@@ -87,10 +89,21 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
     encoders = {}
     for entry in inputs:
         if entry["unfrozen"]:
-            built = build_random(entry["encoder"], preset, device="meta")
-            encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": _count(built.model)}
+            built = build_random(entry["encoder"], preset, device="meta").make_trainable()
+            count = _count(built.model)
+            encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": count}
+            if built.info.modality == "text" and hyper.sampling == "centred":
+                from abaw_bench.harness.encoders.text import transformer_of
+                from abaw_bench.harness.features.text_windows import ATTENTION_TOKEN, marker_rows_added
+
+                rows, width = transformer_of(built.model).get_input_embeddings().weight.shape
+                added = marker_rows_added(int(rows), built.tokenizer) * int(width)
+                encoders[entry["name"]].update(trainable_parameters=count + added, marker_token=ATTENTION_TOKEN,
+                                               marker_parameters_added=added)
+    total = _count(head) + sum(encoder["trainable_parameters"] for encoder in encoders.values())
     return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
-            "inputs": inputs, "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
+            "inputs": inputs, "trainable_parameters": total,
+            "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
             "unfrozen_encoders": encoders, "hyper": asdict(hyper),
             "recipes": {name: dict(overrides) for name, overrides in spec.recipes.get(task, {}).items()},
             "notes": list(variant.notes), "train_splits": list(variant.train_splits),
@@ -117,8 +130,11 @@ def run(args: argparse.Namespace) -> int:
     for layer in info["head"]["layers"]:
         print(f"  {layer['name']:<32} {layer['repr']:<60} {layer['parameters']:>12,}")
     for name, encoder in info["unfrozen_encoders"].items():
+        marker = f", the {encoder['marker_token']} token's embedding row included" if "marker_token" in encoder \
+            else ""
         print(f"unfrozen encoder {name} ({encoder['encoder']}): {encoder['trainable_parameters']:,} trainable "
-              "parameters")
+              f"parameters (fine-tuned with the head{marker})")
+    print(f"trainable in all: {info['trainable_parameters']:,} parameters")
     print("hyper-parameters:")
     for key, value in info["hyper"].items():
         print(f"  {key:<24} {value}")

@@ -51,6 +51,11 @@ def minilm_dir() -> Path:
     return Path(get_model_path())
 
 
+def transformer_of(model: torch.nn.Module) -> Any:
+    """The transformers model inside a text encoder's module (a sentence-transformers pipeline wraps it in module 0)."""
+    return model if hasattr(model, "get_input_embeddings") else model[0].auto_model
+
+
 class TextEncoder(TorchEncoder):
     """A transcript string → [1, D]. Tokenised per item in `prepare`, padded with a mask in `collate`."""
 
@@ -70,6 +75,16 @@ class TextEncoder(TorchEncoder):
         if self.architecture_code is not None:
             params["architecture_code"] = self.architecture_code
         return params
+
+    def make_trainable(self) -> TextEncoder:
+        """`TorchEncoder.make_trainable`, and the transformer's pooler removed: neither pooling here (CLS of the last
+        hidden state, sentence-transformers' mean) reads its output, and under DistributedDataParallel a parameter
+        that gets no gradient stops the run."""
+        super().make_trainable()
+        transformer = transformer_of(self.model)
+        if getattr(transformer, "pooler", None) is not None:
+            transformer.pooler = None
+        return self
 
     def prepare(self, media: str) -> dict[str, list[int]]:
         if not isinstance(media, str):

@@ -14,9 +14,16 @@ For a label frame t (seconds: frame / fps) and a span S (hallmen2025: 20 s):
 3. At most 128 tokens (the encoder's specials and the marker included): a longer window loses words from both ends,
    the word farther in time from t first, so the marker always stays inside.
 4. The vector is the encoder's last hidden state at the marker token. The token is added to the tokenizer and the
-   input embedding matrix is resized when it has no free row. As the encoder stays frozen here (its outputs are
-   cached; the authors fine-tuned it with the head), the marker's embedding row is never learned: it is set to the mean
-   of the vocabulary's embeddings, a deterministic, neutral starting point whose hidden state the context shapes.
+   input embedding matrix is resized when it has no free row; the marker's row starts at the mean of the vocabulary's
+   embeddings, a deterministic, neutral starting point (the authors' `resize_token_embeddings` drew it at random; in
+   current transformers from a normal around that same mean).
+
+Two ways to serve the windows, one selection of words:
+- frozen (`build_text_windows`, a row's `-frozen` variant): every distinct window is encoded once and its vector
+  cached, so the marker's row is never learned;
+- fine-tuned (`build_token_windows` + `MarkerTextEncoder`, the authors' setting): a sample carries its window's token
+  ids and the marker's position, and the encoder (the marker's embedding row included) runs and trains with the head
+  inside the training step (harness.train.engine.TrainableModel).
 
 Encodings are cached by window content (the words before and after the marker): the same content encodes once per
 build (frames inside one silence or one word share it), and on disk under `cache_home()/features/<task>/
@@ -206,9 +213,44 @@ def trim_window(bounds: WindowBounds, times: np.ndarray, token_counts: np.ndarra
 
 # --------------------------------------------------------------------------------------------------- the encoder
 
+def add_marker(model: Any, tokenizer: Any) -> int:
+    """Add the marker token to `tokenizer` and give it an embedding row of `model` (resized when the matrix has no
+    free row) set to the mean of the vocabulary's rows; returns its id. The caller's RNG is left untouched."""
+    import torch
+    from abaw_bench.harness.encoders._common import seeded
+
+    tokenizer.add_tokens([ATTENTION_TOKEN], special_tokens=True)
+    token_id = int(tokenizer.convert_tokens_to_ids(ATTENTION_TOKEN))
+    with torch.no_grad(), seeded():  # resizing draws (then discards) a random row
+        if model.get_input_embeddings().weight.shape[0] <= token_id:
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        embeddings = model.get_input_embeddings().weight
+        embeddings[token_id] = embeddings[:token_id].mean(dim=0)
+    return token_id
+
+
+def marker_rows_added(vocabulary_rows: int, tokenizer: Any) -> int:
+    """How many embedding rows `add_marker` adds to a matrix of `vocabulary_rows` rows (0 when a free row exists)."""
+    known = tokenizer.convert_tokens_to_ids(ATTENTION_TOKEN) if ATTENTION_TOKEN in tokenizer.get_vocab() else None
+    token_id = known if known is not None else len(tokenizer)
+    return max(0, token_id + 1 - vocabulary_rows)
+
+
+def tokenize_windows(tokenizer: Any, token_id: int, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+    """(token ids with the encoder's specials, the marker's position in them) per window text."""
+    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    positions = []
+    for text, row in zip(texts, ids, strict=True):
+        found = [i for i, token in enumerate(row) if token == token_id]
+        if len(found) != 1 or len(row) > MAX_TOKENS:
+            raise RuntimeError(f"window {text[:80]!r}: {len(found)} marker tokens in {len(row)} tokens")
+        positions.append(found[0])
+    return ids, positions
+
+
 @dataclass
 class _MarkerEncoder:
-    """A text encoder's transformer and tokenizer with the marker token added."""
+    """A frozen text encoder's transformer and tokenizer with the marker token added."""
 
     name: str
     preset: str
@@ -233,31 +275,28 @@ class _MarkerEncoder:
 _LOADED: dict[tuple[Any, ...], _MarkerEncoder] = {}  # the last encoder built, reused by the next build in this process
 
 
+def _check_text_encoder(name: str) -> None:
+    from abaw_bench.harness.encoders import encoder_info
+
+    if encoder_info(name).modality != "text":
+        raise AbawError(f"encoder {name!r} is not a text encoder; centred text windows need one")
+
+
 def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str, dtype: str,
                     trust_remote_code: bool) -> _MarkerEncoder:
     key = (name, preset, str(weights), device, dtype, trust_remote_code)
     if key in _LOADED:
         return _LOADED[key]
-    import torch
-    from abaw_bench.harness.encoders import encoder_info, load_encoder
-    from abaw_bench.harness.encoders._common import seeded
+    from abaw_bench.harness.encoders import load_encoder
+    from abaw_bench.harness.encoders.text import transformer_of
 
-    if encoder_info(name).modality != "text":
-        raise AbawError(f"encoder {name!r} is not a text encoder; centred text windows need one")
+    _check_text_encoder(name)
     encoder = load_encoder(name, preset, weights=weights, device=device, dtype=dtype,
                            trust_remote_code=trust_remote_code)
     fingerprint = encoder.fingerprint()  # of the published weights, before the marker row is added
-    model = encoder.model
-    if not hasattr(model, "get_input_embeddings"):  # a sentence-transformers pipeline: module 0 wraps the transformer
-        model = model[0].auto_model
+    model = transformer_of(encoder.model)
     tokenizer = encoder.tokenizer
-    tokenizer.add_tokens([ATTENTION_TOKEN], special_tokens=True)
-    token_id = int(tokenizer.convert_tokens_to_ids(ATTENTION_TOKEN))
-    with torch.no_grad(), seeded():  # resizing draws (then discards) a random row: keep the caller's RNG untouched
-        if model.get_input_embeddings().weight.shape[0] <= token_id:
-            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        embeddings = model.get_input_embeddings().weight
-        embeddings[token_id] = embeddings[:token_id].mean(dim=0)
+    token_id = add_marker(model, tokenizer)
     model.eval().to(device)
     recipe = {"version": RECIPE_VERSION, "encoder": name, "preset": preset, "fingerprint": fingerprint,
               "token": ATTENTION_TOKEN, "token_embedding": "mean of the vocabulary embeddings",
@@ -268,17 +307,73 @@ def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] |
     return _LOADED[key]
 
 
+class MarkerTextEncoder:
+    """A text encoder fine-tuned with the head on centred windows (hallmen2025 BAH as the authors trained it).
+
+    Built fresh for each run (never shared with the frozen path's cache): `model` is the transformer with the marker
+    token added, every parameter trainable, the marker's embedding row included; `collate` pads the samples' token ids
+    (`TokenWindows`), `forward` returns each sample's last hidden state at its marker, [1, D] in fp32. Under a
+    bf16/fp16 run the trainer's autocast covers the encoder (weights stay fp32).
+    """
+
+    def __init__(self, name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str,
+                 trust_remote_code: bool, download_root: str | os.PathLike[str] | None = None) -> None:
+        from abaw_bench.harness.encoders import load_encoder
+        from abaw_bench.harness.encoders.text import transformer_of
+
+        _check_text_encoder(name)
+        # trainable: every parameter requires grad and the unread pooler is gone (TextEncoder.make_trainable)
+        encoder = load_encoder(name, preset, weights=weights, device=device, trust_remote_code=trust_remote_code,
+                               download_root=download_root, trainable=True)
+        self.info = encoder.info
+        self.fingerprint_value = encoder.fingerprint()  # of the published weights, before the marker row is added
+        self.weights_source, self.is_random, self.device = encoder.weights_source, encoder.is_random, encoder.device
+        self.model = transformer_of(encoder.model)
+        self.tokenizer = encoder.tokenizer
+        self.token_id = add_marker(self.model, self.tokenizer)
+        self.model.to(device).requires_grad_(True)
+        self.pad_id = int(self.tokenizer.pad_token_id)
+
+    @property
+    def output_dim(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    def fingerprint(self) -> str:
+        return self.fingerprint_value
+
+    def marker_embedding(self) -> Any:
+        """The marker token's current input embedding row (a view of the trained matrix)."""
+        return self.model.get_input_embeddings().weight[self.token_id]
+
+    def collate(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        length = max(len(sample["input_ids"]) for sample in samples)
+        input_ids = torch.full((len(samples), length), self.pad_id, dtype=torch.int64)
+        attention_mask = torch.zeros((len(samples), length), dtype=torch.int64)
+        for row, sample in enumerate(samples):
+            count = len(sample["input_ids"])
+            input_ids[row, :count] = torch.as_tensor(sample["input_ids"], dtype=torch.int64)
+            attention_mask[row, :count] = 1
+        markers = torch.tensor([sample["marker"] for sample in samples], dtype=torch.int64)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "marker": markers}
+
+    def forward(self, batch: dict[str, Any]) -> list[Any]:
+        import torch
+
+        hidden = self.model(input_ids=batch["input_ids"].to(self.device, non_blocking=True),
+                            attention_mask=batch["attention_mask"].to(self.device, non_blocking=True)
+                            ).last_hidden_state
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        at = hidden[rows, batch["marker"].to(hidden.device, non_blocking=True)].float()
+        return list(at[:, None, :])
+
+
 def _encode(encoder: _MarkerEncoder, texts: Sequence[str], batch_size: int, bar: Any) -> np.ndarray:
     """[len(texts), D] hidden states at the marker, in `texts` order (batched by token length)."""
     import torch
 
-    ids = encoder.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-    positions = []
-    for text, row in zip(texts, ids, strict=True):
-        found = [i for i, token in enumerate(row) if token == encoder.token_id]
-        if len(found) != 1 or len(row) > MAX_TOKENS:
-            raise RuntimeError(f"window {text[:80]!r}: {len(found)} marker tokens in {len(row)} tokens")
-        positions.append(found[0])
+    ids, positions = tokenize_windows(encoder.tokenizer, encoder.token_id, texts)
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
     order = np.argsort([len(row) for row in ids], kind="stable")
     with torch.inference_mode(), encoder.autocast():
@@ -329,17 +424,11 @@ def _write_shard(directory: Path, keys: list[bytes], vectors: np.ndarray) -> Non
 # --------------------------------------------------------------------------------------------------- the source
 
 @dataclass
-class TextWindows:
-    """The text input of centred sampling: `window(item_id, frame)` → [1, D], precomputed for the requested frames."""
+class _WindowRows:
+    """Which window each requested frame reads: `rows[item id][frame]` indexes the per-content arrays."""
 
-    dim: int
-    vectors: np.ndarray  # [M, D] float32, one row per distinct window content
-    texts: list[str]  # [M] the window text with the marker, for logs and checks
-    rows: dict[str, np.ndarray]  # item id -> [max requested frame + 1] int64 row into `vectors`, -1 = not requested
-    fingerprint: str  # of the encoder recipe (weights, marker token, limits)
-    weights_source: str
-    is_random: bool
-    stats: dict[str, Any] = field(default_factory=dict)
+    texts: list[str]  # [M] the window text with the marker, one per distinct window content
+    rows: dict[str, np.ndarray]  # item id -> [max requested frame + 1] int64 row, -1 = not requested
 
     def _row(self, item_id: str, frame: int) -> int:
         rows = self.rows.get(item_id)
@@ -350,12 +439,40 @@ class TextWindows:
             raise AbawError(f"no text window was built for frame {frame} of item {item_id[:120]!r}")
         return row
 
+    def window_text(self, item_id: str, frame: int) -> str:
+        return self.texts[self._row(item_id, frame)]
+
+
+@dataclass
+class TextWindows(_WindowRows):
+    """The frozen text input of centred sampling: `window(item_id, frame)` → [1, D], precomputed for the requested
+    frames."""
+
+    dim: int = 0
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # [M, D] float32
+    fingerprint: str = ""  # of the encoder recipe (weights, marker token, limits)
+    weights_source: str = ""
+    is_random: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+
     def window(self, item_id: str, frame: int) -> np.ndarray:
         row = self._row(item_id, frame)
         return self.vectors[row:row + 1]
 
-    def window_text(self, item_id: str, frame: int) -> str:
-        return self.texts[self._row(item_id, frame)]
+
+@dataclass
+class TokenWindows(_WindowRows):
+    """The fine-tuned text input of centred sampling, in the engine's prepared-input form (picklable for DataLoader
+    workers): `(item_id, frames)` → the token ids of the window centred on `frames[0]` and the marker's position in
+    them, which `MarkerTextEncoder.collate` batches."""
+
+    input_ids: list[np.ndarray] = field(default_factory=list)  # [M] int32 token ids, the encoder's specials included
+    markers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [M] the marker's position
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, item_id: str, frames: np.ndarray) -> dict[str, Any]:
+        row = self._row(item_id, int(frames[0]))
+        return {"input_ids": self.input_ids[row], "marker": int(self.markers[row])}
 
 
 def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset: str, *,
@@ -403,6 +520,97 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
     return words, {"dataset": len(items) - len(missing), "asr": len(missing)}
 
 
+@dataclass
+class _Selection:
+    """The distinct window contents of a build and which one every requested frame reads."""
+
+    contents: list[tuple[tuple[str, ...], tuple[str, ...]]]  # (words before the marker, words after it)
+    rows: dict[str, np.ndarray]
+    stats: dict[str, Any]
+
+    @property
+    def texts(self) -> list[str]:
+        return [" ".join([*before, ATTENTION_TOKEN, *after]) for before, after in self.contents]
+
+
+def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], transcript_source: str,
+            fps: float | Mapping[str, float], span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
+            device: str, dtype: str, data_root: str | os.PathLike[str] | None,
+            asr_weights: str | os.PathLike[str] | None, download_root: str | os.PathLike[str] | None,
+            num_workers: int | None, progress: bool) -> _Selection:
+    """The words of every requested frame's window, cut to MAX_TOKENS with `tokenizer` (module docstring, 1-3)."""
+    rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
+    for item_id in frames_by_item:
+        rate = rates.get(item_id)
+        if rate is None or not rate > 0 or not span_seconds > 0:
+            raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {rate} for item "
+                            f"{item_id[:120]!r}, span {span_seconds}")
+    by_id = {item.id: item for item in items}
+    unknown = [item_id for item_id in frames_by_item if item_id not in by_id]
+    if unknown:
+        raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
+    wanted_items = [by_id[item_id] for item_id in frames_by_item]
+    words_by_item, sources = _item_words(task, wanted_items, transcript_source, preset,
+                                         data_root=Path(data_root) if data_root is not None else None,
+                                         asr_weights=asr_weights, download_root=download_root, device=device,
+                                         dtype=dtype, num_workers=num_workers, progress=progress)
+    budget = MAX_TOKENS - tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
+    contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> its row
+    rows: dict[str, np.ndarray] = {}
+    requested = trimmed = 0
+    for item in wanted_items:
+        item_words = sorted(words_by_item[item.id], key=lambda word: word.time)
+        item_texts = [word.text for word in item_words]
+        times = np.array([word.time for word in item_words], dtype=np.float64)
+        token_ids = tokenizer(item_texts, add_special_tokens=False)["input_ids"] if item_texts else []
+        counts = np.array([len(ids) for ids in token_ids], dtype=np.int64)
+        frames = np.unique(np.asarray(frames_by_item[item.id], dtype=np.int64))
+        if len(frames) and frames[0] < 0:
+            raise AbawError(f"item {item.id[:120]!r}: frame {int(frames[0])} requested; frames are 0-based")
+        item_rows = np.full(int(frames[-1]) + 1 if len(frames) else 0, -1, dtype=np.int64)
+        centres = frames / rates[item.id]
+        seen: dict[WindowBounds, int] = {}  # consecutive frames mostly share their words: look each bounds up once
+        for frame, centre, bounds in zip(frames.tolist(), centres.tolist(), select_windows(times, centres,
+                                                                                          span_seconds), strict=True):
+            if bounds in seen:
+                item_rows[frame] = seen[bounds]
+                continue
+            fitted = trim_window(bounds, times, counts, centre, budget)  # trimming depends on the centre: not shared
+            content = (tuple(item_texts[fitted.first:fitted.marker]), tuple(item_texts[fitted.marker:fitted.stop]))
+            item_rows[frame] = contents.setdefault(content, len(contents))
+            if fitted == bounds:
+                seen[bounds] = int(item_rows[frame])
+            else:
+                trimmed += 1
+        requested += len(frames)
+        rows[item.id] = item_rows
+    stats = {"items": len(wanted_items), "frames": requested, "distinct_windows": len(contents),
+             "trimmed_to_max_tokens": trimmed, "words_from": sources}
+    return _Selection(list(contents), rows, stats)
+
+
+def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, items: Sequence[Item],
+                        transcript_source: str, fps: float | Mapping[str, float], span_seconds: float,
+                        frames_by_item: Mapping[str, Sequence[int]], *, dtype: str = "auto",
+                        data_root: str | os.PathLike[str] | None = None,
+                        asr_weights: str | os.PathLike[str] | None = None,
+                        download_root: str | os.PathLike[str] | None = None, num_workers: int | None = None,
+                        progress: bool = True) -> TokenWindows:
+    """The fine-tuned path's windows: the same words as `build_text_windows`, tokenised for `encoder` (its tokenizer
+    carries the marker) and held as token ids, one entry per distinct window content. Nothing is encoded here; the
+    arguments are `build_text_windows`'s (`dtype` is the asr's compute precision when words must be transcribed)."""
+    from abaw_bench.harness.train.precision import resolve_dtype
+
+    selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
+                        device=encoder.device, dtype=resolve_dtype(dtype, encoder.device), data_root=data_root,
+                        asr_weights=asr_weights, download_root=download_root, num_workers=num_workers,
+                        progress=progress)
+    texts = selection.texts
+    ids, positions = tokenize_windows(encoder.tokenizer, encoder.token_id, texts) if texts else ([], [])
+    return TokenWindows(texts, selection.rows, [np.asarray(row, dtype=np.int32) for row in ids],
+                        np.asarray(positions, dtype=np.int64), selection.stats)
+
+
 def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
                        fps: float | Mapping[str, float], span_seconds: float,
                        frames_by_item: Mapping[str, Sequence[int]], *,
@@ -428,57 +636,14 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     from abaw_bench.harness.train import distributed
     from abaw_bench.harness.train.precision import resolve_dtype
 
-    rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
-    for item_id in frames_by_item:
-        rate = rates.get(item_id)
-        if rate is None or not rate > 0 or not span_seconds > 0:
-            raise AbawError(f"text windows need fps > 0 and a span > 0 s, found fps {rate} for item "
-                            f"{item_id[:120]!r}, span {span_seconds}")
-    by_id = {item.id: item for item in items}
-    unknown = [item_id for item_id in frames_by_item if item_id not in by_id]
-    if unknown:
-        raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
-    wanted_items = [by_id[item_id] for item_id in frames_by_item]
     context = distributed.setup(device)
     dtype = resolve_dtype(dtype, device)
     encoder = _marker_encoder(encoder_name, preset, weights=weights, device=device, dtype=dtype,
                               trust_remote_code=trust_remote_code)
-    words_by_item, sources = _item_words(task, wanted_items, transcript_source, preset,
-                                         data_root=Path(data_root) if data_root is not None else None,
-                                         asr_weights=asr_weights, download_root=download_root, device=device,
-                                         dtype=dtype, num_workers=num_workers, progress=progress)
-    budget = MAX_TOKENS - encoder.tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
-    contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> row of `vectors`
-    rows: dict[str, np.ndarray] = {}
-    requested = trimmed = 0
-    for item in wanted_items:
-        item_words = sorted(words_by_item[item.id], key=lambda word: word.time)
-        item_texts = [word.text for word in item_words]
-        times = np.array([word.time for word in item_words], dtype=np.float64)
-        token_ids = encoder.tokenizer(item_texts, add_special_tokens=False)["input_ids"] if item_texts else []
-        counts = np.array([len(ids) for ids in token_ids], dtype=np.int64)
-        frames = np.unique(np.asarray(frames_by_item[item.id], dtype=np.int64))
-        if len(frames) and frames[0] < 0:
-            raise AbawError(f"item {item.id[:120]!r}: frame {int(frames[0])} requested; frames are 0-based")
-        item_rows = np.full(int(frames[-1]) + 1 if len(frames) else 0, -1, dtype=np.int64)
-        centres = frames / rates[item.id]
-        seen: dict[WindowBounds, int] = {}  # consecutive frames mostly share their words: look each bounds up once
-        for frame, centre, bounds in zip(frames.tolist(), centres.tolist(), select_windows(times, centres,
-                                                                                          span_seconds), strict=True):
-            if bounds in seen:
-                item_rows[frame] = seen[bounds]
-                continue
-            fitted = trim_window(bounds, times, counts, centre, budget)  # trimming depends on the centre: not shared
-            content = (tuple(item_texts[fitted.first:fitted.marker]), tuple(item_texts[fitted.marker:fitted.stop]))
-            item_rows[frame] = contents.setdefault(content, len(contents))
-            if fitted == bounds:
-                seen[bounds] = int(item_rows[frame])
-            else:
-                trimmed += 1
-        requested += len(frames)
-        rows[item.id] = item_rows
-
-    content_list = list(contents)
+    selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
+                        device=device, dtype=dtype, data_root=data_root, asr_weights=asr_weights,
+                        download_root=download_root, num_workers=num_workers, progress=progress)
+    content_list = selection.contents
     keys = [_content_key(encoder.digest, content) for content in content_list]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir(task, encoder)
     if context.is_main and not (directory / "cache.json").is_file():
@@ -492,7 +657,7 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
             vectors[index] = cached[key]
         else:
             todo.append(index)
-    texts = [" ".join([*before, ATTENTION_TOKEN, *after]) for before, after in content_list]
+    texts = selection.texts
     shards = [todo[start:start + SHARD_WINDOWS] for start in range(0, len(todo), SHARD_WINDOWS)]
     mine = shards[context.rank::context.world_size]
     with reporter(sum(map(len, mine)), f"text windows {encoder_name}/{preset} {task}", unit="window",
@@ -511,9 +676,7 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
                             f"{texts[lost[0]][:80]!r}); is the cache directory shared by every rank?")
         for index in others:
             vectors[index] = found[keys[index]]
-    stats = {"items": len(wanted_items), "frames": requested, "distinct_windows": len(keys),
-             "from_cache": len(keys) - len(todo), "encoded": len(todo),
-             "encoded_by_this_rank": sum(map(len, mine)), "trimmed_to_max_tokens": trimmed, "dtype": dtype,
-             "words_from": sources, "cache_dir": str(directory)}
-    return TextWindows(encoder.dim, vectors, texts, rows, encoder.digest[:16], encoder.weights_source,
-                       encoder.is_random, stats)
+    stats = {**selection.stats, "from_cache": len(keys) - len(todo), "encoded": len(todo),
+             "encoded_by_this_rank": sum(map(len, mine)), "dtype": dtype, "cache_dir": str(directory)}
+    return TextWindows(texts, selection.rows, dim=encoder.dim, vectors=vectors, fingerprint=encoder.digest[:16],
+                       weights_source=encoder.weights_source, is_random=encoder.is_random, stats=stats)

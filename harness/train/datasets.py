@@ -87,13 +87,15 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
     alignment = {name: _alignment(builder, hyper, name) for name in builder.variant.inputs}
     frame_rates, timing_notes = video_timings(task, items, grid_split, "+".join(splits)) \
         if hyper.sampling == "centred" else ({}, [])
+    prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
     for name in builder.variant.inputs:
-        if alignment[name].kind == "window":
+        if alignment[name].kind == "window" and name in builder.encoders:  # fine-tuned: token ids per sample
+            prepared[name] = builder.token_windows(name, items, grid_split, hyper, frame_rates)
+        elif alignment[name].kind == "window":  # frozen: the cached vector per sample
             features = {**features, name: builder.window_source(name, items, grid_split, hyper, frame_rates)}
     samples = _samples(grid_split, hyper, training=training)
     if not samples:
         raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")
-    prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
     dataset = FrameDataset(grid_split, hyper.sampling, samples, features, alignment,
                            window=hyper.window or 1, frame_rates=frame_rates, prepared=prepared)
     groups = [task.parse_frame_id(row_id)[0] for row_id in row_ids]

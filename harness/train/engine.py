@@ -83,14 +83,29 @@ class TrainableModel(nn.Module):
         self.head = head
         self._encoders = dict(encoders or {})
         self.encoders = nn.ModuleDict({_module_key(name): enc.model for name, enc in self._encoders.items()})
+        self.encoders_frozen = False
+
+    def freeze_encoders(self) -> None:
+        """Stop fine-tuning the encoders (a row's `encoder_freeze_epoch`): no gradient and eval mode (no dropout)
+        from now on, as the authors' `requires_grad = False` + `.eval()`; the head keeps training."""
+        self.encoders.requires_grad_(False)
+        self.encoders.eval()
+        self.encoders_frozen = True
+
+    def train(self, mode: bool = True) -> TrainableModel:
+        super().train(mode)
+        if self.encoders_frozen:
+            self.encoders.eval()
+        return self
 
     def forward(self, features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                 prepared: Mapping[str, Any]) -> torch.Tensor:
         inputs = dict(features)
-        for name, encoder in self._encoders.items():
-            outputs = encoder.forward(prepared[name])
-            padded, lengths = pad_sequences(outputs)
-            inputs[name] = (padded, lengths.to(padded.device))
+        with torch.no_grad() if self.encoders_frozen else contextlib.nullcontext():
+            for name, encoder in self._encoders.items():
+                outputs = encoder.forward(prepared[name])
+                padded, lengths = pad_sequences(outputs)
+                inputs[name] = (padded, lengths.to(padded.device))
         return self.head(inputs)
 
 
@@ -112,6 +127,7 @@ class FitSettings:
     optimizer: str = "adamw"
     loss_options: Mapping[str, Any] = field(default_factory=dict)  # the Hyper's LOSS_OPTIONS fields, for get_loss
     encoder_lr: float | None = None
+    encoder_freeze_epoch: int | None = None  # from this epoch on the unfrozen encoders stop training; None: never
     grad_clip_value: float | None = None
     grad_clip_norm: float | None = None
     early_stopping_patience: int | None = None
@@ -368,6 +384,7 @@ class Trainer:
             if result.stopped_early:
                 break
             started = time.perf_counter()
+            self._freeze_encoders_at(epoch)
             train_sampler.set_epoch(epoch)
             trained = self._train_epoch(train_loader, scheduler if per_step else None, epoch, result.best_metric)
             entry: dict[str, Any] = {"epoch": epoch, "train_loss": trained["train_loss"],
@@ -403,6 +420,25 @@ class Trainer:
                 self._save(epoch, scheduler, result, bad_epochs, improved, rng_states)
             barrier(self.context)
         return result
+
+    def _freeze_encoders_at(self, epoch: int) -> None:
+        """From `encoder_freeze_epoch` on (also when a resumed run starts past it), the encoders stop training.
+
+        Under DDP the model is wrapped anew: the old wrapper's reducer expects a gradient for every parameter that
+        required one when it was built, so its hooks are removed first and the new wrapper covers only the head.
+        Every rank reaches the same epoch, so the new wrapper's construction (a collective) happens on all of them.
+        """
+        freeze_at = self.settings.encoder_freeze_epoch
+        if freeze_at is None or epoch < freeze_at or self.model.encoders_frozen or not len(self.model.encoders):
+            return
+        self.model.freeze_encoders()
+        if isinstance(self.wrapped, DistributedDataParallel):
+            self.wrapped._remove_autograd_hooks()
+            trainable = any(p.requires_grad for p in self.model.parameters())
+            self.wrapped = DistributedDataParallel(self.model) if trainable else self.model
+        if self.context.is_main and self.settings.progress:
+            print(f"[abaw-bench] epoch {epoch}: the fine-tuned encoders are frozen from here on "
+                  "(encoder_freeze_epoch)", file=sys.stderr)
 
     def _evaluate_as_built(self, val_loader: DataLoader | None, score: Callable[[np.ndarray], MetricResult] | None,
                            result: FitResult) -> FitResult:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.systems import Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import DATASET_TRANSCRIPT, Hyper, SystemSpec, Variant
 from abaw_bench.harness.tasks.base import Item
 from abaw_bench.harness.train import distributed
 from abaw_bench.harness.train.config import RunConfig
@@ -95,21 +95,37 @@ class InputBuilder:
             raise AbawError(f"video {missing[0][:120]!r} has no face-crop folder to decode for input {name!r}")
         return _FaceRowsLoader(folders, encoder.prepare)
 
+    def _window_request(self, name: str, grids: Any, hyper: Hyper) -> tuple[str, dict[str, list[int]], dict]:
+        """(transcript source, the frames the sampler visits per item, the asr keywords) for a centred text input."""
+        transcript = self.spec.transcript_for(self.task, name, self.config.preset)
+        frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
+        asr = {"dtype": self.config.precision, "num_workers": self.config.num_workers or None,  # as every extraction
+               "progress": self.config.progress and self.context.is_main, "data_root": self.data_root,
+               "asr_weights": self.config.weights.get(transcript or ""),
+               "download_root": self.config.download_root}
+        return transcript, frames_by_item, asr
+
+    def token_windows(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
+                      frame_rates: dict[str, float]) -> Any:
+        """A fine-tuned text input under centred sampling: the token ids of the words around every frame the sampler
+        visits (the same words `window_source` encodes), for the encoder to run inside the training step."""
+        from abaw_bench.harness.features.text_windows import build_token_windows
+
+        transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
+        return build_token_windows(self.task, self.encoders[name], self.config.preset, items, transcript,
+                                   frame_rates, hyper.centred_seconds[name], frames_by_item, **asr)
+
     def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
                       frame_rates: dict[str, float]) -> Any:
-        """A text input under centred sampling: the encoded words around every frame the sampler visits, each frame
-        at frame / (its video's `frame_rates`) seconds."""
+        """A frozen text input under centred sampling: the encoded words around every frame the sampler visits, each
+        frame at frame / (its video's `frame_rates`) seconds."""
         from abaw_bench.harness.features.text_windows import build_text_windows
 
         encoder_name = self.encoder_name(name)
-        transcript = self.spec.transcript_for(self.task, name, self.config.preset)
-        frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
+        transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
         source = build_text_windows(
             self.task, encoder_name, self.config.preset, items, transcript, frame_rates, hyper.centred_seconds[name],
-            frames_by_item, **load_request(self.config, encoder_name), device=str(self.context.device),
-            dtype=self.config.precision, num_workers=self.config.num_workers or None,  # as every extraction
-            progress=self.config.progress and self.context.is_main, data_root=self.data_root,
-            asr_weights=self.config.weights.get(transcript or ""))
+            frames_by_item, **{**load_request(self.config, encoder_name), **asr}, device=str(self.context.device))
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})
@@ -124,12 +140,23 @@ class InputBuilder:
 
         encoder_name = self.encoder_name(name)
         modality = encoder_info(encoder_name).modality
-        options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds else {}
-        # trainable: every parameter requires grad and layerdrop is off, so DDP never meets a skipped layer
-        encoder = load_encoder(encoder_name, self.config.preset, **load_request(self.config, encoder_name),
-                               device=str(self.context.device), trainable=True, **options)
+        if modality == "text" and self.hyper.sampling == "centred":
+            from abaw_bench.harness.features.text_windows import MarkerTextEncoder
+
+            # the encoder with the [ATTENTION] token added, trained with its embedding row (token windows per sample)
+            encoder: Any = MarkerTextEncoder(encoder_name, self.config.preset,
+                                             **load_request(self.config, encoder_name),
+                                             device=str(self.context.device))
+            marker = {"marker_token": "[ATTENTION], its embedding row learned (starts at the vocabulary mean)"}
+        else:
+            options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds \
+                else {}
+            # trainable: every parameter requires grad and layerdrop is off, so DDP never meets a skipped layer
+            encoder = load_encoder(encoder_name, self.config.preset, **load_request(self.config, encoder_name),
+                                   device=str(self.context.device), trainable=True, **options)
+            marker = {}
         self.provenance[name] = {"encoder": encoder_name, "fingerprint": encoder.fingerprint(), "unfrozen": True,
-                                 "weights": encoder.weights_source, "random_weights": encoder.is_random}
+                                 "weights": encoder.weights_source, "random_weights": encoder.is_random, **marker}
         return encoder
 
     def sources(self, split: str,
@@ -144,7 +171,8 @@ class InputBuilder:
                 continue  # served per sample by the word windows around each frame (window_source), not per item
             if name in self.encoders:
                 encoder = self.encoders[name]
-                prepared[name] = PreparedSource(_media_loader(items, encoder.info.modality, self.hyper),
+                asr_paths = self._asr_transcripts(name, split, items) if encoder.info.modality == "text" else {}
+                prepared[name] = PreparedSource(_media_loader(items, encoder.info.modality, self.hyper, asr_paths),
                                                 encoder.prepare)
                 dims[name] = encoder.output_dim
             elif encoder_name.startswith(PROVIDED_PREFIX):
@@ -161,6 +189,15 @@ class InputBuilder:
                                                   "weights": store.summary.get("weights", "unknown"),
                                                   "random_weights": bool(store.summary.get("random_weights"))})
         return features, prepared, dims
+
+    def _asr_transcripts(self, name: str, split: str, items: list[Item]) -> dict[str, Path]:
+        """A fine-tuned text input's transcripts for the items without a dataset transcript: the cached output of the
+        role's asr encoder (extracted now if missing), as the frozen path's extraction reads them."""
+        transcript = self.spec.transcript_for(self.task, name, self.config.preset)
+        if transcript in (None, DATASET_TRANSCRIPT) or all("transcript" in item.media for item in items):
+            return {}
+        store = self._store(transcript, split)
+        return {item.id: store.path(item.id) for item in items if "transcript" not in item.media}
 
     def _store(self, encoder_name: str, split: str) -> Any:
         """Cached features: what `extract` already cached for this configuration in any dtype (the run's log says
@@ -187,8 +224,9 @@ class InputBuilder:
         return store
 
 
-def _media_loader(items: list[Item], modality: str, hyper: Hyper) -> Any:
-    """item id → decoded media for an unfrozen encoder (same decoding as feature extraction)."""
+def _media_loader(items: list[Item], modality: str, hyper: Hyper, asr_paths: dict[str, Path] | None = None) -> Any:
+    """item id → decoded media for an unfrozen encoder (same decoding as feature extraction); a text item without a
+    transcript of its own reads its asr transcript from `asr_paths`."""
     from abaw_bench.harness.features.cache import Source
     from abaw_bench.harness.features.pipeline import decode_source
 
@@ -198,12 +236,16 @@ def _media_loader(items: list[Item], modality: str, hyper: Hyper) -> Any:
         raise AbawError(f"cannot fine-tune an encoder of modality {modality!r} end to end")
     kind, media_kinds = kinds[modality]
     paths: dict[str, Path] = {}
+    item_kinds: dict[str, str] = {}
     for item in items:
         path = next((item.media[k] for k in media_kinds if k in item.media), None)
+        item_kinds[item.id] = kind
+        if path is None and asr_paths and item.id in asr_paths:
+            path, item_kinds[item.id] = asr_paths[item.id], "asr"
         if path is None:
             raise AbawError(f"item {item.id!r} ({item.split}) has no {' or '.join(media_kinds)} media to decode")
         paths[item.id] = path
-    return _DecodeBySource(paths, kind, hyper.max_seconds, hyper.max_frames, Source, decode_source)
+    return _DecodeBySource(paths, item_kinds, hyper.max_seconds, hyper.max_frames, Source, decode_source)
 
 
 @dataclass(frozen=True)
@@ -211,14 +253,14 @@ class _DecodeBySource:
     """Picklable for DataLoader workers."""
 
     paths: dict[str, Path]
-    kind: str
+    kinds: dict[str, str]  # item id -> the Source kind ("audio", "faces", "transcript" or "asr")
     max_seconds: float | None
     max_frames: int | None
     source_type: Any
     decode: Any
 
     def __call__(self, item_id: str) -> Any:
-        return self.decode(self.source_type(self.kind, self.paths[item_id]), max_seconds=self.max_seconds,
+        return self.decode(self.source_type(self.kinds[item_id], self.paths[item_id]), max_seconds=self.max_seconds,
                            max_frames=self.max_frames)
 
 

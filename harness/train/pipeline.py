@@ -304,7 +304,8 @@ def _build_splits(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, 
     test = frame_split(builder, reader, task, hyper, ("test",), test_items, labelled=False, training=False,
                        shuffle_seed=None, sources=builder.sources("test", test_items))
     dims = {**train_sources[2], **{name: int(source.dim) for name, source in train.dataset.features.items()
-                                   if name not in train_sources[2]}}
+                                   if name not in train_sources[2]},
+            **{name: int(encoder.output_dim) for name, encoder in builder.encoders.items()}}
     return train, val, test, dims
 
 

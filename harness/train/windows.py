@@ -19,7 +19,8 @@ windows):
   whole video (centre-aligned, `torch.nn.functional.interpolate(mode="linear", align_corners=False)`'s formula);
   "centred" reads the span of `AUDIO_FEATURE_RATE` rows per second around the frame's time;
 - a text input under "centred" is served by a source with `window(item_id, frame) -> [1, D]`
-  (harness/features/text_windows.py), which encodes the words around the frame.
+  (harness/features/text_windows.py), which encodes the words around the frame; a fine-tuned one by the token ids of
+  those words (a prepared input, encoded in the training step).
 
 Reassembly (`FrameDataset.assemble`) averages overlapping windows per frame, gives a centred sample's decision to
 the frames between samples (the nearest sampled frame, ties to the earlier), and returns one row per reference row in
@@ -162,7 +163,9 @@ class FrameDataset(Dataset):
     """Windows or centred samples over a split's grids; `assemble` turns per-sample outputs into reference rows.
 
     Samples are (grid index, start) pairs: a window's first frame, or a centred sample's frame. `prepared` serves
-    unfrozen encoders: `load(item_id, frames)` returns the encoder's prepared input for those grid frames.
+    unfrozen encoders: `load(item_id, rows)` returns the encoder's prepared input, `rows` being the face-crop rows of
+    the sample's grid frames for an image input and the sample's grid frames for a "window" input (a fine-tuned text
+    encoder's token window around the centre frame).
     """
 
     split: GridSplit
@@ -191,7 +194,8 @@ class FrameDataset(Dataset):
         features = {name: self._rows(name, grid, frames) for name in self.features}
         sample: dict[str, Any] = {"index": index, "features": features}
         if self.prepared:
-            sample["prepared"] = {name: load(grid.item_id, self._image_rows(grid, frames))
+            sample["prepared"] = {name: load(grid.item_id, frames if self.alignment[name].kind == "window"
+                                             else self._image_rows(grid, frames))
                                   for name, load in self.prepared.items()}
         if grid.targets is not None:
             sample["target"] = grid.targets[frames]

@@ -138,6 +138,26 @@ def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -
     assert "in_features=1027, out_features=6" in fusion[1]["repr"]
 
 
+def test_info_counts_the_fine_tuned_text_encoder_and_its_marker_row(capsys: pytest.CaptureFixture[str]) -> None:
+    """hallmen2025's BAH text row trains MiniLM (tiny preset: the real model, 22,713,216 parameters without its
+    pooler's 147,840) and the [ATTENTION] token's 384-wide embedding row with its head; the frozen twin trains the
+    head alone."""
+    assert main(["info", "--system", "hallmen2025", "--task", "bah", "--variant", "text", "--preset", "tiny",
+                 "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    text = info["unfrozen_encoders"]["text"]
+    assert (text["encoder"], text["marker_token"], text["marker_parameters_added"]) == ("minilm", "[ATTENTION]", 384)
+    assert text["trainable_parameters"] == 22_713_216 - 147_840 + 384
+    assert info["trainable_parameters"] == info["head"]["trainable_parameters"] + text["trainable_parameters"]
+    assert info["inputs"][0]["unfrozen"] and info["hyper"]["encoder_lr"] == 7.5e-6
+    assert main(["info", "--system", "hallmen2025", "--task", "bah", "--variant", "text-frozen", "--preset", "tiny",
+                 "--json"]) == 0
+    frozen = json.loads(capsys.readouterr().out)
+    assert frozen["unfrozen_encoders"] == {} and frozen["notes"]
+    head = info["head"]["trainable_parameters"]
+    assert frozen["trainable_parameters"] == frozen["head"]["trainable_parameters"] == head
+
+
 @pytest.mark.distributed
 def test_torchrun_two_processes_run_two_seeds_in_one_group_and_rank0_writes(baseline_run: tuple[Path, str],
                                                                              tmp_path: Path) -> None:

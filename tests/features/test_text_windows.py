@@ -218,3 +218,69 @@ def test_asr_words_come_from_what_extract_cached_in_another_dtype(tmp_path: Path
                                  {item.id: [0, 50] for item in items}, data_root=root, progress=False)
     assert windows.stats["words_from"] == {"dataset": 0, "asr": 2} and windows.stats["dtype"] == "fp32"
     assert "calm" in windows.window_text(items[0].id, 50)  # the stand-in's words, read from the bf16 cache
+
+
+# --------------------------------------------------------------------------------------------------- fine-tuned path
+
+@pytest.fixture(scope="module")
+def trainable(built):
+    from abaw_bench.harness.features.text_windows import MarkerTextEncoder, build_token_windows
+
+    _, items, frames, _ = built
+    encoder = MarkerTextEncoder("minilm", "tiny", weights=None, device="cpu", trust_remote_code=False)
+    return encoder, build_token_windows("bah", encoder, "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN, frames,
+                                        progress=False)
+
+
+def test_token_windows_hold_the_frozen_windows_and_start_at_their_vectors(built, trainable) -> None:
+    """The fine-tuned path serves the same words as the cached one, and before any step its encoder gives the cached
+    vector at the marker (same weights, same marker row, padding masked)."""
+    import torch
+
+    windows, _, frames, _ = built
+    encoder, tokens = trainable
+    samples = [(item_id, frame) for item_id, item_frames in frames.items() for frame in item_frames]
+    assert [tokens.window_text(*sample) for sample in samples] == [windows.window_text(*sample) for sample in samples]
+    assert tokens.stats["distinct_windows"] == windows.stats["distinct_windows"]
+    prepared = [tokens(item_id, np.array([frame])) for item_id, frame in samples]
+    for sample in prepared:
+        assert sample["input_ids"][sample["marker"]] == encoder.token_id
+    vocabulary = encoder.model.get_input_embeddings().weight[:encoder.token_id]
+    torch.testing.assert_close(encoder.marker_embedding().detach(), vocabulary.mean(dim=0).detach())
+    assert sum(p.numel() for p in encoder.model.parameters() if p.requires_grad) == 22_565_760  # MiniLM + 1 row
+    encoder.model.eval()
+    with torch.no_grad():
+        vectors = torch.cat(encoder.forward(encoder.collate(prepared)))
+    expected = np.concatenate([windows.window(*sample) for sample in samples])
+    np.testing.assert_allclose(vectors.numpy(), expected, rtol=1e-4, atol=2e-5)
+
+
+def test_a_bf16_autocast_step_trains_the_marker_row_and_the_encoder(trainable) -> None:
+    """One step of the head + encoder under CPU bf16 autocast (what a CUDA run's autocast does on its device):
+    finite, fp32 outputs, a gradient on the marker's embedding row, and that row moves with the optimiser step."""
+    import torch
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.train.engine import TrainableModel
+
+    encoder, tokens = trainable
+    head = BranchFusionRegressor([Branch("text", "mean", None)], {"text": encoder.output_dim}, fusion_hidden=8,
+                                 outputs=1, dropout=0.0)
+    model = TrainableModel(head, {"text": encoder}).train()
+    before = encoder.marker_embedding().detach().clone()
+    layer = next(p for name, p in encoder.model.named_parameters() if "encoder.layer.0" in name)
+    layer_before = layer.detach().clone()
+    batch = encoder.collate([tokens("2/c.mp4", np.array([frame])) for frame in (0, 20, 60, 120)])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model({}, {"text": batch})
+    assert logits.shape == (4, 1)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.tensor([[0.], [1.], [0.], [1.]]))
+    loss.backward()
+    assert torch.isfinite(loss)
+    gradient = encoder.model.get_input_embeddings().weight.grad[encoder.token_id]
+    assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
+    # every encoder parameter gets a gradient (the unread pooler is gone), as DistributedDataParallel requires
+    assert all(p.grad is not None for p in encoder.model.parameters()) and encoder.model.pooler is None
+    optimizer.step()
+    assert not torch.equal(encoder.marker_embedding().detach(), before)
+    assert not torch.equal(layer.detach(), layer_before)

@@ -33,7 +33,7 @@ def test_the_paper_head_has_the_authors_parameter_count() -> None:
     vision_lstm, audio_lstm = lstm_parameters(1280, 768), lstm_parameters(1027, 1027)
     assert (vision_lstm, audio_lstm) == (11_022_336, 16_892_096)
     fusion = linear_parameters(1024 + 768 + 1027, 1027) + linear_parameters(1027, 1)
-    info = describe("hallmen2025", "bah", "text-audio-vision", "paper")
+    info = describe("hallmen2025", "bah", "text-audio-vision-frozen", "paper")  # the same head, no encoder
     assert info["head"]["trainable_parameters"] == vision_lstm + audio_lstm + fusion == 30_811_600
     assert [entry["dim"] for entry in info["inputs"]] == [1024, 1280, 1027]
     assert [entry["encoder"] for entry in info["inputs"]] == ["gte-large", "vit-h14", "wav2vec2-vad"]
@@ -41,7 +41,7 @@ def test_the_paper_head_has_the_authors_parameter_count() -> None:
 
 def test_variants_are_table_2s_trained_rows() -> None:
     variants = get_system("hallmen2025").variants["bah"]
-    rows = {variant.row: (variant.inputs, dict(variant.paper)) for variant in variants.values()}
+    rows = {variant.row: (variant.inputs, dict(variant.paper)) for variant in variants.values() if variant.paper}
     assert rows == {
         "Ours vision": ((VISION,), {"val": 0.674}),
         "Ours audio": ((AUDIO,), {"val": 0.662}),
@@ -53,8 +53,19 @@ def test_variants_are_table_2s_trained_rows() -> None:
     }
     trainval = variants["trainval-text-vision"]
     assert trainval.train_splits == ("train", "val") and trainval.reuse_best_epoch_of == "text-vision"
+    assert variants["trainval-text-vision-frozen"].reuse_best_epoch_of == "text-vision-frozen"
     assert all(v.train_splits == ("train",) and v.reuse_best_epoch_of is None
-               for name, v in variants.items() if name != "trainval-text-vision")
+               for name, v in variants.items() if not name.startswith("trainval-"))
+    # the table's rows fine-tune the text encoder with the head (the authors' setting); each has a frozen twin
+    for name, variant in variants.items():
+        if name.endswith("-frozen"):
+            assert variant.unfrozen == () and not variant.paper and variant.notes
+            row = variants[name.removesuffix("-frozen")]
+            assert (variant.inputs, variant.train_splits, dict(variant.hyper)) == (row.inputs, row.train_splits,
+                                                                                  dict(row.hyper))
+        else:
+            assert variant.unfrozen == ((TEXT,) if TEXT in variant.inputs else ())
+            assert (f"{name}-frozen" in variants) == (TEXT in variant.inputs)
     assert get_system("hallmen2025").default_variant["bah"] == "text-vision"  # best on validation (.725)
 
 
@@ -68,12 +79,15 @@ def test_hyper_parameters_and_text_source() -> None:
     assert dict(hyper.centred_rows) == {VISION: 400}
     assert hyper.epoch_sampling == "balanced-segments" and hyper.threshold_sweep == (0.40, 0.75, 0.001)
     assert hyper.max_seconds is None and hyper.max_frames is None
+    assert (hyper.encoder_lr, hyper.encoder_freeze_epoch) == (7.5e-6, 30)  # the authors' lr_text, freeze epoch
     assert (spec.encoder_for("bah", TEXT, "paper"), spec.encoder_for("bah", TEXT, "tiny")) == ("gte-large", "minilm")
     assert spec.transcript_for("bah", TEXT, "paper") == "whisper-large-v3"
     assert spec.transcript_for("bah", TEXT, "tiny") == DATASET_TRANSCRIPT
 
 
-@pytest.mark.parametrize("variant", sorted(get_system("hallmen2025").variants["bah"]))
+# the frozen twins build the same heads as their rows (checked in test_variants_are_table_2s_trained_rows)
+@pytest.mark.parametrize("variant", sorted(name for name in get_system("hallmen2025").variants["bah"]
+                                           if not name.endswith("-frozen")))
 def test_tiny_heads_give_one_logit_per_centred_sample(variant: str) -> None:
     import torch
     from abaw_bench.harness.encoders import encoder_info
@@ -104,7 +118,7 @@ def test_a_demo_epoch_is_one_frame_per_segment_with_the_majority_undersampled(tm
     from abaw_bench.harness.train import pipeline
     from abaw_bench.harness.train.config import RunConfig
 
-    config = RunConfig(system="hallmen2025", task="bah", variant="text", preset="tiny", data_root=None,
+    config = RunConfig(system="hallmen2025", task="bah", variant="text-frozen", preset="tiny", data_root=None,
                        out_root=str(tmp_path), seed=0, progress=False, epochs=2, lr=1e-3,
                        hyper_overrides={"frame_step": 8, "centred_seconds": {"text": 2.0}})
     pipeline.run(config)

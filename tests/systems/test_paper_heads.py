@@ -76,6 +76,10 @@ EXPECTED = {
     },
 }
 
+# hallmen2025's rows that fine-tune an encoder have a frozen twin with the same head.
+EXPECTED["hallmen2025"] |= {f"{name}-frozen": layers for name, layers in EXPECTED["hallmen2025"].items()
+                            if name != "vision"}
+
 # hallmen2024, Table 1 (trained rows) and hallmen2025, Table 1 ("Ours" rows), with their figures.
 PAPER_ROWS = {
     "hallmen2024": {
@@ -160,6 +164,11 @@ def test_unfrozen_rows_and_hyper_parameters() -> None:
     hyper = h25.hyper_for("emi", h25.variant("emi", None))
     assert (hyper.lr, hyper.epochs, hyper.batch_size, hyper.max_frames, hyper.loss) == (1e-4, 30, 32, 400, "mse")
     assert (hyper.grad_clip_value, hyper.grad_clip_norm) == (100.0, None)  # the authors' EMI script clips by value
+    assert (hyper.encoder_lr, hyper.encoder_freeze_epoch) == (1e-4, None)  # GTE and wav2vec2 train every epoch
+    # the table's rows fine-tune GTE and wav2vec2 where they read them (train_hume.py); vision stays frozen
+    for name, variant in h25.variants["emi"].items():
+        expected = () if name.endswith("-frozen") else tuple(i for i in variant.inputs if i in ("text", "wav2vec2-vad"))
+        assert variant.unfrozen == expected, name
     assert h25.default_variant["emi"] == max(
         h25.variants["emi"].values(), key=lambda variant: variant.paper.get("val") or -1
     ).name

@@ -59,6 +59,25 @@ class TinyHead(nn.Module):
         return self.out(self.dropout(hidden[-1])) + padded.sum(1)[:, :K] / lengths[:, None]
 
 
+class TinyEncoder:
+    """A fine-tunable "encoder" in the engine's contract (`model`, `collate`, `forward`): a linear map of each item's
+    rows, starting at the identity so that the rows keep their signal."""
+
+    def __init__(self) -> None:
+        self.model = nn.Linear(DIM, DIM)
+        with torch.no_grad():
+            self.model.weight.copy_(torch.eye(DIM))
+            self.model.bias.zero_()
+
+    @staticmethod
+    def collate(rows: list[np.ndarray]) -> list[np.ndarray]:
+        return list(rows)
+
+    def forward(self, batch: list[np.ndarray]) -> list[torch.Tensor]:
+        device = self.model.weight.device
+        return [self.model(torch.from_numpy(np.ascontiguousarray(rows)).to(device)) for rows in batch]
+
+
 def make_split(n: int, seed: int) -> tuple[list[str], DictSource, np.ndarray]:
     rng = np.random.default_rng(seed)
     ids = [f"{seed}-{i:04d}" for i in range(n)]
@@ -134,11 +153,25 @@ def pearson_frames(values: np.ndarray):
 
 def train(run_dir: Path, *, epochs: int = 3, seed: int = 0, resume: bool = False, step_delay: float = 0.0,
           device: str = "cpu", patience: int | None = None, mode: str = "clip", batch_size: int = 8,
-          dropout: float = 0.2) -> dict:
+          dropout: float = 0.2, freeze_epoch: int | None = None, schedule_epochs: int | None = None) -> dict:
+    """`mode` "encoder": the clip problem with its rows passed through a `TinyEncoder` trained with the head (frozen
+    from `freeze_epoch` on); the summary then carries the encoder's final weights."""
     context = setup(device)
     seed_everything(seed)
     collate = Collate({"x": DIM})
-    if mode == "frames":
+    encoder = None
+    if mode == "encoder":
+        from abaw_bench.harness.train.data import PreparedSource
+
+        encoder = TinyEncoder()
+        train_ids, train_source, train_targets = make_split(64, 1)
+        val_ids, val_source, val_targets = make_split(24, 2)
+        train_set = ItemDataset(train_ids, {}, {"x": PreparedSource(train_source.get, np.asarray)}, train_targets)
+        val_set = ItemDataset(val_ids, {}, {"x": PreparedSource(val_source.get, np.asarray)}, val_targets)
+        model = TrainableModel(TinyHead(step_delay, dropout), {"x": encoder})
+        score = pearson_score(val_targets)
+        collate = Collate({}, {"x": encoder.collate})
+    elif mode == "frames":
         train_set, _ = make_frame_split(8, 1, training=True)
         val_set, val_values = make_frame_split(6, 2, training=False)
         model = TrainableModel(TinyHead(step_delay, dropout, per_frame=True))
@@ -151,12 +184,15 @@ def train(run_dir: Path, *, epochs: int = 3, seed: int = 0, resume: bool = False
         model = TrainableModel(TinyHead(step_delay, dropout))
         score = pearson_score(val_targets)
     settings = FitSettings(epochs=epochs, batch_size=batch_size, lr=3e-3, seed=seed, grad_clip_value=100.0,
-                           progress=False, early_stopping_patience=patience)
+                           progress=False, early_stopping_patience=patience, encoder_freeze_epoch=freeze_epoch,
+                           schedule_epochs=schedule_epochs)
     trainer = Trainer(model, settings, context, run_dir)
     result = trainer.fit(train_set, collate, val_set, score, resume=resume)
     summary = {"best_epoch": result.best_epoch, "best": result.best_metric.value,
                "history": [[h["train_loss"], h["val"]["value"]] for h in result.history], "rank": context.rank,
                "world_size": context.world_size}
+    if encoder is not None:
+        summary["encoder_weight"] = encoder.model.weight.detach().cpu().tolist()
     teardown(context)
     return summary
 
@@ -167,12 +203,13 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--step-delay", type=float, default=0.0)
-    parser.add_argument("--mode", choices=("clip", "frames"), default="clip")
+    parser.add_argument("--mode", choices=("clip", "frames", "encoder"), default="clip")
+    parser.add_argument("--freeze-epoch", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--dropout", type=float, default=0.2)
     args = parser.parse_args()
     outcome = train(args.run_dir, epochs=args.epochs, resume=args.resume, step_delay=args.step_delay, mode=args.mode,
-                    batch_size=args.batch_size, dropout=args.dropout)
+                    batch_size=args.batch_size, dropout=args.dropout, freeze_epoch=args.freeze_epoch)
     if outcome["rank"] == 0:
         (args.run_dir / "summary.json").write_text(json.dumps(outcome))
     sys.exit(0)

@@ -100,6 +100,30 @@ def test_torchrun_two_gloo_processes_train_and_rank0_writes(tmp_path: Path) -> N
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 2
 
 
+def test_encoders_frozen_from_their_epoch_on_keep_the_weights_earlier_epochs_gave_them(tmp_path: Path) -> None:
+    """Frozen from epoch 2 of 2: the encoder ends with exactly the weights epoch 1 alone gives it (on the same 2-epoch
+    schedule), which moved it, while the head goes on learning in epoch 2."""
+    frozen = synthetic.train(tmp_path / "frozen", epochs=2, mode="encoder", dropout=0.0, freeze_epoch=2)
+    first_epoch = synthetic.train(tmp_path / "one", epochs=1, mode="encoder", dropout=0.0, schedule_epochs=2)
+    assert frozen["encoder_weight"] == first_epoch["encoder_weight"]
+    assert not np.allclose(first_epoch["encoder_weight"], np.eye(synthetic.DIM), atol=1e-3)
+    assert frozen["history"][1][0] < frozen["history"][0][0]  # the head's training loss still falls
+
+
+@pytest.mark.distributed
+def test_freezing_the_encoders_under_two_gloo_processes_rebuilds_ddp_over_the_head(tmp_path: Path) -> None:
+    """Epoch 1 fine-tunes the encoder under DDP, epoch 2 freezes it: the old wrapper's reducer would wait for the
+    encoder's gradients and stop the second step, so the run completing shows the rebuilt wrapper."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    str(HERE / "synthetic.py"), str(tmp_path), "--epochs", "2", "--mode", "encoder",
+                    "--batch-size", "4", "--dropout", "0", "--freeze-epoch", "2"],
+                   check=True, env=env, capture_output=True, timeout=180)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["world_size"] == 2 and len(summary["history"]) == 2
+    assert not np.allclose(summary["encoder_weight"], np.eye(synthetic.DIM), atol=1e-3)  # epoch 1 trained it
+
+
 @pytest.mark.distributed
 def test_torchrun_two_gloo_processes_equal_one_process_on_a_frame_task(tmp_path: Path) -> None:
     """2 ranks × batch 4 see the same 8 windows per step as 1 process × batch 8 (DistributedSampler shards one
