@@ -69,7 +69,7 @@ class _Recorder:
 
     def ensure_features(self, *args: Any, **kwargs: Any) -> Any:
         self._record("ensure_features", args, kwargs, 1)
-        return SimpleNamespace(dim=4, summary={})
+        return SimpleNamespace(dim=4, summary={}, path=lambda item_id: Path("/cache") / item_id)
 
     def build_text_windows(self, *args: Any, **kwargs: Any) -> Any:
         self._record("build_text_windows", args, kwargs, 1)
@@ -96,6 +96,9 @@ def test_every_paper_rows_encoders_are_requested_with_runs_flags(system: str, ta
     monkeypatch.setattr("abaw_bench.harness.features.lookup.find_cached_store", recorder.find_cached_store)
     monkeypatch.setattr("abaw_bench.harness.features.ensure_features", recorder.ensure_features)
     monkeypatch.setattr("abaw_bench.harness.features.text_windows.build_text_windows", recorder.build_text_windows)
+    # the fine-tuned BAH text encoder (with its [ATTENTION] row) loads through load_encoder with the same keywords
+    monkeypatch.setattr("abaw_bench.harness.features.text_windows.MarkerTextEncoder",
+                        lambda name, preset, **kwargs: recorder.load_encoder(name, preset, trainable=True, **kwargs))
     monkeypatch.setattr(inputs, "ProvidedSource", lambda items, kind, progress: SimpleNamespace(dim=4))
     spec = get_system(system)
     row = spec.variant(task, variant)
@@ -113,5 +116,14 @@ def test_every_paper_rows_encoders_are_requested_with_runs_flags(system: str, ta
     for name, request in recorder.requests:
         assert request["trust_remote_code"] is True and request["download_root"] == "/models/whisper", name
         assert request["weights"] == ("/models/vit" if name == "vit-h14" else None), name
-        if encoder_info(name).modality == "text" and "whisper-large-v3" in needed:
-            assert request["asr_weights"] == "/models/large-v3.pt", name
+        if encoder_info(name).modality == "text" and "whisper-large-v3" in needed and not request.get("trainable"):
+            assert request["asr_weights"] == "/models/large-v3.pt", name  # the transcripts its cached features embed
+
+    # A fine-tuned text encoder reads the transcripts itself: the whisper weights reach their extraction instead.
+    for name in row.unfrozen:
+        if builder.modality(name) == "text" and "whisper-large-v3" in needed and hyper.sampling != "centred":
+            recorder.requests.clear()
+            assert builder._asr_transcripts(name, "train", [SimpleNamespace(id="clip", media={})]) == {
+                "clip": Path("/cache/clip")}
+            asr_requests = [request for encoder, request in recorder.requests if encoder == "whisper-large-v3"]
+            assert asr_requests and all(request["weights"] == "/models/large-v3.pt" for request in asr_requests)
