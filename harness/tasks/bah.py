@@ -46,7 +46,7 @@ import csv
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +182,9 @@ class BahReader(DatasetReader):
         files list exactly its videos (any order), else None (the manifest is derived from the root)."""
         if is_demo_root(self.root):
             return load_shipped_manifest(DEMO_MANIFEST)
-        public = load_shipped_manifest(PUBLIC_SPLIT0_MANIFEST)
-        derived = self._derived_splits()
-        if all(set(public[0].splits[split]) == set(derived[split]) for split in SPLITS):
-            return public
+        public, derived = public_split0(), self._derived_splits()
+        if all(set(public.splits[split]) == set(derived[split]) for split in SPLITS):
+            return public, {}
         return None
 
     def manifest(self) -> Manifest:
@@ -375,11 +374,10 @@ class BahReader(DatasetReader):
     def _differences_from_split0(self, derived: dict[str, tuple[str, ...]]) -> list[str]:
         """Where a root that is nearly the public split-0 departs from it, each with its split file and line ([] for a
         root that is not near split-0: another release, whose manifest is rightly its own)."""
-        published = load_shipped_manifest(PUBLIC_SPLIT0_MANIFEST)[0]
-        in_public = {video: (split, position) for split in SPLITS for position, video in
-                     enumerate(published.splits[split], start=1)}
+        published = public_split0()
+        in_public = {video: split for split in SPLITS for video in published.splits[split]}
         in_root = {video: split for split in SPLITS for video in derived[split]}
-        differing = sum(in_public.get(video, ("",))[0] != split for video, split in in_root.items())
+        differing = sum(in_public.get(video) != split for video, split in in_root.items())
         differing += sum(video not in in_root for video in in_public)
         if differing > NEAR_SPLIT0_FRACTION * len(in_public):
             return []
@@ -395,8 +393,8 @@ class BahReader(DatasetReader):
                     hint = (f"; {name} has {replaced} at entry {position}"
                             if replaced is not None and replaced not in in_root else "")
                     problems.append(f"{split_file}:{entry.line}: video {entry.video} is not in {name}{hint}")
-                elif home[0] != split:
-                    problems.append(f"{split_file}:{entry.line}: video {entry.video} is in the {home[0]} split of "
+                elif home != split:
+                    problems.append(f"{split_file}:{entry.line}: video {entry.video} is in the {home} split of "
                                     f"{name}, not {split}")
             problems += [f"{split_file}: video {video} (entry {position} of the published {split} list) is missing"
                          for position, video in enumerate(published.splits[split], start=1) if video not in in_root]
@@ -458,6 +456,12 @@ class BahReader(DatasetReader):
             found |= {(relative / name).as_posix() for name in names if name.endswith(".mp4")}
             subdirectories[:] = [name for name in subdirectories if not name.endswith(".mp4")]
         return found
+
+
+@cache
+def public_split0() -> Manifest:
+    """The shipped manifest of the public release's split-0 (read once per process)."""
+    return load_shipped_manifest(PUBLIC_SPLIT0_MANIFEST)[0]
 
 
 def _check_split(split: str) -> None:

@@ -272,3 +272,14 @@ def test_a_different_release_is_root_derived_without_split0_complaints(tmp_path:
     reader = get_task("bah").reader(_write_published_split_files(tmp_path, other))
     assert reader.manifest().source == "data-root"
     assert not any("split-0" in problem or "published" in problem for problem in reader.check())
+
+
+def test_a_video_moved_to_another_split_is_reported_at_its_line(tmp_path: Path) -> None:
+    shipped = _shipped_split0()
+    moved = shipped["splits"]["train"][0]
+    splits = {"train": shipped["splits"]["train"][1:], "val": [*shipped["splits"]["val"], moved],
+              "test": shipped["splits"]["test"]}
+    reader = get_task("bah").reader(_write_published_split_files(tmp_path, splits))
+    assert reader.manifest().source == "data-root"
+    assert f"{tmp_path / 'split' / 'val.txt'}:111: video {moved} is in the train split of the public split-0 " \
+           "manifest (bah-public-split0-v1.json), not val" in reader.check()
