@@ -64,6 +64,10 @@ _register(EncoderInfo(
     "timm eva02_large_patch14_224 MIM ImageNet-22k (num_classes=0: mean of the patch tokens) at 224 px per face "
     "image"), "timm_image")
 _register(EncoderInfo(
+    "ir-resnet50", "image", "res50_ir_0.887.pth (the BAH dataset authors' face model)", {"paper": 512, "tiny": 64},
+    "IR-ResNet-50 face model of the BAH dataset authors on 40 px crops, L2-normalised 512-d embedding per face "
+    "image; its checkpoint comes from the authors, by hand (--weights)"), "ir_resnet50")
+_register(EncoderInfo(
     "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
     "openai-whisper transcription of the whole clip with word timestamps"), "whisper")
 _register(EncoderInfo(
