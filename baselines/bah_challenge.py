@@ -52,12 +52,11 @@ from typing import Any
 
 from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
-VISION, AUDIO = "ir-resnet50", "wav2vec2-vad"
-MODALITY_ORDER = (VISION, AUDIO)  # the authors' order, video first: the first modality present leads
+VISION, AUDIO = "ir-resnet50", "wav2vec2-vad"  # a variant lists vision first, as the authors do: it leads
 KERNEL_SIZE = 5
 TCN_DROPOUT = 0.1
 ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality
-# TCN channels per modality (configs.py "tcn.channels": vision/text 512 → 256, 256, 128, 128; vggish 64, 64, 32, 32)
+# TCN channels per modality (configs.py "tcn.channels": video and bert 256, 256, 128, 128; vggish 64, 64, 32, 32)
 CHANNELS = {
     "paper": {VISION: (256, 256, 128, 128), AUDIO: (64, 64, 32, 32)},
     "tiny": {VISION: (32, 32, 16, 16), AUDIO: (16, 16, 8, 8)},
