@@ -37,6 +37,11 @@ _register(EncoderInfo(
     "wavlm-large", "audio", "microsoft/wavlm-large", {"paper": 1024, "tiny": 32},
     "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks"), "wavlm")
 _register(EncoderInfo(
+    "vggish", "audio", "vggish-10086976.pth (torchvggish; the BAH dataset authors' audio model)",
+    {"paper": 128, "tiny": 32},
+    "VGGish raw 128-d embedding per 0.96 s log-mel patch, one patch every 40 ms (the BAH challenge baseline's audio "
+    "features); its checkpoint comes from the torchvggish release, by hand (--weights)"), "vggish")
+_register(EncoderInfo(
     "vit-h14", "image", "google/vit-huge-patch14-224-in21k", {"paper": 1280, "tiny": 32},
     "ViT-Huge/14 ImageNet-21k; per face image the mean of all 257 tokens of the last hidden state"), "vision")
 _register(EncoderInfo(

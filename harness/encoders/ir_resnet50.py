@@ -24,19 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from abaw_bench.harness.atomic import atomic_path, write_json
 from abaw_bench.harness.encoders import _image
-from abaw_bench.harness.encoders._common import RANDOM_SEED, TorchEncoder, missing_weights_error, seeded
+from abaw_bench.harness.encoders._common import (
+    RANDOM_SEED,
+    TorchEncoder,
+    load_plain_state,
+    read_plain_state,
+    save_plain_state,
+    seeded,
+)
 from abaw_bench.harness.encoders.base import EncoderInfo
 from abaw_bench.harness.errors import AbawError
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 IMAGE_SIZE, RESIZE = 40, 48  # their evaluation transform: resize to 48, centre crop 40
 MEAN = STD = (0.5, 0.5, 0.5)
 DROPOUT = 0.4
 STAGES = {"paper": ((64, 3), (128, 4), (256, 14), (512, 3)), "tiny": ((8, 1), (16, 1), (32, 1), (64, 1))}
-SAVED_WEIGHTS = "model.safetensors"
 HOW_TO_GET = ("Download res50_ir_0.887.pth (the BAH dataset authors' face model, linked from the README of "
               "github.com/sbelharbi/bah-dataset) and pass --weights ir-resnet50=FILE.")
 
@@ -112,44 +116,18 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> IRRe
                            source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint")
 
 
-def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    """A saved directory's safetensors, or the authors' .pth (their VisualBackbone: `backbone.` + `logits.`)."""
-    try:
-        if path.is_dir():
-            return load_file(str(path / SAVED_WEIGHTS))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # safetensors and torch.load raise their own types for a corrupt or foreign file
-        raise AbawError(f"cannot read the checkpoint {path} of encoder ir-resnet50: {str(error)[:300]}") from error
-    if not isinstance(state, dict):
-        raise AbawError(f"{path}: expected a state dict, found {type(state).__name__}")
-    return {key.removeprefix("backbone."): value for key, value in state.items() if not key.startswith("logits.")}
-
-
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,
          download_root: str | Path | None) -> IRResNetEncoder:
-    """Strict load of the authors' checkpoint or a saved directory; `trust_remote_code`/`download_root` do not apply."""
+    """Strict load of the authors' checkpoint (their VisualBackbone's state dict: the `backbone.` prefix removed,
+    the `logits.` classifier dropped) or a saved directory; `trust_remote_code`/`download_root` do not apply."""
     if preset == "tiny" and weights is None:
         return build_random(info, preset)
-    if weights is None:
-        raise missing_weights_error(info, "--weights (no hub copy exists)", HOW_TO_GET)
-    path = Path(weights).expanduser()
-    weight_file = path / SAVED_WEIGHTS if path.is_dir() else path
-    if not weight_file.is_file():
-        raise missing_weights_error(info, str(weight_file), HOW_TO_GET)
-    model = _create(info, preset)
-    try:
-        model.load_state_dict(_read_state(path), strict=True)
-    except RuntimeError as error:  # missing, unexpected or mis-shaped weights
-        raise AbawError(f"the checkpoint {path} is not an ir-resnet50 [{preset}] checkpoint: "
-                        f"{str(error)[:400]}") from error
-    return IRResNetEncoder(info, preset, model.eval(), weights_path=path, source=f"checkpoint {path}")
+    path, state = read_plain_state(info, preset, weights, HOW_TO_GET)
+    state = {key.removeprefix("backbone."): value for key, value in state.items() if not key.startswith("logits.")}
+    model = load_plain_state(_create(info, preset), state, path, info, preset)
+    return IRResNetEncoder(info, preset, model, weights_path=path, source=f"checkpoint {path}")
 
 
 def save(encoder: IRResNetEncoder, directory: Path) -> Path:
     """model.safetensors + config.json (the preset and the stages it was built with)."""
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in encoder.model.state_dict().items()}
-    with atomic_path(directory / SAVED_WEIGHTS) as temporary:
-        save_file(state, str(temporary))
-    write_json(directory / "config.json", {"encoder": encoder.info.name, "preset": encoder.preset,
-                                           "stages": [list(stage) for stage in STAGES[encoder.preset]]})
-    return directory
+    return save_plain_state(encoder, directory, {"stages": [list(stage) for stage in STAGES[encoder.preset]]})

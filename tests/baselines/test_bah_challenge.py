@@ -53,6 +53,9 @@ def test_paper_preset_head_matches_the_formula(variant: str) -> None:
     head = spec.build_model("bah", row, "paper", dims, spec.hyper_for("bah", row))
     channels = [bah_challenge.CHANNELS["paper"][name] for name in row.inputs]
     assert _count(head) == lfan_parameters([dims[name] for name in row.inputs], channels)
+    authors = {bah_challenge.VISION: "vision", bah_challenge.AUDIO: "vggish"}  # the encoders give their widths
+    assert [dims[name] for name in row.inputs] == [bah_challenge.AUTHORS_INPUT_DIMS[authors[n]] for n in row.inputs]
+    assert channels == [bah_challenge.AUTHORS_CHANNELS[authors[name]] for name in row.inputs]
 
 
 def test_outputs_are_per_frame_and_causal() -> None:

@@ -34,7 +34,7 @@ def test_the_authors_checkpoint_layout_loads(tmp_path: Path) -> None:
 
 def test_a_foreign_checkpoint_or_none_is_a_clear_error(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(AbawError, match="is not an ir-resnet50 \\[tiny\\] checkpoint"):
+    with pytest.raises(AbawError, match=r"is not a checkpoint of ir-resnet50 \[tiny\]"):
         load_encoder("ir-resnet50", "tiny", weights=tmp_path / "other.pth")
     with pytest.raises(AbawError, match=r"res50_ir_0\.887\.pth"):
         load_encoder("ir-resnet50", "paper")
