@@ -1,7 +1,7 @@
 """Provenance of a run and the schema of `results.json` (what `abaw-bench run` writes; bump SCHEMA_VERSION on change).
 
-results.json, schema_version 2:
-    schema_version      int, 2 (2 added "notes")
+results.json, schema_version 3:
+    schema_version      int, 3 (2 added "notes"; 3 added the manifest's version and source under "data")
     system, task, variant, row      the system, task, variant name and its paper-table row label
     preset              "paper" | "tiny" (encoder preset)
     val                 the best epoch's validation metric {"metric" (name), "value", "breakdown" {column: value},
@@ -17,7 +17,10 @@ results.json, schema_version 2:
     hyper               the effective hyper-parameters (harness.systems.Hyper fields); `batch_size` is the global batch
     batch_size          {"global": the batch one optimiser step sees over all ranks (the paper's), "per_rank": each
                         torchrun rank's share, "world_size"}
-    data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash}
+    data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash,
+                        "manifest_version": e.g. "public-split-0-v1" (BAH's published split) or "data-root",
+                        "manifest_source": "repository" (a shipped manifest matched the root), "data-root" (derived
+                        from the root's split files) or "repository+data-root" (shipped, with ids found in the root)}
     encoders            per input name: {"encoder", "fingerprint", "weights", "random_weights", "unfrozen"?}; "weights"
                         is the checkpoint loaded (a Hugging Face cache snapshot path ends in the commit the download
                         resolved), "fingerprint" hashes the sha256 of each of its weight files
@@ -42,7 +45,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PACKAGES = ("torch", "transformers", "numpy", "abaw-bench")
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -74,7 +77,7 @@ def _iso(timestamp: float) -> str:
 
 
 def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any, metric: Any, fit: Any,
-                  epochs_source: str, data_root: Path, demo: bool, manifest_sha256: str,
+                  epochs_source: str, data_root: Path, demo: bool, manifest: Any,
                   encoders: dict[str, dict[str, Any]], device: str, precision: str, deterministic: bool,
                   world_size: int, per_rank_batch: int, started: float, submission: Path,
                   report: Any) -> dict[str, Any]:
@@ -98,7 +101,8 @@ def build_results(*, config: Any, spec: Any, variant: Any, hyper: Any, task: Any
         "notes": list(variant.notes),
         "hyper": asdict(hyper),
         "batch_size": {"global": hyper.batch_size, "per_rank": per_rank_batch, "world_size": world_size},
-        "data": {"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest_sha256},
+        "data": {"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest.sha256(),
+                 "manifest_version": manifest.version, "manifest_source": manifest.source},
         "encoders": encoders,
         "submission": {"path": submission.name, "valid": report.ok, "rows": report.data_rows,
                        "problems": [problem.to_json() for problem in report.problems]},

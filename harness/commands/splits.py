@@ -11,9 +11,18 @@ from abaw_bench.harness.commands._common import add_command, add_data_root_arg, 
 
 EXAMPLES = """\
   abaw-bench splits --task bah
+  abaw-bench splits --task bah --data-root /data/BAH      # public split-0, or a manifest derived from the root
   abaw-bench splits --task va --data-root /data/aff-wild2
   abaw-bench splits --task emi --data-root /data/hume-vidmimic2 --json
 """
+
+# What each Manifest.source says about the root, in words (the JSON report carries the source itself).
+MANIFEST_SOURCES = {
+    "repository": "the root matches the shipped manifest {version} (harness/splits)",
+    "repository+data-root": "the shipped manifest {version} governs the root; the ids of a split it leaves to the "
+                            "release were discovered from the root",
+    "data-root": "the manifest is derived from the root's own split files: it matches no shipped manifest",
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = report["manifest"]
     print(f"task {report['task']}: data root {report['data_root']}" + (" (DEMO data)" if report["demo"] else ""))
     print(f"manifest {manifest['version']} (source: {manifest['source']}) sha256 {manifest['sha256']}")
+    print(MANIFEST_SOURCES.get(manifest["source"], "").format(version=manifest["version"]))
     levels = list(next(iter(report["splits"].values()))["rows"]) if report["splits"] else []
     header = ["split", "items", *(f"{level} rows" for level in levels)]
     table = [header] + [[split, str(entry["items"]), *("?" if n is None else str(n) for n in entry["rows"].values())]

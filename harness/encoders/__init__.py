@@ -37,6 +37,11 @@ _register(EncoderInfo(
     "wavlm-large", "audio", "microsoft/wavlm-large", {"paper": 1024, "tiny": 32},
     "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks"), "wavlm")
 _register(EncoderInfo(
+    "vggish", "audio", "vggish-10086976.pth (torchvggish; the BAH dataset authors' audio model)",
+    {"paper": 128, "tiny": 32},
+    "VGGish raw 128-d embedding per 0.96 s log-mel patch, one patch every 40 ms (the BAH challenge baseline's audio "
+    "features); its checkpoint comes from the torchvggish release, by hand (--weights)"), "vggish")
+_register(EncoderInfo(
     "vit-h14", "image", "google/vit-huge-patch14-224-in21k", {"paper": 1280, "tiny": 32},
     "ViT-Huge/14 ImageNet-21k; per face image the mean of all 257 tokens of the last hidden state"), "vision")
 _register(EncoderInfo(
@@ -63,6 +68,10 @@ _register(EncoderInfo(
     "eva02-large", "image", "timm/eva02_large_patch14_224.mim_in22k", {"paper": 1024, "tiny": 32},
     "timm eva02_large_patch14_224 MIM ImageNet-22k (num_classes=0: mean of the patch tokens) at 224 px per face "
     "image"), "timm_image")
+_register(EncoderInfo(
+    "ir-resnet50", "image", "res50_ir_0.887.pth (the BAH dataset authors' face model)", {"paper": 512, "tiny": 64},
+    "IR-ResNet-50 face model of the BAH dataset authors on 40 px crops, L2-normalised 512-d embedding per face "
+    "image; its checkpoint comes from the authors, by hand (--weights)"), "ir_resnet50")
 _register(EncoderInfo(
     "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
     "openai-whisper transcription of the whole clip with word timestamps"), "whisper")

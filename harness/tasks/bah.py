@@ -28,9 +28,16 @@ Frame rate: the engine reads each video's rate and frame count from its containe
 `video_timings`), because windows are placed at frame / fps; `ASSUMED_FPS` (25) stands in only for a video without a
 file. A run reports a video whose label-frame count differs from its container's count by more than one frame.
 
-Split manifest: for a real release it is derived from the root's `split/*.txt` (source "data-root"); the official
-lists come with the gated release and are not shipped here. A demo root is governed by the shipped
-`harness/splits/bah-demo-v1.json`, and `check()` reports where the root disagrees with it.
+Split manifest, one of three (`abaw-bench splits` prints which):
+- a demo root is governed by the shipped `harness/splits/bah-demo-v1.json`, and `check()` reports where the root
+  disagrees with it;
+- a root whose `split/*.txt` list exactly the videos of the public release's split-0 (the dataset authors' published
+  video-level lists) is governed by the shipped `harness/splits/bah-public-split0-v1.json` (source "repository"),
+  in the published order;
+- any other root (the ABAW-8 challenge release, another split) gets a manifest derived from its `split/*.txt`
+  (source "data-root"). When such a root is nearly split-0 (at most `NEAR_SPLIT0_FRACTION` of the published ids
+  differ: an edited, dropped or added line), `check()` reports every difference with its file and line, because a
+  root that almost reproduces the published split is far likelier damaged than a different release.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import csv
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,8 @@ SPLIT_DIR = "split"
 SPLIT_FRAMES_DIR = "split-frames"
 ASSUMED_FPS = 25.0
 DEMO_MANIFEST = "bah-demo-v1.json"
+PUBLIC_SPLIT0_MANIFEST = "bah-public-split0-v1.json"
+NEAR_SPLIT0_FRACTION = 0.1  # a root differing from split-0 in at most this fraction of its ids is reported as damaged
 LEVELS = ("frame", "video")
 CLASS_NAMES = ("No A/H", "With A/H")  # label 0 and 1
 
@@ -169,7 +178,14 @@ class BahReader(DatasetReader):
 
     @cached_property
     def _shipped(self) -> tuple[Manifest, dict[str, Any]] | None:
-        return load_shipped_manifest(DEMO_MANIFEST) if is_demo_root(self.root) else None
+        """The shipped manifest governing this root: the demo's for a demo root, public split-0 for a root whose split
+        files list exactly its videos (any order), else None (the manifest is derived from the root)."""
+        if is_demo_root(self.root):
+            return load_shipped_manifest(DEMO_MANIFEST)
+        public, derived = public_split0(), self._derived_splits()
+        if all(set(public.splits[split]) == set(derived[split]) for split in SPLITS):
+            return public, {}
+        return None
 
     def manifest(self) -> Manifest:
         if self._shipped is not None:
@@ -342,6 +358,8 @@ class BahReader(DatasetReader):
                 found = len(self.frames_on_disk(video))
                 if (self.root / FACES_DIR / video).is_dir() and found != count:
                     problems.append(f"video {video}: {found} face frames on disk, the manifest says {count}")
+        else:
+            problems += self._differences_from_split0(derived)
         listed = {video for videos in manifest.splits.values() for video in videos}
         for split in SPLITS:
             for video in manifest.splits[split]:
@@ -352,6 +370,36 @@ class BahReader(DatasetReader):
         problems += [f"extra video {video}: face frames under {FACES_DIR}/ but in no split"
                      for video in self._videos_under(FACES_DIR, files=False) - listed]
         return problems
+
+    def _differences_from_split0(self, derived: dict[str, tuple[str, ...]]) -> list[str]:
+        """Where a root that is nearly the public split-0 departs from it, each with its split file and line ([] for a
+        root that is not near split-0: another release, whose manifest is rightly its own)."""
+        published = public_split0()
+        in_public = {video: split for split in SPLITS for video in published.splits[split]}
+        in_root = {video: split for split in SPLITS for video in derived[split]}
+        differing = sum(in_public.get(video) != split for video, split in in_root.items())
+        differing += sum(video not in in_root for video in in_public)
+        if differing > NEAR_SPLIT0_FRACTION * len(in_public):
+            return []
+        name = f"the public split-0 manifest ({PUBLIC_SPLIT0_MANIFEST})"
+        problems = []
+        for split in SPLITS:
+            split_file = self.root / SPLIT_DIR / f"{split}.txt"
+            for position, entry in enumerate(self.split_entries(split), start=1):
+                home = in_public.get(entry.video)
+                if home is None:
+                    listed = published.splits[split]
+                    replaced = listed[position - 1] if position <= len(listed) else None
+                    hint = (f"; {name} has {replaced} at entry {position}"
+                            if replaced is not None and replaced not in in_root else "")
+                    problems.append(f"{split_file}:{entry.line}: video {entry.video} is not in {name}{hint}")
+                elif home != split:
+                    problems.append(f"{split_file}:{entry.line}: video {entry.video} is in the {home} split of "
+                                    f"{name}, not {split}")
+            problems += [f"{split_file}: video {video} (entry {position} of the published {split} list) is missing"
+                         for position, video in enumerate(published.splits[split], start=1) if video not in in_root]
+        return [f"{self.root}: nearly the public BAH split-0 but not quite; the manifest is derived from the root",
+                *problems]
 
     @staticmethod
     def _participant_overlap(splits: dict[str, tuple[str, ...]]) -> list[str]:
@@ -408,6 +456,12 @@ class BahReader(DatasetReader):
             found |= {(relative / name).as_posix() for name in names if name.endswith(".mp4")}
             subdirectories[:] = [name for name in subdirectories if not name.endswith(".mp4")]
         return found
+
+
+@cache
+def public_split0() -> Manifest:
+    """The shipped manifest of the public release's split-0 (read once per process)."""
+    return load_shipped_manifest(PUBLIC_SPLIT0_MANIFEST)[0]
 
 
 def _check_split(split: str) -> None:

@@ -253,7 +253,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         main = submissions[0]
         results = provenance.build_results(
             config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
-            epochs_source=epochs_source, data_root=data_root, demo=demo, manifest_sha256=manifest.sha256(),
+            epochs_source=epochs_source, data_root=data_root, demo=demo, manifest=manifest,
             encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
             deterministic=deterministic, world_size=context.world_size, per_rank_batch=rank_batch, started=started,
             submission=main["path"], report=main["report"])

@@ -45,9 +45,10 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 2
+    assert results["schema_version"] == 3
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64
+    assert (results["data"]["manifest_version"], results["data"]["manifest_source"]) == ("demo-v1", "repository")
     assert results["provenance"]["seed"] == 5 and results["provenance"]["device"] == "cpu"
     assert results["provenance"]["deterministic"] is True  # the CPU default
     batch = results["hyper"]["batch_size"]

@@ -32,6 +32,8 @@ def expected_rows(encoder, item) -> int:
         return len(item)
     if encoder.info.modality == "text":
         return 1
+    if encoder.info.name == "vggish":  # one 0.96 s patch every 40 ms, at least one
+        return 1 + max(0, (len(item) - 400) // 160 + 1 - 96) // 4
     samples = min(len(item), round(getattr(encoder, "max_seconds", 1e9) * 16000))
     return (samples - 400) // 320 + 1  # the conv stack: 400-sample receptive field, 320-sample hop
 

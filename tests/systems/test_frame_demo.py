@@ -44,6 +44,11 @@ FAST = {
     ("hallmen2025", "bah"): {"epochs": 15, "lr": 1e-3, "batch_size": 8, "hyper_overrides": {
         "frame_step": 24, "centred_rows": {"vit-h14": 100}, "threshold_sweep": (0.40, 0.75, 0.01),
         "centred_seconds": {"text": 2.0, "vit-h14": 20.0, "wav2vec2-vad": 4.0}}},
+    # bah-challenge: 12 epochs of batch 8 at the row's lr, windows of 64 frames with stride 16 (paper 300 / 200: the
+    # demo's videos have 90-200 frames, so a 300-frame window would give one sample per video). Measured (one run
+    # each): vision+audio (ir-resnet50 + vggish) .748 vs control .687 (20 epochs: .755 vs .700; vision alone .750 vs
+    # .675, audio alone .730 vs .675).
+    ("bah-challenge", "bah"): {"epochs": 12, "batch_size": 8, "hyper_overrides": {"window": 64, "stride": 16}},
 }
 # wen2024: windows of 64 frames (stride 32) instead of 1000 / 200, because the demo's videos have 100-300 frames and
 # one padded 1000-frame window per video leaves 6 training samples, i.e. one optimiser step per epoch; lr 3e-3, 8
@@ -72,6 +77,7 @@ CASES += [("wen2024", name, task) for task in ("va", "expr") for name in get_sys
 # minutes, per run); the fine-tuned text row has its own test (tests/systems/test_hallmen2025_finetuned.py).
 CASES += [("hallmen2025", name, "bah") for name, variant in get_system("hallmen2025").variants["bah"].items()
           if variant.train_splits == ("train",) and not variant.unfrozen]
+CASES += [("bah-challenge", get_system("bah-challenge").default_variant["bah"], "bah")]
 
 
 def _run(out: Path, system: str, variant: str, task: str, *, shuffle: bool = False,
@@ -111,7 +117,10 @@ def test_frame_variant_beats_shuffled_labels_and_writes_valid_submissions(tmp_pa
     rows = (run_dir / "val_predictions.csv").read_text().splitlines()
     assert rows[0].startswith("id,group,") and len(rows) == 1 + len(reader.reference_rows("val"))
     if task == "bah":
-        assert 0.05 <= results["calibration"]["threshold"] <= 0.95
+        if get_system(system).hyper[task].threshold_sweep is None:
+            assert "calibration" not in results  # decided at probability 0.5 (bah-challenge: the authors' argmax)
+        else:
+            assert 0.05 <= results["calibration"]["threshold"] <= 0.95
         assert {"average_precision", "macro_f1", "f1_class0", "f1_class1"} <= set(results["val"]["breakdown"])
         assert set(results["val_levels"]["video"]) == {"majority", "mean"}
         assert {s["level"] for s in results["submissions"]} == {"frame", "video"}

@@ -198,3 +198,88 @@ def test_score_frame_and_video_levels(demo: Path) -> None:
     n, n0 = len(labels), int((labels.values == 0).sum())  # all-negative: only class 0 scores, F1_0 = 2·n0/(n0 + n)
     all_negative = Table(labels.ids, np.zeros_like(labels.values), ("pred",))
     assert np.isclose(task.score(all_negative, labels).value, n0 / n * 2 * n0 / (n0 + n))
+
+
+# -- the public split-0 manifest ------------------------------------------------------------------------------------
+def _shipped_split0() -> dict:
+    from abaw_bench.harness.tasks._common import SPLITS_DIR
+    from abaw_bench.harness.tasks.bah import PUBLIC_SPLIT0_MANIFEST
+
+    return json.loads((SPLITS_DIR / PUBLIC_SPLIT0_MANIFEST).read_text(encoding="utf-8"))
+
+
+def _write_published_split_files(root: Path, splits: dict[str, list[str]]) -> Path:
+    """Split files shaped as the release publishes them: `Videos/<id>,label,transcript with, commas`."""
+    (root / "split").mkdir(parents=True)
+    for split, videos in splits.items():
+        lines = [f"Videos/{video},{position % 2},Well, I usually get up, shower." for position, video in
+                 enumerate(videos)]
+        (root / "split" / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_shipped_split0_manifest_is_the_published_lists() -> None:
+    from abaw_bench.harness.tasks._common import load_shipped_manifest
+    from abaw_bench.harness.tasks.bah import PUBLIC_SPLIT0_MANIFEST
+
+    shipped = _shipped_split0()
+    manifest = load_shipped_manifest(PUBLIC_SPLIT0_MANIFEST)[0]
+    assert {split: len(ids) for split, ids in manifest.splits.items()} == {"train": 616, "val": 110, "test": 392}
+    assert manifest.sha256() == shipped["sha256"] and manifest.version == "public-split-0-v1"
+    videos = [video for ids in manifest.splits.values() for video in ids]
+    assert len(set(videos)) == len(videos) and all(video.endswith(".mp4") for video in videos)
+    assert manifest.splits["val"][0] == "82579/Visite_1/82579_Question_1_2024-10-02 16-03-28_Video.mp4"  # a space
+    assert "82620/Visite_1/82620_Question_7_2024-11-05_14-58-50_Video-DESKTOP-NQ55E0P.mp4" in manifest.splits["train"]
+
+
+def test_root_with_the_published_split_files_is_recognised(tmp_path: Path) -> None:
+    from abaw_bench.harness.commands.splits import split_report
+
+    shipped = _shipped_split0()
+    reversed_train = {**shipped["splits"], "train": shipped["splits"]["train"][::-1]}  # order does not matter
+    root = _write_published_split_files(tmp_path, reversed_train)
+    manifest = get_task("bah").reader(root).manifest()
+    assert (manifest.version, manifest.source, manifest.sha256()) == ("public-split-0-v1", "repository",
+                                                                      shipped["sha256"])
+    assert manifest.splits["train"] == tuple(shipped["splits"]["train"])  # the published order governs
+    report = split_report("bah", str(root))
+    assert report["manifest"] == {"version": "public-split-0-v1", "source": "repository", "sha256": shipped["sha256"]}
+    assert not any("split-0" in problem for problem in report["problems"])  # only the absent media are reported
+
+
+def test_an_edited_split0_line_is_reported_with_its_file_and_line(tmp_path: Path) -> None:
+    shipped = _shipped_split0()
+    val = list(shipped["splits"]["val"])
+    original, val[4] = val[4], val[4].replace("_Video.mp4", "_Video-DESKTOP-X.mp4")
+    root = _write_published_split_files(tmp_path, {**shipped["splits"], "val": val})
+    reader = get_task("bah").reader(root)
+    assert (reader.manifest().source, reader.manifest().version) == ("data-root", "data-root")
+    split_problems = [problem for problem in reader.check() if "split-0" in problem or "published" in problem]
+    val_file = root / "split" / "val.txt"
+    assert split_problems == [
+        f"{root}: nearly the public BAH split-0 but not quite; the manifest is derived from the root",
+        f"{val_file}:5: video {val[4]} is not in the public split-0 manifest (bah-public-split0-v1.json); "
+        f"the public split-0 manifest (bah-public-split0-v1.json) has {original} at entry 5",
+        f"{val_file}: video {original} (entry 5 of the published val list) is missing",
+    ]
+
+
+def test_a_different_release_is_root_derived_without_split0_complaints(tmp_path: Path) -> None:
+    """A root sharing few videos with split-0 (another release, e.g. the ABAW-8 challenge's) is its own manifest."""
+    shipped = _shipped_split0()
+    other = {"train": shipped["splits"]["train"][:300], "val": shipped["splits"]["val"][:40],
+             "test": [video_id("900", 1)]}
+    reader = get_task("bah").reader(_write_published_split_files(tmp_path, other))
+    assert reader.manifest().source == "data-root"
+    assert not any("split-0" in problem or "published" in problem for problem in reader.check())
+
+
+def test_a_video_moved_to_another_split_is_reported_at_its_line(tmp_path: Path) -> None:
+    shipped = _shipped_split0()
+    moved = shipped["splits"]["train"][0]
+    splits = {"train": shipped["splits"]["train"][1:], "val": [*shipped["splits"]["val"], moved],
+              "test": shipped["splits"]["test"]}
+    reader = get_task("bah").reader(_write_published_split_files(tmp_path, splits))
+    assert reader.manifest().source == "data-root"
+    assert f"{tmp_path / 'split' / 'val.txt'}:111: video {moved} is in the train split of the public split-0 " \
+           "manifest (bah-public-split0-v1.json), not val" in reader.check()

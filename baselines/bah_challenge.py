@@ -1,0 +1,191 @@
+"""The BAH challenge baseline as a trainable system "bah-challenge": per-modality temporal convolutional networks and
+leader-follower attention fusion, per frame.
+
+This is the ABAW-8 BAH baseline that Hallmen et al. (Semantic Matters: Multimodal Features for Affective Analysis,
+CVPR Workshops (ABAW 8), 2025) report as "Baseline" in Table 2 (validation F1 .700), as the BAH dataset authors
+publish it (github.com/sbelharbi/bah-dataset: `models/model.py` LeaderFollowerAttentionNetwork,
+`models/temporal_convolutional_model.py`, `configs.py`, `default_config.py`, `trainer.py`).
+
+Architecture, as their code builds it (`LFAN`):
+- every input feature standardised: the authors z-score each feature with the training set's mean and std
+  (`calc_mean_std`); here a BatchNorm1d without affine parameters per input, whose running statistics over the
+  training windows stand in for the training set's (no trainable parameter: the parameter count stays theirs; in
+  training mode a batch's padding frames enter its statistics);
+- per modality a TemporalConvNet over the frame sequence: 4 TemporalBlocks with dilations 1, 2, 4, 8, kernel 5,
+  dropout 0.1; each block = two weight-normalised causal Conv1d (left padding (k − 1)·d, chomped) with LeakyReLU and
+  dropout, a 1×1 Conv1d residual where the width changes, LeakyReLU on the sum; Xavier-uniform init (gain √2).
+  Channels (`configs.py`, "tcn.channels"): vision 512 → [256, 256, 128, 128], audio 128 → [64, 64, 32, 32],
+  text 768 → [256, 256, 128, 128];
+- leader-follower attention per frame: every modality's TCN output → Q, K, V = Linear(C_m → 32) each; over the M
+  modalities, scores = softmax(K Qᵀ / √32), follower = LayerNorm([M, 32])(scores V + V), flattened (32·M);
+- the leader (the first modality: vision when present) is concatenated with the follower vector:
+  Linear(C_leader + 32·M → 1), one logit per frame.
+
+Recipe (`default_config.py`, whose model is LFAN; `trainer.py`): windows of 300 frames with hop 200 (the engine's
+"windows" sampling; windows past a video's end are padded and masked; the causal TCN keeps the padding from leaking
+into the valid frames), batch 16, frame-level supervision (`video_fr_sup`), no class weighting, up to 100 epochs with
+early stopping after 50 epochs without improvement, the checkpoint with the best validation score kept, decision at
+probability 0.5 (their argmax over two logits). Their optimiser is SGD (lr 1e-3, Nesterov momentum 0.9, weight
+decay 1e-4) with a step schedule (×0.1 every 40 epochs, floor 1e-7).
+
+Where the harness departs from that code, and why:
+- One logit with BCE instead of two logits with cross-entropy: the LFAN module's own `output_dim` is 1 while their
+  trainer expects two class logits (their `experiment.py`, which builds the model and the criterion, is not in the
+  repository). The two forms are the same model family (a softmax over two logits is the sigmoid of their
+  difference); the harness's binary tasks take one logit.
+- The optimiser and schedule: the harness engine offers AdamW/Adam and cosine/plateau schedules only, so the rows run
+  AdamW at the authors' lr 1e-3 and weight decay 1e-4 with ReduceLROnPlateau (×0.1 after 10 flat epochs, floor
+  1e-7), the nearest step decay the engine has. Every result carries this as a note.
+- Encoders: the authors' features are their IR-ResNet-50 face model (512-d, `res50_ir_0.887.pth`), VGGish
+  (128-d, the torchvggish checkpoint) and BERT-base word features (768-d). The harness encoders "ir-resnet50" and
+  "vggish" build the first two and load those checkpoints; the VGGish hop is fixed at 40 ms where the authors hopped
+  by each video's frame (the engine aligns audio rows to the label frames by interpolation). hallmen2025 describes
+  this baseline's audio as wav2vec2; the dataset's code, which produced it, uses VGGish, and so does this system.
+  At the paper preset the head's input widths are the authors', so it has exactly their module's parameter count
+  (a test checks it against the module's formula).
+- No text row: frame-level text reaches the harness engine only as centred word windows (one vector per sample),
+  not as the per-frame sequence that "windows" sampling needs. The trimodal Table 2 "Baseline" row is therefore
+  linked to the vision+audio variant, and its results say so in their notes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+
+VISION, AUDIO = "ir-resnet50", "vggish"  # a variant lists vision first, as the authors do: it leads
+KERNEL_SIZE = 5
+TCN_DROPOUT = 0.1
+ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality
+# TCN channels per modality (configs.py "tcn.channels": video and bert 256, 256, 128, 128; vggish 64, 64, 32, 32)
+CHANNELS = {
+    "paper": {VISION: (256, 256, 128, 128), AUDIO: (64, 64, 32, 32)},
+    "tiny": {VISION: (32, 32, 16, 16), AUDIO: (16, 16, 8, 8)},
+}
+AUTHORS_INPUT_DIMS = {"vision": 512, "vggish": 128, "bert": 768}  # their encoders' widths (configs.py)
+AUTHORS_CHANNELS = {"vision": (256, 256, 128, 128), "vggish": (64, 64, 32, 32), "bert": (256, 256, 128, 128)}
+
+RECIPE_NOTE = ("optimiser and schedule differ from the authors' (SGD lr 1e-3, Nesterov 0.9, step ×0.1 every 40 "
+               "epochs): the engine runs AdamW lr 1e-3 with ReduceLROnPlateau (baselines/bah_challenge.py)")
+NO_TEXT_NOTE = ("the authors' baseline also fuses BERT text features; this row has no text branch, because the "
+                "engine serves frame-level text only as centred windows (baselines/bah_challenge.py)")
+
+_VARIANTS = (
+    Variant("vision-audio", "Baseline", (VISION, AUDIO), paper={"val": 0.700},
+            notes=(NO_TEXT_NOTE, RECIPE_NOTE)),
+    Variant("vision", "LFAN vision only (the authors' code; not in the paper)", (VISION,), notes=(RECIPE_NOTE,)),
+    Variant("audio", "LFAN audio only (the authors' code; not in the paper)", (AUDIO,), notes=(RECIPE_NOTE,)),
+)
+
+HYPER = Hyper(
+    lr=1e-3,
+    weight_decay=1e-4,
+    epochs=100,
+    batch_size=16,
+    warmup_epochs=0.0,
+    schedule="plateau",
+    loss="bce",
+    optimizer="adamw",
+    early_stopping_patience=50,
+    sampling="windows",
+    window=300,
+    stride=200,
+)
+
+
+def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
+    """The LFAN head over the variant's inputs, the first one leading; one logit per frame ([B, L, 1])."""
+    from abaw_bench.harness.tasks import get_task
+
+    return build_lfan(variant.inputs, input_dims, {name: CHANNELS[preset][name] for name in variant.inputs},
+                      ATTENTION_DIM[preset], get_task(task).output_width)
+
+
+def build_lfan(names: Sequence[str], input_dims: Mapping[str, int], channels: Mapping[str, Sequence[int]],
+               attention_dim: int, outputs: int) -> Any:
+    """A LeaderFollowerAttention module (torch is imported here, never at module import)."""
+    return _torch_classes()["LeaderFollowerAttention"](names, input_dims, channels, attention_dim, outputs)
+
+
+def _torch_classes() -> dict[str, type]:
+    import torch
+    from torch import nn
+    from torch.nn.utils.parametrizations import weight_norm
+
+    class TemporalBlock(nn.Module):
+        """Two dilated causal weight-normed convolutions with a residual, as the authors' TemporalBlock."""
+
+        def __init__(self, in_channels: int, out_channels: int, dilation: int) -> None:
+            super().__init__()
+            self.trim = (KERNEL_SIZE - 1) * dilation
+            conv1 = nn.Conv1d(in_channels, out_channels, KERNEL_SIZE, padding=self.trim, dilation=dilation)
+            conv2 = nn.Conv1d(out_channels, out_channels, KERNEL_SIZE, padding=self.trim, dilation=dilation)
+            for conv in (conv1, conv2):
+                nn.init.xavier_uniform_(conv.weight, gain=math.sqrt(2))
+            self.conv1, self.conv2 = weight_norm(conv1), weight_norm(conv2)
+            self.activation = nn.LeakyReLU()
+            self.dropout = nn.Dropout(TCN_DROPOUT)
+            self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
+            if self.downsample is not None:
+                nn.init.xavier_uniform_(self.downsample.weight, gain=math.sqrt(2))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, L]
+            out = self.dropout(self.activation(self.conv1(x)[:, :, :-self.trim]))  # the chomp keeps it causal
+            out = self.dropout(self.activation(self.conv2(out)[:, :, :-self.trim]))
+            residual = x if self.downsample is None else self.downsample(x)
+            return self.activation(out + residual)
+
+    class LeaderFollowerAttention(nn.Module):
+        """Per-modality TCNs, leader-follower attention across the modalities at every frame, a per-frame logit."""
+
+        def __init__(self, names: Sequence[str], input_dims: Mapping[str, int],
+                     channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int) -> None:
+            super().__init__()
+            self.names = tuple(names)
+            self.attention_dim = attention_dim
+            self.temporal, self.standardise = nn.ModuleDict(), nn.ModuleDict()
+            self.query, self.key, self.value = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
+            for index, name in enumerate(self.names):
+                widths = (input_dims[name], *channels[name])
+                self.standardise[str(index)] = nn.BatchNorm1d(input_dims[name], affine=False)
+                self.temporal[str(index)] = nn.Sequential(*(TemporalBlock(widths[level], widths[level + 1], 2 ** level)
+                                                            for level in range(len(channels[name]))))
+                for projection in (self.query, self.key, self.value):
+                    projection[str(index)] = nn.Linear(channels[name][-1], attention_dim)
+            self.norm = nn.LayerNorm([len(self.names), attention_dim])
+            self.regressor = nn.Linear(channels[self.names[0]][-1] + attention_dim * len(self.names), outputs)
+
+        def forward(self, inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+            sequences = []
+            for index, name in enumerate(self.names):
+                padded, _ = inputs[name]  # [B, L, D]; padding after a video's end cannot reach earlier frames
+                standardised = self.standardise[str(index)](padded.transpose(1, 2))  # [B, D, L]
+                sequences.append(self.temporal[str(index)](standardised).transpose(1, 2))  # [B, L, C]
+            queries = torch.stack([self.query[str(i)](x) for i, x in enumerate(sequences)], dim=-2)  # [B, L, M, a]
+            keys = torch.stack([self.key[str(i)](x) for i, x in enumerate(sequences)], dim=-2)
+            values = torch.stack([self.value[str(i)](x) for i, x in enumerate(sequences)], dim=-2)
+            scores = torch.softmax(keys @ queries.transpose(-1, -2) / math.sqrt(self.attention_dim), dim=-1)
+            follower = self.norm(scores @ values + values).flatten(-2)  # [B, L, M·a]
+            return self.regressor(torch.cat((sequences[0], follower), dim=-1))  # [B, L, K]
+
+    return {"TemporalBlock": TemporalBlock, "LeaderFollowerAttention": LeaderFollowerAttention}
+
+
+SPEC = SYSTEMS.register("bah-challenge")(
+    SystemSpec(
+        name="bah-challenge",
+        paper="The ABAW-8 BAH challenge baseline, as reported in Hallmen et al. Semantic Matters: Multimodal Features "
+        "for Affective Analysis. CVPR Workshops (ABAW 8), 2025 (Table 2, 'Baseline'); code: the BAH dataset "
+        "authors' github.com/sbelharbi/bah-dataset.",
+        tasks=("bah",),
+        variants={"bah": {variant.name: variant for variant in _VARIANTS}},
+        default_variant={"bah": "vision-audio"},
+        hyper={"bah": HYPER},
+        build_model=build_model,
+        description="BAH: per-modality TCN (kernel 5, 4 dilated levels) + leader-follower attention, one logit per "
+        "frame, windows of 300 frames (the dataset authors' LFAN).",
+    )
+)

@@ -1,0 +1,85 @@
+"""The BAH challenge baseline (baselines/bah_challenge.py): the authors' LFAN head, counted against their module's
+formula; causality of its TCNs; its registration. The demo training runs in tests/systems/test_frame_demo.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import torch
+from abaw_bench.baselines import bah_challenge
+from abaw_bench.harness.cli import main
+from abaw_bench.harness.encoders import encoder_info
+from abaw_bench.harness.systems import get_system
+
+
+def tcn_parameters(in_features: int, channels: Sequence[int], kernel: int = 5) -> int:
+    """The authors' TemporalConvNet: per block two weight-normed convs (weight_v, one weight_g per output channel,
+    bias) and a 1×1 residual conv where the width changes."""
+    total, width = 0, in_features
+    for out in channels:
+        total += out * width * kernel + 2 * out + out * out * kernel + 2 * out
+        total += out * width + out if width != out else 0
+        width = out
+    return total
+
+
+def lfan_parameters(input_dims: Sequence[int], channels: Sequence[Sequence[int]], attention: int = 32) -> int:
+    """The authors' LeaderFollowerAttentionNetwork without its frozen face backbone: TCNs, Q/K/V Linear(C → 32) per
+    modality, LayerNorm([M, 32]) and the regressor Linear(C_leader + 32·M → 1)."""
+    total = sum(tcn_parameters(dim, chans) for dim, chans in zip(input_dims, channels, strict=True))
+    total += sum(3 * (chans[-1] * attention + attention) for chans in channels)
+    total += 2 * len(input_dims) * attention
+    return total + channels[0][-1] + attention * len(input_dims) + 1
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
+    names = ("vision", "vggish", "bert")
+    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 1)
+    expected = lfan_parameters([bah_challenge.AUTHORS_INPUT_DIMS[n] for n in names],
+                               [bah_challenge.AUTHORS_CHANNELS[n] for n in names])
+    assert _count(head) == expected == 4_991_265
+
+
+@pytest.mark.parametrize("variant", ["vision-audio", "vision", "audio"])
+def test_paper_preset_head_matches_the_formula(variant: str) -> None:
+    spec = get_system("bah-challenge")
+    row = spec.variant("bah", variant)
+    dims = {name: encoder_info(name).output_dims["paper"] for name in row.inputs}
+    head = spec.build_model("bah", row, "paper", dims, spec.hyper_for("bah", row))
+    channels = [bah_challenge.CHANNELS["paper"][name] for name in row.inputs]
+    assert _count(head) == lfan_parameters([dims[name] for name in row.inputs], channels)
+    authors = {bah_challenge.VISION: "vision", bah_challenge.AUDIO: "vggish"}  # the encoders give their widths
+    assert [dims[name] for name in row.inputs] == [bah_challenge.AUTHORS_INPUT_DIMS[authors[n]] for n in row.inputs]
+    assert channels == [bah_challenge.AUTHORS_CHANNELS[authors[name]] for name in row.inputs]
+
+
+def test_outputs_are_per_frame_and_causal() -> None:
+    """[B, L, 1] per window; frames after a video's end (padding) cannot change the outputs of the frames before."""
+    torch.manual_seed(0)
+    spec = get_system("bah-challenge")
+    row = spec.variant("bah", "vision-audio")
+    dims = {name: 6 for name in row.inputs}
+    head = spec.build_model("bah", row, "tiny", dims, spec.hyper_for("bah", row)).eval()
+    inputs = {name: (torch.randn(2, 40, 6), torch.tensor([40, 25])) for name in row.inputs}
+    changed = {name: (padded.clone(), lengths) for name, (padded, lengths) in inputs.items()}
+    for padded, _ in changed.values():
+        padded[1, 25:] = 100.0
+    with torch.no_grad():
+        before, after = head(inputs), head(changed)
+    assert before.shape == (2, 40, 1)
+    torch.testing.assert_close(before[1, :25], after[1, :25])
+    assert not torch.allclose(before[1, 25:], after[1, 25:])
+
+
+def test_systems_lists_the_bah_variants(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["systems"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("bah-challenge:"):].split("\n\n")[0]
+    assert "task bah:" in block and "Baseline" in block and "paper: val 0.700" in block
+    listed = [line.split()[0] for line in block.splitlines()[3:]]
+    assert listed == ["*vision-audio", "vision", "audio"]  # * marks the default variant
