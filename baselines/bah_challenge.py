@@ -58,7 +58,6 @@ from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
 VISION, AUDIO = "ir-resnet50", "vggish"  # a variant lists vision first, as the authors do: it leads
 KERNEL_SIZE = 5
-TCN_DROPOUT = 0.1
 ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality
 # TCN channels per modality (configs.py "tcn.channels": video and bert 256, 256, 128, 128; vggish 64, 64, 32, 32)
 CHANNELS = {
@@ -90,6 +89,7 @@ HYPER = Hyper(
     loss="bce",
     optimizer="adamw",
     early_stopping_patience=50,
+    dropout=0.1,  # the TCN blocks' dropout (configs.py)
     sampling="windows",
     window=300,
     stride=200,
@@ -101,13 +101,13 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
     from abaw_bench.harness.tasks import get_task
 
     return build_lfan(variant.inputs, input_dims, {name: CHANNELS[preset][name] for name in variant.inputs},
-                      ATTENTION_DIM[preset], get_task(task).output_width)
+                      ATTENTION_DIM[preset], get_task(task).output_width, dropout=hyper.dropout)
 
 
 def build_lfan(names: Sequence[str], input_dims: Mapping[str, int], channels: Mapping[str, Sequence[int]],
-               attention_dim: int, outputs: int) -> Any:
+               attention_dim: int, outputs: int, *, dropout: float) -> Any:
     """A LeaderFollowerAttention module (torch is imported here, never at module import)."""
-    return _torch_classes()["LeaderFollowerAttention"](names, input_dims, channels, attention_dim, outputs)
+    return _torch_classes()["LeaderFollowerAttention"](names, input_dims, channels, attention_dim, outputs, dropout)
 
 
 def _torch_classes() -> dict[str, type]:
@@ -118,7 +118,7 @@ def _torch_classes() -> dict[str, type]:
     class TemporalBlock(nn.Module):
         """Two dilated causal weight-normed convolutions with a residual, as the authors' TemporalBlock."""
 
-        def __init__(self, in_channels: int, out_channels: int, dilation: int) -> None:
+        def __init__(self, in_channels: int, out_channels: int, dilation: int, dropout: float) -> None:
             super().__init__()
             self.trim = (KERNEL_SIZE - 1) * dilation
             conv1 = nn.Conv1d(in_channels, out_channels, KERNEL_SIZE, padding=self.trim, dilation=dilation)
@@ -127,7 +127,7 @@ def _torch_classes() -> dict[str, type]:
                 nn.init.xavier_uniform_(conv.weight, gain=math.sqrt(2))
             self.conv1, self.conv2 = weight_norm(conv1), weight_norm(conv2)
             self.activation = nn.LeakyReLU()
-            self.dropout = nn.Dropout(TCN_DROPOUT)
+            self.dropout = nn.Dropout(dropout)
             self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
             if self.downsample is not None:
                 nn.init.xavier_uniform_(self.downsample.weight, gain=math.sqrt(2))
@@ -142,7 +142,7 @@ def _torch_classes() -> dict[str, type]:
         """Per-modality TCNs, leader-follower attention across the modalities at every frame, a per-frame logit."""
 
         def __init__(self, names: Sequence[str], input_dims: Mapping[str, int],
-                     channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int) -> None:
+                     channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int, dropout: float) -> None:
             super().__init__()
             self.names = tuple(names)
             self.attention_dim = attention_dim
@@ -151,8 +151,9 @@ def _torch_classes() -> dict[str, type]:
             for index, name in enumerate(self.names):
                 widths = (input_dims[name], *channels[name])
                 self.standardise[str(index)] = nn.BatchNorm1d(input_dims[name], affine=False)
-                self.temporal[str(index)] = nn.Sequential(*(TemporalBlock(widths[level], widths[level + 1], 2 ** level)
-                                                            for level in range(len(channels[name]))))
+                blocks = (TemporalBlock(widths[level], widths[level + 1], 2 ** level, dropout)
+                          for level in range(len(channels[name])))
+                self.temporal[str(index)] = nn.Sequential(*blocks)
                 for projection in (self.query, self.key, self.value):
                     projection[str(index)] = nn.Linear(channels[name][-1], attention_dim)
             self.norm = nn.LayerNorm([len(self.names), attention_dim])

@@ -39,7 +39,8 @@ def _count(module: torch.nn.Module) -> int:
 
 def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
     names = ("vision", "vggish", "bert")
-    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 1)
+    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 1,
+                                    dropout=bah_challenge.HYPER.dropout)
     expected = lfan_parameters([bah_challenge.AUTHORS_INPUT_DIMS[n] for n in names],
                                [bah_challenge.AUTHORS_CHANNELS[n] for n in names])
     assert _count(head) == expected == 4_991_265
