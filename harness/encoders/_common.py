@@ -25,6 +25,8 @@ from abaw_bench.harness.paths import file_sha256
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 RANDOM_SEED = 0
+# what a randomly initialised encoder says of its weights in every output that uses it
+RANDOM_WEIGHTS_SOURCE = f"random weights (seed {RANDOM_SEED}), not the published checkpoint"
 
 
 def torch_dtype(dtype: str) -> torch.dtype:

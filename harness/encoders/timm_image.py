@@ -39,7 +39,7 @@ import torch
 from abaw_bench.harness.atomic import atomic_path, write_json
 from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
-    RANDOM_SEED,
+    RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
     hub_snapshot,
     missing_weights_error,
@@ -139,7 +139,7 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> Timm
     with seeded(), torch.device(device):
         model = _create(info, preset, build)
     return TimmImageEncoder(info, preset, model, build, weights_path=None,
-                            source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint")
+                            source=RANDOM_WEIGHTS_SOURCE)
 
 
 def _weight_file(info: EncoderInfo, weights: str | Path | None) -> Path:

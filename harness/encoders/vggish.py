@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders._common import (
-    RANDOM_SEED,
+    RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
     load_plain_state,
     read_plain_state,
@@ -143,7 +143,7 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> VGGi
     with seeded(), torch.device(device):
         model = _create(info, preset)
     return VGGishEncoder(info, preset, model, weights_path=None,
-                         source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint")
+                         source=RANDOM_WEIGHTS_SOURCE)
 
 
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,

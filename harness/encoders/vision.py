@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
-    RANDOM_SEED,
+    RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
     from_pretrained_checked,
     resolve_hf_dir,
@@ -96,7 +96,7 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu") -> Visi
     with seeded(), torch.device(device):
         model = family.model_class._from_config(config, attn_implementation="sdpa", dtype=torch.float32, **kwargs)
     return VisionEncoder(info, preset, model, weights_path=None,
-                         source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint")
+                         source=RANDOM_WEIGHTS_SOURCE)
 
 
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,

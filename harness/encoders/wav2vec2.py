@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders._common import (
-    RANDOM_SEED,
+    RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
     from_pretrained_checked,
     resolve_hf_dir,
@@ -187,7 +187,7 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu", **optio
     with seeded(), torch.device(device):
         model = Wav2Vec2VadModel._from_config(_config(preset), attn_implementation="sdpa", dtype=torch.float32)
     return Wav2Vec2VadEncoder(info, preset, model, weights_path=None,
-                              source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint", **options)
+                              source=RANDOM_WEIGHTS_SOURCE, **options)
 
 
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders._common import (
-    RANDOM_SEED,
+    RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
     from_pretrained_checked,
     resolve_hf_dir,
@@ -88,7 +88,7 @@ def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu", **optio
     with seeded(), torch.device(device):
         model = WavLMModel._from_config(config, dtype=torch.float32)
     return WavLMEncoder(info, preset, model, weights_path=None,
-                        source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint", **options)
+                        source=RANDOM_WEIGHTS_SOURCE, **options)
 
 
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,

@@ -27,7 +27,12 @@ import whisper
 from abaw_bench.harness.atomic import atomic_path
 from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders import weights as published
-from abaw_bench.harness.encoders._common import RANDOM_SEED, TorchEncoder, missing_weights_error, seeded
+from abaw_bench.harness.encoders._common import (
+    RANDOM_WEIGHTS_SOURCE,
+    TorchEncoder,
+    missing_weights_error,
+    seeded,
+)
 from abaw_bench.harness.encoders.base import EncoderInfo
 from abaw_bench.harness.errors import AbawError
 from whisper.audio import (
@@ -286,7 +291,7 @@ def _random_model(preset: str, device: str) -> Whisper:
 
 def build_random(info: EncoderInfo, preset: str, *, device: str = "cpu", **options: Any) -> WhisperEncoder:
     return WhisperEncoder(info, preset, _random_model(preset, device), weights_path=None,
-                          source=f"random weights (seed {RANDOM_SEED}), not the published checkpoint", **options)
+                          source=RANDOM_WEIGHTS_SOURCE, **options)
 
 
 def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,
