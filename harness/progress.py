@@ -3,7 +3,8 @@
 `abaw-bench run ... > log 2>&1` would otherwise fill the log with hundreds of carriage-return bar updates per epoch.
 When the stream is not a terminal, `progress` writes one line when the loop finishes (unless `leave=False`: the
 caller prints its own summary, e.g. the engine's epoch line) and, for long loops, one line every `every_seconds`
-(and every `every_items` units when given). Lines end in "\\n" and never contain "\\r".
+(and every `every_items` units when given), with the time left at the current rate when the total is known. Lines
+end in "\\n" and never contain "\\r".
 
     with progress(len(items), "convert provided:vit") as bar:
         for item in items:
@@ -82,7 +83,7 @@ class _Bar(Progress):
 
 
 class _Lines(Progress):
-    """Plain lines for logs: `desc: 120/800 items (15.2 items/s, 7.9 s) loss=0.0412`."""
+    """Plain lines for logs: `desc: 120/800 batches (15.2 batches/s, 7.9 s, ETA 0:00:45) loss=0.0412`."""
 
     def __init__(self, total: int | None, desc: str, unit: str, leave: bool, stream: TextIO,
                  every_seconds: float | None, every_items: int | None) -> None:
@@ -115,13 +116,28 @@ class _Lines(Progress):
 
     def _write(self, now: float, *, final: bool) -> None:
         elapsed = now - self.started
+        units = plural(self.unit)
         count = f"{self.count}/{self.total}" if self.total is not None else f"{self.count}"
-        rate = f"{self.count / elapsed:.1f} {self.unit}s/s, " if elapsed > 0 and self.count else ""
-        line = f"{self.desc}: {'done, ' if final else ''}{count} {self.unit}s ({rate}{elapsed:.1f} s)"
+        rate = f"{self.count / elapsed:.1f} {units}/s, " if elapsed > 0 and self.count else ""
+        eta = ""
+        if not final and self.total is not None and self.count and elapsed > 0:
+            eta = f", ETA {clock_time(max(self.total - self.count, 0) * elapsed / self.count)}"
+        line = f"{self.desc}: {'done, ' if final else ''}{count} {units} ({rate}{elapsed:.1f} s{eta})"
         if self.postfix:
             line += " " + " ".join(f"{key}={value}" for key, value in self.postfix.items())
         print(line.replace("\r", " "), file=self.stream, flush=True)
         self._last_line, self._last_count = now, self.count
+
+
+def plural(unit: str) -> str:
+    """`batch` -> `batches`, `item` -> `items`: the unit as the count line names it."""
+    return f"{unit}es" if unit.endswith(("s", "x", "ch", "sh")) else f"{unit}s"
+
+
+def clock_time(seconds: float) -> str:
+    """Seconds as h:mm:ss, the form tqdm shows its estimate in."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def progress(total: int | None, desc: str, *, unit: str = "item", enabled: bool = True, leave: bool = True,

@@ -290,7 +290,7 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
                         collate_fn=_Collate(encoder), num_workers=settings.num_workers,
                         prefetch_factor=settings.prefetch_factor, pin_memory=settings.pin_memory)
     total = sum(len(batch) for batch in sampler)
-    bar = report_progress(total, f"extract {encoder.info.name}/{encoder.preset} {task}/{split}",
+    bar = report_progress(total, f"extract {encoder.info.name}/{encoder.preset} {task}/{split}", unit="video",
                           enabled=progress and context.is_main and total > 0)
     extracted = 0
     skipped: dict[str, str] = {}

@@ -87,7 +87,8 @@ def provided_store(items: Sequence[Item], kind: str, *, progress: bool = True) -
             pending.append(item_id)
     dim = _width(next(iter(entries.values()))) if entries else None
     converted = 0
-    with report_progress(len(pending), f"convert provided:{kind} pickles", enabled=progress and bool(pending)) as bar:
+    with report_progress(len(pending), f"convert provided:{kind} pickles", unit="video",
+                         enabled=progress and bool(pending)) as bar:
         for item_id in pending:
             entries[item_id], width, unpickled = _convert(directory, item_id, pickles[item_id], dim)
             dim = width if dim is None else dim

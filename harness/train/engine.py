@@ -473,8 +473,9 @@ class Trainer:
         auxiliary_totals: dict[str, torch.Tensor] = {}
         empty_batches = torch.zeros((), device=device, dtype=torch.int64)
         count = 0
-        bar = progress(len(loader), f"epoch {epoch}/{s.epochs}", enabled=s.progress and self.context.is_main,
-                       leave=False)  # a terminal gets a bar; a log gets the epoch line below (and one per ~10 s)
+        # a terminal gets a bar; a log gets the epoch line below (and one per ~10 s)
+        bar = progress(len(loader), f"epoch {epoch}/{s.epochs}", unit="batch",
+                       enabled=s.progress and self.context.is_main, leave=False)
         for batch in bar.wrap(loader):
             targets = batch["targets"].to(device, non_blocking=True)
             with _autocast(device, self.precision):

@@ -53,6 +53,18 @@ def test_a_long_loop_reports_every_few_seconds(monkeypatch: pytest.MonkeyPatch) 
                                               "decode: 6 items (0.2 items/s, 24.0 s)"]
 
 
+def test_a_plain_line_names_its_unit_and_estimates_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(np.arange(0.0, 100.0, 4.0))  # each call to time.monotonic advances 4 s
+    monkeypatch.setattr("abaw_bench.harness.progress.time.monotonic", lambda: float(next(clock)))
+    stream = io.StringIO()
+    with progress(40, "epoch 2/30", unit="batch", stream=stream, every_seconds=10.0) as bar:
+        for _ in range(4):
+            bar.update()
+    # 3 batches in 12 s: 37 left at 4 s each; the closing line has no estimate
+    assert stream.getvalue().splitlines() == ["epoch 2/30: 3/40 batches (0.2 batches/s, 12.0 s, ETA 0:02:28)",
+                                              "epoch 2/30: done, 4/40 batches (0.2 batches/s, 20.0 s)"]
+
+
 def test_a_terminal_gets_the_tqdm_bar() -> None:
     master, replica = os.openpty()
     fcntl.ioctl(replica, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a window 80 columns wide
@@ -77,5 +89,5 @@ def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, m
     extract_items(load_encoder("wav2vec2-vad", "tiny"), "synthetic", items, tmp_path, "train", batch_size=2,
                   progress=True)  # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
     err = capfd.readouterr().err
-    assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 items" in err
+    assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 videos" in err
     assert "\r" not in err
