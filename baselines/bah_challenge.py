@@ -189,6 +189,10 @@ SPEC = SYSTEMS.register("bah-challenge")(
         variants={"bah": {variant.name: variant for variant in _VARIANTS}},
         default_variant={"bah": "vision-audio"},
         hyper={"bah": HYPER},
+        # the embedded demo only (SystemSpec.demo): windows of 64 frames with stride 16 (paper 300 / 200: the demo's
+        # videos have 90-200 frames, so a 300-frame window would give one sample per video), 12 epochs of batch 8
+        # (measured: vision+audio .748 against a shuffled-label control of .687)
+        demo={"bah": {"epochs": 12, "batch_size": 8, "window": 64, "stride": 16}},
         build_model=build_model,
         description="BAH: per-modality TCN (kernel 5, 4 dilated levels) + leader-follower attention, one logit per "
         "frame, windows of 300 frames (the dataset authors' LFAN).",

@@ -1,7 +1,8 @@
 """Provenance of a run and the schema of `results.json` (what `abaw-bench run` writes; bump SCHEMA_VERSION on change).
 
-results.json, schema_version 3:
-    schema_version      int, 3 (2 added "notes"; 3 added the manifest's version and source under "data")
+results.json, schema_version 4:
+    schema_version      int, 4 (2 added "notes"; 3 added the manifest's version and source under "data"; 4 added
+                        "demo_schedule")
     system, task, variant, row      the system, task, variant name and its paper-table row label
     preset              "paper" | "tiny" (encoder preset)
     val                 the best epoch's validation metric {"metric" (name), "value", "breakdown" {column: value},
@@ -9,7 +10,10 @@ results.json, schema_version 3:
     best_epoch          1-based epoch whose weights are in best.pt (0: evaluated as built, no training; train+val
                         rows: the last epoch)
     epochs_run          epochs actually trained (early stopping may end before `hyper.epochs`)
-    epochs_source       where the epoch count came from ("system default (...)", "--epochs", "best epoch of ...")
+    epochs_source       where the epoch count came from ("system default (...)", "demo schedule (...)", "--epochs",
+                        "best epoch of ...")
+    demo_schedule       the Hyper fields this run took from its system's demo schedule (SystemSpec.demo: the
+                        embedded demo only, and only the fields no flag or --hyper set); {} on real data
     stopped_early       bool
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
@@ -45,7 +49,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PACKAGES = ("torch", "transformers", "numpy", "abaw-bench")
 REPOSITORY = Path(__file__).resolve().parent.parent
 

@@ -222,6 +222,7 @@ class Variant:
     # what every result of this row must say: a departure from the authors' training that the harness cannot close
     # (written to results.json "notes" and shown by `abaw-bench info`)
     notes: tuple[str, ...] = ()
+    demo: Mapping[str, Any] = field(default_factory=dict)  # this row's demo schedule, on top of the system's (below)
 
 
 DATASET_TRANSCRIPT = "dataset"  # `InputSource.transcript` value: the dataset's own "transcript" media
@@ -251,6 +252,17 @@ class SystemSpec:
     # task -> recipe name -> Hyper overrides: a named alternative training recipe for every row of the task, one
     # `--hyper recipe=NAME` away (wen2024 Expr: the paper's stated recipe against the authors' code's)
     recipes: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    # task -> Hyper overrides used on the embedded demo only (a real data root always gets the paper's schedule): the
+    # demo's videos last seconds and its encoders are tiny, so the paper's epochs, windows and lr would spend minutes
+    # to learn what a few epochs show. Sized so that a default demo run finishes in minutes on 2 cores and still beats
+    # its shuffled-label control (the slow test tier runs exactly these schedules). A "recipe" key names the recipe.
+    demo: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def demo_schedule(self, task: str, variant: Variant) -> dict[str, Any]:
+        """The Hyper overrides a demo run of `variant` takes: the system's for the task, except the fields the row
+        sets in its own `hyper` (they define the row, e.g. its lr or a floor's 0 epochs), then the row's `demo`."""
+        shared = {key: value for key, value in self.demo.get(task, {}).items() if key not in variant.hyper}
+        return {**shared, **variant.demo}
 
     def variant(self, task: str, name: str | None) -> Variant:
         from abaw_bench.harness.errors import AbawError, unknown_name_error

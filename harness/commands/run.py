@@ -29,7 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "run", help="train and evaluate a system variant; writes results, predictions, a submission",
         description="Train one system variant (a row of its paper's table) on a task, validate it each epoch, keep "
                     "the best checkpoint, predict the test split and write a submission checked by the validator. "
-                    "Without --data-root it runs on the embedded demo dataset and says so. The run directory is "
+                    "Without --data-root it runs on the embedded demo dataset and says so, with the system's demo "
+                    "schedule (fewer epochs, windows sized to the demo's seconds-long videos; the run lists the "
+                    "fields, and --epochs/--lr/--batch-size/--hyper override them); a real --data-root always gets "
+                    "the paper's schedule. The run directory is "
                     "<out>/<system>/<task>/<variant>/seed<N>: config.json, results.json, val_predictions.csv, "
                     "submission_test.csv, train_log.jsonl, best.pt, last.pt.",
         examples=EXAMPLES)
@@ -39,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--variant", default=None, metavar="V", help="variant (table row); default: the system's")
     add_data_root_arg(what)
     add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default="tiny", weights_per_encoder=True)
-    training = parser.add_argument_group("training (defaults: the paper's values)")
+    training = parser.add_argument_group("training (defaults: the paper's values; on the demo, the demo schedule's)")
     training.add_argument("--epochs", type=int, default=None, metavar="N")
     training.add_argument("--batch-size", type=int, default=None, metavar="N",
                           help="global batch size; under torchrun each rank takes an equal share (N must be a "

@@ -78,8 +78,9 @@ class RunOutcome:
 
 
 def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> Hyper:
-    """The system's Hyper for the variant (with the recipe that `--hyper recipe=NAME` names), then the other --hyper
-    KEY=VALUE overrides, then --epochs/--batch-size/--lr."""
+    """The system's Hyper for the variant, then on the embedded demo its demo schedule, then the recipe that `--hyper
+    recipe=NAME` names (else the demo schedule's), then the other --hyper KEY=VALUE overrides, then
+    --epochs/--batch-size/--lr."""
     from dataclasses import fields
 
     from abaw_bench.harness.errors import unknown_name_error
@@ -89,14 +90,13 @@ def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConf
         if key not in names:
             raise unknown_name_error("--hyper field", key, sorted(names))
     hyper_overrides = dict(config.hyper_overrides)
-    recipe = hyper_overrides.pop("recipe", None)
+    demo_overrides = demo_schedule_in_effect(spec, task, variant, config)
+    recipe = hyper_overrides.pop("recipe", demo_overrides.pop("recipe", None))
     if recipe is not None and not isinstance(recipe, str):
         raise AbawError(f"--hyper recipe: expected a recipe name, found {str(recipe)[:80]!r}")
     hyper = spec.hyper_for(task, variant, recipe)
-    overrides = {key: value for key, value in (("epochs", config.epochs), ("batch_size", config.batch_size),
-                                               ("lr", config.lr)) if value is not None}
     try:
-        resolved = hyper.replace(**{**hyper_overrides, **overrides})
+        resolved = hyper.replace(**{**demo_overrides, **hyper_overrides, **_flag_overrides(config)})
     except (TypeError, ValueError) as error:
         raise AbawError(f"--hyper: {error}") from error
     inputs = sorted({name for each in spec.variants[task].values() for name in each.inputs})
@@ -105,6 +105,24 @@ def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConf
             if key not in inputs:  # a misspelt input would otherwise be ignored in silence
                 raise unknown_name_error(f"--hyper {name} input", key, inputs)
     return resolved
+
+
+def _flag_overrides(config: RunConfig) -> dict[str, Any]:
+    return {key: value for key, value in (("epochs", config.epochs), ("batch_size", config.batch_size),
+                                          ("lr", config.lr)) if value is not None}
+
+
+def uses_demo_data(config: RunConfig) -> bool:
+    """No --data-root (the embedded demo is generated), or a --data-root that is a demo root."""
+    return config.data_root is None or is_demo_root(Path(config.data_root).expanduser())
+
+
+def demo_schedule_in_effect(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> dict[str, Any]:
+    """The demo schedule's fields that this run takes: none on real data, and none that a flag or --hyper sets."""
+    if not uses_demo_data(config):
+        return {}
+    given = set(config.hyper_overrides) | set(_flag_overrides(config))
+    return {key: value for key, value in spec.demo_schedule(task, variant).items() if key not in given}
 
 
 def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
@@ -165,19 +183,22 @@ def run(config: RunConfig) -> RunOutcome:
         raise AbawError(f"system {spec.name!r} samples {hyper.sampling!r} but task {task.name!r} has {task.unit} "
                         "rows: clip tasks need 'clip' sampling, frame tasks 'windows' or 'centred'")
     trainval = tuple(variant.train_splits) == ("train", "val")
-    epochs_source = "--epochs" if config.epochs is not None else f"system default ({spec.name})"
+    demo_schedule = demo_schedule_in_effect(spec, config.task, variant, config)
+    epochs_source = ("--epochs" if config.epochs is not None else
+                     f"demo schedule ({spec.name})" if "epochs" in demo_schedule else f"system default ({spec.name})")
     schedule_epochs = None
     if trainval and variant.reuse_best_epoch_of:
         epochs, epochs_source = reused_epochs(config, variant)
         schedule_epochs = hyper.epochs  # the reused run's schedule, stopped at its best epoch
         hyper = hyper.replace(epochs=epochs)
     context = distributed.setup(config.device)  # joins the torchrun group once; the command leaves it at its end
-    return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, context, started)
+    return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, demo_schedule, context,
+                started)
 
 
 def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
-         epochs_source: str, schedule_epochs: int | None, context: distributed.DistContext,
-         started: float) -> RunOutcome:
+         epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
+         context: distributed.DistContext, started: float) -> RunOutcome:
     from abaw_bench.harness import provenance
 
     say = (lambda text: print(f"[abaw-bench] {text}", file=sys.stderr)) if context.is_main else (lambda text: None)
@@ -192,7 +213,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
                 "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
                 "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
-                "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo}
+                "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo,
+                "demo_schedule": demo_schedule}
     if config.resume:
         _check_resume(config, run_dir, resolved)
     elif (run_dir / "last.pt").exists() and context.is_main:
@@ -201,6 +223,10 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     if context.is_main:
         write_json(run_dir / "config.json", resolved)
         say(f"run directory: {run_dir}")
+        if demo_schedule:
+            say(f"demo schedule of {spec.name}: {_fields_text(demo_schedule)} (instead of "
+                f"{_fields_text({key: getattr(spec.hyper_for(config.task, variant), key) for key in demo_schedule})}"
+                "); --epochs/--lr/--batch-size/--hyper override it; a real --data-root gets the defaults")
         if trainval:
             say(f"train+val row: training {hyper.epochs} epochs ({epochs_source}) of a "
                 f"{schedule_epochs or hyper.epochs}-epoch schedule; no validation-based selection")
@@ -259,6 +285,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
             submission=main["path"], report=main["report"])
         if calibration:
             results["calibration"] = calibration
+        results["demo_schedule"] = demo_schedule
         if extra_levels:
             results["val_levels"] = extra_levels
         if len(submissions) > 1:
@@ -275,6 +302,10 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     if failure is not None:
         raise AbawError(failure)
     return RunOutcome(run_dir, results, context.is_main)
+
+
+def _fields_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in values.items())
 
 
 def _build_splits(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, variant: Variant, config: RunConfig,

@@ -45,7 +45,8 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 3
+    assert results["schema_version"] == 4
+    assert results["demo_schedule"] == {"batch_size": 16, "lr": 5e-3}  # its epochs came from --epochs
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64
     assert (results["data"]["manifest_version"], results["data"]["manifest_source"]) == ("demo-v1", "repository")
@@ -190,13 +191,19 @@ def test_a_global_batch_that_does_not_split_across_the_ranks_is_refused() -> Non
         per_rank_batch(32, DistContext(0, 3, 0, torch.device("cpu")))
 
 
-def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, demo_root) -> None:
+def test_a_model_with_nothing_to_train_is_evaluated_as_built(tmp_path: Path, demo_root,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     demo_root("emi")
     assert main(["run", "--system", "baseline", "--task", "emi", "--variant", "constant-mean", "--out",
                  str(tmp_path), "--quiet"]) == 0
     run_dir = tmp_path / "baseline" / "emi" / "constant-mean" / "seed0"
     results = json.loads((run_dir / "results.json").read_text())
     assert results["best_epoch"] == 0 and results["epochs_run"] == 0
+    # the demo schedule (but its epochs: the floor's own 0) is said and recorded
+    assert "demo schedule of baseline: batch_size=16, lr=0.005 (instead of batch_size=32, lr=0.001)" in \
+        capsys.readouterr().err
+    assert results["demo_schedule"] == {"batch_size": 16, "lr": 5e-3}
+    assert json.loads((run_dir / "config.json").read_text())["demo_schedule"] == results["demo_schedule"]
     assert results["submission"]["valid"] is True
     rows = (run_dir / "submission_test.csv").read_text().splitlines()[1:]
     assert len({row.split(",", 1)[1] for row in rows}) == 1  # one constant row for every clip
