@@ -132,7 +132,8 @@ class FitSettings:
     grad_clip_norm: float | None = None
     early_stopping_patience: int | None = None
     epoch_sampling: str = "all"  # what one training epoch draws (harness/train/sampler.py)
-    schedule_epochs: int | None = None  # the lr schedule's length when it differs from `epochs` (train+val rows)
+    # the lr schedule's length when it differs from `epochs` (train+val rows; a run resumed with fewer --epochs)
+    schedule_epochs: int | None = None
     seed: int = 0
     precision: str = "auto"
     num_workers: int | None = 0  # None: the device's default (`loader_workers`)
@@ -366,6 +367,10 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
+            if per_step:  # the stored lr is the stored plan's; a re-planned horizon (--epochs) sets this step's own
+                for group, base_lr, factor in zip(self.optimizer.param_groups, scheduler.base_lrs,
+                                                  scheduler.lr_lambdas, strict=True):
+                    group["lr"] = base_lr * factor(scheduler.last_epoch)
             self.scaler.load_state_dict(state["scaler"])
             checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
             result.history = json.loads(state["history"])
@@ -375,8 +380,14 @@ class Trainer:
             bad_epochs = int(state["bad_epochs"])
             start_epoch = int(state["epoch"]) + 1
             result.resumed_from_epoch = int(state["epoch"])
+            if start_epoch - 1 > s.epochs:
+                raise AbawError(f"--resume with {s.epochs} epochs: {self.last_path} is already after epoch "
+                                f"{start_epoch - 1}; give --epochs {start_epoch - 1} or more (a trained epoch cannot "
+                                "be taken back), or start another run")
             if self.context.is_main:
-                print(f"[abaw-bench] resuming after epoch {state['epoch']} from {self.last_path}", file=sys.stderr)
+                plan = f"; schedule over {schedule_epochs} epochs" if per_step else ""
+                print(f"[abaw-bench] resuming after epoch {state['epoch']} from {self.last_path}, training to epoch "
+                      f"{s.epochs}{plan}", file=sys.stderr)
         elif resume and self.context.is_main:
             print(f"[abaw-bench] --resume: no checkpoint at {self.last_path}; starting from epoch 1", file=sys.stderr)
 

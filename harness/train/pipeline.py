@@ -152,19 +152,41 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
 
 
 def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) -> None:
-    """--resume only continues the same run: the stored config must match on everything that changes results."""
-    path = run_dir / "config.json"
-    if not path.is_file():
+    """--resume only continues the same run: the stored config must match on everything that changes results but the
+    epoch count (see `resume_horizon`)."""
+    stored = _stored_config(run_dir)
+    if stored is None:
         return
-    stored = json.loads(path.read_text(encoding="utf-8"))
-    volatile = {"resume", "progress", "num_workers"}
+    volatile = {"resume", "progress", "num_workers", "epochs"}
     differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
                        if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
-    if stored.get("hyper") != json.loads(json.dumps(resolved["hyper"])):
+    if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
         differing.append("hyper")
     if differing:
-        raise AbawError(f"--resume: {path} was written for a different configuration (differs in: "
-                        f"{', '.join(differing)}); resume with the same options or use another --out")
+        raise AbawError(f"--resume: {run_dir / 'config.json'} was written for a different configuration (differs "
+                        f"in: {', '.join(differing)}); resume with the same options (only --epochs may change) or "
+                        "use another --out")
+
+
+def _stored_config(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _without_epochs(hyper: Any) -> Any:
+    return {key: value for key, value in hyper.items() if key != "epochs"} if isinstance(hyper, dict) else hyper
+
+
+def resume_horizon(run_dir: Path, epochs: int) -> int | None:
+    """The lr schedule's length for `--resume --epochs N` (None: N itself). The horizon never shrinks: a shorter N
+    stops the stored run's schedule early, so its N epochs are exactly the first N of the uninterrupted run; a longer
+    N re-plans the cosine over N epochs (from the resumed step on, the lr is the N-epoch plan's). Per-epoch schedules
+    (plateau) have no horizon."""
+    stored = _stored_config(run_dir)
+    if stored is None:
+        return None
+    horizon = int(stored.get("schedule_epochs") or stored["hyper"]["epochs"])
+    return horizon if epochs < horizon else None
 
 
 def run(config: RunConfig) -> RunOutcome:
@@ -191,6 +213,8 @@ def run(config: RunConfig) -> RunOutcome:
         epochs, epochs_source = reused_epochs(config, variant)
         schedule_epochs = hyper.epochs  # the reused run's schedule, stopped at its best epoch
         hyper = hyper.replace(epochs=epochs)
+    elif config.resume:
+        schedule_epochs = resume_horizon(config.run_dir(), hyper.epochs)
     context = distributed.setup(config.device)  # joins the torchrun group once; the command leaves it at its end
     return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, demo_schedule, context,
                 started)

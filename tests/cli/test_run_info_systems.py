@@ -85,6 +85,26 @@ def test_trainval_row_reuses_the_best_epoch_or_asks_for_epochs(baseline_run: tup
     assert "--epochs" in capsys.readouterr().err
 
 
+def test_resume_continues_to_a_new_epoch_count_and_refuses_other_changes(tmp_path: Path, demo_root,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    demo_root("emi")
+    common = ["run", "--system", "baseline", "--task", "emi", "--variant", "multimodal", "--out", str(tmp_path),
+              "--quiet"]
+    assert main([*common, "--epochs", "2"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--resume", "--epochs", "3", "--lr", "0.01"]) == 2  # the lr is not the stored run's
+    assert "(differs in: lr, hyper); resume with the same options (only --epochs may change)" in \
+        capsys.readouterr().err
+    assert main([*common, "--resume", "--epochs", "1"]) == 2
+    assert "already after epoch 2; give --epochs 2 or more" in capsys.readouterr().err
+    assert main([*common, "--resume", "--epochs", "3"]) == 0
+    assert "resuming after epoch 2" in capsys.readouterr().err
+    run_dir = tmp_path / "baseline" / "emi" / "multimodal" / "seed0"
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log] == [1, 2, 3]
+    assert json.loads((run_dir / "results.json").read_text())["epochs_run"] == 3
+
+
 def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--system", "baseline", "--task", "emi", "--weights", "novalue", "--quiet"]) == 2
     assert "ENCODER=DIR" in capsys.readouterr().err

@@ -185,6 +185,33 @@ def test_trainval_schedule_keeps_the_reused_runs_learning_rate_at_every_step(tmp
     assert compressed != full[: len(compressed)]  # the old behaviour: the cosine reaches 0 at the reused epoch
 
 
+def test_resume_with_more_epochs_replans_the_cosine_and_with_fewer_than_trained_is_refused(tmp_path: Path) -> None:
+    """`--resume --epochs N` past the stored horizon: from the resumed step on, every step's lr is the N-epoch plan's
+    (not the stored plan's last value, 0 at the end of its cosine); N below the epochs already trained is a message."""
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.train.data import Collate, ItemDataset
+    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+
+    def learning_rates(run_dir: Path, epochs: int, *, resume: bool = False) -> list[float]:
+        seed_everything(0)
+        ids, source, targets = synthetic.make_split(32, 1)
+        settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0, seed=0, progress=False)
+        trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
+        seen: list[float] = []
+        trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
+        trainer.fit(ItemDataset(ids, {"x": source}, targets=targets), Collate({"x": synthetic.DIM}), resume=resume)
+        return seen
+
+    planned = learning_rates(tmp_path / "four", epochs=4)
+    first = learning_rates(tmp_path / "extended", epochs=2)
+    assert first[-1] < planned[7]  # the 2-epoch cosine is near its end
+    extended = learning_rates(tmp_path / "extended", epochs=4, resume=True)
+    assert extended == pytest.approx(planned[8:], rel=1e-12) and len(extended) == 8
+    with pytest.raises(AbawError, match=r"already after epoch 4; give --epochs 4 or more"):
+        learning_rates(tmp_path / "extended", epochs=3, resume=True)
+
+
 def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """schedule "plateau": a constant lr within and across epochs until the validation metric has not improved for
