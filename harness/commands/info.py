@@ -106,6 +106,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
             "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
             "unfrozen_encoders": encoders, "hyper": asdict(hyper),
             "recipes": {name: dict(overrides) for name, overrides in spec.recipes.get(task, {}).items()},
+            "demo_schedule": spec.demo_schedule(task, variant),
             "notes": list(variant.notes), "train_splits": list(variant.train_splits),
             "reuse_best_epoch_of": variant.reuse_best_epoch_of, "paper": dict(variant.paper)}
 
@@ -141,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     for name, overrides in info["recipes"].items():
         changes = ", ".join(f"{key}={value}" for key, value in overrides.items())
         print(f"recipe {name!r} (--hyper recipe={name}): {changes}")
+    if info["demo_schedule"]:
+        changes = ", ".join(f"{key}={value}" for key, value in info["demo_schedule"].items())
+        print(f"demo schedule (runs on the embedded demo only; flags and --hyper override it): {changes}")
     if info["reuse_best_epoch_of"]:
         print(f"trains on {'+'.join(info['train_splits'])} for the best epoch count of {info['reuse_best_epoch_of']}")
     for note in info["notes"]:

@@ -152,6 +152,10 @@ def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -
     assert info["head"]["trainable_parameters"] == lstm + mlp
     assert info["unfrozen_encoders"]["wav2vec2-vad"]["trainable_parameters"] > 100_000_000
     assert info["hyper"]["grad_clip_value"] == 100
+    assert info["hyper"]["epochs"] == 30 and info["demo_schedule"] == {"epochs": 3, "batch_size": 16, "lr": 5e-3}
+    assert main(["info", "--system", "hallmen2024", "--task", "emi", "--variant", "audio-global"]) == 0
+    assert "demo schedule (runs on the embedded demo only; flags and --hyper override it): epochs=5, batch_size=16, " \
+        "lr=0.005" in capsys.readouterr().out
     assert main(["info", "--system", "hallmen2025", "--task", "emi", "--variant", "text-audio-vision",
                  "--preset", "paper", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
