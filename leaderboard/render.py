@@ -18,7 +18,9 @@ from abaw_bench.leaderboard.tables import PaperTable
 LEGEND = (
     "Δ: reproduced mean − the paper's validation figure, for reproductions only (real data, published encoder "
     "weights).\n"
-    "mean ± sd: over the runs (seeds) found, n of them; 95 % CI: percentile bootstrap of that mean over the validation "
+    "mean ± sd: over the runs (seeds) found, n of them, pooled only when they share their configuration (everything "
+    "but the seed; a row with several shows each apart, as runs [hash: the fields that differ]), one run per seed; "
+    "95 % CI: percentile bootstrap of that mean over the validation "
     "items (clips; whole videos for frame-level tasks), resampled jointly across the runs.\n"
     "runs DEMO: trained and scored on the embedded synthetic demo dataset; its figure checks the harness, it does not "
     "reproduce the paper.\n"
@@ -27,7 +29,8 @@ LEGEND = (
 
 # Machine names of the DataFrame columns (CSV header) and what LaTeX/HTML show instead.
 PAPER_KEYS = ("val", "test")
-RUN_COLUMNS = ("runs", "n", "seeds", "mean", "sd", "ci95_low", "ci95_high", "delta")
+RUN_COLUMNS = ("runs", "config_hash", "config_differs", "n", "seeds", "mean", "sd", "ci95_low", "ci95_high", "delta")
+CONFIG_COLUMNS = ("config_hash", "config_differs")  # machine output only; people read them in the "runs" label
 
 
 def direction(table: PaperTable) -> str:
@@ -97,7 +100,7 @@ def table_cells(board: Board, summary: Summary | None, table: PaperTable) -> lis
         elif aggregate is None:
             cells.append([*paper, "", "", "", "", "", ""])
         else:
-            cells.append([*paper, aggregate.kind, str(aggregate.n), format_seeds(aggregate.seeds),
+            cells.append([*paper, aggregate.label, str(aggregate.n), format_seeds(aggregate.seeds),
                           format_mean(aggregate, table.decimals), format_interval(aggregate.interval, table.decimals),
                           format_delta(aggregate.delta, table.decimals) if aggregate.is_reproduction else "–"])
     return cells
@@ -185,7 +188,9 @@ def table_frame(board: Board, summary: Summary | None, table: PaperTable) -> Any
             record |= dict.fromkeys(RUN_COLUMNS)
             if aggregate is not None:
                 low, high = aggregate.interval if aggregate.interval is not None else (None, None)
-                record |= {"runs": aggregate.kind, "n": aggregate.n, "seeds": format_seeds(aggregate.seeds),
+                record |= {"runs": aggregate.kind, "config_hash": aggregate.config_hash,
+                           "config_differs": "; ".join(f"{name}={value}" for name, value in aggregate.differs),
+                           "n": aggregate.n, "seeds": format_seeds(aggregate.seeds),
                            "mean": aggregate.mean, "sd": aggregate.sd, "ci95_low": low, "ci95_high": high,
                            "delta": aggregate.delta}
         records.append(record)
@@ -205,6 +210,9 @@ def display_frame(board: Board, summary: Summary | None, table: PaperTable) -> t
     per-column formatters for `Styler.format`.
     """
     frame = table_frame(board, summary, table).drop(columns=["table"])
+    if board.runs_dir is not None:
+        frame["runs"] = [None if aggregate is None else aggregate.label for _, aggregate in lines(summary, table)]
+        frame = frame.drop(columns=list(CONFIG_COLUMNS))
     keys = [column.key for column in table.columns]
     frame = frame.drop(columns=[f"paper_{key}" for key in PAPER_KEYS if key not in keys])
     arrow = direction(table)
