@@ -169,14 +169,17 @@ def render_html(board: Board, summary: Summary | None, figures: list[Figure]) ->
         if table.notes:
             parts.append("<ul class=\"notes\">" + "".join(f"<li>{_escape(note)}</li>" for note in table.notes)
                          + "</ul>")
-        comparison = by_name.get(f"{table.name}-comparison.png")
-        if comparison is not None:
-            parts.append(_figure(comparison))
+        for kind in ("comparison", "scatter"):
+            figure = by_name.get(f"{table.name}-{kind}.png")
+            if figure is not None:
+                parts.append(_figure(figure))
         parts += [_provenance(board, summary, table), "</section>"]
     if board.unplaced:
         parts += ["<section id=\"unplaced\"><h2>Runs that reproduce no paper row</h2>",
                   _simple_table(UNPLACED_HEADER, unplaced_rows(board)), "</section>"]
-    for section, title in (("labels", "Label distributions"), ("curves", "Training curves")):
+    for section, title in (("labels", "Label distributions"), ("curves", "Training curves"),
+                           ("breakdown", "Validation breakdown per emotion / class"),
+                           ("diagnostics", "Confusion matrices and precision-recall curves")):
         chosen = [figure for figure in figures if figure.section == section]
         if chosen:
             parts += [f'<section id="{section}"><h2>{title}</h2>', *(_figure(figure) for figure in chosen),

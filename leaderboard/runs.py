@@ -44,6 +44,8 @@ class RunResult:
     device: str | None = None
     config_hash: str = ""  # `configs.config_hash`: runs with the same hash differ at most in the seed
     config: tuple[tuple[str, str], ...] = ()  # `configs.config_fields`, each value as canonical JSON
+    breakdown: tuple[tuple[str, float], ...] = ()  # val.breakdown: per emotion / class (finite numbers only)
+    threshold: float | None = None  # the validation-swept decision threshold (results.json "calibration"), if any
 
     @property
     def run_dir(self) -> Path:
@@ -127,6 +129,8 @@ def parse_results(document: Any, path: Path) -> RunResult:
     provenance = document.get("provenance")
     provenance = provenance if isinstance(provenance, dict) else {}
     identity = config_fields(document)
+    calibration = document.get("calibration")
+    threshold = _optional(calibration, "threshold", float) if isinstance(calibration, dict) else None
     return RunResult(path=path, system=system, task=task, variant=variant, metric=metric,
                      value=None if value is None else float(value), demo=demo, preset=preset,
                      random_encoders=random_encoders, weights_known=encoders is not None,
@@ -135,7 +139,18 @@ def parse_results(document: Any, path: Path) -> RunResult:
                      commit=_optional(provenance, "git_commit", str),
                      git_dirty=_optional(provenance, "git_dirty", bool), device=_optional(provenance, "device", str),
                      config_hash=config_hash(identity),
-                     config=tuple((name, canonical(value)) for name, value in identity.items()))
+                     config=tuple((name, canonical(value)) for name, value in identity.items()),
+                     breakdown=_breakdown(val), threshold=threshold)
+
+
+def _breakdown(val: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    """val.breakdown's finite numbers, in file order; shown in a figure, never computed with, so anything else in it
+    is left out rather than skipping the run."""
+    breakdown = (val or {}).get("breakdown")
+    if not isinstance(breakdown, dict):
+        return ()
+    return tuple((str(name), float(value)) for name, value in breakdown.items()
+                 if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
 def _optional(document: dict[str, Any], name: str, kind: type) -> Any:

@@ -56,7 +56,7 @@ def write_run(root: Path, system: str, variant: str, seed: int, *, noise: float,
     results = {
         "schema_version": 1, "system": system, "task": task, "variant": variant, "row": "(ignored)",
         "preset": "tiny" if random else "paper",
-        "val": {"metric": scored.metric, "value": value, "breakdown": {}, "extra": {}, "warnings": []},
+        "val": {"metric": scored.metric, "value": value, "breakdown": scored.breakdown, "extra": {}, "warnings": []},
         "best_epoch": epochs, "data": {"root": "demo" if demo else "/data/emi", "demo": demo,
                                        "manifest_sha256": "ab" * 32},
         "encoders": {"wav2vec2-vad": {"encoder": "wav2vec2-vad", "fingerprint": f"fp-{'random' if random else 'real'}",
