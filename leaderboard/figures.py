@@ -349,7 +349,7 @@ def breakdown_figure(aggregate: Aggregate) -> Any | None:
     axes.legend(fontsize=7)
     run = aggregate.runs[0]
     what = "per emotion" if run.task == "emi" else "per class" if run.task in ("expr", "bah") else "per dimension"
-    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label}): val {run.metric} {what}",
+    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label})\nval {run.metric} {what}",
                    fontsize=9)
     return figure
 
@@ -381,7 +381,7 @@ def confusion_figure(aggregate: Aggregate, predictions: list[Predictions]) -> An
     axes.set_ylabel("true")
     figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
     run = aggregate.runs[0]
-    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label}): validation confusion, "
+    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label})\nvalidation confusion, "
                    f"{len(predictions)} run(s) pooled", fontsize=9)
     return figure
 
@@ -415,7 +415,7 @@ def precision_recall_figure(aggregate: Aggregate, predictions: list[Predictions]
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     run = aggregate.runs[0]
-    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label}): validation precision-recall",
+    axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label})\nvalidation precision-recall",
                    fontsize=9)
     return figure
 

@@ -254,20 +254,46 @@ def render_csv(board: Board, summary: Summary | None) -> str:
 
 
 def render_latex(board: Board, summary: Summary | None) -> str:
-    """One `table` environment per paper table (booktabs rules; UTF-8: compile with LuaLaTeX or XeLaTeX)."""
-    blocks = []
+    """One `table` environment per paper table, booktabs rules (\\usepackage{booktabs}), in ASCII: every other
+    character spelt as LaTeX (`latex_ascii`), so it compiles with pdfLaTeX as with LuaLaTeX or XeLaTeX."""
+    blocks = ["% abaw-bench leaderboard: needs \\usepackage{booktabs}\n"]
     for table in board.tables:
         frame, formatters = display_frame(board, summary, table)
         caption = f"{table.reference}: {table.metric}. {table.citation}"
         blocks.append(styled(frame, formatters, "latex").to_latex(
             hrules=True, caption=_LATEX_SPECIAL.sub(lambda match: _LATEX_ESCAPES[match.group()], caption),
             label=f"tab:{table.name}", position="htbp", position_float="centering"))
-    return "\n".join(blocks)
+    return latex_ascii("\n".join(blocks))
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_SPECIAL = re.compile("|".join(re.escape(char) for char in _LATEX_ESCAPES))
+# The non-ASCII characters the tables, their labels and the report use, as LaTeX: symbols in math mode.
+_LATEX_SYMBOLS = {"ρ": r"$\rho$", "Δ": r"$\Delta$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "±": r"$\pm$",
+                  "−": r"$-$", "×": r"$\times$", "·": r"$\cdot$", "★": r"$\star$", "≥": r"$\geq$", "≤": r"$\leq$",
+                  "–": "--", "—": "---", "…": r"\ldots{}", "\u00a0": "~", "“": "``", "”": "''", "‘": "`", "’": "'",
+                  "ß": r"\ss{}", "ø": r"\o{}", "Ø": r"\O{}", "æ": r"\ae{}", "ł": r"\l{}"}
+_COMBINING_ACCENTS = {"\u0301": "'", "\u0300": "`", "\u0308": '"', "\u0302": "^", "\u0303": "~", "\u0327": "c",
+                      "\u030c": "v", "\u0304": "=", "\u0306": "u", "\u030a": "r"}
+
+
+def latex_ascii(text: str) -> str:
+    """`text` with every non-ASCII character spelt in LaTeX: the symbols above, accented letters as accent commands
+    (é → \\'{e}), anything else as a visible [U+XXXX] rather than a character pdfLaTeX rejects."""
+    import unicodedata
+
+    def spell(char: str) -> str:
+        if char in _LATEX_SYMBOLS:
+            return _LATEX_SYMBOLS[char]
+        base, *marks = unicodedata.normalize("NFD", char)
+        if base.isascii() and marks and all(mark in _COMBINING_ACCENTS for mark in marks):
+            for mark in marks:
+                base = f"\\{_COMBINING_ACCENTS[mark]}{{{base}}}"
+            return base
+        return f"[U+{ord(char):04X}]"
+
+    return "".join(char if char.isascii() else spell(char) for char in text)
 
 
 def to_json(board: Board, summary: Summary | None) -> dict[str, Any]:

@@ -58,8 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--out", metavar="FILE", type=Path,
                         help="write to FILE (atomically) instead of standard output")
     output.add_argument("--figures", metavar="DIR", type=Path,
-                        help="write the PNG figures into DIR (the html format embeds them): paper vs reproduced per "
-                             "table, label distributions, training curves")
+                        help="write the PNG figures into DIR (the html format embeds them): per table paper vs "
+                             "reproduced bars (95 %% CI error bars; DEMO / RANDOM runs in a panel of their own) and "
+                             "a reproduced-vs-paper scatter with y = x; label distributions; per group of runs the "
+                             "training curves, the validation breakdown per emotion / class, the Expr confusion "
+                             "matrix and the BAH precision-recall curve with the decision threshold marked")
     output.add_argument("--data-root", action="append", metavar="TASK=DIR",
                         help="draw TASK's label distribution from DIR ('demo': the embedded demo dataset); "
                              "default: the data root the task's runs recorded (repeatable)")
