@@ -5,7 +5,9 @@ runs differ in nothing but the seed, so runs are grouped by `config_hash`, a has
 (schema: `harness.provenance`) that decide what a run computes:
 
     system, task, variant, preset
-    hyper                   the effective hyper-parameters (CLI --epochs/--lr/--batch-size/--hyper are folded in)
+    hyper                   the effective hyper-parameters (CLI --epochs/--lr/--batch-size/--hyper are folded in);
+                            a train+val row trains for its seed's train-only best epoch, so its `epochs` counts as
+                            that rule ("best epoch of <variant>"), not as each seed's number
     config.<field>          every RunConfig field except those in EXCLUDED_CONFIG_FIELDS (so a field added to
                             RunConfig later splits groups rather than pooling runs it may tell apart)
     data.demo, data.manifest_sha256                          the data, by its split manifest, not by its path
@@ -33,6 +35,7 @@ EXCLUDED_CONFIG_FIELDS = frozenset({
     "seed", "out_root", "data_root", "weights", "download_root", "device", "num_workers", "deterministic", "resume",
     "progress", "trust_remote_code", "epochs", "batch_size", "lr", "hyper_overrides", "precision"})
 ENCODER_FIELDS = ("encoder", "fingerprint", "random_weights", "unfrozen")
+REUSED_EPOCHS = "best epoch of"  # a train+val row's epochs_source (harness.train.pipeline.reused_epochs)
 HASH_LENGTH = 12  # hex digits: ample to tell apart the configurations of one runs tree, short enough to print
 
 
@@ -45,6 +48,9 @@ def config_fields(document: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {name: document.get(name) for name in ("system", "task", "variant", "preset")}
     for name, value in sorted(_object(document.get("hyper")).items()):
         fields[f"hyper.{name}"] = value
+    epochs_source = document.get("epochs_source")
+    if isinstance(epochs_source, str) and epochs_source.startswith(REUSED_EPOCHS):
+        fields["hyper.epochs"] = epochs_source.split(" (", 1)[0]  # the rule, not each seed's own count
     for name, value in sorted(_object(document.get("config")).items()):
         if name not in EXCLUDED_CONFIG_FIELDS:
             fields[f"config.{name}"] = value

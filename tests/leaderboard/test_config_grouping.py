@@ -32,6 +32,20 @@ def test_the_hash_ignores_the_seed_paths_and_device_but_not_what_is_computed(tmp
     assert demo != base
 
 
+def test_train_val_seeds_share_a_configuration_though_their_reused_epochs_differ(tmp_path: Path, kit) -> None:
+    """A train+val row trains each seed for that seed's train-only best epoch: the rule is the configuration."""
+    hashes = set()
+    for seed, epochs in ((0, 7), (1, 12)):
+        directory = kit.write_run(tmp_path, "hallmen2024", "trainval-audio-global-unfrozen", seed, noise=0.3,
+                                  demo=False, epochs=epochs)
+        document = json.loads((directory / "results.json").read_text())
+        document["epochs_source"] = (f"best epoch of audio-global-unfrozen ({tmp_path}/hallmen2024/emi/"
+                                     f"audio-global-unfrozen/seed{seed}/results.json)")
+        (directory / "results.json").write_text(json.dumps(document), encoding="utf-8")
+        hashes.add(_hash(directory))
+    assert len(hashes) == 1
+
+
 def test_a_duplicate_seed_counts_once_with_a_warning_naming_both(tmp_path: Path, kit, capsys) -> None:
     runs = tmp_path / "runs"
     first = kit.write_run(runs / "a", "hallmen2024", "audio-global", 0, noise=0.3, demo=False)
