@@ -160,7 +160,7 @@ def test_latex_one_booktabs_table_per_paper_table(capsys, seeded_runs: Path) -> 
     assert out.count(r"\begin{table}") == 2 and out.count(r"\toprule") == 2
     assert r"\caption{hallmen2024, Table 1: mean over the 6 emotions of Pearson's r." in out
     assert r"95 \% CI low" in out and r"\label{tab:hallmen2024-emi}" in out
-    line = next(line for line in out.splitlines() if line.startswith("+ global vector & .280 & – & hallmen2024"))
+    line = next(line for line in out.splitlines() if line.startswith("+ global vector & .280 & -- & hallmen2024"))
     assert line.split(" & ")[4:6] == ["real", "3"]
 
 
