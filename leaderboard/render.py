@@ -280,7 +280,8 @@ _COMBINING_ACCENTS = {"\u0301": "'", "\u0300": "`", "\u0308": '"', "\u0302": "^"
 
 def latex_ascii(text: str) -> str:
     """`text` with every non-ASCII character spelt in LaTeX: the symbols above, accented letters as accent commands
-    (é → \\'{e}), anything else as a visible [U+XXXX] rather than a character pdfLaTeX rejects."""
+    (é → \\'{e}), anything else as a visible (U+XXXX) rather than a character pdfLaTeX rejects (not in brackets: a
+    row starting with "[" would be read as the optional argument of the row end before it)."""
     import unicodedata
 
     def spell(char: str) -> str:
@@ -291,7 +292,7 @@ def latex_ascii(text: str) -> str:
             for mark in marks:
                 base = f"\\{_COMBINING_ACCENTS[mark]}{{{base}}}"
             return base
-        return f"[U+{ord(char):04X}]"
+        return f"(U+{ord(char):04X})"
 
     return "".join(char if char.isascii() else spell(char) for char in text)
 

@@ -193,3 +193,10 @@ def test_latex_is_ascii_with_booktabs_and_math_symbols(tmp_path: Path, seeded_ru
     result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", document.name], cwd=tmp_path,
                             capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_latex_ascii_spells_symbols_accents_and_the_unknown() -> None:
+    from abaw_bench.leaderboard.render import latex_ascii
+
+    assert latex_ascii("Δ ρ ↑ ± – André Müller ✓") == (r"$\Delta$ $\rho$ $\uparrow$ $\pm$ -- Andr\'{e} M\"{u}ller "
+                                                      "(U+2713)")
