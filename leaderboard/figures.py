@@ -134,23 +134,25 @@ def comparison_figure(table: PaperTable, summary: Summary | None) -> Any | None:
     checks = sorted({aggregate.label for aggregate in aggregates if not aggregate.is_reproduction})
     colours = {label: REPRODUCED_COLOURS[i % len(REPRODUCED_COLOURS)] for i, label in enumerate(real)}
     colours |= {label: CHECK_COLOURS[i % len(CHECK_COLOURS)] for i, label in enumerate(checks)}
-    checked_rows = [(label, None, [a for a in aggregates if a.label in checks]) for label, _, aggregates in rows
-                    if any(a.label in checks for a in aggregates)]
+    paper_rows = [(label, paper, [a for a in found if a.is_reproduction]) for label, paper, found in rows
+                  if paper is not None or any(a.is_reproduction and a.mean is not None for a in found)]
+    checked_rows = [(label, None, [a for a in found if not a.is_reproduction]) for label, _, found in rows
+                    if any(not a.is_reproduction and a.mean is not None for a in found)]
+    panels = [panel for panel in (paper_rows, checked_rows) if panel]
 
     plt = _pyplot()
-    panels = 2 if checked_rows else 1
-    width = max(6.0, 0.9 * len(rows) + 2.5) + (max(4.0, 0.7 * len(checked_rows) + 2.5) if checked_rows else 0)
-    figure, all_axes = plt.subplots(1, panels, figsize=(width, 4.4), squeeze=False, layout="constrained")
-    axes = all_axes[0][0]
-    _grouped_bars(axes, rows, real, f"paper ({table.reference})", colours)
-    val = val_label(table)
-    axes.set_ylabel(f"{val} {direction(table)}")
-    axes.set_title(f"{table.name}: paper vs reproduced", fontsize=10)
-    if checked_rows:
-        checks_axes = all_axes[0][1]
-        _grouped_bars(checks_axes, checked_rows, checks, None, colours, hatched=True)
-        checks_axes.set_ylabel(f"{val} {direction(table)} (harness checks)")
-        checks_axes.set_title("DEMO / RANDOM runs: harness checks,\nnot comparable with the paper", fontsize=9)
+    width = sum(max(4.5, 0.9 * len(panel) + 2.5) for panel in panels)
+    figure, all_axes = plt.subplots(1, len(panels), figsize=(width, 4.4), squeeze=False, layout="constrained")
+    val = f"{val_label(table)} {direction(table)}"
+    for axes, panel in zip(all_axes[0], panels, strict=True):
+        if panel is paper_rows:
+            _grouped_bars(axes, panel, real, f"paper ({table.reference})", colours)
+            axes.set_ylabel(val)
+            axes.set_title(f"{table.name}: paper vs reproduced", fontsize=10)
+        else:
+            _grouped_bars(axes, panel, checks, None, colours, hatched=True)
+            axes.set_ylabel(f"{val} (harness checks)")
+            axes.set_title("DEMO / RANDOM runs: harness checks,\nnot comparable with the paper", fontsize=9)
     return figure
 
 
@@ -348,6 +350,7 @@ def breakdown_figure(aggregate: Aggregate) -> Any | None:
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=7)
     run = aggregate.runs[0]
+    axes.set_ylabel(f"val {run.metric} breakdown")
     what = "per emotion" if run.task == "emi" else "per class" if run.task in ("expr", "bah") else "per dimension"
     axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label})\nval {run.metric} {what}",
                    fontsize=9)
