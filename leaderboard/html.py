@@ -19,6 +19,7 @@ from abaw_bench.leaderboard.render import (
     direction,
     display_frame,
     format_interval,
+    lines,
     run_dir_label,
     styled,
     unplaced_rows,
@@ -100,7 +101,8 @@ def _board_table(board: Board, summary: Summary | None, table: PaperTable) -> st
     if delta is not None:
         classes[delta] = ["delta-pos" if value > 0 else "delta-neg" if value < 0 else ""
                           for value in frame[delta].fillna(0.0)]
-        classes["runs"] = ["marked" if isinstance(kind, str) and kind != "real" else "" for kind in frame["runs"]]
+        classes["runs"] = ["marked" if aggregate is not None and not aggregate.is_reproduction else ""
+                           for _, aggregate in lines(summary, table)]
     styler = styled(frame, formatters, "html", uuid=table.name).set_td_classes(classes)
     styler = styler.set_table_attributes(f'class="board sortable" data-table="{_escape(table.name)}"')
     return f'<div class="scroll">{styler.to_html()}</div>'
@@ -117,7 +119,7 @@ def _provenance(board: Board, summary: Summary | None, table: PaperTable) -> str
         for aggregate in summary.aggregates(table, index):
             for run, spread in zip(aggregate.runs, aggregate.run_intervals, strict=True):
                 records.append({
-                    "row": row.label, "runs": aggregate.kind,
+                    "row": row.label, "runs": aggregate.kind, "config": run.config_hash,
                     "run dir": run_dir_label(board, run),
                     "seed": "?" if run.seed is None else str(run.seed),
                     "value": format_figure(run.value, 4), "95 % CI": format_interval(spread, 4),
@@ -167,14 +169,17 @@ def render_html(board: Board, summary: Summary | None, figures: list[Figure]) ->
         if table.notes:
             parts.append("<ul class=\"notes\">" + "".join(f"<li>{_escape(note)}</li>" for note in table.notes)
                          + "</ul>")
-        comparison = by_name.get(f"{table.name}-comparison.png")
-        if comparison is not None:
-            parts.append(_figure(comparison))
+        for kind in ("comparison", "scatter"):
+            figure = by_name.get(f"{table.name}-{kind}.png")
+            if figure is not None:
+                parts.append(_figure(figure))
         parts += [_provenance(board, summary, table), "</section>"]
     if board.unplaced:
         parts += ["<section id=\"unplaced\"><h2>Runs that reproduce no paper row</h2>",
                   _simple_table(UNPLACED_HEADER, unplaced_rows(board)), "</section>"]
-    for section, title in (("labels", "Label distributions"), ("curves", "Training curves")):
+    for section, title in (("labels", "Label distributions"), ("curves", "Training curves"),
+                           ("breakdown", "Validation breakdown per emotion / class"),
+                           ("diagnostics", "Confusion matrices and precision-recall curves")):
         chosen = [figure for figure in figures if figure.section == section]
         if chosen:
             parts += [f'<section id="{section}"><h2>{title}</h2>', *(_figure(figure) for figure in chosen),

@@ -18,7 +18,9 @@ from abaw_bench.leaderboard.tables import PaperTable
 LEGEND = (
     "Δ: reproduced mean − the paper's validation figure, for reproductions only (real data, published encoder "
     "weights).\n"
-    "mean ± sd: over the runs (seeds) found, n of them; 95 % CI: percentile bootstrap of that mean over the validation "
+    "mean ± sd: over the runs (seeds) found, n of them, pooled only when they share their configuration (everything "
+    "but the seed; a row with several shows each apart, as runs [hash: the fields that differ]), one run per seed; "
+    "95 % CI: percentile bootstrap of that mean over the validation "
     "items (clips; whole videos for frame-level tasks), resampled jointly across the runs.\n"
     "runs DEMO: trained and scored on the embedded synthetic demo dataset; its figure checks the harness, it does not "
     "reproduce the paper.\n"
@@ -27,7 +29,8 @@ LEGEND = (
 
 # Machine names of the DataFrame columns (CSV header) and what LaTeX/HTML show instead.
 PAPER_KEYS = ("val", "test")
-RUN_COLUMNS = ("runs", "n", "seeds", "mean", "sd", "ci95_low", "ci95_high", "delta")
+RUN_COLUMNS = ("runs", "config_hash", "config_differs", "n", "seeds", "mean", "sd", "ci95_low", "ci95_high", "delta")
+CONFIG_COLUMNS = ("config_hash", "config_differs")  # machine output only; people read them in the "runs" label
 
 
 def direction(table: PaperTable) -> str:
@@ -97,7 +100,7 @@ def table_cells(board: Board, summary: Summary | None, table: PaperTable) -> lis
         elif aggregate is None:
             cells.append([*paper, "", "", "", "", "", ""])
         else:
-            cells.append([*paper, aggregate.kind, str(aggregate.n), format_seeds(aggregate.seeds),
+            cells.append([*paper, aggregate.label, str(aggregate.n), format_seeds(aggregate.seeds),
                           format_mean(aggregate, table.decimals), format_interval(aggregate.interval, table.decimals),
                           format_delta(aggregate.delta, table.decimals) if aggregate.is_reproduction else "–"])
     return cells
@@ -185,7 +188,9 @@ def table_frame(board: Board, summary: Summary | None, table: PaperTable) -> Any
             record |= dict.fromkeys(RUN_COLUMNS)
             if aggregate is not None:
                 low, high = aggregate.interval if aggregate.interval is not None else (None, None)
-                record |= {"runs": aggregate.kind, "n": aggregate.n, "seeds": format_seeds(aggregate.seeds),
+                record |= {"runs": aggregate.kind, "config_hash": aggregate.config_hash,
+                           "config_differs": "; ".join(f"{name}={value}" for name, value in aggregate.differs),
+                           "n": aggregate.n, "seeds": format_seeds(aggregate.seeds),
                            "mean": aggregate.mean, "sd": aggregate.sd, "ci95_low": low, "ci95_high": high,
                            "delta": aggregate.delta}
         records.append(record)
@@ -205,6 +210,9 @@ def display_frame(board: Board, summary: Summary | None, table: PaperTable) -> t
     per-column formatters for `Styler.format`.
     """
     frame = table_frame(board, summary, table).drop(columns=["table"])
+    if board.runs_dir is not None:
+        frame["runs"] = [None if aggregate is None else aggregate.label for _, aggregate in lines(summary, table)]
+        frame = frame.drop(columns=list(CONFIG_COLUMNS))
     keys = [column.key for column in table.columns]
     frame = frame.drop(columns=[f"paper_{key}" for key in PAPER_KEYS if key not in keys])
     arrow = direction(table)
@@ -246,20 +254,47 @@ def render_csv(board: Board, summary: Summary | None) -> str:
 
 
 def render_latex(board: Board, summary: Summary | None) -> str:
-    """One `table` environment per paper table (booktabs rules; UTF-8: compile with LuaLaTeX or XeLaTeX)."""
-    blocks = []
+    """One `table` environment per paper table, booktabs rules (\\usepackage{booktabs}), in ASCII: every other
+    character spelt as LaTeX (`latex_ascii`), so it compiles with pdfLaTeX as with LuaLaTeX or XeLaTeX."""
+    blocks = ["% abaw-bench leaderboard: needs \\usepackage{booktabs}\n"]
     for table in board.tables:
         frame, formatters = display_frame(board, summary, table)
         caption = f"{table.reference}: {table.metric}. {table.citation}"
         blocks.append(styled(frame, formatters, "latex").to_latex(
             hrules=True, caption=_LATEX_SPECIAL.sub(lambda match: _LATEX_ESCAPES[match.group()], caption),
             label=f"tab:{table.name}", position="htbp", position_float="centering"))
-    return "\n".join(blocks)
+    return latex_ascii("\n".join(blocks))
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_SPECIAL = re.compile("|".join(re.escape(char) for char in _LATEX_ESCAPES))
+# The non-ASCII characters the tables, their labels and the report use, as LaTeX: symbols in math mode.
+_LATEX_SYMBOLS = {"ρ": r"$\rho$", "Δ": r"$\Delta$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "±": r"$\pm$",
+                  "−": r"$-$", "×": r"$\times$", "·": r"$\cdot$", "★": r"$\star$", "≥": r"$\geq$", "≤": r"$\leq$",
+                  "–": "--", "—": "---", "…": r"\ldots{}", "\u00a0": "~", "“": "``", "”": "''", "‘": "`", "’": "'",
+                  "ß": r"\ss{}", "ø": r"\o{}", "Ø": r"\O{}", "æ": r"\ae{}", "ł": r"\l{}"}
+_COMBINING_ACCENTS = {"\u0301": "'", "\u0300": "`", "\u0308": '"', "\u0302": "^", "\u0303": "~", "\u0327": "c",
+                      "\u030c": "v", "\u0304": "=", "\u0306": "u", "\u030a": "r"}
+
+
+def latex_ascii(text: str) -> str:
+    """`text` with every non-ASCII character spelt in LaTeX: the symbols above, accented letters as accent commands
+    (é → \\'{e}), anything else as a visible (U+XXXX) rather than a character pdfLaTeX rejects (not in brackets: a
+    row starting with "[" would be read as the optional argument of the row end before it)."""
+    import unicodedata
+
+    def spell(char: str) -> str:
+        if char in _LATEX_SYMBOLS:
+            return _LATEX_SYMBOLS[char]
+        base, *marks = unicodedata.normalize("NFD", char)
+        if base.isascii() and marks and all(mark in _COMBINING_ACCENTS for mark in marks):
+            for mark in marks:
+                base = f"\\{_COMBINING_ACCENTS[mark]}{{{base}}}"
+            return base
+        return f"(U+{ord(char):04X})"
+
+    return "".join(char if char.isascii() else spell(char) for char in text)
 
 
 def to_json(board: Board, summary: Summary | None) -> dict[str, Any]:

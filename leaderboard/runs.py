@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.leaderboard.configs import canonical, config_fields, config_hash
 from abaw_bench.leaderboard.files import UnreadableText, read_text
 
 RESULTS_NAME = "results.json"
@@ -41,6 +42,10 @@ class RunResult:
     commit: str | None = None
     git_dirty: bool | None = None
     device: str | None = None
+    config_hash: str = ""  # `configs.config_hash`: runs with the same hash differ at most in the seed
+    config: tuple[tuple[str, str], ...] = ()  # `configs.config_fields`, each value as canonical JSON
+    breakdown: tuple[tuple[str, float], ...] = ()  # val.breakdown: per emotion / class (finite numbers only)
+    threshold: float | None = None  # the validation-swept decision threshold (results.json "calibration"), if any
 
     @property
     def run_dir(self) -> Path:
@@ -68,7 +73,8 @@ class RunResult:
                 "random_weights": bool(self.random_encoders) if self.weights_known else None,
                 "marks": list(self.marks), "seed": self.seed, "data_root": self.data_root,
                 "manifest_sha256": self.manifest_sha256, "encoder_fingerprints": dict(self.fingerprints),
-                "git_commit": self.commit, "git_dirty": self.git_dirty, "device": self.device}
+                "git_commit": self.commit, "git_dirty": self.git_dirty, "device": self.device,
+                "config_hash": self.config_hash}
 
 
 @dataclass(frozen=True)
@@ -122,13 +128,29 @@ def parse_results(document: Any, path: Path) -> RunResult:
                          if isinstance(info, dict) and info.get("fingerprint") is not None)
     provenance = document.get("provenance")
     provenance = provenance if isinstance(provenance, dict) else {}
+    identity = config_fields(document)
+    calibration = document.get("calibration")
+    threshold = _optional(calibration, "threshold", float) if isinstance(calibration, dict) else None
     return RunResult(path=path, system=system, task=task, variant=variant, metric=metric,
                      value=None if value is None else float(value), demo=demo, preset=preset,
                      random_encoders=random_encoders, weights_known=encoders is not None,
                      seed=_optional(provenance, "seed", int), data_root=_optional(data, "root", str),
                      manifest_sha256=_optional(data, "manifest_sha256", str), fingerprints=fingerprints,
                      commit=_optional(provenance, "git_commit", str),
-                     git_dirty=_optional(provenance, "git_dirty", bool), device=_optional(provenance, "device", str))
+                     git_dirty=_optional(provenance, "git_dirty", bool), device=_optional(provenance, "device", str),
+                     config_hash=config_hash(identity),
+                     config=tuple((name, canonical(value)) for name, value in identity.items()),
+                     breakdown=_breakdown(val), threshold=threshold)
+
+
+def _breakdown(val: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    """val.breakdown's finite numbers, in file order; shown in a figure, never computed with, so anything else in it
+    is left out rather than skipping the run."""
+    breakdown = (val or {}).get("breakdown")
+    if not isinstance(breakdown, dict):
+        return ()
+    return tuple((str(name), float(value)) for name, value in breakdown.items()
+                 if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
 def _optional(document: dict[str, Any], name: str, kind: type) -> Any:

@@ -3,6 +3,12 @@
 Runs are summarised apart by their marks: the reproductions (real data, published encoder weights) form one group,
 and each kind of harness check (DEMO data, RANDOM-weight encoders) its own. Only the reproductions get a Δ: a demo
 figure says how the harness behaves on synthetic data, not how close the paper was reproduced.
+
+Within one kind, runs are pooled only when they share their configuration (`configs.config_hash`: everything but the
+seed), so a spread is a spread over seeds. Runs of one row that differ in anything else are summarised as separate
+lines of that row, each naming the fields it differs in (and a note lists them), rather than refused: a runs tree
+holding a short trial beside the full schedule is normal, and the user should see both. Two runs of one
+configuration with the same seed are counted once (the first in path order), with a note naming both directories.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.leaderboard import bootstrap
 from abaw_bench.leaderboard.board import Board
+from abaw_bench.leaderboard.configs import differing_fields
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions
 from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, RunResult
 from abaw_bench.leaderboard.tables import PaperTable
@@ -43,6 +50,11 @@ class Aggregate:
     units: str | None  # what was resampled, e.g. "80 clips" or "12 videos"
     note: str | None  # why there is no interval
     delta: float | None  # mean − the row's paper validation figure; reproductions only
+    differs: tuple[tuple[str, str], ...] = ()  # (field, this group's value) where the row's groups of this kind differ
+
+    @property
+    def config_hash(self) -> str:
+        return self.runs[0].config_hash
 
     @property
     def values(self) -> list[float]:
@@ -65,9 +77,18 @@ class Aggregate:
         """'real' for reproductions, else the marks, e.g. 'DEMO, RANDOM: wav2vec2-vad'."""
         return ", ".join(self.marks) if self.marks else "real"
 
+    @property
+    def label(self) -> str:
+        """The kind, and where the row holds several configurations of it, this group's hash and differing values."""
+        if not self.differs:
+            return self.kind
+        values = ", ".join(f"{name}={value}" for name, value in self.differs)
+        return f"{self.kind} [{self.config_hash[:8]}: {values}]"
+
     def to_json(self, resamples: int, seed: int) -> dict[str, Any]:
         return {
-            "reproduction": self.is_reproduction, "marks": list(self.marks), "n": self.n, "seeds": self.seeds,
+            "reproduction": self.is_reproduction, "marks": list(self.marks), "config_hash": self.config_hash,
+            "config_differs": dict(self.differs), "n": self.n, "seeds": self.seeds,
             "mean": self.mean, "sd": self.sd, "delta": self.delta,
             "ci95": None if self.interval is None else list(self.interval),
             "bootstrap": {"resamples": resamples, "seed": seed, "units": self.units, "note": self.note},
@@ -149,6 +170,36 @@ def summarise_runs(runs: list[RunResult], settings: BootstrapSettings, progress:
                      delta=None)
 
 
+def distinct_seeds(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
+    """`runs` (one configuration) with each seed once, the first in path order; a note per dropped duplicate. A run
+    whose seed is unknown is kept: it is no evidence of a duplicate."""
+    kept: list[RunResult] = []
+    first_of_seed: dict[int, RunResult] = {}
+    notes = []
+    for run in sorted(runs, key=lambda run: run.path):
+        first = first_of_seed.get(run.seed) if run.seed is not None else None
+        if first is not None:
+            notes.append(f"{first.run_dir} and {run.run_dir} are one configuration ({run.config_hash}) with the same "
+                         f"seed {run.seed}: counted once ({first.run_dir})")
+            continue
+        if run.seed is not None:
+            first_of_seed[run.seed] = run
+        kept.append(run)
+    return kept, notes
+
+
+def configuration_groups(runs: list[RunResult]) -> list[tuple[list[RunResult], tuple[tuple[str, str], ...]]]:
+    """The runs of one kind split by configuration, in order of their first run; with each group's values of the
+    fields the groups differ in (none when there is one group)."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(run.config_hash, []).append(run)
+    configurations = [dict(members[0].config) for members in groups.values()]
+    names = differing_fields(configurations) if len(groups) > 1 else []
+    return [(members, tuple((name, fields.get(name, "(absent)")) for name in names))
+            for members, fields in zip(groups.values(), configurations, strict=True)]
+
+
 def summarise(board: Board, settings: BootstrapSettings, progress: Progress | None = None) -> Summary:
     """Aggregates of every shown row's runs; a run set placed on two rows (two papers' tables) is bootstrapped once."""
     summary = Summary(settings)
@@ -156,21 +207,29 @@ def summarise(board: Board, settings: BootstrapSettings, progress: Progress | No
     for table in board.tables:
         for index, row in enumerate(table.rows):
             paper_val = row.figures.get("val")  # runs are scored on the validation split
-            groups: dict[tuple[str, ...], list[RunResult]] = {}
+            kinds: dict[tuple[str, ...], list[RunResult]] = {}
             for run in board.runs_for(table, index):
-                groups.setdefault(run.marks, []).append(run)
+                kinds.setdefault(run.marks, []).append(run)
             aggregates = []
-            for marks in sorted(groups, key=lambda marks: (bool(marks), marks)):  # reproductions first
-                key = tuple(run.path for run in groups[marks])
-                if key not in done:
-                    done[key] = summarise_runs(groups[marks], settings, progress)
-                    if done[key].note is not None and done[key].note != "bootstrap off":
-                        summary.notes.append(f"{table.name} {row.label!r} ({done[key].kind}): no interval: "
-                                             f"{done[key].note}")
-                aggregate = done[key]
-                if aggregate.is_reproduction and aggregate.mean is not None and paper_val is not None:
-                    aggregate = replace(aggregate, delta=aggregate.mean - paper_val)  # to this row's figure
-                aggregates.append(aggregate)
+            for marks in sorted(kinds, key=lambda marks: (bool(marks), marks)):  # reproductions first
+                groups = configuration_groups(kinds[marks])
+                if len(groups) > 1:
+                    names = ", ".join(name for name, _ in groups[0][1])
+                    summary.notes.append(f"{table.name} {row.label!r} ({', '.join(marks) or 'real'}): "
+                                         f"{len(groups)} configurations summarised apart; they differ in {names}")
+                for members, differs in groups:
+                    members, duplicates = distinct_seeds(members)
+                    key = tuple(run.path for run in members)
+                    if key not in done:
+                        summary.notes.extend(duplicates)
+                        done[key] = summarise_runs(members, settings, progress)
+                        if done[key].note is not None and done[key].note != "bootstrap off":
+                            summary.notes.append(f"{table.name} {row.label!r} ({done[key].kind}): no interval: "
+                                                 f"{done[key].note}")
+                    aggregate = replace(done[key], differs=differs)
+                    if aggregate.is_reproduction and aggregate.mean is not None and paper_val is not None:
+                        aggregate = replace(aggregate, delta=aggregate.mean - paper_val)  # to this row's figure
+                    aggregates.append(aggregate)
             if aggregates:
                 summary.by_row[(table.name, index)] = aggregates
     return summary

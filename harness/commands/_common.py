@@ -30,8 +30,19 @@ def add_data_root_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
                         help="the dataset's root folder in its official layout (default: the embedded demo dataset)")
 
 
-def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                 help: str = "print machine-readable JSON instead of a table") -> None:
+    """--json, the one spelling of "machine output" on every command that has any."""
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_bootstrap_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, zero_turns_off: bool) -> None:
+    """--resamples and --bootstrap-seed, spelt alike by `compare` and `leaderboard` (--seed is the training seed of
+    `run`; the resampling seed is another thing, so it has another name)."""
+    parser.add_argument("--resamples", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples" + ("; 0: no intervals" if zero_turns_off else ""))
+    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
+                        help="seed of the resampling, so intervals are reproducible")
 
 
 def positive_int(text: str) -> int:
@@ -50,6 +61,10 @@ def add_max_bytes_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
                         help="refuse files larger than N bytes (N >= 1), before reading them; when omitted, 1 MiB "
                              "plus every reference row at its widest legal form")
 
+
+# The preset `run` and `info` default to, one value so that `info` with run's flags describes what `run` would build:
+# tiny, because without --data-root `run` trains on the embedded demo, which the small random encoders suit.
+RUN_PRESET = "tiny"
 
 ENCODER_LOADING_FLAGS = ("--preset", "--weights", "--download-root", "--trust-remote-code")
 

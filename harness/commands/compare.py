@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abaw_bench.harness.commands._common import add_command, add_json_arg
+from abaw_bench.harness.commands._common import add_bootstrap_args, add_command, add_json_arg
 from abaw_bench.harness.errors import AbawError
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 EXAMPLES = """\
   abaw-bench compare runs/hallmen2025/emi/text/seed0 runs/hallmen2025/emi/vision/seed0
-  abaw-bench compare RUN_A RUN_B --resamples 5000 --seed 1 --json
+  abaw-bench compare RUN_A RUN_B --resamples 5000 --bootstrap-seed 1 --json
 """
 
 
@@ -37,8 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_a", metavar="RUN_A", type=Path, help="run directory (holding results.json and "
                                                                   "val_predictions.csv)")
     parser.add_argument("run_b", metavar="RUN_B", type=Path, help="run directory to compare against")
-    parser.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the resampling")
+    add_bootstrap_args(parser, zero_turns_off=False)
     add_json_arg(parser)
     parser.set_defaults(handler=run)
 
@@ -105,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = bootstrap.paired_difference(
         bootstrap.task_statistic(a.task, predictions_a, a.metric), bootstrap.task_statistic(b.task, predictions_b,
                                                                                             b.metric),
-        units, higher_is_better=task.higher_is_better, resamples=args.resamples, seed=args.seed)
+        units, higher_is_better=task.higher_is_better, resamples=args.resamples, seed=args.bootstrap_seed)
     if args.json:
         print(json.dumps(_to_json(a, b, comparison, task.higher_is_better), indent=2))
     else:

@@ -13,11 +13,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from abaw_bench.harness.commands._common import add_command, add_json_arg, add_task_arg
+from abaw_bench.harness.commands._common import RUN_PRESET, add_command, add_json_arg, add_task_arg
 
 EXAMPLES = """\
-  abaw-bench info --system hallmen2024 --task emi
-  abaw-bench info --system hallmen2025 --task emi --variant text-audio-vision --preset tiny --json
+  abaw-bench info --system hallmen2024 --task emi                       # as 'run' builds it on the demo
+  abaw-bench info --system hallmen2025 --task emi --variant text-audio-vision --preset paper --json
 """
 
 
@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
     add_task_arg(parser)
     parser.add_argument("--variant", default=None, metavar="V", help="variant (default: the system's)")
-    parser.add_argument("--preset", choices=("paper", "tiny"), default="paper", help="encoder preset")
+    parser.add_argument("--preset", choices=("paper", "tiny"), default=RUN_PRESET,
+                        help="encoder preset (the same default as 'abaw-bench run'; paper: the published sizes)")
     add_json_arg(parser)
     parser.set_defaults(handler=run)
 

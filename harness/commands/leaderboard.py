@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from abaw_bench.harness.commands._common import add_command
+from abaw_bench.harness.commands._common import add_bootstrap_args, add_command, add_json_arg
 
 if TYPE_CHECKING:
     from abaw_bench.leaderboard.board import Board
@@ -27,7 +27,7 @@ EXAMPLES = """\
                                                           one table, with the runs under ./runs summarised per row
   abaw-bench leaderboard --runs runs --format markdown --out LEADERBOARD.md
   abaw-bench leaderboard --runs runs --format html --figures figures --out report.html
-  abaw-bench leaderboard --runs runs --format json --resamples 0     no bootstrap intervals (faster)
+  abaw-bench leaderboard --runs runs --json --resamples 0     JSON, no bootstrap intervals (faster)
 """
 
 
@@ -37,7 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print the result tables of the papers this harness reproduces, transcribed from the papers "
                     "(leaderboard/tables/*.json). Rows reproduced by a system of this repo name it as "
                     "system/variant (run one with 'abaw-bench run', several seeds with --seeds). With --runs, the "
-                    "results.json files under DIR are summarised per row: mean ± sd over the seeds found (n), a 95 % "
+                    "results.json files under DIR are summarised per row: mean ± sd over the seeds found (n; runs are "
+                    "pooled only when their configuration, everything but the seed, is the same: others get lines "
+                    "of their own naming the fields that differ, and a repeated seed counts once), a 95 % "
                     "bootstrap interval over the validation items (clips; whole videos for frame-level tasks) from "
                     "each run's val_predictions.csv, and Δ = reproduced − paper. Runs on the demo dataset or with "
                     "random-weight encoders are summarised apart, marked DEMO / RANDOM, and get no Δ: they check the "
@@ -49,22 +51,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     select.add_argument("--runs", metavar="DIR", type=Path,
                         help="scan DIR recursively for results.json files written by 'abaw-bench run'")
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, default="text",
-                        help="text and markdown for reading, csv and json for machines, latex for papers, html for "
-                             "one self-contained page")
+    output.add_argument("--format", choices=FORMATS, default=None,
+                        help="text (the default) and markdown for reading, csv and json for machines, latex for "
+                             "papers, html for one self-contained page")
+    add_json_arg(output, help="the same as --format json, as on every other command")
     output.add_argument("--out", metavar="FILE", type=Path,
                         help="write to FILE (atomically) instead of standard output")
     output.add_argument("--figures", metavar="DIR", type=Path,
-                        help="write the PNG figures into DIR (the html format embeds them): paper vs reproduced per "
-                             "table, label distributions, training curves")
+                        help="write the PNG figures into DIR (the html format embeds them): per table paper vs "
+                             "reproduced bars (95 %% CI error bars; DEMO / RANDOM runs in a panel of their own) and "
+                             "a reproduced-vs-paper scatter with y = x; label distributions; per group of runs the "
+                             "training curves, the validation breakdown per emotion / class, the Expr confusion "
+                             "matrix and the BAH precision-recall curve with the decision threshold marked")
     output.add_argument("--data-root", action="append", metavar="TASK=DIR",
                         help="draw TASK's label distribution from DIR ('demo': the embedded demo dataset); "
                              "default: the data root the task's runs recorded (repeatable)")
     spread = parser.add_argument_group("bootstrap")
-    spread.add_argument("--resamples", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples per interval; 0: no intervals")
-    spread.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
-                        help="seed of the resampling, so intervals are reproducible")
+    add_bootstrap_args(spread, zero_turns_off=True)
     parser.set_defaults(handler=run)
 
 
@@ -132,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resamples < 0:
         raise AbawError(f"--resamples {args.resamples}: expected 0 (no intervals) or a positive number")
+    if args.json and args.format not in (None, "json"):
+        raise AbawError(f"--json and --format {args.format}: give one output format")
+    output_format = "json" if args.json else args.format or "text"
 
     def say(message: str) -> None:
         print(f"abaw-bench leaderboard: {message}", file=sys.stderr, flush=True)
@@ -167,17 +173,17 @@ def run(args: argparse.Namespace) -> int:
         figures = write_figures(board, summary, label_roots(explicit_roots, board, warn), args.figures, warn)
         say(f"wrote {len(figures)} figure(s) to {args.figures}")
 
-    if args.format == "json":
+    if output_format == "json":
         import json
 
         text = json.dumps(render.to_json(board, summary), indent=2, ensure_ascii=False) + "\n"
-    elif args.format == "html":
+    elif output_format == "html":
         from abaw_bench.leaderboard.html import render_html
 
         text = render_html(board, summary, figures)
     else:
         text = {"text": render.render_text, "markdown": render.render_markdown, "csv": render.render_csv,
-                "latex": render.render_latex}[args.format](board, summary)
+                "latex": render.render_latex}[output_format](board, summary)
 
     if args.out is None:
         sys.stdout.write(text)

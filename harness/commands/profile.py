@@ -43,6 +43,17 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def encoder_listing() -> str:
+    """The registered encoders by modality, for --help (the registry is names and facts: importing it loads no
+    torch, so every command's parser can be built without it)."""
+    from abaw_bench.harness.encoders import ENCODERS, encoder_info
+
+    by_modality: dict[str, list[str]] = {}
+    for name in ENCODERS.names():
+        by_modality.setdefault(encoder_info(name).modality, []).append(name)
+    return "; ".join(f"{modality}: {', '.join(names)}" for modality, names in sorted(by_modality.items()))
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers, "profile", help="measure an encoder's throughput, FLOPs and MFU (random weights)",
@@ -52,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "datasheet peak.",
         examples=EXAMPLES)
     model = parser.add_argument_group("model")
-    model.add_argument("--encoder", required=True, metavar="E", help="encoder name (see harness.encoders)")
+    model.add_argument("--encoder", required=True, metavar="E", help=f"encoder name: {encoder_listing()}")
     model.add_argument("--preset", choices=("paper", "tiny"), default="paper", help="architecture size")
     model.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     model.add_argument("--dtype", choices=("fp32", "tf32", "bf16", "fp16"), default="fp32",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from abaw_bench.harness.commands._common import (
+    RUN_PRESET,
     add_command,
     add_data_root_arg,
     add_encoder_loading_args,
@@ -41,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_task_arg(what)
     what.add_argument("--variant", default=None, metavar="V", help="variant (table row); default: the system's")
     add_data_root_arg(what)
-    add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default="tiny", weights_per_encoder=True)
+    add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default=RUN_PRESET,
+                             weights_per_encoder=True)
     training = parser.add_argument_group("training (defaults: the paper's values; on the demo, the demo schedule's)")
     training.add_argument("--epochs", type=int, default=None, metavar="N")
     training.add_argument("--batch-size", type=int, default=None, metavar="N",

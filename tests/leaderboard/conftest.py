@@ -37,11 +37,13 @@ def predictions_csv(ids: list[str], predictions: np.ndarray, labels: np.ndarray,
 
 
 def write_run(root: Path, system: str, variant: str, seed: int, *, noise: float, demo: bool,
-              random: tuple[str, ...] = (), task: str = "emi", epochs: int = 3, value: float | None = None) -> Path:
+              random: tuple[str, ...] = (), task: str = "emi", epochs: int = 3, value: float | None = None,
+              hyper: dict | None = None, config: dict | None = None) -> Path:
     """One run directory with results.json, val_predictions.csv and train_log.jsonl; returns the directory.
 
     EMI predictions are the labels plus seeded noise of scale `noise`, so a smaller noise is a better run. The
-    recorded value is the reference metric of those predictions unless `value` overrides it.
+    recorded value is the reference metric of those predictions unless `value` overrides it. `hyper` and `config`
+    update the recorded effective hyper-parameters and RunConfig (what the leaderboard's configuration hash reads).
     """
     ids, labels = emi_labels()
     rng = np.random.default_rng(1000 + seed)
@@ -54,12 +56,17 @@ def write_run(root: Path, system: str, variant: str, seed: int, *, noise: float,
     results = {
         "schema_version": 1, "system": system, "task": task, "variant": variant, "row": "(ignored)",
         "preset": "tiny" if random else "paper",
-        "val": {"metric": scored.metric, "value": value, "breakdown": {}, "extra": {}, "warnings": []},
+        "val": {"metric": scored.metric, "value": value, "breakdown": scored.breakdown, "extra": {}, "warnings": []},
         "best_epoch": epochs, "data": {"root": "demo" if demo else "/data/emi", "demo": demo,
                                        "manifest_sha256": "ab" * 32},
         "encoders": {"wav2vec2-vad": {"encoder": "wav2vec2-vad", "fingerprint": f"fp-{'random' if random else 'real'}",
                                       "weights": "w", "random_weights": "wav2vec2-vad" in random}},
-        "provenance": {"git_commit": "0123456789abcdef0123", "git_dirty": False, "seed": seed, "device": "cpu"},
+        "hyper": {"epochs": epochs, "lr": 1e-4, "batch_size": 8} | (hyper or {}),
+        "config": {"system": system, "task": task, "variant": variant, "preset": "tiny" if random else "paper",
+                   "data_root": None if demo else "/data/emi", "out_root": str(root), "seed": seed, "device": "cpu",
+                   "num_workers": None, "shuffle_labels": False} | (config or {}),
+        "provenance": {"git_commit": "0123456789abcdef0123", "git_dirty": False, "seed": seed, "device": "cpu",
+                       "precision": "fp32"},
     }
     (directory / "results.json").write_text(json.dumps(results), encoding="utf-8")
     (directory / "val_predictions.csv").write_text(predictions_csv(ids, predictions, labels, EMI_COLUMNS),

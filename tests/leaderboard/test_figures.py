@@ -11,8 +11,11 @@ from abaw_bench.harness.cli import main
 from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-EXPECTED = ["curves-hallmen2024-emi-audio-global-DEMO_RANDOM_wav2vec2-vad.png",
-            "curves-hallmen2024-emi-audio-global-real.png", "hallmen2024-emi-comparison.png", "labels-emi.png"]
+EXPECTED = ["breakdown-hallmen2024-emi-audio-global-DEMO_RANDOM_wav2vec2-vad.png",
+            "breakdown-hallmen2024-emi-audio-global-real.png",
+            "curves-hallmen2024-emi-audio-global-DEMO_RANDOM_wav2vec2-vad.png",
+            "curves-hallmen2024-emi-audio-global-real.png", "hallmen2024-emi-comparison.png",
+            "hallmen2024-emi-scatter.png", "labels-emi.png"]
 
 
 def _figures(runs: Path, label_root: Path, out: Path) -> dict[str, bytes]:
@@ -36,15 +39,15 @@ def test_figures_are_reproducible_images_that_follow_the_data(tmp_path: Path, se
     assert sorted(before) == EXPECTED
     for data in before.values():
         _assert_image(data)
-    assert "wrote 4 figure(s)" in capsys.readouterr().err
-    from abaw_bench.leaderboard.figures import curves_png, read_train_log
+    assert "wrote 7 figure(s)" in capsys.readouterr().err
+    from abaw_bench.leaderboard.figures import curves_figure, png_bytes, read_train_log
     from abaw_bench.leaderboard.runs import scan_runs
     from abaw_bench.leaderboard.summary import BootstrapSettings, summarise_runs
 
     runs, _ = scan_runs(seeded_runs / "real")  # the same inputs draw the same bytes
     aggregate = summarise_runs(runs, BootstrapSettings(resamples=0))
     logs = {run.path: read_train_log(run.run_dir / "train_log.jsonl") for run in runs}
-    assert curves_png(aggregate, logs) == before["curves-hallmen2024-emi-audio-global-real.png"]
+    assert png_bytes(curves_figure(aggregate, logs)) == before["curves-hallmen2024-emi-audio-global-real.png"]
 
     results = next((seeded_runs / "real").rglob("results.json"))
     document = json.loads(results.read_text())
@@ -59,14 +62,15 @@ def test_figures_are_reproducible_images_that_follow_the_data(tmp_path: Path, se
 
     changed = sorted(name for name in EXPECTED if before[name] != after[name])
     assert changed == ["curves-hallmen2024-emi-audio-global-DEMO_RANDOM_wav2vec2-vad.png",
-                       "hallmen2024-emi-comparison.png", "labels-emi.png"]  # the real runs' curves kept their logs
+                       "hallmen2024-emi-comparison.png", "hallmen2024-emi-scatter.png",
+                       "labels-emi.png"]  # the real runs' curves kept their logs, their breakdowns their figures
 
 
 @pytest.mark.parametrize("task", ["bah", "va", "expr"])
 def test_label_distribution_of_each_frame_task(task: str, demo_root) -> None:
-    from abaw_bench.leaderboard.figures import label_png
+    from abaw_bench.leaderboard.figures import label_figure, png_bytes
 
-    _assert_image(label_png(task, demo_root(task)))
+    _assert_image(png_bytes(label_figure(task, demo_root(task))))
 
 
 def test_a_broken_training_log_leaves_its_curves_out_with_a_warning(seeded_runs: Path) -> None:

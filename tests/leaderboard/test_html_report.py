@@ -73,7 +73,8 @@ def test_page_is_self_contained(report: Path) -> None:
     assert parsed.rows == EXPECTED_LINES
     external = [link for link in parsed.links if not link.startswith(("#", "data:image/png;base64,"))]
     assert external == []  # nothing fetched at view time
-    assert page.count('src="data:image/png;base64,') == 5  # 2 comparisons, EMI labels, curves of 2 run groups
+    # 2 comparisons, 1 scatter (one table has reproductions), EMI labels, curves and breakdowns of 2 run groups
+    assert page.count('src="data:image/png;base64,') == 8
     assert "runs and provenance (5 run(s))" in page and "0123456789ab" in page and "fp-real" in page
     coloured = re.findall(r'<td class="[^"]*\b(delta-pos|delta-neg)\b[^"]*" >([^<]*)</td>', page)
     assert len(coloured) == 1  # the one reproduction's Δ, coloured by its sign; the DEMO group has none

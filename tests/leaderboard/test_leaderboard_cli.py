@@ -141,8 +141,8 @@ def test_intervals_are_seeded(capsys, seeded_runs: Path) -> None:
 def test_csv_is_one_long_table_with_machine_columns(capsys, seeded_runs: Path) -> None:
     assert main(["leaderboard", "--task", "emi", "--runs", str(seeded_runs), "--format", "csv", *FEW]) == 0
     records = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(records[0]) == ["table", "row", "paper_val", "paper_test", "reproduced_by", "runs", "n", "seeds",
-                                "mean", "sd", "ci95_low", "ci95_high", "delta"]
+    assert list(records[0]) == ["table", "row", "paper_val", "paper_test", "reproduced_by", "runs", "config_hash",
+                                "config_differs", "n", "seeds", "mean", "sd", "ci95_low", "ci95_high", "delta"]
     assert {record["table"] for record in records} == {"hallmen2024-emi", "hallmen2025-emi"}
     lines = [record for record in records
              if record["table"] == "hallmen2024-emi" and record["row"] == "+ global vector"]
@@ -160,7 +160,7 @@ def test_latex_one_booktabs_table_per_paper_table(capsys, seeded_runs: Path) -> 
     assert out.count(r"\begin{table}") == 2 and out.count(r"\toprule") == 2
     assert r"\caption{hallmen2024, Table 1: mean over the 6 emotions of Pearson's r." in out
     assert r"95 \% CI low" in out and r"\label{tab:hallmen2024-emi}" in out
-    line = next(line for line in out.splitlines() if line.startswith("+ global vector & .280 & – & hallmen2024"))
+    line = next(line for line in out.splitlines() if line.startswith("+ global vector & .280 & -- & hallmen2024"))
     assert line.split(" & ")[4:6] == ["real", "3"]
 
 
