@@ -36,7 +36,14 @@ from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, 
 from abaw_bench.harness.features.loading import loader_settings
 from abaw_bench.harness.features.store import FeatureStore
 from abaw_bench.harness.features.writer import EntryWriter
-from abaw_bench.harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
+from abaw_bench.harness.media import (
+    MediaError,
+    count_frames,
+    load_audio,
+    load_face_frames,
+    media_duration,
+    require_regular_file,
+)
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.progress import progress as report_progress
 from abaw_bench.harness.tasks.base import Item
@@ -94,6 +101,7 @@ def decode_source(source: Source, *, max_seconds: float | None, max_frames: int 
         return load_audio(source.path, max_seconds=max_seconds)
     if source.kind == "faces":
         return load_face_frames(source.path, max_frames=max_frames)
+    require_regular_file(source.path, "a transcript JSON file")
     try:
         transcript = json.loads(source.path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -194,3 +194,17 @@ def test_far_frame_number_without_a_video_meets_the_global_cap(bah_root_with_far
         get_task("bah").reader(root).frames_on_disk(video)
     (folder / "frame-999999999.jpg").rename(folder / "frame-400.jpg")  # a gap, not a bomb: accepted
     assert get_task("bah").reader(root).frames_on_disk(video)[-1] == 400
+
+
+def test_a_fifo_in_place_of_a_transcript_is_refused_by_name(tmp_path: Path) -> None:
+    from abaw_bench.harness.features.cache import Source
+    from abaw_bench.harness.features.pipeline import decode_source
+    from abaw_bench.harness.features.text_windows import read_transcript_words
+
+    fifo = tmp_path / "transcript.json"
+    os.mkfifo(fifo)
+    expected = rf"^{fifo}: expected a transcript JSON file, found a FIFO \(named pipe\)$"
+    with pytest.raises(MediaError, match=expected):
+        answer_within(lambda: decode_source(Source("transcript", fifo), max_seconds=None, max_frames=None))
+    with pytest.raises(MediaError, match=expected):
+        answer_within(lambda: read_transcript_words(fifo))
