@@ -35,8 +35,15 @@ def _array_problem(array: np.ndarray, dim: int | None, rows: int | None) -> str 
 
 
 def _load_mapped(path: Path) -> np.ndarray:
-    """The .npy memory-mapped read-only; ValueError or OSError for a file that is not a (complete) plain array."""
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    """The .npy memory-mapped read-only; ValueError or OSError for a file that is not a (complete) plain array.
+
+    numpy's refusal of pickled content advises loading it unsafely; that advice is never passed on."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError("pickled or unrecognised content, never written by the cache") from None
+        raise
 
 
 def entry_problem(path: Path, *, dim: int | None, rows: int | None = None) -> str | None:
