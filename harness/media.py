@@ -9,13 +9,26 @@ Anything wrong with a file — missing, unreadable, corrupt, truncated, without 
 `MediaError` naming the file and what failed. Truncation is detected by comparing what was decoded with the duration
 the container header announces (and, for WAV, the RIFF data-chunk size against the bytes on disk), because FFmpeg
 happily decodes the first half of a cut file without complaint.
+
+Hostile files are bounded before they cost anything. Only regular files are opened (`require_regular_file`): a FIFO,
+socket or device named like a media file would block the reader forever or stream without end. A face crop's header
+is read first (PIL opens lazily): more than `MAX_DECLARED_PIXELS` is refused, and a large JPEG is decoded at reduced
+scale (`Image.draft`, the DCT's own 1/2–1/8 scaling) and then shrunk to `FACE_CROP_MAX_SIDE`, since every encoder
+resizes crops to at most a few hundred pixels anyway; a large image of a format without reduced decoding is refused
+above `MAX_DECODED_PIXELS`. This departs from a plain full-size decode only for crops larger than
+`FACE_CROP_MAX_SIDE` (real face crops are 112–256 px), and it bounds the memory of a folder of frames, held together
+until the encoder's `prepare`, to `FACE_CROP_MAX_SIDE`² × 3 bytes per frame. Frame numbers in crop file names become
+array sizes downstream, so the readers bound them (`check_frame_numbers`) by the video's frame count where they know
+it, else by `MAX_FRAME_NUMBER`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,19 +40,67 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # Decoded audio may fall short of the header's duration by codec delay/padding; more than this means truncation.
 _TRUNCATION_TOLERANCE_SECONDS = 0.25
 _TRUNCATION_TOLERANCE_FRACTION = 0.02
+# PIL's own decompression-bomb threshold (2 × Image.MAX_IMAGE_PIXELS by default), kept here even when another library
+# lifts PIL's (MAX_IMAGE_PIXELS = None): a header declaring more is refused before any pixel is decoded.
+MAX_DECLARED_PIXELS = 2 * 89_478_485
+# Formats without reduced-scale decoding (PNG, BMP) are decoded whole: refuse above 25 megapixels (75 MB as RGB).
+MAX_DECODED_PIXELS = 5_000 * 5_000
+FACE_CROP_MAX_SIDE = 512  # longest side of a decoded face crop; the encoders resize to 56-448 px
+# A frame number beyond the video's frame count (or the label file's length) by more than this is refused; a little
+# slack because header frame counts and crop numbering can disagree by a few frames.
+FRAME_NUMBER_SLACK = 25
+# Where the reader knows no frame count: 24 h at 60 fps. Grids of this size take tens of MB, not gigabytes.
+MAX_FRAME_NUMBER = 24 * 3600 * 60
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
 class MediaError(AbawError):
     """A media file that cannot be decoded; the message names the file and the failure."""
 
 
+def require_regular_file(path: str | os.PathLike[str], what: str = "a media file") -> os.stat_result:
+    """The file's stat (symlinks followed); MediaError unless it is a regular file.
+
+    Checked before opening: opening a FIFO blocks until a writer appears, and a device or socket streams without end.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise MediaError(f"{path}: file not found") from None
+    except OSError as error:
+        raise MediaError(f"{path}: cannot stat the file ({error.strerror or error})") from None
+    if not stat.S_ISREG(status.st_mode):
+        found = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+        raise MediaError(f"{path}: expected {what}, found {found}")
+    return status
+
+
+def check_frame_numbers(folder: str | os.PathLike[str], numbers: list[int], frame_count: int | None, *,
+                        first: int = 0, counted_in: str = "") -> None:
+    """MediaError when the largest frame number among `folder`'s crops (`numbers`, sorted, starting at `first`) lies
+    beyond the video's frames.
+
+    The bound is `frame_count` (from `counted_in`, e.g. the video container or the label file) plus
+    `FRAME_NUMBER_SLACK`, or `MAX_FRAME_NUMBER` when the reader knows no count. A folder whose numbers are within
+    `FRAME_NUMBER_SLACK` of its own file count is always accepted (the arrays built from it are as large as the folder).
+    """
+    if not numbers or numbers[-1] - first < len(numbers) + FRAME_NUMBER_SLACK:
+        return
+    if frame_count is None:
+        bound, source = first + MAX_FRAME_NUMBER, f"the cap of {MAX_FRAME_NUMBER} frames (no frame count known)"
+    else:
+        bound = first + frame_count + FRAME_NUMBER_SLACK
+        source = f"the video's {frame_count} frames ({counted_in}) + {FRAME_NUMBER_SLACK} frames of slack"
+    if numbers[-1] >= bound:
+        raise MediaError(f"{folder}: face crop number {numbers[-1]} is beyond {source}: expected numbers below "
+                         f"{bound}; rename or remove that crop")
+
+
 def _open_container(path: Path):
     import av
 
-    if not path.exists():
-        raise MediaError(f"{path}: file not found")
-    if path.is_dir():
-        raise MediaError(f"{path}: expected a media file, found a directory")
+    require_regular_file(path)
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
@@ -128,7 +189,8 @@ def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE,
     import av
 
     path = Path(path)
-    if path.suffix.lower() == ".wav" and path.is_file():
+    require_regular_file(path)
+    if path.suffix.lower() == ".wav":
         _check_wav_complete(path)
     with _open_container(path) as container:
         if not container.streams.audio:
@@ -186,12 +248,18 @@ def _natural_key(path: Path) -> list[object]:
 
 
 def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
-    """The image files of a face-crop folder in frame order (natural sort of the file names)."""
+    """The image files of a face-crop folder in frame order (natural sort of the file names).
+
+    An image-named entry that is not a regular file (a FIFO, a device, a folder) is an error naming it, not silently
+    left out: the crops' count is the item's row count in the feature cache.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise MediaError(f"{folder}: face-crop folder not found")
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                  key=_natural_key)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    for file in files:
+        require_regular_file(file, "a face-crop image file")
+    return sorted(files, key=_natural_key)
 
 
 def _subsample(count: int, source_fps: float | None, target_fps: float | None) -> list[int]:
@@ -210,8 +278,6 @@ def load_face_frames(folder: str | os.PathLike[str], *, max_frames: int | None =
     `target_fps` (with the folder's `source_fps`) keeps the nearest frame at each tick of the target rate;
     `max_frames` then keeps the first frames (hallmen2025 uses the first 400).
     """
-    from PIL import Image, UnidentifiedImageError
-
     folder = Path(folder)
     files = list_frames(folder)
     if not files:
@@ -219,14 +285,33 @@ def load_face_frames(folder: str | os.PathLike[str], *, max_frames: int | None =
     chosen = [files[i] for i in _subsample(len(files), source_fps, target_fps)]
     if max_frames is not None:
         chosen = chosen[:max_frames]
-    frames = []
-    for file in chosen:
-        try:
+    return [load_face_crop(file) for file in chosen]
+
+
+def load_face_crop(file: str | os.PathLike[str]) -> np.ndarray:
+    """One face crop as RGB uint8 (H×W×3), its longest side at most `FACE_CROP_MAX_SIDE` (see the module notes)."""
+    from PIL import Image, UnidentifiedImageError
+
+    require_regular_file(file, "a face-crop image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own bound follows
             with Image.open(file) as image:
-                frames.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, SyntaxError) as error:
-            raise MediaError(f"{file}: cannot decode the face crop ({error})") from error
-    return frames
+                width, height = image.size
+                if width * height > MAX_DECLARED_PIXELS:
+                    raise MediaError(f"{file}: the image header declares {width}×{height} pixels, more than the "
+                                     f"{MAX_DECLARED_PIXELS} a face crop may have (a decompression bomb?)")
+                if max(width, height) > FACE_CROP_MAX_SIDE:
+                    image.draft("RGB", (FACE_CROP_MAX_SIDE, FACE_CROP_MAX_SIDE))  # JPEG: decode at 1/2..1/8 scale
+                    if image.size[0] * image.size[1] > MAX_DECODED_PIXELS:
+                        raise MediaError(f"{file}: a {width}×{height} {image.format or 'image'} face crop cannot be "
+                                         f"decoded at reduced size and exceeds {MAX_DECODED_PIXELS} pixels")
+                    image.thumbnail((FACE_CROP_MAX_SIDE, FACE_CROP_MAX_SIDE), Image.Resampling.BILINEAR)
+                return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError as error:
+        raise MediaError(f"{file}: refused as a decompression bomb ({error})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise MediaError(f"{file}: cannot decode the face crop ({error})") from error
 
 
 def load_video_frames(path: str | os.PathLike[str], *, fps: float | None = None,

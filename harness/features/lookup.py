@@ -12,7 +12,9 @@ and takes a complete one whose features are what the run needs:
 - face crops: a cache holding at least the first `max_frames` crops of each clip, as one row per crop; the caller
   keeps the first `max_frames` rows (images are encoded independently, so those rows are exactly what a cut cache
   holds);
-- complete for the split: every item has an entry or was recorded as skipped.
+- complete for the split: every item has an entry or was recorded as skipped;
+- sound: every entry reads as the item's features (`store.entry_problem`: dtype, width, row count, finite values).
+  A folder with a bad entry is passed over with the entry named, and the extraction that follows rebuilds it.
 
 It never extracts and never writes. It returns the store, or None with the reason each folder was passed over.
 """
@@ -94,10 +96,10 @@ def _preference(candidate: _Candidate, dtype: str, max_frames: int | None) -> tu
 
 def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_root: Path, split: str,
           asr_store: FeatureStore | None) -> tuple[FeatureStore | None, str]:
-    from abaw_bench.harness.features.pipeline import _layout
+    from abaw_bench.harness.features.pipeline import _encoder_limit, _layout, bad_entries
 
     extraction = candidate.header["extraction"]
-    directory, header, _, entries = _layout(encoder, task, items, data_root, dtype=extraction.get("dtype"),
+    directory, header, sources, entries = _layout(encoder, task, items, data_root, dtype=extraction.get("dtype"),
                                             max_seconds=extraction.get("max_seconds"),
                                             max_frames=extraction.get("max_frames"), asr_store=asr_store)
     if directory != candidate.directory:
@@ -112,6 +114,12 @@ def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_
                if item.id not in skipped and not entry.exists()]
     if missing:
         return None, f"{len(missing)} of {len(items)} {split} items missing (first: {missing[0][:60]!r})"
+    bad = bad_entries(encoder, sources, entries, range(len(items)),
+                      _encoder_limit(encoder, extraction.get("max_frames"), "max_frames"))
+    if bad:
+        index, problem = next(iter(bad.items()))
+        return None, (f"{len(bad)} unusable entr{'y' if len(bad) == 1 else 'ies'}, rebuilt by extraction (first: "
+                      f"{entries[index]}, item {items[index].id[:60]!r}: {problem})")
     store = FeatureStore(directory, {item.id: entry for item, entry in zip(items, entries, strict=True)},
                          modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=skipped)
     return store, ""

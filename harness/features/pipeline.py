@@ -34,9 +34,16 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
 from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
 from abaw_bench.harness.features.loading import loader_settings
-from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.features.store import FeatureStore, entry_problem
 from abaw_bench.harness.features.writer import EntryWriter
-from abaw_bench.harness.media import MediaError, count_frames, load_audio, load_face_frames, media_duration
+from abaw_bench.harness.media import (
+    MediaError,
+    count_frames,
+    load_audio,
+    load_face_frames,
+    media_duration,
+    require_regular_file,
+)
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.progress import progress as report_progress
 from abaw_bench.harness.tasks.base import Item
@@ -94,6 +101,7 @@ def decode_source(source: Source, *, max_seconds: float | None, max_frames: int 
         return load_audio(source.path, max_seconds=max_seconds)
     if source.kind == "faces":
         return load_face_frames(source.path, max_frames=max_frames)
+    require_regular_file(source.path, "a transcript JSON file")
     try:
         transcript = json.loads(source.path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -229,6 +237,30 @@ def _layout(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path,
     return directory, header, sources, entries
 
 
+def entry_rows(source: Source | MediaError, modality: str, max_frames: int | None) -> int | None:
+    """The row count an item's entry must have where the item fixes it: one per face crop kept (None otherwise:
+    audio and text encoders decide their own frame rate)."""
+    if modality != "image" or isinstance(source, MediaError):
+        return None
+    crops = _source_length(source, None, max_frames)
+    return int(crops) if crops > 0 else None
+
+
+def bad_entries(encoder: Encoder, sources: Sequence[Source | MediaError], entries: Sequence[Path],
+                indices: Sequence[int], max_frames: int | None) -> dict[int, str]:
+    """index → what is wrong with its existing entry, for the `indices` whose entry exists but is unsound (see
+    `store.entry_problem`; this reads each entry once)."""
+    dim = None if encoder.info.modality == "asr" else encoder.output_dim
+    found = {}
+    for index in indices:
+        if entries[index].exists():
+            problem = entry_problem(entries[index], dim=dim,
+                                    rows=entry_rows(sources[index], encoder.info.modality, max_frames))
+            if problem is not None:
+                found[index] = problem
+    return found
+
+
 def _batch_bytes(encoder: Encoder, lengths: Sequence[float], batches: Sequence[Sequence[int]]) -> int:
     """Bytes of the largest collated batch a worker sends: uint8 crops, or float32 16 kHz audio padded to the
     batch's longest clip (text is negligible)."""
@@ -241,6 +273,14 @@ def _batch_bytes(encoder: Encoder, lengths: Sequence[float], batches: Sequence[S
     if modality in ("audio", "asr"):
         return int(max(len(batch) * max(lengths[i] for i in batch) for batch in batches) * 16_000 * 4)
     return 0
+
+
+def _bad_item(message: str, item: Item, skip_bad: bool) -> str:
+    """The message to record for an item that yields no features; MediaError instead without `skip_bad`."""
+    if not skip_bad:
+        raise MediaError(f"{message} (item {item.id!r}; pass --skip-bad to record such items in the summary and "
+                         "go on)")
+    return message
 
 
 def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
@@ -278,9 +318,14 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
     plan = {"batch_size": None, "budget": images_per_batch or DEFAULT_IMAGES_PER_BATCH} if image else \
         {"batch_size": batch_size, "budget": None}
     batches = plan_batches(lengths, plan["batch_size"], budget=plan["budget"])
+    mine = [index for batch in batches[context.rank::context.world_size] for index in batch]
+    # Each rank checks (and removes) only its own shard's entries, so no rank deletes one another rank just rebuilt.
+    for index, problem in bad_entries(encoder, sources, entries, mine, decode_frames).items():
+        print(f"[abaw-bench] extract: {entries[index]}: the cache entry of item {items[index].id!r} is unusable "
+              f"({problem}); rebuilding it", file=sys.stderr)
+        entries[index].unlink(missing_ok=True)
     sampler = LengthBucketBatchSampler(lengths, plan["batch_size"], budget=plan["budget"], rank=context.rank,
                                        world_size=context.world_size, done=lambda index: entries[index].exists())
-    mine = [index for batch in batches[context.rank::context.world_size] for index in batch]
     cache_hits = sum(entries[index].exists() for index in mine)
     settings = loader_settings(device, num_workers, _batch_bytes(encoder, lengths, sampler.batches),
                                local_world_size=context.local_world_size)
@@ -298,15 +343,19 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
     with bar, EntryWriter(_write_entry) as writer, torch.no_grad():
         for indices, batch, errors in batches_in:
             for index, message in errors.items():
-                if not skip_bad:
-                    raise MediaError(f"{message} (item {items[index].id!r}; pass --skip-bad to record such items "
-                                     "in the summary and go on)")
-                skipped[items[index].id] = message
+                skipped[items[index].id] = _bad_item(message, items[index], skip_bad)
             if batch is not None:
                 outputs = encoder.forward(batch)
                 # A partly cached batch is recomputed whole; only its missing entries are written.
-                jobs = [(entries[index], _to_host(output, encoder))
-                        for index, output in zip(indices, outputs, strict=True) if not entries[index].exists()]
+                jobs = []
+                for index, output in zip(indices, outputs, strict=True):
+                    if entries[index].exists():
+                        continue
+                    if encoder.info.modality != "asr" and len(output) == 0:  # an empty entry would be rebuilt forever
+                        skipped[items[index].id] = _bad_item(f"{sources[index].path}: the encoder gives no feature "
+                                                             "rows for it", items[index], skip_bad)
+                        continue
+                    jobs.append((entries[index], _to_host(output, encoder)))
                 writer.submit(jobs, _copies_done(device))
                 extracted += len(jobs)
             bar.update(len(indices) + len(errors))
@@ -403,8 +452,8 @@ def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Pa
                asr_store: FeatureStore | None = None) -> FeatureStore:
     """The store of already extracted features for `items`; AbawError naming the first missing item otherwise."""
     dtype = getattr(encoder, "dtype", "fp32")
-    directory, header, _, entries = _layout(encoder, task, items, Path(data_root), dtype=dtype,
-                                            max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
+    directory, header, sources, entries = _layout(encoder, task, items, Path(data_root), dtype=dtype,
+                                                  max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
     summary_path = directory / f"summary-{split}.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
     skipped = summary.get("skipped_items", {})
@@ -414,6 +463,12 @@ def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Pa
         raise AbawError(f"{len(missing)} of {len(items)} {task}/{split} items have no cached {encoder.info.name} "
                         f"[{encoder.preset}] features (first: {missing[0]!r}) in {directory}; run `abaw-bench extract "
                         f"--task {task} --encoder {encoder.info.name} --preset {encoder.preset} --split {split}` first")
+    bad = bad_entries(encoder, sources, entries, range(len(items)), _encoder_limit(encoder, max_frames, "max_frames"))
+    if bad:
+        index, problem = next(iter(bad.items()))
+        raise AbawError(f"{entries[index]}: the cached features of item {items[index].id!r} are unusable ({problem}; "
+                        f"{len(bad)} such entries in all); `abaw-bench extract --task {task} --encoder "
+                        f"{encoder.info.name} --preset {encoder.preset} --split {split}` rebuilds them")
     return FeatureStore(directory, {item.id: entry for item, entry in zip(items, entries, strict=True)},
                         modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=skipped)
 

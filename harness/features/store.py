@@ -1,4 +1,10 @@
-"""Read access to cached features: one memory-mapped array per item, so systems never hold a dataset in RAM."""
+"""Read access to cached features: one memory-mapped array per item, so systems never hold a dataset in RAM.
+
+A cache entry is checked, not trusted: a file can be truncated, overwritten or hand-edited after the atomic write
+that made it. `entry_problem` says what is wrong with one (not a readable array, another dtype or width, no rows, a
+row count other than the item's, non-finite values); extraction and cache lookup use it to name and rebuild bad
+entries, and `FeatureStore.get` repeats its header part (free: the header is parsed to map the file anyway).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,61 @@ import numpy as np
 from abaw_bench.harness.errors import AbawError
 
 OPEN_MAPS = 8192  # memory maps a store keeps open (Linux allows 65,530 per process by default)
+FINITE_CHECK_ELEMENTS = 1 << 22  # values read at a time by the finiteness check (16 MB of float32)
+
+
+def _array_problem(array: np.ndarray, dim: int | None, rows: int | None) -> str | None:
+    """What the array's header says is wrong with it as an item's [rows, dim] float32 features, or None."""
+    if array.dtype != np.float32:
+        return f"dtype {array.dtype}, expected float32"
+    if array.ndim != 2 or (dim is not None and array.shape[1] != dim):
+        return f"shape {list(array.shape)}, expected [rows, {dim if dim is not None else 'D'}]"
+    if array.shape[0] == 0:
+        return "no rows"
+    if rows is not None and array.shape[0] != rows:
+        return f"{array.shape[0]} rows, expected {rows} (one per face crop)"
+    return None
+
+
+def _load_mapped(path: Path) -> np.ndarray:
+    """The .npy memory-mapped read-only; ValueError or OSError for a file that is not a (complete) plain array.
+
+    numpy's refusal of pickled content advises loading it unsafely; that advice is never passed on."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError("pickled or unrecognised content, never written by the cache") from None
+        raise
+
+
+def entry_problem(path: Path, *, dim: int | None, rows: int | None = None) -> str | None:
+    """What is wrong with the cache entry at `path`, or None when it is sound.
+
+    `rows` is the item's known row count (face crops: one row per crop), None when the encoder decides it. The
+    finiteness check reads the array in chunks of `FINITE_CHECK_ELEMENTS` values, so memory stays bounded whatever
+    the entry's size.
+    """
+    if path.suffix != ".npy":  # an asr transcript
+        try:
+            transcript = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            return f"not a readable transcript JSON ({error})"
+        return None if isinstance(transcript, dict) and isinstance(transcript.get("text"), str) else \
+            "not a transcript (a JSON object with a string 'text')"
+    try:
+        array = _load_mapped(path)
+    except (OSError, ValueError, EOFError) as error:
+        return f"not a readable .npy array ({error})"
+    problem = _array_problem(array, dim, rows)
+    if problem is not None:
+        return problem
+    step = max(1, FINITE_CHECK_ELEMENTS // array.shape[1])
+    for start in range(0, array.shape[0], step):
+        finite = np.isfinite(array[start:start + step]).all(axis=1)
+        if not finite.all():
+            return f"non-finite values (first in row {start + int(np.flatnonzero(~finite)[0])})"
+    return None
 
 
 class FeatureStore:
@@ -64,7 +125,14 @@ class FeatureStore:
         path = self.path(item_id)
         if path.suffix != ".npy":
             raise AbawError(f"{path}: holds a transcript, not an array; use FeatureStore.transcript")
-        mapped = np.load(path, mmap_mode="r")
+        try:
+            mapped = _load_mapped(path)
+            problem = _array_problem(mapped, self.dim, None)
+        except (OSError, ValueError, EOFError) as error:
+            problem = f"not a readable .npy array ({error})"
+        if problem is not None:
+            raise AbawError(f"{path}: the cached features of item {item_id!r} are unusable ({problem}); `abaw-bench "
+                            "extract` or `run` checks the cache and rebuilds such entries")
         # Opening a map costs ~0.1-0.2 ms, more than reading a small item: keep the most recent maps open, so that
         # every epoch after the first reads straight from them (bounded: a map holds no memory beyond touched pages,
         # but each is one entry in the process's map table).

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.media import check_frame_numbers
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
@@ -214,8 +215,20 @@ class AffWild2Reader(DatasetReader):
                     match = _FRAME_FILE.match(name)
                     if match:
                         numbers.append(int(match.group(1)))
-            self._frames_on_disk[video] = sorted(numbers)
+            numbers.sort()
+            count, counted_in = self._annotated_frames(video)
+            check_frame_numbers(folder, numbers, count, first=1, counted_in=counted_in)
+            self._frames_on_disk[video] = numbers
         return self._frames_on_disk[video]
+
+    def _annotated_frames(self, video: str) -> tuple[int | None, str]:
+        """The video's frame count as its annotation file gives it (one line per frame), with the file; (None, "")
+        for a video no labelled split annotates (a test video: nothing here counts its frames)."""
+        for split, directory in SET_DIRS.items():
+            path = self.folder / directory / f"{video}.txt"
+            if path.is_file():
+                return len(self.annotation(split, video)), str(path)
+        return None, ""
 
     def items(self, split: str) -> list[Item]:
         items = []

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.media import FRAME_NUMBER_SLACK, MediaError, check_frame_numbers, video_timing
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
@@ -207,8 +208,21 @@ class BahReader(DatasetReader):
                     match = _FRAME_FILE.match(name)
                     if match:
                         indices.append(int(match.group(1)))
-            self._frames_on_disk[video] = sorted(indices)
+            indices.sort()
+            if indices and indices[-1] >= len(indices) + FRAME_NUMBER_SLACK:  # only then is the count worth reading
+                count, counted_in = self._video_frames(video)
+                check_frame_numbers(folder, indices, count, counted_in=counted_in)
+            self._frames_on_disk[video] = indices
         return self._frames_on_disk[video]
+
+    def _video_frames(self, video: str) -> tuple[int | None, str]:
+        """The frame count of `Videos/<video>` from its container header, with the file; (None, "") when the video
+        is missing or unreadable (then only the global cap bounds its crops' numbers)."""
+        path = self.root / VIDEOS_DIR / video
+        try:
+            return video_timing(path).frames, str(path)
+        except MediaError:
+            return None, ""
 
     def frame_file(self, video: str, index: int) -> Path:
         """The face crop of frame `index` on disk (unpadded name, else the zero-padded one)."""

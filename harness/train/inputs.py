@@ -322,12 +322,7 @@ class _FaceRowsLoader:
     prepare: Any
 
     def __call__(self, item_id: str, rows: np.ndarray) -> Any:
-        from abaw_bench.harness.media import list_frames
-        from PIL import Image
+        from abaw_bench.harness.media import list_frames, load_face_crop
 
         files = list_frames(self.folders[item_id])
-        frames = []
-        for row in rows.tolist():
-            with Image.open(files[row]) as image:
-                frames.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
-        return self.prepare(frames)
+        return self.prepare([load_face_crop(files[row]) for row in rows.tolist()])

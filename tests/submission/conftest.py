@@ -4,7 +4,6 @@ hostile input in a subprocess under an address-space cap."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,33 +66,14 @@ def _headers() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------- hostile input, run capped
 
-CAP_PRELUDE = """
-import resource
-from abaw_bench.harness.submission import validate_file  # numpy and the validator are loaded before the cap
-
-def _address_space() -> int:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
-
-resource.setrlimit(resource.RLIMIT_AS, (_address_space() + {headroom}, resource.getrlimit(resource.RLIMIT_AS)[1]))
-"""
-
-
 @pytest.fixture(scope="session")
-def run_capped() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """run_capped(code, headroom=256 MiB, timeout=60, before_cap=""): `code` in a fresh Python whose address space
-    may grow by at most `headroom` beyond what the interpreter, numpy, the validator and `before_cap` (imports) take.
-    A hang ends at `timeout` (a failure: the inputs given to it are validated in well under a second), a memory
-    blow-up in a MemoryError."""
-    if not Path("/proc/self/status").is_file():
-        pytest.skip("the address-space cap reads /proc/self/status (Linux)")
+def run_capped(capped_python: Callable[..., subprocess.CompletedProcess[str]]
+               ) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`capped_python` (tests/conftest.py) with the validator and numpy loaded before the cap."""
 
     def run(code: str, headroom: int = 256 << 20, timeout: float = 60,
             before_cap: str = "") -> subprocess.CompletedProcess[str]:
-        script = before_cap + "\n" + CAP_PRELUDE.format(headroom=headroom) + code
-        try:
-            return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"validation did not finish within {timeout} s (a hang)")
+        return capped_python(code, headroom=headroom, timeout=timeout,
+                             before_cap="from abaw_bench.harness.submission import validate_file\n" + before_cap)
 
     return run
