@@ -3,6 +3,8 @@ against a float64 reference, and the paper presets' sizes counted from the archi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -324,7 +326,7 @@ def test_va_rows_say_they_lack_the_authors_pseudo_labels() -> None:
     assert all(not variant.notes for variant in SPEC.variants["expr"].values())
 
 
-def test_the_papers_expression_recipe_is_one_hyper_override_away() -> None:
+def test_the_papers_expression_recipe_is_one_hyper_override_away(tmp_path: Path) -> None:
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.train.config import RunConfig
     from abaw_bench.harness.train.pipeline import resolve_hyper
@@ -332,7 +334,9 @@ def test_the_papers_expression_recipe_is_one_hyper_override_away() -> None:
     variant = SPEC.variant("expr", "mobilenetv3-lr1e-3")
 
     def resolved(**overrides: object) -> object:
-        config = RunConfig("wen2024", "expr", variant.name, "tiny", None, "runs", hyper_overrides=dict(overrides))
+        # a real data root (no demo marker): the rows' schedule, not the demo's
+        config = RunConfig("wen2024", "expr", variant.name, "tiny", str(tmp_path), "runs",
+                           hyper_overrides=dict(overrides))
         return resolve_hyper(SPEC, "expr", variant, config)
 
     paper = resolved(recipe="paper", dropout=0.3)  # the recipe first, then the other overrides
