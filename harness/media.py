@@ -76,10 +76,10 @@ def require_regular_file(path: str | os.PathLike[str], what: str = "a media file
     return status
 
 
-def check_frame_numbers(folder: str | os.PathLike[str], numbers: list[int], frame_count: int | None, *,
+def check_frame_numbers(folder: Path, numbers: list[int], names: dict[int, str], frame_count: int | None, *,
                         first: int = 0, counted_in: str = "") -> None:
-    """MediaError when the largest frame number among `folder`'s crops (`numbers`, sorted, starting at `first`) lies
-    beyond the video's frames.
+    """MediaError, naming the crop file (`names`: number → file name), when the largest frame number among
+    `folder`'s crops (`numbers`, sorted, starting at `first`) lies beyond the video's frames.
 
     The bound is `frame_count` (from `counted_in`, e.g. the video container or the label file) plus
     `FRAME_NUMBER_SLACK`, or `MAX_FRAME_NUMBER` when the reader knows no count. A folder whose numbers are within
@@ -93,8 +93,8 @@ def check_frame_numbers(folder: str | os.PathLike[str], numbers: list[int], fram
         bound = first + frame_count + FRAME_NUMBER_SLACK
         source = f"the video's {frame_count} frames ({counted_in}) + {FRAME_NUMBER_SLACK} frames of slack"
     if numbers[-1] >= bound:
-        raise MediaError(f"{folder}: face crop number {numbers[-1]} is beyond {source}: expected numbers below "
-                         f"{bound}; rename or remove that crop")
+        raise MediaError(f"{folder / names[numbers[-1]]}: face crop number {numbers[-1]} is beyond {source}: "
+                         f"expected numbers below {bound}; rename or remove that crop")
 
 
 def _open_container(path: Path):

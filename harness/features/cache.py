@@ -10,8 +10,9 @@ parameters that change outputs (dtype, max_seconds, max_frames); different weigh
 never overwrite each other. `media` hashes the item id and the identity of the media file the features come from:
 its path relative to the data root, size and mtime_ns (for a face-crop folder, those of every frame in it). That is a
 stat, not a read: hashing 15 h of video on every run would cost minutes, while any re-encode, copy without `-p` or
-edit changes size or mtime and so invalidates the entry. An entry exists complete or not at all (atomic rename), so
-"file present" is the whole validity check — no index that could disagree with the files.
+edit changes size or mtime and so invalidates the entry. An entry is written complete or not at all (atomic rename),
+and there is no index that could disagree with the files; since a file can still be damaged later, each entry is
+checked when a run reads the cache (`store.entry_problem`) and a bad one is named and rebuilt.
 """
 
 from __future__ import annotations

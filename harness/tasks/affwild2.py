@@ -209,15 +209,17 @@ class AffWild2Reader(DatasetReader):
         """Sorted 1-based frame numbers of the crops in `cropped_aligned/<video>` (empty when it is missing)."""
         if video not in self._frames_on_disk:
             folder = self.root / FRAMES_DIR / video
-            numbers = []
+            numbers: list[int] = []
+            names: dict[int, str] = {}
             if folder.is_dir():
                 for name in (entry.name for entry in folder.iterdir()):
                     match = _FRAME_FILE.match(name)
                     if match:
                         numbers.append(int(match.group(1)))
+                        names[numbers[-1]] = name
             numbers.sort()
             count, counted_in = self._annotated_frames(video)
-            check_frame_numbers(folder, numbers, count, first=1, counted_in=counted_in)
+            check_frame_numbers(folder, numbers, names, count, first=1, counted_in=counted_in)
             self._frames_on_disk[video] = numbers
         return self._frames_on_disk[video]
 

@@ -202,16 +202,18 @@ class BahReader(DatasetReader):
         """Sorted 0-based indices of the face-crop files of `video` (empty when its folder is missing)."""
         if video not in self._frames_on_disk:
             folder = self.root / FACES_DIR / video
-            indices = []
+            indices: list[int] = []
+            names: dict[int, str] = {}
             if folder.is_dir():
                 for name in (entry.name for entry in folder.iterdir()):
                     match = _FRAME_FILE.match(name)
                     if match:
                         indices.append(int(match.group(1)))
+                        names[indices[-1]] = name
             indices.sort()
             if indices and indices[-1] >= len(indices) + FRAME_NUMBER_SLACK:  # only then is the count worth reading
                 count, counted_in = self._video_frames(video)
-                check_frame_numbers(folder, indices, count, counted_in=counted_in)
+                check_frame_numbers(folder, indices, names, count, counted_in=counted_in)
             self._frames_on_disk[video] = indices
         return self._frames_on_disk[video]
 

@@ -178,7 +178,7 @@ for call in ("frames_on_disk", "check"):  # what `run` reads the crops with; wha
     except media.MediaError as error:
         print(error)
 """, before_cap=CAPPED_IMPORTS + "import av\nfrom abaw_bench.harness.tasks import bah\n")
-    expected = (f"{folder}: face crop number 999999999 is beyond the video's {frames} frames "
+    expected = (f"{folder / 'frame-999999999.jpg'}: face crop number 999999999 is beyond the video's {frames} frames "
                 f"({root / 'Videos' / video}) + 25 frames of slack: expected numbers below {frames + 25}; "
                 "rename or remove that crop")
     assert result.stdout.strip().splitlines() == [expected, expected], result.stderr
@@ -189,8 +189,8 @@ def test_far_frame_number_without_a_video_meets_the_global_cap(bah_root_with_far
 
     root, video, folder = bah_root_with_far_crop
     (root / "Videos" / video).unlink()
-    with pytest.raises(MediaError, match=rf"{folder}: face crop number 999999999 is beyond the cap of 5184000 "
-                                         r"frames \(no frame count known\)"):
+    expected = rf"{folder / 'frame-999999999.jpg'}: face crop number 999999999 is beyond the cap of 5184000 frames"
+    with pytest.raises(MediaError, match=expected + r" \(no frame count known\)"):
         get_task("bah").reader(root).frames_on_disk(video)
     (folder / "frame-999999999.jpg").rename(folder / "frame-400.jpg")  # a gap, not a bomb: accepted
     assert get_task("bah").reader(root).frames_on_disk(video)[-1] == 400
