@@ -119,7 +119,7 @@ def test_a_demo_epoch_is_one_frame_per_segment_with_the_majority_undersampled(tm
     from abaw_bench.harness.train.config import RunConfig
 
     config = RunConfig(system="hallmen2025", task="bah", variant="text-frozen", preset="tiny", data_root=None,
-                       out_root=str(tmp_path), seed=0, progress=False, epochs=2, lr=1e-3,
+                       out_root=str(tmp_path), seed=0, progress=False, epochs=2, lr=1e-3, batch_size=32,
                        hyper_overrides={"frame_step": 8, "centred_seconds": {"text": 2.0}})
     pipeline.run(config)
     log = [json.loads(line) for line in (config.run_dir() / "train_log.jsonl").read_text().splitlines()]
