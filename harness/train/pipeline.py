@@ -169,8 +169,19 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
 
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
+    """The run directory's config.json (None when there is none); a damaged or foreign one is a message."""
     path = run_dir / "config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        epochs = stored["hyper"]["epochs"]
+        if not isinstance(stored["run"], dict) or not isinstance(epochs, int):
+            raise TypeError("'run' is not an object or 'hyper.epochs' is not an integer")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise AbawError(f"--resume: {path} is not a config.json this harness wrote ({str(error)[:120]}); resume "
+                        "another run directory or start this one again") from error
+    return stored
 
 
 def _without_epochs(hyper: Any) -> Any:

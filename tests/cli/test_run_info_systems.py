@@ -97,6 +97,13 @@ def test_resume_continues_to_a_new_epoch_count_and_refuses_other_changes(tmp_pat
         capsys.readouterr().err
     assert main([*common, "--resume", "--epochs", "1"]) == 2
     assert "already after epoch 2; give --epochs 2 or more" in capsys.readouterr().err
+    config = tmp_path / "baseline" / "emi" / "multimodal" / "seed0" / "config.json"
+    kept = config.read_text()
+    config.write_text(kept[: len(kept) // 2])  # a damaged config.json is a message, not a traceback
+    assert main([*common, "--resume", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: {config} is not a config.json this harness wrote" in err and "Traceback" not in err
+    config.write_text(kept)
     assert main([*common, "--resume", "--epochs", "3"]) == 0
     assert "resuming after epoch 2" in capsys.readouterr().err
     run_dir = tmp_path / "baseline" / "emi" / "multimodal" / "seed0"
