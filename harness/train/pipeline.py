@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_json, write_text
-from abaw_bench.harness.dataroot import resolve_data_root
+from abaw_bench.harness.dataroot import check_against_manifest, resolve_data_root
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
 from abaw_bench.harness.tasks.base import Table, Task
-from abaw_bench.harness.train import distributed
+from abaw_bench.harness.train import distributed, rundir
 from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
 from abaw_bench.harness.train.config import RunConfig
 from abaw_bench.harness.train.data import Collate
@@ -153,11 +153,12 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
 
 def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) -> None:
     """--resume only continues the same run: the stored config must match on everything that changes results but the
-    epoch count (see `resume_horizon`)."""
+    epoch count (see `resume_horizon`). Where the run lives is not part of its identity: a runs tree moved or copied
+    elsewhere (`mv runs runs2`, then `--out runs2 --resume`) continues as it would have in place."""
     stored = _stored_config(run_dir)
     if stored is None:
         return
-    volatile = {"resume", "progress", "num_workers", "epochs"}
+    volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
     differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
                        if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
@@ -223,8 +224,6 @@ def run(config: RunConfig) -> RunOutcome:
 def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
          epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
          context: distributed.DistContext, started: float) -> RunOutcome:
-    from abaw_bench.harness import provenance
-
     say = (lambda text: print(f"[abaw-bench] {text}", file=sys.stderr)) if context.is_main else (lambda text: None)
     rank_batch = distributed.per_rank_batch(hyper.batch_size, context)  # before any extraction: fail fast
     deterministic = resolve_deterministic(config.deterministic, context.device)
@@ -233,7 +232,26 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     demo = is_demo_root(data_root)
     reader = task.reader(data_root)
     manifest = reader.manifest()
-    run_dir = config.run_dir()
+    # Before anything is decoded, transcribed or written: the root agrees with its manifest (no split leaks).
+    check_against_manifest(config.task, data_root,
+                           distributed.broadcast_object(context, reader.check() if context.is_main else None), "run")
+    final_dir = config.run_dir()
+    with rundir.claimed(final_dir, resume=config.resume, overwrite=config.overwrite, is_main=context.is_main,
+                        broadcast=lambda verdict: distributed.broadcast_object(context, verdict), say=say) as run_dir:
+        outcome = _train_into(run_dir, config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs,
+                              demo_schedule, context, started, say, rank_batch, deterministic, data_root, demo,
+                              reader, manifest)
+    return RunOutcome(final_dir, outcome, context.is_main)
+
+
+def _train_into(run_dir: Path, config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper,
+                trainval: bool, epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
+                context: distributed.DistContext, started: float, say: Any, rank_batch: int, deterministic: bool,
+                data_root: Path, demo: bool, reader: Any, manifest: Any) -> dict[str, Any]:
+    """Train, predict and write the run's files into `run_dir` (the run directory, or --overwrite's staging
+    directory); the results on rank 0 ({} elsewhere)."""
+    from abaw_bench.harness import provenance
+
     resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
                 "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
                 "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
@@ -241,12 +259,9 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                 "demo_schedule": demo_schedule}
     if config.resume:
         _check_resume(config, run_dir, resolved)
-    elif (run_dir / "last.pt").exists() and context.is_main:
-        say(f"{run_dir} holds an earlier run; starting over (use --resume to continue it)")
-        (run_dir / "last.pt").unlink()
     if context.is_main:
         write_json(run_dir / "config.json", resolved)
-        say(f"run directory: {run_dir}")
+        say(f"run directory: {config.run_dir()}")
         if demo_schedule:
             say(f"demo schedule of {spec.name}: {_fields_text(demo_schedule)} (instead of "
                 f"{_fields_text({key: getattr(spec.hyper_for(config.task, variant), key) for key in demo_schedule})}"
@@ -325,7 +340,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     failure = distributed.broadcast_object(context, failure)
     if failure is not None:
         raise AbawError(failure)
-    return RunOutcome(run_dir, results, context.is_main)
+    return results
 
 
 def _fields_text(values: dict[str, Any]) -> str:
