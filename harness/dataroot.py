@@ -63,14 +63,14 @@ def resolve_data_root(task: str, data_root: str | os.PathLike[str] | None, *, qu
 MAX_PROBLEMS_SHOWN = 20
 
 
-def check_against_manifest(task: str, root: Path, problems: list[str], command: str) -> None:
+def check_against_manifest(task: str, root: Path, problems: list[str]) -> None:
     """AbawError listing the root's disagreements with its split manifest (`reader.check()`: missing or extra items,
-    a video or participant in two splits), so that `command` stops before it decodes, transcribes or trains on
-    anything (the same check `abaw-bench splits` reports)."""
+    a video or participant in two splits), so that `run` and `extract` stop before they decode, transcribe or train
+    on anything (the same check `abaw-bench splits` reports)."""
     if not problems:
         return
     shown = "\n".join(f"  - {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
     more = f"\n  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
-    raise AbawError(f"{command}: the data root {_shown(root)} disagrees with the {task} split manifest "
-                    f"({len(problems)} problem(s)); nothing was decoded or trained:\n{shown}{more}\n"
+    raise AbawError(f"the data root {_shown(root)} disagrees with the {task} split manifest ({len(problems)} "
+                    f"problem(s)); stopped before decoding anything:\n{shown}{more}\n"
                     f"(`abaw-bench splits --task {task} --data-root {_shown(root)}` shows the whole report)")

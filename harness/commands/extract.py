@@ -74,7 +74,7 @@ def _splits(task: str, root: Any, split: str) -> list[str]:
 
     reader = get_task(task).reader(root)
     available = list(reader.manifest().splits)
-    check_against_manifest(task, root, reader.check(), "extract")
+    check_against_manifest(task, root, reader.check())
     if split == "all":
         return available
     if split not in available:

@@ -234,7 +234,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     manifest = reader.manifest()
     # Before anything is decoded, transcribed or written: the root agrees with its manifest (no split leaks).
     check_against_manifest(config.task, data_root,
-                           distributed.broadcast_object(context, reader.check() if context.is_main else None), "run")
+                           distributed.broadcast_object(context, reader.check() if context.is_main else None))
     final_dir = config.run_dir()
     with rundir.claimed(final_dir, resume=config.resume, overwrite=config.overwrite, is_main=context.is_main,
                         broadcast=lambda verdict: distributed.broadcast_object(context, verdict), say=say) as run_dir:
