@@ -58,3 +58,19 @@ def resolve_data_root(task: str, data_root: str | os.PathLike[str] | None, *, qu
         print(f"[abaw-bench] no --data-root given: using the embedded DEMO dataset for {task!r} at {root}. "
               "Results on it say nothing about the real benchmark.", file=sys.stderr)
     return root
+
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def check_against_manifest(task: str, root: Path, problems: list[str]) -> None:
+    """AbawError listing the root's disagreements with its split manifest (`reader.check()`: missing or extra items,
+    a video or participant in two splits), so that `run` and `extract` stop before they decode, transcribe or train
+    on anything (the same check `abaw-bench splits` reports)."""
+    if not problems:
+        return
+    shown = "\n".join(f"  - {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
+    more = f"\n  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+    raise AbawError(f"the data root {_shown(root)} disagrees with the {task} split manifest ({len(problems)} "
+                    f"problem(s)); stopped before decoding anything:\n{shown}{more}\n"
+                    f"(`abaw-bench splits --task {task} --data-root {_shown(root)}` shows the whole report)")

@@ -67,10 +67,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _splits(task: str, root: Any, split: str) -> list[str]:
+    """The splits to extract, after checking the root against its manifest (before any media is decoded)."""
+    from abaw_bench.harness.dataroot import check_against_manifest
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.tasks import get_task
 
-    available = list(get_task(task).reader(root).manifest().splits)
+    reader = get_task(task).reader(root)
+    available = list(reader.manifest().splits)
+    check_against_manifest(task, root, reader.check())
     if split == "all":
         return available
     if split not in available:

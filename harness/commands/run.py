@@ -20,6 +20,7 @@ EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi --data-root /data/hume-vidmimic2 --preset paper \\
       --trust-remote-code --weights vit-h14=~/models/vit-huge --device cuda   # others: HF cache, fetched if missing
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
+  abaw-bench run --system hallmen2024 --task emi --variant audio-global --overwrite  # replace the finished run
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --seeds 3    # seeds 0, 1, 2: a spread
   torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda
 """
@@ -35,7 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "fields, and --epochs/--lr/--batch-size/--hyper override them); a real --data-root always gets "
                     "the paper's schedule. The run directory is "
                     "<out>/<system>/<task>/<variant>/seed<N>: config.json, results.json, val_predictions.csv, "
-                    "submission_test.csv, train_log.jsonl, best.pt, last.pt.",
+                    "submission_test.csv, train_log.jsonl, best.pt, last.pt; while the run is on, run.lock "
+                    "(one run per directory). A directory that already holds a run is refused unless --resume or "
+                    "--overwrite says what to do with it. Before anything is decoded the data root is checked "
+                    "against its split manifest (as `abaw-bench splits` does): missing or extra items and a video or "
+                    "participant in two splits stop the run.",
         examples=EXAMPLES)
     what = parser.add_argument_group("what to run")
     what.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
@@ -66,6 +71,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                "where it costs nothing, off on CUDA, where the fast kernels make runs differ in the "
                                "last bits")
     training.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    training.add_argument("--overwrite", action="store_true",
+                          help="replace the run already in the run directory: the new run is written beside it and "
+                               "takes its place only when it has finished (a failed or interrupted run leaves the "
+                               "old one as it was); without --resume or --overwrite such a directory is refused")
     output = parser.add_argument_group("output")
     output.add_argument("--out", default="runs", metavar="DIR", help="root of the run directories")
     output.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -100,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     _check_positive("--lr", args.lr)
     _check_positive("--num-workers", args.num_workers, allow_zero=True)
     _check_positive("--seeds", args.seeds)
+    if args.resume and args.overwrite:
+        raise AbawError("--resume and --overwrite exclude each other: continue the run in the directory, or replace it")
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     from abaw_bench.harness.train import distributed
@@ -111,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
                                data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
                                num_workers=args.num_workers, deterministic=args.deterministic, resume=args.resume,
+                               overwrite=args.overwrite,
                                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                weights=parse_weights(args.weights), trust_remote_code=args.trust_remote_code,
                                download_root=args.download_root, hyper_overrides=parse_hyper(args.hyper),

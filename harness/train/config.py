@@ -23,6 +23,7 @@ class RunConfig:
     num_workers: int | None = None  # DataLoader workers; None = the device's default (harness.features.loading)
     deterministic: bool | None = None  # cuDNN deterministic kernels; None = on for the CPU, off on CUDA
     resume: bool = False
+    overwrite: bool = False  # --overwrite: replace a run already in the run directory (see harness.train.rundir)
     epochs: int | None = None  # --epochs; None = the system's value (train+val rows: the reused best epoch)
     batch_size: int | None = None  # global: split across torchrun ranks
     lr: float | None = None

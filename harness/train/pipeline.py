@@ -11,6 +11,11 @@ Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
     train_log.jsonl        one JSON object per epoch
     best.pt / last.pt      best-epoch weights (+ the validation-fitted decision threshold) / full training state for
                            --resume (torch.load(weights_only=True))
+    run.lock               while the run is on: one run per directory (harness/train/rundir.py, which also says how
+                           a directory holding a run is refused, resumed or replaced by --overwrite)
+
+Before anything is decoded or written, the data root is checked against its split manifest (missing or extra items,
+a video or participant in two splits), as `abaw-bench splits` does.
 
 The task decides the row unit (clip or frame) and the system's Hyper the sampling ("clip", "windows", "centred"):
 harness/train/datasets.py builds the three splits accordingly; model selection always scores the whole validation
@@ -36,14 +41,14 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_json, write_text
-from abaw_bench.harness.dataroot import resolve_data_root
+from abaw_bench.harness.dataroot import check_against_manifest, resolve_data_root
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
 from abaw_bench.harness.tasks.base import Table, Task
-from abaw_bench.harness.train import distributed
+from abaw_bench.harness.train import distributed, rundir
 from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
 from abaw_bench.harness.train.config import RunConfig
 from abaw_bench.harness.train.data import Collate
@@ -153,11 +158,12 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
 
 def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) -> None:
     """--resume only continues the same run: the stored config must match on everything that changes results but the
-    epoch count (see `resume_horizon`)."""
+    epoch count (see `resume_horizon`). Where the run lives is not part of its identity: a runs tree moved or copied
+    elsewhere (`mv runs runs2`, then `--out runs2 --resume`) continues as it would have in place."""
     stored = _stored_config(run_dir)
     if stored is None:
         return
-    volatile = {"resume", "progress", "num_workers", "epochs"}
+    volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
     differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
                        if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
@@ -244,99 +250,102 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     demo = is_demo_root(data_root)
     reader = task.reader(data_root)
     manifest = reader.manifest()
-    run_dir = config.run_dir()
-    resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
-                "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
-                "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
-                "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo,
-                "demo_schedule": demo_schedule}
-    if config.resume:
-        _check_resume(config, run_dir, resolved)
-    elif (run_dir / "last.pt").exists() and context.is_main:
-        say(f"{run_dir} holds an earlier run; starting over (use --resume to continue it)")
-        (run_dir / "last.pt").unlink()
-    if context.is_main:
-        write_json(run_dir / "config.json", resolved)
-        say(f"run directory: {run_dir}")
-        if demo_schedule:
-            say(f"demo schedule of {spec.name}: {_fields_text(demo_schedule)} (instead of "
-                f"{_fields_text({key: getattr(spec.hyper_for(config.task, variant), key) for key in demo_schedule})}"
-                "); --epochs/--lr/--batch-size/--hyper override it; a real --data-root gets the defaults")
-        if trainval:
-            say(f"train+val row: training {hyper.epochs} epochs ({epochs_source}) of a "
-                f"{schedule_epochs or hyper.epochs}-epoch schedule; no validation-based selection")
+    # Before anything is decoded, transcribed or written: the root agrees with its manifest (no split leaks).
+    check_against_manifest(config.task, data_root,
+                           distributed.broadcast_object(context, reader.check() if context.is_main else None))
+    final_dir = config.run_dir()
+    with rundir.claimed(final_dir, resume=config.resume, overwrite=config.overwrite, is_main=context.is_main,
+                        broadcast=lambda verdict: distributed.broadcast_object(context, verdict), say=say) as run_dir:
+        resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
+                    "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
+                    "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
+                    "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo,
+                    "demo_schedule": demo_schedule}
+        if config.resume:
+            _check_resume(config, run_dir, resolved)
+        if context.is_main:
+            write_json(run_dir / "config.json", resolved)
+            say(f"run directory: {config.run_dir()}")
+            if demo_schedule:
+                defaults = spec.hyper_for(config.task, variant)
+                say(f"demo schedule of {spec.name}: {_fields_text(demo_schedule)} (instead of "
+                    f"{_fields_text({key: getattr(defaults, key) for key in demo_schedule})}"
+                    "); --epochs/--lr/--batch-size/--hyper override it; a real --data-root gets the defaults")
+            if trainval:
+                say(f"train+val row: training {hyper.epochs} epochs ({epochs_source}) of a "
+                    f"{schedule_epochs or hyper.epochs}-epoch schedule; no validation-based selection")
 
-    builder = InputBuilder(spec, config.task, variant, config, hyper, data_root, context)
-    train, val, test, input_dims = _build_splits(builder, reader, task, hyper, variant, config, trainval)
-    for split in (train, val, test):
-        for note in split.notes if split is not None else ():
-            say(note)
-    random_inputs = sorted(name for name, info in builder.provenance.items() if info.get("random_weights"))
-    if random_inputs:
-        say(f"RANDOM WEIGHTS: inputs {', '.join(random_inputs)} come from encoders with random weights "
-            f"(preset {config.preset!r}); figures say nothing about the published encoders")
-    collate = Collate({name: input_dims[name] for name in train.dataset.features},
-                      {name: encoder.collate for name, encoder in builder.encoders.items()})
+        builder = InputBuilder(spec, config.task, variant, config, hyper, data_root, context)
+        train, val, test, input_dims = _build_splits(builder, reader, task, hyper, variant, config, trainval)
+        for split in (train, val, test):
+            for note in split.notes if split is not None else ():
+                say(note)
+        random_inputs = sorted(name for name, info in builder.provenance.items() if info.get("random_weights"))
+        if random_inputs:
+            say(f"RANDOM WEIGHTS: inputs {', '.join(random_inputs)} come from encoders with random weights "
+                f"(preset {config.preset!r}); figures say nothing about the published encoders")
+        collate = Collate({name: input_dims[name] for name in train.dataset.features},
+                          {name: encoder.collate for name, encoder in builder.encoders.items()})
 
-    seed_everything(config.seed)
-    head = spec.build_model(config.task, variant, config.preset, input_dims, hyper)
-    if hasattr(head, "init_from_train_labels"):
-        head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
-    model = TrainableModel(head, builder.encoders)
-    settings = FitSettings.from_hyper(
-        hyper, batch_size=rank_batch, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
-        schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
-        num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
-    trainer = Trainer(model, settings, context, run_dir)
+        seed_everything(config.seed)
+        head = spec.build_model(config.task, variant, config.preset, input_dims, hyper)
+        if hasattr(head, "init_from_train_labels"):
+            head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
+        model = TrainableModel(head, builder.encoders)
+        settings = FitSettings.from_hyper(
+            hyper, batch_size=rank_batch, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
+            schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
+            num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
+        trainer = Trainer(model, settings, context, run_dir)
 
-    def score(outputs: np.ndarray) -> MetricResult:
-        return selection_metric(task, hyper, val, outputs)
+        def score(outputs: np.ndarray) -> MetricResult:
+            return selection_metric(task, hyper, val, outputs)
 
-    fit = trainer.fit(train.dataset, collate, val.dataset if val else None, score if val else None,
-                      resume=config.resume)
-    trainer.load_best()
-    val_outputs = trainer.predict(val.dataset, collate) if val is not None else None
-    threshold, calibration = _calibrate(task, hyper, val, val_outputs, say)
-    if calibration:
-        trainer.store_calibration(calibration)
-    test_outputs = trainer.predict(test.dataset, collate)
-    results: dict[str, Any] = {}
-    failure: str | None = None
-    if context.is_main:
-        metric, extra_levels = None, {}
-        if val is not None:
-            val_table = prediction_table(task, val.row_ids, val_outputs, threshold=threshold, groups=val.groups)
-            write_text(run_dir / "val_predictions.csv", predictions_csv(val_table, val.labels))
-            metric = task.score(val_table, val.labels)
-            extra_levels = level_scores(task, val_table, reader)
-        test_table = prediction_table(task, test.row_ids, test_outputs, threshold=threshold, groups=test.groups)
-        submissions = write_submissions(task, run_dir, test_table, reader)
-        main = submissions[0]
-        results = provenance.build_results(
-            config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
-            epochs_source=epochs_source, data_root=data_root, demo=demo, manifest=manifest,
-            encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
-            deterministic=deterministic, world_size=context.world_size, per_rank_batch=rank_batch, started=started,
-            submission=main["path"], report=main["report"])
+        fit = trainer.fit(train.dataset, collate, val.dataset if val else None, score if val else None,
+                          resume=config.resume)
+        trainer.load_best()
+        val_outputs = trainer.predict(val.dataset, collate) if val is not None else None
+        threshold, calibration = _calibrate(task, hyper, val, val_outputs, say)
         if calibration:
-            results["calibration"] = calibration
-        results["demo_schedule"] = demo_schedule
-        if extra_levels:
-            results["val_levels"] = extra_levels
-        if len(submissions) > 1:
-            results["submissions"] = [{"level": s["level"], "method": s["method"], "path": s["path"].name,
-                                       "valid": s["report"].ok} for s in submissions]
-        write_json(run_dir / "results.json", results)
-        bad = [s for s in submissions if not s["report"].ok]
-        if bad:
-            problems = "; ".join(problem.render(str(bad[0]["path"])) for problem in bad[0]["report"].errors[:5])
-            failure = f"the test submission does not validate: {problems}"
-    # Rank 0 alone writes and checks the outputs; broadcasting its verdict (which also synchronises the ranks) makes
-    # a failure there end every rank, instead of leaving the others waiting at a barrier until torchrun's timeout.
-    failure = distributed.broadcast_object(context, failure)
-    if failure is not None:
-        raise AbawError(failure)
-    return RunOutcome(run_dir, results, context.is_main)
+            trainer.store_calibration(calibration)
+        test_outputs = trainer.predict(test.dataset, collate)
+        results: dict[str, Any] = {}
+        failure: str | None = None
+        if context.is_main:
+            metric, extra_levels = None, {}
+            if val is not None:
+                val_table = prediction_table(task, val.row_ids, val_outputs, threshold=threshold, groups=val.groups)
+                write_text(run_dir / "val_predictions.csv", predictions_csv(val_table, val.labels))
+                metric = task.score(val_table, val.labels)
+                extra_levels = level_scores(task, val_table, reader)
+            test_table = prediction_table(task, test.row_ids, test_outputs, threshold=threshold, groups=test.groups)
+            submissions = write_submissions(task, run_dir, test_table, reader)
+            main = submissions[0]
+            results = provenance.build_results(
+                config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
+                epochs_source=epochs_source, data_root=data_root, demo=demo, manifest=manifest,
+                encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
+                deterministic=deterministic, world_size=context.world_size, per_rank_batch=rank_batch, started=started,
+                submission=main["path"], report=main["report"])
+            if calibration:
+                results["calibration"] = calibration
+            results["demo_schedule"] = demo_schedule
+            if extra_levels:
+                results["val_levels"] = extra_levels
+            if len(submissions) > 1:
+                results["submissions"] = [{"level": s["level"], "method": s["method"], "path": s["path"].name,
+                                           "valid": s["report"].ok} for s in submissions]
+            write_json(run_dir / "results.json", results)
+            bad = [s for s in submissions if not s["report"].ok]
+            if bad:
+                problems = "; ".join(problem.render(str(bad[0]["path"])) for problem in bad[0]["report"].errors[:5])
+                failure = f"the test submission does not validate: {problems}"
+        # Rank 0 alone writes and checks the outputs; broadcasting its verdict (which also synchronises the ranks) makes
+        # a failure there end every rank, instead of leaving the others waiting at a barrier until torchrun's timeout.
+        failure = distributed.broadcast_object(context, failure)
+        if failure is not None:
+            raise AbawError(failure)
+    return RunOutcome(final_dir, results, context.is_main)
 
 
 def _fields_text(values: dict[str, Any]) -> str:
