@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def parse_hyper(pairs: list[str]) -> dict[str, object]:
     """--hyper KEY=VALUE pairs; VALUE is read as JSON (numbers, true/false, null, lists, objects), else a string."""
-    import json
+    from abaw_bench.harness.jsonio import BadJson, NotJson, loads
 
     overrides: dict[str, object] = {}
     for pair in pairs:
@@ -89,9 +89,11 @@ def parse_hyper(pairs: list[str]) -> dict[str, object]:
         if not sep or not key.strip():
             raise AbawError(f"--hyper {pair[:80]!r}: expected KEY=VALUE, e.g. frame_step=8")
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
+            value = loads(text)
+        except NotJson:
+            value = text  # a string
+        except BadJson as error:  # JSON, but out of bounds (1e400, NaN, 10^4300, deep nesting)
+            raise AbawError(f"--hyper {key.strip()}: {error.reason}") from None
         overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
     return overrides
 

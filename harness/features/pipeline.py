@@ -36,6 +36,7 @@ from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, 
 from abaw_bench.harness.features.loading import loader_settings
 from abaw_bench.harness.features.store import FeatureStore, entry_problem
 from abaw_bench.harness.features.writer import EntryWriter
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.media import (
     MediaError,
     count_frames,
@@ -103,9 +104,9 @@ def decode_source(source: Source, *, max_seconds: float | None, max_frames: int 
         return load_face_frames(source.path, max_frames=max_frames)
     require_regular_file(source.path, "a transcript JSON file")
     try:
-        transcript = json.loads(source.path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MediaError(f"{source.path}: cannot read the transcript JSON ({error})") from error
+        transcript = read_json(source.path)
+    except BadJson as error:
+        raise MediaError(f"{source.path}: cannot read the transcript JSON ({error.reason})") from None
     if not isinstance(transcript, dict) or not isinstance(transcript.get("text"), str):
         raise MediaError(f"{source.path}: expected a JSON object with a string field 'text'")
     return transcript["text"]

@@ -38,6 +38,7 @@ import torch
 from abaw_bench.harness.atomic import write_json, write_text
 from abaw_bench.harness.dataroot import resolve_data_root
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
@@ -138,9 +139,11 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
                         f"{variant.reuse_best_epoch_of} --seed {config.seed} --out {config.out_root}` first, "
                         "or give --epochs")
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
+        results = read_json(results_path)
         best_epoch = int(results["best_epoch"])
         preset = results["config"]["preset"]
+    except BadJson as error:
+        raise AbawError(str(error)) from None
     except (ValueError, KeyError, TypeError) as error:
         raise AbawError(f"{results_path}: cannot read 'best_epoch' ({error})") from error
     if preset != config.preset:
@@ -170,7 +173,15 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.exists():
+        return None
+    try:
+        stored = read_json(path)
+    except BadJson as error:
+        raise AbawError(f"--resume: {error}") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get("run"), dict):
+        raise AbawError(f"--resume: {path}: expected the JSON object 'abaw-bench run' writes, with a 'run' object")
+    return stored
 
 
 def _without_epochs(hyper: Any) -> Any:
