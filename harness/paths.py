@@ -1,16 +1,17 @@
 """Where abaw-bench keeps things on disk, and how a generated demo dataset's root is recognised.
 
-Standard library only: any harness module may import this one, and it imports no other (the command that resolves a
+Standard library and `harness.jsonio` only: any harness module may import this one (the command that resolves a
 `--data-root`, falling back to the demo, is `harness.dataroot`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from abaw_bench.harness.jsonio import BadJson, loads
 
 DEMO_MARKER = "ABAW_BENCH_DEMO.json"  # written at the root of every generated demo dataset
 _MARKER_MAX_BYTES = 1 << 16  # a marker is a few hundred bytes; a larger file is not one
@@ -39,8 +40,8 @@ def demo_marker(root: Path) -> dict[str, Any] | None:
             raw = handle.read(_MARKER_MAX_BYTES + 1)
         if len(raw) > _MARKER_MAX_BYTES:
             raise ValueError(f"larger than {_MARKER_MAX_BYTES:,} bytes")
-        body = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        body = loads(raw)
+    except (OSError, BadJson) as error:
         raise ValueError(str(error)) from None
     if not isinstance(body, dict):
         raise ValueError(f"a JSON {type(body).__name__}, not an object")

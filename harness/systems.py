@@ -48,6 +48,7 @@ Optional model hooks the engine honours:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -62,6 +63,58 @@ CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
 MODEL_HYPER_FIELDS = ("dropout",)  # the Hyper fields a system's build_model reads; the others configure the engine
+
+
+@dataclass(frozen=True)
+class Range:
+    """The legal values of a number: [low, high], either end open; `describe()` is how messages state it."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return math.isfinite(value) and above and below  # nan fails every comparison; inf is no setting
+
+    def describe(self) -> str:
+        low, high = (f"{end:g}" if isinstance(end, float) else str(end) for end in (self.low, self.high))
+        return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+MAX_SWEEP_POINTS = 10**5  # thresholds one threshold_sweep may try: each is a pass over the val predictions
+# Every numeric Hyper field's range, declared once and checked in Hyper.__post_init__, so that the system's values,
+# its variants', recipes', the demo schedule's and --hyper/--epochs/--lr/--batch-size overrides all meet it. The upper
+# bounds are where a larger value means unbounded time or memory (epochs, batch, window) or is surely a typo (lr);
+# a Mapping field's range holds for each of its values, threshold_sweep's for each of first, last and step.
+HYPER_RANGES: dict[str, Range] = {
+    "lr": Range(0, 10, low_open=True),
+    "encoder_lr": Range(0, 10, low_open=True),
+    "weight_decay": Range(0, 10),
+    "epochs": Range(0, 10**5),  # 0: no optimiser step (the floors); a model with parameters needs >= 1 (engine)
+    "batch_size": Range(1, 2**20),
+    "warmup_epochs": Range(0, 10**5),
+    "grad_clip_value": Range(0, 1e12, low_open=True),
+    "grad_clip_norm": Range(0, 1e12, low_open=True),
+    "early_stopping_patience": Range(1, 10**5),
+    "dropout": Range(0, 1, high_open=True),
+    "max_seconds": Range(0, 10**6, low_open=True),
+    "max_frames": Range(1, 10**8),
+    "encoder_freeze_epoch": Range(1, 10**5),
+    "label_smoothing": Range(0, 1, high_open=True),
+    "focal_gamma": Range(0, 100),
+    "focal_alpha": Range(0, 10**6, low_open=True),
+    "distillation_weight": Range(0, 1),
+    "window": Range(1, 10**6),
+    "stride": Range(1, 10**6),
+    "inference_stride": Range(1, 10**6),
+    "centred_seconds": Range(0, 10**5, low_open=True),
+    "centred_rows": Range(1, 10**6),
+    "frame_step": Range(1, 10**6),
+    "threshold_sweep": Range(-1e6, 1e6),  # first and last (probabilities or logits); step: > 0, MAX_SWEEP_POINTS
+}
 
 
 @dataclass(frozen=True)
@@ -121,11 +174,17 @@ class Hyper:
     def __post_init__(self) -> None:
         for item in fields(self):
             _check_type(f"Hyper.{item.name}", getattr(self, item.name), item.type)
+            if item.name in HYPER_RANGES:
+                _check_range(f"Hyper.{item.name}", getattr(self, item.name), HYPER_RANGES[item.name],
+                             nullable=item.type.endswith("| None"))
         if self.threshold_sweep is not None:
             first, last, step = self.threshold_sweep
-            if not (first <= last and step > 0):
+            if not first <= last:
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected [first, last, step] "
-                                 "with first <= last and step > 0")
+                                 "with first <= last")
+            if (last - first) / step + 1 > MAX_SWEEP_POINTS:
+                raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected at most "
+                                 f"{MAX_SWEEP_POINTS} thresholds, found {int((last - first) / step) + 1}")
         choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
                    ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS),
                    ("epoch_sampling", EPOCH_SAMPLINGS))
@@ -133,33 +192,18 @@ class Hyper:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
-        for name, low, high, closed_high in (("dropout", 0.0, 1.0, False), ("label_smoothing", 0.0, 1.0, False),
-                                             ("distillation_weight", 0.0, 1.0, True)):
-            value = getattr(self, name)
-            if not (low <= value <= high if closed_high else low <= value < high):
-                raise ValueError(f"Hyper.{name} must be in [{low}, {high}{']' if closed_high else ')'}, found {value}")
         if self.schedule == "plateau" and self.warmup_epochs != 0:
             raise ValueError(f"Hyper.schedule 'plateau' has no warm-up; set warmup_epochs 0 (found "
                              f"{self.warmup_epochs})")
-        if self.focal_gamma < 0 or self.focal_alpha <= 0:
-            raise ValueError(f"Hyper.focal_gamma must be >= 0 and focal_alpha > 0, found {self.focal_gamma} and "
-                             f"{self.focal_alpha}")
-        if self.sampling == "windows" and (self.window is None or self.window < 1):
+        if self.sampling == "windows" and self.window is None:
             raise ValueError("Hyper.sampling 'windows' needs window >= 1")
-        if self.window is not None and self.inference_stride is not None and not 1 <= self.inference_stride <= \
+        if self.window is not None and self.inference_stride is not None and not self.inference_stride <= \
                 self.window:
             raise ValueError("Hyper.inference_stride must be in [1, window] so that inference windows cover every "
                              f"frame; found {self.inference_stride} for window {self.window}")
         if self.epoch_sampling == "balanced-segments" and self.sampling != "centred":
             raise ValueError(f"Hyper.epoch_sampling 'balanced-segments' draws frames of label segments: it needs "
                              f"sampling 'centred', found {self.sampling!r}")
-        if self.encoder_freeze_epoch is not None and self.encoder_freeze_epoch < 1:
-            raise ValueError(f"Hyper.encoder_freeze_epoch must be >= 1 (or null: never), found "
-                             f"{self.encoder_freeze_epoch}")
-        if self.encoder_lr is not None and not self.encoder_lr > 0:
-            raise ValueError(f"Hyper.encoder_lr must be > 0 (or null: the head's lr), found {self.encoder_lr}")
-        if self.frame_step < 1:
-            raise ValueError(f"Hyper.frame_step must be >= 1, found {self.frame_step}")
 
     def replace(self, **changes: Any) -> Hyper:
         from dataclasses import replace
@@ -204,6 +248,25 @@ def _check_type(where: str, value: Any, annotation: str) -> None:
     check, expected = _SCALAR_CHECKS[kind]
     if not check(value):
         raise ValueError(f"{where}: expected {expected}{' or null' if optional else ''}, found {str(value)[:80]!r}")
+
+
+def _check_range(where: str, value: Any, legal: Range, *, nullable: bool) -> None:
+    """`value` (already type-checked: a number, None, a Mapping of numbers or threshold_sweep's triple) in `legal`."""
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if item not in legal:
+                raise ValueError(f"{where}[{key!r}] {item}: expected {legal.describe()}")
+        return
+    if isinstance(value, tuple | list):  # threshold_sweep: [first, last, step]
+        first, last, step = value
+        if first not in legal or last not in legal or not (math.isfinite(step) and step > 0):
+            raise ValueError(f"{where} {list(value)}: expected [first, last, step] with first and last "
+                             f"{legal.describe()} and step > 0")
+        return
+    if value not in legal:
+        raise ValueError(f"{where} {value}: expected {legal.describe()}{' (or null)' if nullable else ''}")
 
 
 @dataclass(frozen=True)

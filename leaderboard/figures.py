@@ -17,7 +17,6 @@ Each `*_figure` function returns the matplotlib Figure (so tests can read what i
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from typing import Any
 import numpy as np
 from abaw_bench.harness.atomic import write_bytes
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, iter_jsonl
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.train.outputs import DEFAULT_THRESHOLD
 from abaw_bench.leaderboard.board import Board
-from abaw_bench.leaderboard.files import read_text
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions
 from abaw_bench.leaderboard.render import direction, val_label
 from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, TRAIN_LOG_NAME, RunResult
@@ -252,19 +251,15 @@ def label_figure(task: str, root: Path) -> Any:
 
 def read_train_log(path: Path) -> list[dict[str, Any]]:
     """The epochs of a train_log.jsonl; AbawError naming the line when one is not an epoch object."""
-    text = read_text(path, "the training log")
     epochs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise AbawError(f"{path}: line {number}: invalid JSON: {error.msg}") from error
-        if not isinstance(entry, dict) or not isinstance(entry.get("epoch"), int):
-            raise AbawError(f"{path}: line {number}: expected an object with an integer 'epoch', found "
-                            f"{line[:60]!r}")
-        epochs.append(entry)
+    try:
+        for number, entry in enumerate(iter_jsonl(path), start=1):
+            if not isinstance(entry, dict) or not isinstance(entry.get("epoch"), int):
+                raise AbawError(f"{path}: entry {number}: expected an object with an integer 'epoch', found "
+                                f"{str(entry)[:60]!r}")
+            epochs.append(entry)
+    except BadJson as error:
+        raise AbawError(str(error)) from None
     return epochs
 
 

@@ -23,14 +23,15 @@ class UnreadableText(AbawError):
         self.reason = reason
 
 
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of the regular file `path` (`what` names it in messages, e.g. "the predictions")."""
+def read_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
+    """The UTF-8 text of the regular file `path` (`what` names it in messages, e.g. "the predictions"), refused
+    before reading when larger than `max_bytes`."""
     try:
-        data = read_regular_file(path, MAX_BYTES)
+        data = read_regular_file(path, max_bytes)
     except UnreadableFile as error:
         raise UnreadableText(path, f"cannot read {what}: expected {error.expected}, found {error.found}") from None
     except FileTooLarge as error:
-        raise UnreadableText(path, f"cannot read {what}: {error.size:,} bytes, more than the {MAX_BYTES:,} "
+        raise UnreadableText(path, f"cannot read {what}: {error.size:,} bytes, more than the {max_bytes:,} "
                                    "read here") from None
     try:
         return data.decode("utf-8")

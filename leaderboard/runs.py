@@ -8,13 +8,13 @@ the run.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import MAX_FILE_BYTES, BadJson, loads
 from abaw_bench.leaderboard.configs import canonical, config_fields, config_hash
 from abaw_bench.leaderboard.files import UnreadableText, read_text
 
@@ -163,11 +163,9 @@ def _optional(document: dict[str, Any], name: str, kind: type) -> Any:
 
 def read_results(path: Path) -> RunResult | SkippedFile:
     try:
-        return parse_results(json.loads(read_text(path, "the results")), path)
-    except UnreadableText as error:
+        return parse_results(loads(read_text(path, "the results", MAX_FILE_BYTES)), path)
+    except (UnreadableText, BadJson) as error:
         return SkippedFile(path, error.reason)
-    except json.JSONDecodeError as error:
-        return SkippedFile(path, f"line {error.lineno}, column {error.colno}: invalid JSON: {error.msg}")
     except _Malformed as error:
         return SkippedFile(path, str(error))
 

@@ -23,7 +23,6 @@ Table file:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.leaderboard.files import read_text
+from abaw_bench.harness.jsonio import BadJson, read_json
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 SPLIT_KEYS = ("val", "test")
@@ -191,11 +190,10 @@ def parse_table(document: Any, path: Path) -> PaperTable:
 
 
 def load_table(path: Path) -> PaperTable:
-    text = read_text(path, "the table")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise AbawError(f"{path}: line {error.lineno}, column {error.colno}: invalid JSON: {error.msg}") from error
+        document = read_json(path)
+    except BadJson as error:
+        raise AbawError(str(error)) from None
     return parse_table(document, path)
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
+
+from abaw_bench.harness.systems import Range
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -39,25 +43,55 @@ def add_json_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
 def add_bootstrap_args(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, zero_turns_off: bool) -> None:
     """--resamples and --bootstrap-seed, spelt alike by `compare` and `leaderboard` (--seed is the training seed of
     `run`; the resampling seed is another thing, so it has another name)."""
-    parser.add_argument("--resamples", type=int, default=1000, metavar="N",
+    parser.add_argument("--resamples", type=bootstrap_resamples(zero_turns_off=zero_turns_off), default=1000,
+                        metavar="N",
                         help="bootstrap resamples" + ("; 0: no intervals" if zero_turns_off else ""))
-    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
+    parser.add_argument("--bootstrap-seed", type=Ranged(int, Range(0, MAX_SEED)), default=0, metavar="S",
                         help="seed of the resampling, so intervals are reproducible")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1 (a size limit of 0 or less would refuse every file)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text[:40]!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {value}")
-    return value
+class Ranged:
+    """An argparse type: a whole number (`kind` int) or a finite number (float) in `legal`, so that every numeric flag
+    declares its range where it is defined and a value outside it is argparse's usage error naming the flag, the range
+    and the value ("argument --epochs: expected a whole number in [1, 100000], found 0"), never a traceback later.
+    Whole numbers are plain digits: Python's int() would take "1_0" as 10, and "1e11" is refused with the range
+    rather than read as a float."""
+
+    def __init__(self, kind: type[int] | type[float], legal: Range) -> None:
+        self.kind, self.legal = kind, legal
+        self.__name__ = "whole number" if kind is int else "number"  # argparse names the type in its messages
+
+    def __call__(self, text: str) -> int | float:
+        expected = f"expected {'a whole number' if self.kind is int else 'a number'} {self.legal.describe()}"
+        value: int | float | None = None
+        if self.kind is int and re.fullmatch(r"[+-]?[0-9]{1,30}", text.strip()):
+            value = int(text)
+        elif self.kind is float and "_" not in text:
+            with contextlib.suppress(ValueError):
+                value = float(text)
+        if value is None or value not in self.legal:
+            raise argparse.ArgumentTypeError(f"{expected}, found {text[:40]!r}")
+        return value
+
+
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit: the largest --seed + --seeds - 1 can reach
+
+
+def bootstrap_resamples(*, zero_turns_off: bool) -> Ranged:
+    """--resamples: each resample recomputes the metric over every unit, so 10^6 is already hours of work."""
+    return Ranged(int, Range(0 if zero_turns_off else 1, 10**6))
+
+
+def worker_count() -> Ranged:
+    """--num-workers: at most 4 per usable core (more only add processes that wait, each holding its prefetched
+    batches); /dev/shm bounds the number further when the loader is built (harness/features/loading.py)."""
+    from abaw_bench.harness.features.loading import available_cpus
+
+    return Ranged(int, Range(0, 4 * available_cpus()))
 
 
 def add_max_bytes_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--max-bytes", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--max-bytes", type=Ranged(int, Range(1, 2**50)), default=None, metavar="N",
                         help="refuse files larger than N bytes (N >= 1), before reading them; when omitted, 1 MiB "
                              "plus every reference row at its widest legal form")
 

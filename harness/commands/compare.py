@@ -90,8 +90,6 @@ def _same_split(a: RunResult, b: RunResult, predictions_a: Predictions, predicti
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resamples < 1:
-        raise AbawError(f"--resamples {args.resamples}: expected a positive number")
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.leaderboard import bootstrap
 

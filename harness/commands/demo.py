@@ -8,7 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from abaw_bench.harness.commands._common import add_command, add_task_arg
+from abaw_bench.harness.commands._common import MAX_SEED, Ranged, add_command, add_task_arg
+from abaw_bench.harness.systems import Range
 
 EXAMPLES = """\
   abaw-bench demo --task bah --out demo-bah
@@ -28,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what = parser.add_argument_group("what to write")
     add_task_arg(what)
     what.add_argument("--out", required=True, metavar="DIR", help="destination folder (absent or empty)")
-    what.add_argument("--seed", type=int, default=0, metavar="N", help="seed of labels, text, sound and pixels")
+    what.add_argument("--seed", type=Ranged(int, Range(0, MAX_SEED)), default=0, metavar="N",
+                      help="seed of labels, text, sound and pixels")
     what.add_argument("--force", action="store_true",
                       help="write into a non-empty DIR, replacing the demo's top-level entries there "
                            "(other files in DIR are left alone)")

@@ -9,12 +9,15 @@ import sys
 from typing import Any
 
 from abaw_bench.harness.commands._common import (
+    Ranged,
     add_command,
     add_data_root_arg,
     add_encoder_loading_args,
     add_json_arg,
     add_task_arg,
+    worker_count,
 )
+from abaw_bench.harness.systems import HYPER_RANGES, Range
 
 EXAMPLES = """\
   abaw-bench extract --task emi --encoder wav2vec2-vad --preset tiny            # demo data, random tiny weights
@@ -43,9 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--split", default="all", metavar="S", help="train, val, test or all")
     data.add_argument("--skip-bad", action="store_true",
                       help="record corrupt/truncated media in the summary and go on (default: stop at the first)")
-    data.add_argument("--max-seconds", type=float, default=None, metavar="S",
+    data.add_argument("--max-seconds", type=Ranged(float, HYPER_RANGES["max_seconds"]), default=None, metavar="S",
                       help="decode at most the first S seconds of audio (the encoder's own limit also applies)")
-    data.add_argument("--max-frames", type=int, default=None, metavar="N",
+    data.add_argument("--max-frames", type=Ranged(int, HYPER_RANGES["max_frames"]), default=None, metavar="N",
                       help="read at most the first N face crops per item")
     model = parser.add_argument_group("encoder")
     model.add_argument("--encoder", required=True, metavar="E", help="encoder name, e.g. wav2vec2-vad, vit-h14")
@@ -54,11 +57,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (torchrun: each rank its local GPU)")
     run.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                      help="compute dtype; auto: bf16 on CUDA, fp32 on the CPU (features are stored as float32)")
-    run.add_argument("--batch-size", type=int, default=8, metavar="N",
+    run.add_argument("--batch-size", type=Ranged(int, Range(1, 2**16)), default=8, metavar="N",
                      help="clips per forward pass (audio, text, asr)")
-    run.add_argument("--images-per-batch", type=int, default=None, metavar="N",
+    run.add_argument("--images-per-batch", type=Ranged(int, Range(1, 2**20)), default=None, metavar="N",
                      help="face crops per forward pass of an image encoder (default 512), whatever the clips' counts")
-    run.add_argument("--num-workers", type=int, default=None, metavar="K",
+    run.add_argument("--num-workers", type=worker_count(), default=None, metavar="K",
                      help="DataLoader workers decoding media while the model runs (0: decode in the main process; "
                           "default: 4-8 per GPU on CUDA, 1 on the CPU)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,13 +107,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from abaw_bench.harness.dataroot import resolve_data_root
-    from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.features import ensure_features, finish_distributed
 
-    if args.batch_size < 1 or (args.num_workers is not None and args.num_workers < 0) or \
-            (args.images_per_batch is not None and args.images_per_batch < 1):
-        raise AbawError(f"--batch-size and --images-per-batch must be >= 1 and --num-workers >= 0 (got "
-                        f"{args.batch_size}, {args.images_per_batch}, {args.num_workers})")
     rank = int(os.environ.get("RANK", "0"))
     root = resolve_data_root(args.task, args.data_root, quiet=rank != 0)
     summaries = []

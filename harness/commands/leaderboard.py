@@ -133,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
     from abaw_bench.leaderboard.summary import BootstrapSettings, summarise
     from abaw_bench.leaderboard.tables import load_tables
 
-    if args.resamples < 0:
-        raise AbawError(f"--resamples {args.resamples}: expected 0 (no intervals) or a positive number")
     if args.json and args.format not in (None, "json"):
         raise AbawError(f"--json and --format {args.format}: give one output format")
     output_format = "json" if args.json else args.format or "text"

@@ -9,8 +9,12 @@ import json
 import sys
 from typing import Any
 
-from abaw_bench.harness.commands._common import add_command
+from abaw_bench.harness.commands._common import Ranged, add_command
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import Range
+
+BATCH_SIZE = Range(1, 2**16)  # one forward pass of a paper-size encoder per size: 2^16 is already far past memory
+TFLOPS = Range(0, 10**6, low_open=True)  # a peak TFLOP/s: no chip is near 10^6
 
 EXAMPLES = """\
   abaw-bench profile --encoder wav2vec2-vad --preset paper --batch-sizes 1,2,4 --seconds 4 --iters 3
@@ -38,8 +42,8 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,2,4,8, got {text!r}") from None
-    if not sizes or any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"batch sizes must be positive integers, got {text!r}")
+    if not sizes or any(size not in BATCH_SIZE for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected batch sizes {BATCH_SIZE.describe()}, got {text[:80]!r}")
     return sizes
 
 
@@ -76,14 +80,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--batch-sizes", type=_batch_sizes, default=(1, 2, 4, 8), metavar="B,B,...",
                        help="batch sizes to time")
     size = sweep.add_mutually_exclusive_group()
-    size.add_argument("--seconds", type=float, metavar="S", help="audio length per item (audio/asr; default 4)")
-    size.add_argument("--frames", type=int, metavar="F", help="face images per item (image; default 8)")
-    size.add_argument("--tokens", type=int, metavar="N", help="tokens per text (text; default 128)")
-    sweep.add_argument("--warmup", type=int, default=1, metavar="K", help="untimed iterations after the counting pass")
-    sweep.add_argument("--iters", type=int, default=5, metavar="N", help="timed iterations per batch size")
-    sweep.add_argument("--peak-tflops", type=float, metavar="X",
+    size.add_argument("--seconds", type=Ranged(float, Range(0, 3600, low_open=True)), metavar="S",
+                      help="audio length per item (audio/asr; default 4)")
+    size.add_argument("--frames", type=Ranged(int, Range(1, 10**4)), metavar="F",
+                      help="face images per item (image; default 8)")
+    size.add_argument("--tokens", type=Ranged(int, Range(1, 10**5)), metavar="N",
+                      help="tokens per text (text; default 128)")
+    sweep.add_argument("--warmup", type=Ranged(int, Range(0, 10**4)), default=1, metavar="K",
+                       help="untimed iterations after the counting pass")
+    sweep.add_argument("--iters", type=Ranged(int, Range(1, 10**4)), default=5, metavar="N",
+                       help="timed iterations per batch size")
+    sweep.add_argument("--peak-tflops", type=Ranged(float, TFLOPS), metavar="X",
                        help="peak TFLOP/s for MFU instead of measuring a matmul")
-    sweep.add_argument("--datasheet-tflops", type=float, metavar="X",
+    sweep.add_argument("--datasheet-tflops", type=Ranged(float, TFLOPS), metavar="X",
                        help="datasheet peak TFLOP/s for the second MFU column, for a GPU the built-in table lacks")
     output = parser.add_argument_group("output").add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the full report as JSON")
@@ -97,10 +106,6 @@ def _check_size_flag(args: argparse.Namespace, modality: str) -> None:
         value = getattr(args, flag)
         if value is not None and flag != allowed:
             raise AbawError(f"--{flag} does not apply to {args.encoder!r} (a {modality} encoder); use --{allowed}")
-        if value is not None and value <= 0:
-            raise AbawError(f"--{flag} must be positive, got {value}")
-    if args.iters < 1 or args.warmup < 0:
-        raise AbawError(f"--iters must be ≥ 1 and --warmup ≥ 0, got --iters {args.iters} --warmup {args.warmup}")
 
 
 def _cell(value: Any, fmt: str, scale: float) -> str:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 
 from abaw_bench.harness.commands._common import (
+    MAX_SEED,
     RUN_PRESET,
+    Ranged,
     add_command,
     add_data_root_arg,
     add_encoder_loading_args,
     add_task_arg,
     parse_weights,
+    worker_count,
 )
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import HYPER_RANGES, Range
+
+MAX_SEEDS = 1000  # runs one `run --seeds` trains, one after the other
 
 EXAMPLES = """\
   abaw-bench run --system hallmen2025 --task emi                      # demo data, tiny encoders, default variant
@@ -50,20 +56,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default=RUN_PRESET,
                              weights_per_encoder=True)
     training = parser.add_argument_group("training (defaults: the paper's values; on the demo, the demo schedule's)")
-    training.add_argument("--epochs", type=int, default=None, metavar="N")
-    training.add_argument("--batch-size", type=int, default=None, metavar="N",
+    training.add_argument("--epochs", type=Ranged(int, Range(1, HYPER_RANGES["epochs"].high)), default=None,
+                          metavar="N")
+    training.add_argument("--batch-size", type=Ranged(int, HYPER_RANGES["batch_size"]), default=None, metavar="N",
                           help="global batch size; under torchrun each rank takes an equal share (N must be a "
                                "multiple of the number of ranks), so the paper's batch and lr hold on any world size")
-    training.add_argument("--lr", type=float, default=None, metavar="X")
-    training.add_argument("--seed", type=int, default=0, metavar="N")
-    training.add_argument("--seeds", type=int, default=1, metavar="N",
+    training.add_argument("--lr", type=Ranged(float, HYPER_RANGES["lr"]), default=None, metavar="X")
+    training.add_argument("--seed", type=Ranged(int, Range(0, MAX_SEED)), default=0, metavar="N")
+    training.add_argument("--seeds", type=Ranged(int, Range(1, MAX_SEEDS)), default=1, metavar="N",
                           help="train N runs, seeds --seed to --seed+N-1, one run directory each (for the spread "
                                "'abaw-bench leaderboard --runs' reports)")
     training.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
                           help="override any hyper-parameter of the system (repeatable; VALUE is JSON, else a "
                                "string), e.g. --hyper frame_step=8 --hyper grad_clip_norm=1.0")
     training.add_argument("--device", default="cpu", metavar="cpu|cuda", help="cpu, cuda or cuda:N")
-    training.add_argument("--num-workers", type=int, default=None, metavar="K",
+    training.add_argument("--num-workers", type=worker_count(), default=None, metavar="K",
                           help="DataLoader worker processes per rank (0: load in the main process; default: 4-8 per "
                                "GPU on CUDA, as many as the cores and /dev/shm allow, as for extract; 0 on the CPU)")
     training.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
@@ -83,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def parse_hyper(pairs: list[str]) -> dict[str, object]:
     """--hyper KEY=VALUE pairs; VALUE is read as JSON (numbers, true/false, null, lists, objects), else a string."""
-    import json
+    from abaw_bench.harness.jsonio import BadJson, NotJson, loads
 
     overrides: dict[str, object] = {}
     for pair in pairs:
@@ -91,24 +98,19 @@ def parse_hyper(pairs: list[str]) -> dict[str, object]:
         if not sep or not key.strip():
             raise AbawError(f"--hyper {pair[:80]!r}: expected KEY=VALUE, e.g. frame_step=8")
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
+            value = loads(text)
+        except NotJson:
+            value = text  # a string
+        except BadJson as error:  # JSON, but out of bounds (1e400, NaN, 10^4300, deep nesting)
+            raise AbawError(f"--hyper {key.strip()}: {error.reason}") from None
         overrides[key.strip()] = tuple(value) if isinstance(value, list) else value
     return overrides
 
 
-def _check_positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise AbawError(f"{name} {value}: expected a positive number")
-
-
 def run(args: argparse.Namespace) -> int:
-    _check_positive("--epochs", args.epochs, allow_zero=True)
-    _check_positive("--batch-size", args.batch_size)
-    _check_positive("--lr", args.lr)
-    _check_positive("--num-workers", args.num_workers, allow_zero=True)
-    _check_positive("--seeds", args.seeds)
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise AbawError(f"--seed {args.seed} --seeds {args.seeds}: the last seed {args.seed + args.seeds - 1} is "
+                        f"past {MAX_SEED}, the largest seed (numpy's are 32-bit)")
     if args.resume and args.overwrite:
         raise AbawError("--resume and --overwrite exclude each other: continue the run in the directory, or replace it")
     if not (args.device == "cpu" or args.device.startswith("cuda")):

@@ -30,6 +30,7 @@ from typing import Any
 
 from abaw_bench.harness.encoders.base import Encoder
 from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.paths import cache_home
 
 DTYPE_ORDER = ("fp32", "bf16", "fp16")
@@ -50,8 +51,8 @@ def _candidates(task: str, encoder: str, preset: str) -> list[_Candidate]:
         if not folder.fullmatch(header_path.parent.name):
             continue
         try:
-            header = json.loads(header_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            header = read_json(header_path)
+        except BadJson:
             continue
         if isinstance(header, dict) and isinstance(header.get("extraction"), dict):
             found.append(_Candidate(header_path.parent, header))
@@ -106,8 +107,8 @@ def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_
         return None, "its cache.json does not match its folder's key"
     summary_path = directory / f"summary-{split}.json"
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        summary = read_json(summary_path) if summary_path.is_file() else {}
+    except BadJson:
         summary = {}
     skipped = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
     missing = [item.id for item, entry in zip(items, entries, strict=True)

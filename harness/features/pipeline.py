@@ -19,7 +19,6 @@ on the device (`loading` bounds the shared memory they fill), and a writer threa
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, 
 from abaw_bench.harness.features.loading import loader_settings
 from abaw_bench.harness.features.store import FeatureStore, entry_problem
 from abaw_bench.harness.features.writer import EntryWriter
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.media import (
     MediaError,
     count_frames,
@@ -103,9 +103,9 @@ def decode_source(source: Source, *, max_seconds: float | None, max_frames: int 
         return load_face_frames(source.path, max_frames=max_frames)
     require_regular_file(source.path, "a transcript JSON file")
     try:
-        transcript = json.loads(source.path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MediaError(f"{source.path}: cannot read the transcript JSON ({error})") from error
+        transcript = read_json(source.path)
+    except BadJson as error:
+        raise MediaError(f"{source.path}: cannot read the transcript JSON ({error.reason})") from None
     if not isinstance(transcript, dict) or not isinstance(transcript.get("text"), str):
         raise MediaError(f"{source.path}: expected a JSON object with a string field 'text'")
     return transcript["text"]
@@ -455,8 +455,11 @@ def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Pa
     directory, header, sources, entries = _layout(encoder, task, items, Path(data_root), dtype=dtype,
                                                   max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
     summary_path = directory / f"summary-{split}.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-    skipped = summary.get("skipped_items", {})
+    try:
+        summary = read_json(summary_path) if summary_path.is_file() else {}
+    except BadJson:  # a damaged summary records no skipped item: every item then needs its cached entry
+        summary = {}
+    skipped = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
     missing = [item.id for item, entry in zip(items, entries, strict=True)
                if not entry.exists() and item.id not in skipped]
     if missing:

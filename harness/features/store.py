@@ -8,7 +8,6 @@ entries, and `FeatureStore.get` repeats its header part (free: the header is par
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, read_json
 
 OPEN_MAPS = 8192  # memory maps a store keeps open (Linux allows 65,530 per process by default)
 FINITE_CHECK_ELEMENTS = 1 << 22  # values read at a time by the finiteness check (16 MB of float32)
@@ -55,9 +55,9 @@ def entry_problem(path: Path, *, dim: int | None, rows: int | None = None) -> st
     """
     if path.suffix != ".npy":  # an asr transcript
         try:
-            transcript = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            return f"not a readable transcript JSON ({error})"
+            transcript = read_json(path)
+        except BadJson as error:
+            return f"not a readable transcript JSON ({error.reason})"
         return None if isinstance(transcript, dict) and isinstance(transcript.get("text"), str) else \
             "not a transcript (a JSON object with a string 'text')"
     try:
@@ -144,4 +144,4 @@ class FeatureStore:
     def transcript(self, item_id: str) -> dict[str, Any]:
         """The asr encoder's cached {"text", "words"} for the item."""
         path = self.path(item_id)
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)

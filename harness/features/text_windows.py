@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from abaw_bench.harness.atomic import atomic_path, write_json
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.media import require_regular_file
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT
 from abaw_bench.harness.tasks.base import Item
@@ -171,9 +172,9 @@ def read_transcript_words(path: Path) -> list[Word] | None:
     """`words_from_transcript` of a JSON file (the dataset's transcript media)."""
     require_regular_file(path, "a transcript JSON file")
     try:
-        transcript = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AbawError(f"{path}: cannot read the transcript JSON ({error})") from error
+        transcript = read_json(path)
+    except BadJson as error:
+        raise AbawError(f"{path}: cannot read the transcript JSON ({error.reason})") from None
     return words_from_transcript(transcript, str(path))
 
 

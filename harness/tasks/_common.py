@@ -9,6 +9,7 @@ datasets: the frame count of every video, so that `check()` notices a deleted fr
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,11 @@ def load_shipped_manifest(filename: str) -> tuple[Manifest, dict[str, Any]]:
     manifest = Manifest(task=body["task"], version=body["version"], splits=splits, source="repository")
     extra = {key: value for key, value in body.items() if key not in ("task", "version", "splits")}
     return manifest, extra
+
+
+# A decimal number as the label files write them. Python's float() and numpy also take "0_1" (digit grouping: 1.0),
+# "١" (other scripts' digits) and "nan"/"inf"; a label file holding those is damaged, so readers match this first.
+DECIMAL_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
 
 
 def read_lines(path: Path) -> list[str]:

@@ -38,7 +38,14 @@ from abaw_bench.harness.media import check_frame_numbers
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
-from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
+from abaw_bench.harness.tasks._common import (
+    DECIMAL_NUMBER,
+    check_aligned,
+    column,
+    compare_lists,
+    load_shipped_manifest,
+    read_lines,
+)
 from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
 
 FRAMES_DIR = "cropped_aligned"
@@ -103,7 +110,7 @@ def parse_annotation(path: Path, challenge: Challenge) -> np.ndarray:
     width = 2 if challenge is VA else 1
     rows = [line.split(",") for line in lines[1:]]
     try:
-        if any(len(row) != width for row in rows):
+        if any(len(row) != width or not all(DECIMAL_NUMBER.fullmatch(field) for field in row) for row in rows):
             raise ValueError
         values = np.array(rows, dtype=np.float64).reshape(len(rows), width)
     except ValueError:
@@ -127,10 +134,8 @@ def _raise_first_bad_line(path: Path, rows: list[list[str]], width: int) -> None
             raise AbawError(f"{path}:{number}: expected {width} comma-separated value(s), found {len(row)}: "
                             f"{','.join(row)!r}")
         for field in row:
-            try:
-                float(field)
-            except ValueError:
-                raise AbawError(f"{path}:{number}: expected a number, found {field.strip()!r}") from None
+            if not DECIMAL_NUMBER.fullmatch(field):
+                raise AbawError(f"{path}:{number}: expected a number, found {field.strip()!r}")
     raise AssertionError("unreachable: numpy rejected rows that parse one by one")
 
 

@@ -31,7 +31,7 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
-from abaw_bench.harness.tasks._common import check_aligned
+from abaw_bench.harness.tasks._common import DECIMAL_NUMBER, check_aligned
 from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
 
 EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
@@ -151,11 +151,10 @@ def read_label_csv(path: Path) -> dict[str, tuple[int, np.ndarray]]:
                             f"{rows[clip][0]}")
         values = np.empty(len(EMOTIONS), dtype=np.float64)
         for k, (emotion, raw) in enumerate(zip(EMOTIONS, fields[1:], strict=True)):
-            try:
-                value = float(raw)
-            except ValueError:
+            if not DECIMAL_NUMBER.fullmatch(raw):
                 raise AbawError(f"{path}, line {line}, field {emotion}: {raw!r} is not a number "
-                                "(expected an intensity in [0, 1])") from None
+                                "(expected an intensity in [0, 1])")
+            value = float(raw)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise AbawError(f"{path}, line {line}, field {emotion}: {raw.strip()} is outside [0, 1]")
             values[k] = value

@@ -312,6 +312,9 @@ class Trainer:
         groups = [group for group in groups if group["params"]]
         if not groups and settings.epochs > 0:
             raise AbawError(f"the model has no trainable parameter but {settings.epochs} epochs were asked for")
+        if groups and settings.epochs == 0:  # would report the untrained model as the run's result
+            raise AbawError("Hyper.epochs 0: expected >= 1 for a model with trainable parameters (0 is for a model "
+                            "with nothing to train, e.g. the constant floor)")
         # A model with nothing to train (the constant floor, epochs=0) gets no optimiser: evaluated as built.
         optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[settings.optimizer]
         self.optimizer = optimizer_class(groups, lr=settings.lr, weight_decay=settings.weight_decay) if groups \

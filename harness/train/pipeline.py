@@ -43,6 +43,7 @@ import torch
 from abaw_bench.harness.atomic import write_json, write_text
 from abaw_bench.harness.dataroot import check_against_manifest, resolve_data_root
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
@@ -143,9 +144,11 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
                         f"{variant.reuse_best_epoch_of} --seed {config.seed} --out {config.out_root}` first, "
                         "or give --epochs")
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
+        results = read_json(results_path)
         best_epoch = int(results["best_epoch"])
         preset = results["config"]["preset"]
+    except BadJson as error:
+        raise AbawError(str(error)) from None
     except (ValueError, KeyError, TypeError) as error:
         raise AbawError(f"{results_path}: cannot read 'best_epoch' ({error})") from error
     if preset != config.preset:
@@ -180,13 +183,15 @@ def _stored_config(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        epochs = stored["hyper"]["epochs"]
-        if not isinstance(stored["run"], dict) or not isinstance(epochs, int):
-            raise TypeError("'run' is not an object or 'hyper.epochs' is not an integer")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise AbawError(f"--resume: {path} is not a config.json this harness wrote ({str(error)[:120]}); resume "
-                        "another run directory or start this one again") from error
+        stored = read_json(path)
+    except BadJson as error:
+        raise AbawError(f"--resume: {path} is not a config.json this harness wrote ({error.reason}); resume another "
+                        "run directory or start this one again") from None
+    hyper = stored.get("hyper") if isinstance(stored, dict) else None
+    if not isinstance(stored, dict) or not isinstance(stored.get("run"), dict) or not isinstance(hyper, dict) \
+            or not isinstance(hyper.get("epochs"), int):
+        raise AbawError(f"--resume: {path} is not a config.json this harness wrote (expected an object with a 'run' "
+                        "object and an integer 'hyper.epochs'); resume another run directory or start this one again")
     return stored
 
 

@@ -59,8 +59,11 @@ def refusal(run_dir: Path, held: str) -> str:
 
 def _holder_text(record: dict[str, object]) -> str:
     started = record.get("started")
-    since = f", since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}" \
-        if isinstance(started, (int, float)) else ""
+    since = ""
+    if isinstance(started, (int, float)):
+        # A tampered record's time may be no date at all: then the rest is named without it.
+        with contextlib.suppress(OverflowError, ValueError, OSError):
+            since = f", since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}"
     return f"pid {record.get('pid', '?')} on host {record.get('host', '?')}{since}"
 
 

@@ -156,6 +156,20 @@ def test_a_second_run_into_a_locked_directory_is_refused_and_a_stale_lock_is_tak
     assert not (run_dir / "run.lock").exists()  # released at the end of the run
 
 
+def test_a_stale_lock_with_a_tampered_record_is_still_taken_over(tmp_path: Path, demo_root,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    demo_root("emi")
+    out = tmp_path / "runs"
+    run_dir = out / "baseline" / "emi" / "constant-mean" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname(),
+                                                  "started": 1e300}))  # no date: localtime() overflows
+    assert main(["run", "--system", "baseline", "--task", "emi", "--variant", "constant-mean", "--out", str(out),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"stale lock {run_dir / 'run.lock'} left by pid {2**22 + 12345} on host {socket.gethostname()}" in err
+
+
 def test_a_video_in_train_and_val_stops_run_and_extract_before_any_decoding(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "aff-wild2"

@@ -125,7 +125,7 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
     ('centred_rows={"vit_h14": 100}', "unknown --hyper centred_rows input 'vit_h14'"),
     ("window=abc", "Hyper.window: expected an integer or null, found 'abc'"),
     ("threshold_sweep=[0.5]", "Hyper.threshold_sweep: expected 3 numbers [first, last, step]"),
-    ("threshold_sweep=[0.7, 0.4, 0.01]", "expected [first, last, step] with first <= last and step > 0"),
+    ("threshold_sweep=[0.7, 0.4, 0.01]", "expected [first, last, step] with first <= last"),
     ("lr=true", "Hyper.lr: expected a number, found 'True'"),
 ])
 def test_a_mistyped_hyper_override_is_a_message_before_any_work(capsys: pytest.CaptureFixture[str], override: str,

@@ -35,8 +35,9 @@ def test_extract_demo_split_then_rerun_hits_cache(demo_root, capsys: pytest.Capt
 
 
 def test_bad_arguments_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["extract", "--task", "emi", "--encoder", "wav2vec2-vad", "--batch-size", "0"]) == 2
-    assert "--batch-size" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["extract", "--task", "emi", "--encoder", "wav2vec2-vad", "--batch-size", "0"])
+    assert "argument --batch-size: expected a whole number in [1, 65536], found '0'" in capsys.readouterr().err
 
 
 def test_command_module_does_not_import_torch() -> None:

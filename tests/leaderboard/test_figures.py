@@ -84,5 +84,6 @@ def test_a_broken_training_log_leaves_its_curves_out_with_a_warning(seeded_runs:
     warnings: list[str] = []
     logs = _logs(tuple(runs), warnings.append)
     assert list(logs) == [runs[2].path] and [entry["epoch"] for entry in logs[runs[2].path]] == [1, 2, 3]
-    assert warnings == [f"no training curves for {runs[0].run_dir}: {broken}: line 2: invalid JSON: Expecting value",
+    assert warnings == [f"no training curves for {runs[0].run_dir}: {broken}:2: line 1, column 1: invalid JSON: "
+                        "Expecting value",
                         f"no training curves for {runs[1].run_dir}: no train_log.jsonl"]

@@ -36,6 +36,7 @@ def test_one_seed_by_default(recorded: list) -> None:
 
 
 def test_seeds_must_be_positive(recorded: list, capsys) -> None:
-    assert main(["run", "--system", "hallmen2024", "--task", "emi", "--seeds", "0"]) == 2
-    assert "--seeds 0: expected a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["run", "--system", "hallmen2024", "--task", "emi", "--seeds", "0"])
+    assert "argument --seeds: expected a whole number in [1, 1000], found '0'" in capsys.readouterr().err
     assert recorded == []
