@@ -56,8 +56,9 @@ from abaw_bench.harness.registry import Registry
 
 SAMPLINGS = ("clip", "windows", "centred")
 EPOCH_SAMPLINGS = ("all", "balanced-frames", "balanced-segments")  # what one training epoch draws (train/sampler.py)
-OPTIMIZERS = ("adamw", "adam")
-SCHEDULES = ("cosine", "plateau")  # per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric
+OPTIMIZERS = ("adamw", "adam", "sgd")
+# per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric; a per-epoch step decay with a floor
+SCHEDULES = ("cosine", "plateau", "step")
 CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
@@ -85,9 +86,15 @@ class Hyper:
     warmup_epochs: float = 1.0
     schedule: str = "cosine"  # one of SCHEDULES: "cosine", cosine decay after a linear warm-up (transformers'
     # get_cosine_schedule_with_warmup, per step); "plateau", ReduceLROnPlateau on the validation metric once per epoch
-    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up)
+    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up); "step", after every epoch
+    # lr = max(lr · step_gamma^⌊epochs done / step_size⌋, step_min_lr) (no warm-up; the BAH dataset authors' MyStepLR)
+    step_size: int = 1  # "step" only: epochs between two decays, >= 1
+    step_gamma: float = 0.1  # "step" only: the decay factor, in (0, 1]
+    step_min_lr: float = 0.0  # "step" only: the floor no decay goes below, in [0, lr]
     loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
     optimizer: str = "adamw"  # one of OPTIMIZERS
+    momentum: float = 0.0  # "sgd" only: in [0, 1)
+    nesterov: bool = False  # "sgd" only: Nesterov momentum (needs momentum > 0)
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
     grad_clip_norm: float | None = None  # clip_grad_norm_ threshold
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
@@ -134,13 +141,14 @@ class Hyper:
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
         for name, low, high, closed_high in (("dropout", 0.0, 1.0, False), ("label_smoothing", 0.0, 1.0, False),
-                                             ("distillation_weight", 0.0, 1.0, True)):
+                                             ("distillation_weight", 0.0, 1.0, True), ("momentum", 0.0, 1.0, False)):
             value = getattr(self, name)
             if not (low <= value <= high if closed_high else low <= value < high):
                 raise ValueError(f"Hyper.{name} must be in [{low}, {high}{']' if closed_high else ')'}, found {value}")
-        if self.schedule == "plateau" and self.warmup_epochs != 0:
-            raise ValueError(f"Hyper.schedule 'plateau' has no warm-up; set warmup_epochs 0 (found "
+        if self.schedule in ("plateau", "step") and self.warmup_epochs != 0:
+            raise ValueError(f"Hyper.schedule {self.schedule!r} has no warm-up; set warmup_epochs 0 (found "
                              f"{self.warmup_epochs})")
+        self._check_sgd_and_step()
         if self.focal_gamma < 0 or self.focal_alpha <= 0:
             raise ValueError(f"Hyper.focal_gamma must be >= 0 and focal_alpha > 0, found {self.focal_gamma} and "
                              f"{self.focal_alpha}")
@@ -160,6 +168,19 @@ class Hyper:
             raise ValueError(f"Hyper.encoder_lr must be > 0 (or null: the head's lr), found {self.encoder_lr}")
         if self.frame_step < 1:
             raise ValueError(f"Hyper.frame_step must be >= 1, found {self.frame_step}")
+
+    def _check_sgd_and_step(self) -> None:
+        """The ranges of the SGD and step-schedule fields (like the loss options, they are read only by the optimiser
+        and schedule they belong to, so a run that switches those need not reset them)."""
+        if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("Hyper.nesterov true needs momentum > 0 (Nesterov momentum without momentum is plain "
+                             "SGD), found momentum 0")
+        if self.step_size < 1:
+            raise ValueError(f"Hyper.step_size must be >= 1 (epochs between two decays), found {self.step_size}")
+        if not 0 < self.step_gamma <= 1:
+            raise ValueError(f"Hyper.step_gamma must be in (0, 1], found {self.step_gamma}")
+        if not 0 <= self.step_min_lr <= self.lr:
+            raise ValueError(f"Hyper.step_min_lr must be in [0, lr] = [0, {self.lr}], found {self.step_min_lr}")
 
     def replace(self, **changes: Any) -> Hyper:
         from dataclasses import replace

@@ -127,6 +127,11 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
     ("threshold_sweep=[0.5]", "Hyper.threshold_sweep: expected 3 numbers [first, last, step]"),
     ("threshold_sweep=[0.7, 0.4, 0.01]", "expected [first, last, step] with first <= last and step > 0"),
     ("lr=true", "Hyper.lr: expected a number, found 'True'"),
+    ("step_size=0", "Hyper.step_size must be >= 1 (epochs between two decays), found 0"),
+    ("step_gamma=0", "Hyper.step_gamma must be in (0, 1], found 0"),
+    ("step_min_lr=1", "Hyper.step_min_lr must be in [0, lr] = [0, 0.001], found 1"),  # the demo schedule's lr
+    ("momentum=1", "Hyper.momentum must be in [0.0, 1.0), found 1"),
+    ("optimizer=lamb", "Hyper.optimizer 'lamb': expected one of adamw, adam, sgd"),
 ])
 def test_a_mistyped_hyper_override_is_a_message_before_any_work(capsys: pytest.CaptureFixture[str], override: str,
                                                                message: str) -> None:
