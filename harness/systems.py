@@ -59,6 +59,9 @@ EPOCH_SAMPLINGS = ("all", "balanced-frames", "balanced-segments")  # what one tr
 OPTIMIZERS = ("adamw", "adam", "sgd")
 # per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric; a per-epoch step decay with a floor
 SCHEDULES = ("cosine", "plateau", "step")
+# what an epoch is selected by (best.pt, early stopping, the "plateau" schedule): the task's headline metric, or, for a
+# binary task, the BAH organisers' average precision of the positive class (as the BAH dataset authors' trainer selects)
+SELECTIONS = ("headline", "average_precision")
 CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
@@ -95,6 +98,7 @@ class Hyper:
     optimizer: str = "adamw"  # one of OPTIMIZERS
     momentum: float = 0.0  # "sgd" only: in [0, 1)
     nesterov: bool = False  # "sgd" only: Nesterov momentum (needs momentum > 0)
+    selection: str = "headline"  # one of SELECTIONS
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
     grad_clip_norm: float | None = None  # clip_grad_norm_ threshold
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
@@ -135,7 +139,7 @@ class Hyper:
                                  "with first <= last and step > 0")
         choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
                    ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS),
-                   ("epoch_sampling", EPOCH_SAMPLINGS))
+                   ("epoch_sampling", EPOCH_SAMPLINGS), ("selection", SELECTIONS))
         for name, allowed in choices:
             value = getattr(self, name)
             if value not in allowed:
