@@ -101,11 +101,14 @@ HYPER = Hyper(
 
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
-    """The LFAN head over the variant's inputs, the first one leading; one logit per frame ([B, L, 1])."""
+    """The LFAN head over the variant's inputs, the first one leading; per frame two class logits under loss "ce"
+    (the authors' head, [B, L, 2]), else the task's one logit ([B, L, 1])."""
     from abaw_bench.harness.tasks import get_task
 
+    facts = get_task(task)
+    outputs = len(facts.class_names) if hyper.loss == "ce" and facts.class_names else facts.output_width
     return build_lfan(variant.inputs, input_dims, {name: CHANNELS[preset][name] for name in variant.inputs},
-                      ATTENTION_DIM[preset], get_task(task).output_width, dropout=hyper.dropout)
+                      ATTENTION_DIM[preset], outputs, dropout=hyper.dropout)
 
 
 def build_lfan(names: Sequence[str], input_dims: Mapping[str, int], channels: Mapping[str, Sequence[int]],

@@ -12,7 +12,8 @@ where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float te
 `input_dims` maps the same names to D, and `hyper` is the run's resolved Hyper (the system's, then the variant's, then
 the CLI's overrides). `build_model` takes every model setting it has (the fields in MODEL_HYPER_FIELDS) from that
 `hyper`, never from the variant or the system's defaults: what config.json and results.json record is then what the
-model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
+model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits); a binary task's model may
+give 2 logits instead when its Hyper's loss is "ce" (the engine then reads p1 from the softmax's second column).
 - "clip" sampling: T is the item's own length per input; output [B, K].
 - "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
   output [B, L, K], one row per frame.

@@ -67,6 +67,7 @@ from abaw_bench.harness.train.outputs import (
     DEFAULT_THRESHOLD,
     is_binary,
     level_scores,
+    positive_probability,
     prediction_table,
     predictions_csv,
     write_submissions,
@@ -429,7 +430,7 @@ def _sweep(task: Task, hyper: Hyper, val: SplitData | None,
     if hyper.threshold_sweep is None or val is None or val_outputs is None or not is_binary(task):
         return None
     thresholds = threshold_grid(*hyper.threshold_sweep)
-    probabilities = val_outputs[:, 0]
+    probabilities = positive_probability(val_outputs)
 
     def score_at(threshold: float) -> float:
         predictions = Table(val.row_ids, (probabilities >= threshold).astype(np.float64)[:, None], ("pred",))

@@ -84,3 +84,29 @@ def test_systems_lists_the_bah_variants(capsys: pytest.CaptureFixture[str]) -> N
     assert "task bah:" in block and "Baseline" in block and "paper: val 0.700" in block
     listed = [line.split()[0] for line in block.splitlines()[3:]]
     assert listed == ["*vision-audio", "vision", "audio"]  # * marks the default variant
+
+
+def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softmax_p1() -> None:
+    """loss "ce": [B, L, 2] class logits per frame (the authors' head); the prediction table's p1 is the softmax's
+    second column and its decision at 0.5 is their argmax. Outputs of any other width are a message."""
+    import numpy as np
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.train.losses import output_transform
+    from abaw_bench.harness.train.outputs import positive_probability, prediction_table
+
+    torch.manual_seed(0)
+    spec = get_system("bah-challenge")
+    row = spec.variant("bah", "vision-audio")
+    head = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs},
+                            spec.hyper_for("bah", row).replace(loss="ce")).eval()
+    with torch.no_grad():
+        logits = head({name: (torch.randn(1, 30, 6), torch.tensor([30])) for name in row.inputs})[0]
+    assert logits.shape == (30, 2)
+    probabilities = output_transform("ce")(logits).numpy()
+    table = prediction_table(get_task("bah"), [f"v.mp4/frame-{i:05d}.jpg" for i in range(30)], probabilities)
+    np.testing.assert_array_equal(table.values[:, 1], probabilities[:, 1])
+    np.testing.assert_array_equal(table.values[:, 0], logits.argmax(-1).numpy())
+    assert 0 < table.values[:, 0].sum() < 30  # both classes decided somewhere: the comparison is not vacuous
+    with pytest.raises(AbawError, match=r"1 logit \(loss 'bce'\) or 2 \(loss 'ce'\) per row; found outputs of shape"):
+        positive_probability(np.zeros((4, 3)))
