@@ -24,13 +24,14 @@ def tcn_parameters(in_features: int, channels: Sequence[int], kernel: int = 5) -
     return total
 
 
-def lfan_parameters(input_dims: Sequence[int], channels: Sequence[Sequence[int]], attention: int = 32) -> int:
+def lfan_parameters(input_dims: Sequence[int], channels: Sequence[Sequence[int]], attention: int = 32,
+                    outputs: int = 2) -> int:
     """The authors' LeaderFollowerAttentionNetwork without its frozen face backbone: TCNs, Q/K/V Linear(C → 32) per
-    modality, LayerNorm([M, 32]) and the regressor Linear(C_leader + 32·M → 1)."""
+    modality, LayerNorm([M, 32]) and the regressor Linear(C_leader + 32·M → 2), their two class logits."""
     total = sum(tcn_parameters(dim, chans) for dim, chans in zip(input_dims, channels, strict=True))
     total += sum(3 * (chans[-1] * attention + attention) for chans in channels)
     total += 2 * len(input_dims) * attention
-    return total + channels[0][-1] + attention * len(input_dims) + 1
+    return total + outputs * (channels[0][-1] + attention * len(input_dims) + 1)
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -39,11 +40,11 @@ def _count(module: torch.nn.Module) -> int:
 
 def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
     names = ("vision", "vggish", "bert")
-    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 1,
+    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 2,
                                     dropout=bah_challenge.HYPER.dropout)
     expected = lfan_parameters([bah_challenge.AUTHORS_INPUT_DIMS[n] for n in names],
                                [bah_challenge.AUTHORS_CHANNELS[n] for n in names])
-    assert _count(head) == expected == 4_991_265
+    assert _count(head) == expected == 4_991_490
 
 
 @pytest.mark.parametrize("variant", ["vision-audio", "vision", "audio"])
@@ -60,7 +61,8 @@ def test_paper_preset_head_matches_the_formula(variant: str) -> None:
 
 
 def test_outputs_are_per_frame_and_causal() -> None:
-    """[B, L, 1] per window; frames after a video's end (padding) cannot change the outputs of the frames before."""
+    """[B, L, 2] per window (two class logits); frames after a video's end (padding) cannot change the outputs of the
+    frames before."""
     torch.manual_seed(0)
     spec = get_system("bah-challenge")
     row = spec.variant("bah", "vision-audio")
@@ -72,7 +74,7 @@ def test_outputs_are_per_frame_and_causal() -> None:
         padded[1, 25:] = 100.0
     with torch.no_grad():
         before, after = head(inputs), head(changed)
-    assert before.shape == (2, 40, 1)
+    assert before.shape == (2, 40, 2)
     torch.testing.assert_close(before[1, :25], after[1, :25])
     assert not torch.allclose(before[1, 25:], after[1, 25:])
 
@@ -98,8 +100,8 @@ def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softm
     torch.manual_seed(0)
     spec = get_system("bah-challenge")
     row = spec.variant("bah", "vision-audio")
-    head = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs},
-                            spec.hyper_for("bah", row).replace(loss="ce")).eval()
+    assert spec.hyper_for("bah", row).loss == "ce"  # every row runs the authors' two-logit head
+    head = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs}, spec.hyper_for("bah", row)).eval()
     with torch.no_grad():
         logits = head({name: (torch.randn(1, 30, 6), torch.tensor([30])) for name in row.inputs})[0]
     assert logits.shape == (30, 2)
@@ -108,5 +110,8 @@ def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softm
     np.testing.assert_array_equal(table.values[:, 1], probabilities[:, 1])
     np.testing.assert_array_equal(table.values[:, 0], logits.argmax(-1).numpy())
     assert 0 < table.values[:, 0].sum() < 30  # both classes decided somewhere: the comparison is not vacuous
+    bce = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs},
+                           spec.hyper_for("bah", row).replace(loss="bce"))
+    assert bce.regressor.out_features == 1  # `--hyper loss=bce`: the task's one logit
     with pytest.raises(AbawError, match=r"1 logit \(loss 'bce'\) or 2 \(loss 'ce'\) per row; found outputs of shape"):
         positive_probability(np.zeros((4, 3)))
