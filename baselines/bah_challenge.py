@@ -6,18 +6,25 @@ CVPR Workshops (ABAW 8), 2025) report as "Baseline" in Table 2 (validation F1 .7
 publish it (github.com/sbelharbi/bah-dataset: `models/model.py` LeaderFollowerAttentionNetwork,
 `models/temporal_convolutional_model.py`, `configs.py`, `default_config.py`, `trainer.py`).
 
-Architecture, as their code builds it (`LFAN`):
+Architecture, as their code builds it (class `LFAN` in `models/model.py`, the model `default_config.py` names; its
+`num_heads` 2 and `modal_dim` 32 are read by that class only, not by the older `LeaderFollowerAttentionNetwork` beside
+it, which has one head, no output projection and no BatchNorm):
 - every input feature standardised: the authors z-score each feature with the training set's mean and std
   (`calc_mean_std`); here a BatchNorm1d without affine parameters per input, whose running statistics over the
   training windows stand in for the training set's (no trainable parameter: the parameter count stays theirs; in
   training mode a batch's padding frames enter its statistics);
 - per modality a TemporalConvNet over the frame sequence: 4 TemporalBlocks with dilations 1, 2, 4, 8, kernel 5,
   dropout 0.1; each block = two weight-normalised causal Conv1d (left padding (k − 1)·d, chomped) with LeakyReLU and
-  dropout, a 1×1 Conv1d residual where the width changes, LeakyReLU on the sum; Xavier-uniform init (gain √2).
-  Channels (`configs.py`, "tcn.channels"): vision 512 → [256, 256, 128, 128], audio 128 → [64, 64, 32, 32],
-  text 768 → [256, 256, 128, 128];
-- leader-follower attention per frame: every modality's TCN output → Q, K, V = Linear(C_m → 32) each; over the M
-  modalities, scores = softmax(K Qᵀ / √32), follower = LayerNorm([M, 32])(scores V + V), flattened (32·M);
+  dropout, a 1×1 Conv1d residual where the width changes, LeakyReLU on the sum. Initialisation as it takes effect in
+  their code: Conv1d's default for the two weight-normed convolutions (their xavier_uniform_ on those weights is
+  applied after weight_norm, which recomputes the weights from its own parameters at the first forward), Xavier-uniform
+  (gain √2) for the residual. Channels (`configs.py`, "tcn.channels"): vision 512 → [256, 256, 128, 128], audio 128 →
+  [64, 64, 32, 32], text 768 → [256, 256, 128, 128]; then a BatchNorm1d over the TCN's output channels (`self.bn`;
+  in training mode a batch's padding frames enter its statistics, as they do in theirs);
+- leader-follower attention per frame (`MultimodalTransformerEncoder`): per modality qkv = Linear(C_m → 3·32)
+  (Xavier-uniform, zero bias), split into 2 heads of 16 and within each head into q, k, v; over the M modalities,
+  per head, softmax(q kᵀ / √16) v + v; the heads and modalities flattened (32·M) → Linear(32·M → 32·M) (Xavier, zero
+  bias) → dropout 0.1 → LayerNorm(32·M): the follower;
 - the leader (the first modality: vision when present) is concatenated with the follower vector:
   Linear(C_leader + 32·M → 2), two class logits per frame.
 
@@ -61,7 +68,8 @@ from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
 
 VISION, AUDIO = "ir-resnet50", "vggish"  # a variant lists vision first, as the authors do: it leads
 KERNEL_SIZE = 5
-ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality
+ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality ("modal_dim")
+HEADS = 2  # attention heads over the modalities ("num_heads", default_config.py)
 # TCN channels per modality (configs.py "tcn.channels": video and bert 256, 256, 128, 128; vggish 64, 64, 32, 32)
 CHANNELS = {
     "paper": {VISION: (256, 256, 128, 128), AUDIO: (64, 64, 32, 32)},
@@ -132,11 +140,12 @@ def _torch_classes() -> dict[str, type]:
         def __init__(self, in_channels: int, out_channels: int, dilation: int, dropout: float) -> None:
             super().__init__()
             self.trim = (KERNEL_SIZE - 1) * dilation
-            conv1 = nn.Conv1d(in_channels, out_channels, KERNEL_SIZE, padding=self.trim, dilation=dilation)
-            conv2 = nn.Conv1d(out_channels, out_channels, KERNEL_SIZE, padding=self.trim, dilation=dilation)
-            for conv in (conv1, conv2):
-                nn.init.xavier_uniform_(conv.weight, gain=math.sqrt(2))
-            self.conv1, self.conv2 = weight_norm(conv1), weight_norm(conv2)
+            # Conv1d's own initialisation: the authors' xavier_uniform_ on these two weights comes after their
+            # weight_norm and is overwritten by it at the first forward (the 1×1 residual's xavier does hold)
+            self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, KERNEL_SIZE, padding=self.trim,
+                                               dilation=dilation))
+            self.conv2 = weight_norm(nn.Conv1d(out_channels, out_channels, KERNEL_SIZE, padding=self.trim,
+                                               dilation=dilation))
             self.activation = nn.LeakyReLU()
             self.dropout = nn.Dropout(dropout)
             self.downsample = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
@@ -150,37 +159,52 @@ def _torch_classes() -> dict[str, type]:
             return self.activation(out + residual)
 
     class LeaderFollowerAttention(nn.Module):
-        """Per-modality TCNs, leader-follower attention across the modalities at every frame, a per-frame logit."""
+        """The authors' LFAN: per-modality TCN + BatchNorm, multi-head attention across the modalities at every frame
+        (their MultimodalMultiheadAttention in a MultiModalEncoderBlock), per-frame logits from leader + follower."""
 
         def __init__(self, names: Sequence[str], input_dims: Mapping[str, int],
                      channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int, dropout: float) -> None:
             super().__init__()
+            if attention_dim % HEADS:
+                raise ValueError(f"LFAN attention width {attention_dim} must be a multiple of its {HEADS} heads")
             self.names = tuple(names)
             self.attention_dim = attention_dim
             self.temporal, self.standardise = nn.ModuleDict(), nn.ModuleDict()
-            self.query, self.key, self.value = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
+            self.temporal_norm, self.qkv = nn.ModuleDict(), nn.ModuleDict()
             for index, name in enumerate(self.names):
                 widths = (input_dims[name], *channels[name])
                 self.standardise[str(index)] = nn.BatchNorm1d(input_dims[name], affine=False)
                 blocks = (TemporalBlock(widths[level], widths[level + 1], 2 ** level, dropout)
                           for level in range(len(channels[name])))
                 self.temporal[str(index)] = nn.Sequential(*blocks)
-                for projection in (self.query, self.key, self.value):
-                    projection[str(index)] = nn.Linear(channels[name][-1], attention_dim)
-            self.norm = nn.LayerNorm([len(self.names), attention_dim])
-            self.regressor = nn.Linear(channels[self.names[0]][-1] + attention_dim * len(self.names), outputs)
+                self.temporal_norm[str(index)] = nn.BatchNorm1d(channels[name][-1])
+                self.qkv[str(index)] = nn.Linear(channels[name][-1], 3 * attention_dim)
+                nn.init.xavier_uniform_(self.qkv[str(index)].weight)
+                nn.init.zeros_(self.qkv[str(index)].bias)
+            fused = attention_dim * len(self.names)
+            self.output = nn.Linear(fused, fused)
+            nn.init.xavier_uniform_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
+            self.fusion_dropout = nn.Dropout(dropout)
+            self.norm = nn.LayerNorm(fused)
+            self.regressor = nn.Linear(channels[self.names[0]][-1] + fused, outputs)
 
         def forward(self, inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
             sequences = []
             for index, name in enumerate(self.names):
                 padded, _ = inputs[name]  # [B, L, D]; padding after a video's end cannot reach earlier frames
                 standardised = self.standardise[str(index)](padded.transpose(1, 2))  # [B, D, L]
-                sequences.append(self.temporal[str(index)](standardised).transpose(1, 2))  # [B, L, C]
-            queries = torch.stack([self.query[str(i)](x) for i, x in enumerate(sequences)], dim=-2)  # [B, L, M, a]
-            keys = torch.stack([self.key[str(i)](x) for i, x in enumerate(sequences)], dim=-2)
-            values = torch.stack([self.value[str(i)](x) for i, x in enumerate(sequences)], dim=-2)
-            scores = torch.softmax(keys @ queries.transpose(-1, -2) / math.sqrt(self.attention_dim), dim=-1)
-            follower = self.norm(scores @ values + values).flatten(-2)  # [B, L, M·a]
+                temporal = self.temporal_norm[str(index)](self.temporal[str(index)](standardised))
+                sequences.append(temporal.transpose(1, 2))  # [B, L, C]
+            batch, length = sequences[0].shape[:2]
+            head_dim = self.attention_dim // HEADS
+            # per modality: its 3·a projection split into heads first, then into q, k, v within each head (theirs)
+            per_head = [self.qkv[str(i)](x).reshape(batch, length, HEADS, 1, 3 * head_dim) for i, x in
+                        enumerate(sequences)]
+            queries, keys, values = torch.cat(per_head, dim=-2).chunk(3, dim=-1)  # [B, L, H, M, a/H] each
+            scores = torch.softmax(queries @ keys.transpose(-1, -2) / math.sqrt(head_dim), dim=-1)  # over modalities
+            attended = (scores @ values + values).reshape(batch, length, -1)  # [B, L, H·M·a/H], heads outermost
+            follower = self.norm(self.fusion_dropout(self.output(attended)))  # [B, L, M·a]
             return self.regressor(torch.cat((sequences[0], follower), dim=-1))  # [B, L, K]
 
     return {"TemporalBlock": TemporalBlock, "LeaderFollowerAttention": LeaderFollowerAttention}
@@ -199,7 +223,7 @@ SPEC = SYSTEMS.register("bah-challenge")(
         # the embedded demo only (SystemSpec.demo): windows of 64 frames with stride 16 (paper 300 / 200: the demo's
         # videos have 90-200 frames, so a 300-frame window would give one sample per video; inference hops as
         # training), 12 epochs of batch 8, the authors' SGD lr 1e-3 (its first decay, at epoch 40, is never reached)
-        # (measured: vision+audio weighted F1 .714, AP .366, against a shuffled-label control's .625, AP .253)
+        # (measured: vision+audio weighted F1 .722, AP .343, against a shuffled-label control's .662, AP .241)
         demo={"bah": {"epochs": 12, "batch_size": 8, "window": 64, "stride": 16, "inference_stride": 16}},
         build_model=build_model,
         description="BAH: per-modality TCN (kernel 5, 4 dilated levels) + leader-follower attention, two logits per "
