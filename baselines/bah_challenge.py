@@ -53,9 +53,14 @@ Where the harness departs from that code, and why:
   this baseline's audio as wav2vec2; the dataset's code, which produced it, uses VGGish, and so does this system.
   At the paper preset the head's input widths are the authors', so it has exactly their module's parameter count
   (a test checks it against the module's formula).
-- No text row: frame-level text reaches the harness engine only as centred word windows (one vector per sample),
-  not as the per-frame sequence that "windows" sampling needs. The trimodal Table 2 "Baseline" row is therefore
-  linked to the vision+audio variant, and its results say so in their notes.
+- No text row: the authors' text input is one 768-d row per wordpiece of the video's whole transcript (split into
+  sentences, each through BERT-base-uncased, max 256 tokens, a token's vector the sum of the last 4 hidden layers;
+  `abaw5_pre_processing/base/speech.py` extract_word_embedding), spread over the video's annotated frames without any
+  timing (`align_word_embedding_new`: the frames cut into as many contiguous, near-equal blocks as there are tokens,
+  block j taking token j; tokens beyond the frame count dropped). The harness has neither a per-token text encoder nor
+  an alignment that spreads an item's rows evenly over its frame grid ("windows" sampling aligns face crops by frame
+  and audio by time only), so no row fuses text. The trimodal Table 2 "Baseline" row is therefore linked to the
+  vision+audio variant, and its results say so in their notes.
 """
 
 from __future__ import annotations
