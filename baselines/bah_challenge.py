@@ -83,8 +83,9 @@ CHANNELS = {
 AUTHORS_INPUT_DIMS = {"vision": 512, "vggish": 128, "bert": 768}  # their encoders' widths (configs.py)
 AUTHORS_CHANNELS = {"vision": (256, 256, 128, 128), "vggish": (64, 64, 32, 32), "bert": (256, 256, 128, 128)}
 
-NO_TEXT_NOTE = ("the authors' baseline also fuses BERT text features; this row has no text branch, because the "
-                "engine serves frame-level text only as centred windows (baselines/bah_challenge.py)")
+NO_TEXT_NOTE = ("the authors' baseline also fuses BERT-base wordpiece features spread over each video's frames; this "
+                "row has no text branch: the harness has no per-token text encoder and no alignment that spreads an "
+                "item's rows over its frames (baselines/bah_challenge.py)")
 
 _VARIANTS = (
     Variant("vision-audio", "Baseline", (VISION, AUDIO), paper={"val": 0.700}, notes=(NO_TEXT_NOTE,)),
