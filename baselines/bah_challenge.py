@@ -33,12 +33,14 @@ row runs: windows of 300 frames with hop 200 (the engine's "windows" sampling; w
 and masked; the causal TCN keeps the padding from leaking into the valid frames), inferred over windows of 300 with the
 same hop 200, overlaps averaged (`inference_forward_windows`); batch 16; frame-level supervision (`video_fr_sup`); no
 class weighting; two class logits per frame with cross-entropy (their trainer asserts `ncls` = 2 outputs and feeds
-long class targets to its criterion; `bah_metrics.py` takes the softmax's class-1 column as the positive probability)
-and the decision at p1 > 0.5 (their argmax); SGD with lr 1e-3, Nesterov momentum 0.9, no dampening, weight decay 1e-4;
-the step schedule MyStepLR, lr = max(1e-3 · 0.1^⌊epoch / 40⌋, 1e-7), stepped after every training epoch; 100 epochs,
-every one of them trained (their frame-level loop `optimize` has no early stopping: the `early_stopping` 50 of their
-config is read only by the regression loop `fit`), the epoch with the best validation average precision of the
-positive class kept (`master_metric` AP_POS, the organisers' AP over the thresholds 0-0.999).
+long class targets to its criterion, which their missing `experiment.py` builds; `bah_metrics.py` takes the softmax's
+class-1 column as the positive probability) and the decision at p1 > 0.5 (their argmax); SGD with lr 1e-3, Nesterov
+momentum 0.9, no dampening, weight decay 1e-4 (their `get_optimizer_scheduler` passes no lr to SGD, which then runs
+at torch's default 1e-3, their configured `opt__lr` too); the step schedule MyStepLR, lr = max(1e-3 · 0.1^⌊epoch /
+40⌋, 1e-7), stepped after every training epoch; 100 epochs, every one of them trained (their frame-level loop
+`optimize` has no early stopping: the `early_stopping` 50 of their config is read only by the regression loop `fit`),
+the epoch with the best validation average precision of the positive class kept (`master_metric` AP_POS, the
+organisers' AP over the thresholds 0-0.999).
 
 Where the harness departs from that code, and why:
 - Ties in the selected AP: their loop keeps the later epoch (`>=`), the engine the earlier one (a strict improvement).
