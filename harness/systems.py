@@ -12,7 +12,8 @@ where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float te
 `input_dims` maps the same names to D, and `hyper` is the run's resolved Hyper (the system's, then the variant's, then
 the CLI's overrides). `build_model` takes every model setting it has (the fields in MODEL_HYPER_FIELDS) from that
 `hyper`, never from the variant or the system's defaults: what config.json and results.json record is then what the
-model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits).
+model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits); a binary task's model may
+give 2 logits instead when its Hyper's loss is "ce" (the engine then reads p1 from the softmax's second column).
 - "clip" sampling: T is the item's own length per input; output [B, K].
 - "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
   output [B, L, K], one row per frame.
@@ -57,8 +58,12 @@ from abaw_bench.harness.registry import Registry
 
 SAMPLINGS = ("clip", "windows", "centred")
 EPOCH_SAMPLINGS = ("all", "balanced-frames", "balanced-segments")  # what one training epoch draws (train/sampler.py)
-OPTIMIZERS = ("adamw", "adam")
-SCHEDULES = ("cosine", "plateau")  # per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric
+OPTIMIZERS = ("adamw", "adam", "sgd")
+# per-step cosine after a linear warm-up; ReduceLROnPlateau on the val metric; a per-epoch step decay with a floor
+SCHEDULES = ("cosine", "plateau", "step")
+# what an epoch is selected by (best.pt, early stopping, the "plateau" schedule): the task's headline metric, or, for a
+# binary task, the BAH organisers' average precision of the positive class (as the BAH dataset authors' trainer selects)
+SELECTIONS = ("headline", "average_precision")
 CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
@@ -100,6 +105,10 @@ HYPER_RANGES: dict[str, Range] = {
     "grad_clip_norm": Range(0, 1e12, low_open=True),
     "early_stopping_patience": Range(1, 10**5),
     "dropout": Range(0, 1, high_open=True),
+    "momentum": Range(0, 1, high_open=True),
+    "step_size": Range(1, 10**5),
+    "step_gamma": Range(0, 1, low_open=True),
+    "step_min_lr": Range(0, 10),  # and at most lr (checked with it)
     "max_seconds": Range(0, 10**6, low_open=True),
     "max_frames": Range(1, 10**8),
     "encoder_freeze_epoch": Range(1, 10**5),
@@ -138,9 +147,16 @@ class Hyper:
     warmup_epochs: float = 1.0
     schedule: str = "cosine"  # one of SCHEDULES: "cosine", cosine decay after a linear warm-up (transformers'
     # get_cosine_schedule_with_warmup, per step); "plateau", ReduceLROnPlateau on the validation metric once per epoch
-    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up)
+    # (factor 0.1, patience 10, floor 1e-7: harness/train/engine.py PLATEAU; no warm-up); "step", after every epoch
+    # lr = max(lr · step_gamma^⌊epochs done / step_size⌋, step_min_lr) (no warm-up; the BAH dataset authors' MyStepLR)
+    step_size: int = 1  # "step" only: epochs between two decays, >= 1
+    step_gamma: float = 0.1  # "step" only: the decay factor, in (0, 1]
+    step_min_lr: float = 0.0  # "step" only: the floor no decay goes below, in [0, lr]
     loss: str = "mse"  # one of LOSSES, masked (harness/train/losses.py)
     optimizer: str = "adamw"  # one of OPTIMIZERS
+    momentum: float = 0.0  # "sgd" only: in [0, 1)
+    nesterov: bool = False  # "sgd" only: Nesterov momentum (needs momentum > 0)
+    selection: str = "headline"  # one of SELECTIONS
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
     grad_clip_norm: float | None = None  # clip_grad_norm_ threshold
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
@@ -187,14 +203,20 @@ class Hyper:
                                  f"{MAX_SWEEP_POINTS} thresholds, found {int((last - first) / step) + 1}")
         choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
                    ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS),
-                   ("epoch_sampling", EPOCH_SAMPLINGS))
+                   ("epoch_sampling", EPOCH_SAMPLINGS), ("selection", SELECTIONS))
         for name, allowed in choices:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
-        if self.schedule == "plateau" and self.warmup_epochs != 0:
-            raise ValueError(f"Hyper.schedule 'plateau' has no warm-up; set warmup_epochs 0 (found "
+        if self.schedule in ("plateau", "step") and self.warmup_epochs != 0:
+            raise ValueError(f"Hyper.schedule {self.schedule!r} has no warm-up; set warmup_epochs 0 (found "
                              f"{self.warmup_epochs})")
+        if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("Hyper.nesterov true needs momentum > 0 (Nesterov momentum without momentum is plain "
+                             "SGD), found momentum 0")
+        if self.step_min_lr > self.lr:
+            raise ValueError(f"Hyper.step_min_lr {self.step_min_lr}: expected in [0, lr] = [0, {self.lr}] (the floor "
+                             "of the step schedule)")
         if self.sampling == "windows" and self.window is None:
             raise ValueError("Hyper.sampling 'windows' needs window >= 1")
         if self.window is not None and self.inference_stride is not None and not self.inference_stride <= \

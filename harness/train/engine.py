@@ -1,4 +1,5 @@
-"""The optimisation loop: AdamW + cosine warm-up, AMP, clipping, per-epoch validation, early stopping, checkpoints.
+"""The optimisation loop: AdamW/Adam/SGD, a cosine warm-up, plateau or step schedule, AMP, clipping, per-epoch
+validation, early stopping, checkpoints.
 
 Reproducibility: the sampler's order is a function of (seed, epoch) (harness.train.sampler, also for one process) and
 every RNG a step can touch is saved with each epoch's checkpoint, so a run resumed from the checkpoint of epoch e
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +125,13 @@ class FitSettings:
     weight_decay: float = 0.01
     warmup_epochs: float = 1.0
     schedule: str = "cosine"  # harness.systems.SCHEDULES
+    step_size: int = 1  # schedule "step": epochs between decays
+    step_gamma: float = 0.1  # schedule "step": decay factor
+    step_min_lr: float = 0.0  # schedule "step": floor
     loss: str = "mse"
-    optimizer: str = "adamw"
+    optimizer: str = "adamw"  # harness.systems.OPTIMIZERS
+    momentum: float = 0.0  # optimizer "sgd"
+    nesterov: bool = False  # optimizer "sgd"
     loss_options: Mapping[str, Any] = field(default_factory=dict)  # the Hyper's LOSS_OPTIONS fields, for get_loss
     encoder_lr: float | None = None
     encoder_freeze_epoch: int | None = None  # from this epoch on the unfrozen encoders stop training; None: never
@@ -162,6 +169,39 @@ class FitResult:
 # ReduceLROnPlateau's settings for schedule "plateau": torch's defaults (factor 0.1, patience 10 epochs) with a floor
 # of 1e-7, as wen2024's expression code configures it.
 PLATEAU = {"factor": 0.1, "patience": 10, "min_lr": 1e-7}
+
+
+def make_optimizer(groups: list[dict[str, Any]], settings: FitSettings) -> torch.optim.Optimizer:
+    """The optimiser `settings.optimizer` names over the parameter groups (each with its own lr)."""
+    if settings.optimizer == "sgd":  # the BAH dataset authors': SGD with (Nesterov) momentum, no dampening
+        return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=settings.nesterov,
+                               weight_decay=settings.weight_decay)
+    optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[settings.optimizer]
+    return optimizer_class(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def step_decay_factor(epochs_done: int, *, base_lr: float, step_size: int, gamma: float, min_lr: float) -> float:
+    """Schedule "step": the factor on `base_lr` after `epochs_done` epochs, so that the lr is
+    max(base_lr · gamma^⌊epochs_done / step_size⌋, min_lr), the BAH dataset authors' MyStepLR (stepped once per epoch;
+    their floor is absolute, hence per parameter group)."""
+    return max(base_lr * gamma ** (epochs_done // step_size), min_lr) / base_lr
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, settings: FitSettings, steps_per_epoch: int,
+                   schedule_epochs: int) -> Any:
+    """The lr schedule `settings.schedule` names: "cosine" is stepped after every optimiser step, "plateau" once per
+    epoch on the validation metric, "step" once after every training epoch."""
+    if settings.schedule == "cosine":
+        from transformers import get_cosine_schedule_with_warmup
+
+        return get_cosine_schedule_with_warmup(optimizer, round(settings.warmup_epochs * steps_per_epoch),
+                                               max(1, schedule_epochs * steps_per_epoch))
+    if settings.schedule == "plateau":  # constant lr without validation
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max" if settings.higher_is_better else "min", **PLATEAU)
+    factors = [partial(step_decay_factor, base_lr=group["lr"], step_size=settings.step_size,
+                       gamma=settings.step_gamma, min_lr=settings.step_min_lr) for group in optimizer.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -316,9 +356,7 @@ class Trainer:
             raise AbawError("Hyper.epochs 0: expected >= 1 for a model with trainable parameters (0 is for a model "
                             "with nothing to train, e.g. the constant floor)")
         # A model with nothing to train (the constant floor, epochs=0) gets no optimiser: evaluated as built.
-        optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[settings.optimizer]
-        self.optimizer = optimizer_class(groups, lr=settings.lr, weight_decay=settings.weight_decay) if groups \
-            else None
+        self.optimizer = make_optimizer(groups, settings) if groups else None
         self.scaler = torch.amp.GradScaler(context.device.type, enabled=self.precision == "fp16")
 
     @property
@@ -336,8 +374,6 @@ class Trainer:
     def fit(self, train_set: Dataset, collate: Collate, val_set: Dataset | None = None,
             score: Callable[[np.ndarray], MetricResult] | None = None, *, resume: bool = False) -> FitResult:
         """Train for `settings.epochs` (or until early stopping); validate each epoch when `val_set` is given."""
-        from transformers import get_cosine_schedule_with_warmup
-
         s = self.settings
         train_loader, train_sampler = make_loader(train_set, collate, s.batch_size, shuffle=True, seed=s.seed,
                                                   context=self.context, num_workers=s.num_workers,
@@ -355,12 +391,7 @@ class Trainer:
         # as the papers stopped a normal run there: its learning rate at every epoch equals that run's.
         schedule_epochs = s.schedule_epochs or s.epochs
         per_step = s.schedule == "cosine"
-        if per_step:
-            scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(s.warmup_epochs * steps_per_epoch),
-                                                        max(1, schedule_epochs * steps_per_epoch))
-        else:  # "plateau": stepped once per epoch on the validation metric (constant lr without validation)
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimizer, mode="max" if s.higher_is_better else "min", **PLATEAU)
+        scheduler = make_scheduler(self.optimizer, s, steps_per_epoch, schedule_epochs)
         start_epoch, bad_epochs = 1, 0
         if resume and self.last_path.is_file():
             # On the CPU: optimizer.load_state_dict moves the moments to the parameters' device itself, while its
@@ -407,13 +438,15 @@ class Trainer:
                 entry["auxiliary_losses"] = trained["auxiliary"]
             if trained["empty_batches"]:
                 entry["batches_without_valid_target"] = trained["empty_batches"]
+            if s.schedule == "step":  # after the epoch, as the authors' trainer steps it (the entry keeps its lr)
+                scheduler.step()
             improved = val_loader is None
             if val_loader is not None and score is not None:
                 predictions = predict(self.wrapped, val_loader, self.context, self.precision, self.transform)
                 metric = score(predictions) if self.context.is_main else None
                 metric = broadcast_object(self.context, metric)
                 entry["val"] = metric.to_json()
-                if not per_step:
+                if s.schedule == "plateau":
                     scheduler.step(metric.value)
                 improved = result.best_metric is None or _better(metric.value, result.best_metric.value,
                                                                  s.higher_is_better)

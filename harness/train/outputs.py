@@ -1,8 +1,10 @@
 """From model outputs to what a run writes: prediction tables, per-row CSVs, one submission per level, level scores.
 
 The prediction table's columns follow the task's facts: regression tasks keep their label columns; a binary task
-(one logit, e.g. BAH) gives "pred" (probability >= the decision threshold) and "p1"; a multi-class task (Expr) gives
-"label", the argmax class. Every scorer and submission writer reads those names.
+(e.g. BAH) gives "pred" (probability >= the decision threshold) and "p1"; a multi-class task (Expr) gives "label", the
+argmax class. Every scorer and submission writer reads those names. A binary task's model gives either one logit
+("bce": the sigmoid is p1) or two ("ce": the softmax is (p0, p1), the BAH dataset authors' head); `positive_probability`
+reads p1 from either.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.tasks.base import Table, Task
 
@@ -23,6 +26,15 @@ def is_binary(task: Task) -> bool:
     return task.class_names is not None and len(task.class_names) == 2
 
 
+def positive_probability(outputs: np.ndarray) -> np.ndarray:
+    """A binary task's p1 per row from outputs on the probability scale: the one column (a sigmoid), or the second of
+    two (a softmax over classes 0 and 1, whose argmax is p1 > 0.5)."""
+    if outputs.ndim != 2 or outputs.shape[1] not in (1, 2):
+        raise AbawError(f"a binary task's model gives 1 logit (loss 'bce') or 2 (loss 'ce') per row; found outputs of "
+                        f"shape {list(outputs.shape)}")
+    return outputs[:, -1]
+
+
 def prediction_table(task: Task, ids: list[str], outputs: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
                      groups: list[str] | None = None) -> Table:
     """Outputs on the prediction scale (probabilities for classification) → the task's prediction table."""
@@ -30,7 +42,7 @@ def prediction_table(task: Task, ids: list[str], outputs: np.ndarray, *, thresho
     if task.class_names is None:
         return Table(ids, outputs, task.columns, groups)
     if is_binary(task):
-        p1 = outputs[:, 0]
+        p1 = positive_probability(outputs)
         return Table(ids, np.stack([(p1 >= threshold).astype(np.float64), p1], axis=1), ("pred", "p1"), groups)
     return Table(ids, np.argmax(outputs, axis=1).astype(np.float64)[:, None], ("label",), groups)
 

@@ -19,9 +19,10 @@ a video or participant in two splits), as `abaw-bench splits` does.
 
 The task decides the row unit (clip or frame) and the system's Hyper the sampling ("clip", "windows", "centred"):
 harness/train/datasets.py builds the three splits accordingly; model selection always scores the whole validation
-split at the task's row level with its reference metric. Binary tasks with a declared threshold sweep score every
-epoch at its own validation-best decision threshold (so the epoch is selected as hallmen2025's authors selected it),
-store the best epoch's threshold and apply it unchanged to test.
+split at the task's row level with its reference metric, or, where the Hyper's `selection` is "average_precision" (a
+binary task), with the organisers' AP of the positive class (as the BAH dataset authors' trainer selects). Binary tasks
+with a declared threshold sweep score every epoch at its own validation-best decision threshold (so the epoch is
+selected as hallmen2025's authors selected it), store the best epoch's threshold and apply it unchanged to test.
 
 Train+val rows (`variant.train_splits == ("train", "val")`) train for the best epoch count of the matching
 train-only run (`variant.reuse_best_epoch_of`), read from that run's results.json under the same --out root and
@@ -67,6 +68,7 @@ from abaw_bench.harness.train.outputs import (
     DEFAULT_THRESHOLD,
     is_binary,
     level_scores,
+    positive_probability,
     prediction_table,
     predictions_csv,
     write_submissions,
@@ -105,6 +107,9 @@ def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConf
         resolved = hyper.replace(**{**demo_overrides, **hyper_overrides, **_flag_overrides(config)})
     except (TypeError, ValueError) as error:
         raise AbawError(f"--hyper: {error}") from error
+    if resolved.selection == "average_precision" and not is_binary(get_task(task)):
+        raise AbawError(f"Hyper.selection 'average_precision' ranks epochs by the positive class's average precision: "
+                        f"it needs a binary task, and task {task!r} is not one; use selection 'headline'")
     inputs = sorted({name for each in spec.variants[task].values() for name in each.inputs})
     for name in ("centred_seconds", "centred_rows"):
         for key in getattr(resolved, name):
@@ -300,7 +305,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         settings = FitSettings.from_hyper(
             hyper, batch_size=rank_batch, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
             schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
-            num_workers=config.num_workers, higher_is_better=task.higher_is_better, progress=config.progress)
+            num_workers=config.num_workers, higher_is_better=selection_higher_is_better(task, hyper),
+            progress=config.progress)
         trainer = Trainer(model, settings, context, run_dir)
 
         def score(outputs: np.ndarray) -> MetricResult:
@@ -398,16 +404,29 @@ def _train_label_rows(train: SplitData) -> np.ndarray:
     return np.asarray(dataset.targets, dtype=np.float32)
 
 
+def selection_higher_is_better(task: Task, hyper: Hyper) -> bool:
+    """Whether a larger selection metric is better: an AP always is; a headline metric as its task says."""
+    return hyper.selection == "average_precision" or task.higher_is_better
+
+
 def selection_metric(task: Task, hyper: Hyper, val: SplitData, outputs: np.ndarray) -> MetricResult:
     """The validation metric an epoch is selected by: at the epoch's own validation-best threshold where the row sweeps
     one (hallmen2025 BAH, as the authors' evaluate() selected), else at DEFAULT_THRESHOLD; `extra["threshold"]` says
-    which threshold a swept metric was read at."""
+    which threshold a swept metric was read at. With `selection` "average_precision" the selected value is the task
+    metric's positive-class AP (threshold-free), the headline moving into the breakdown."""
     swept = _sweep(task, hyper, val, outputs)
     threshold = DEFAULT_THRESHOLD if swept is None else swept[0]
     metric = task.score(prediction_table(task, val.row_ids, outputs, threshold=threshold), val.labels)
     if swept is not None:
         metric.extra = {**metric.extra, "threshold": threshold}
-    return metric
+    if hyper.selection == "headline":
+        return metric
+    if "average_precision" not in metric.breakdown:
+        raise AbawError(f"Hyper.selection 'average_precision': task {task.name!r}'s metric {metric.metric!r} gives no "
+                        "average precision for these predictions")
+    breakdown = {metric.metric: metric.value, **metric.breakdown}
+    return MetricResult("average_precision", breakdown.pop("average_precision"), breakdown, metric.extra,
+                        metric.warnings)
 
 
 def _sweep(task: Task, hyper: Hyper, val: SplitData | None,
@@ -416,7 +435,7 @@ def _sweep(task: Task, hyper: Hyper, val: SplitData | None,
     if hyper.threshold_sweep is None or val is None or val_outputs is None or not is_binary(task):
         return None
     thresholds = threshold_grid(*hyper.threshold_sweep)
-    probabilities = val_outputs[:, 0]
+    probabilities = positive_probability(val_outputs)
 
     def score_at(threshold: float) -> float:
         predictions = Table(val.row_ids, (probabilities >= threshold).astype(np.float64)[:, None], ("pred",))

@@ -24,13 +24,16 @@ def tcn_parameters(in_features: int, channels: Sequence[int], kernel: int = 5) -
     return total
 
 
-def lfan_parameters(input_dims: Sequence[int], channels: Sequence[Sequence[int]], attention: int = 32) -> int:
-    """The authors' LeaderFollowerAttentionNetwork without its frozen face backbone: TCNs, Q/K/V Linear(C → 32) per
-    modality, LayerNorm([M, 32]) and the regressor Linear(C_leader + 32·M → 1)."""
+def lfan_parameters(input_dims: Sequence[int], channels: Sequence[Sequence[int]], attention: int = 32,
+                    outputs: int = 2) -> int:
+    """The authors' LFAN without its frozen face backbone: TCNs, a BatchNorm1d (weight, bias) over each TCN's output,
+    qkv Linear(C → 3·32) per modality, the output projection Linear(32·M → 32·M), LayerNorm(32·M) and the regressor
+    Linear(C_leader + 32·M → 2), their two class logits."""
+    fused = attention * len(input_dims)
     total = sum(tcn_parameters(dim, chans) for dim, chans in zip(input_dims, channels, strict=True))
-    total += sum(3 * (chans[-1] * attention + attention) for chans in channels)
-    total += 2 * len(input_dims) * attention
-    return total + channels[0][-1] + attention * len(input_dims) + 1
+    total += sum(2 * chans[-1] + chans[-1] * 3 * attention + 3 * attention for chans in channels)
+    total += fused * fused + fused + 2 * fused
+    return total + outputs * (channels[0][-1] + fused + 1)
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -39,11 +42,11 @@ def _count(module: torch.nn.Module) -> int:
 
 def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
     names = ("vision", "vggish", "bert")
-    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 1,
+    head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 2,
                                     dropout=bah_challenge.HYPER.dropout)
     expected = lfan_parameters([bah_challenge.AUTHORS_INPUT_DIMS[n] for n in names],
                                [bah_challenge.AUTHORS_CHANNELS[n] for n in names])
-    assert _count(head) == expected == 4_991_265
+    assert _count(head) == expected == 5_001_378
 
 
 @pytest.mark.parametrize("variant", ["vision-audio", "vision", "audio"])
@@ -59,8 +62,36 @@ def test_paper_preset_head_matches_the_formula(variant: str) -> None:
     assert channels == [bah_challenge.AUTHORS_CHANNELS[authors[name]] for name in row.inputs]
 
 
+def test_fusion_is_a_transcription_of_the_authors_multihead_attention() -> None:
+    """The regressor's input equals [leader; follower] computed line by line as their MultimodalMultiheadAttention and
+    MultiModalEncoderBlock do (qkv reshaped to [B, L, H, 1, 3d] and permuted to [B, H, L, 1, 3d], chunked, modalities
+    concatenated, softmax(Q Kᵀ / √d) V + V, permuted back, flattened, o_proj, then LayerNorm), with the model's own
+    weights: its head and modality order is theirs."""
+    import math
+
+    torch.manual_seed(0)
+    names, widths, heads, attention = ("a", "b", "c"), {"a": 5, "b": 4, "c": 3}, bah_challenge.HEADS, 8
+    head = bah_challenge.build_lfan(names, widths, {"a": (8, 8), "b": (6, 6), "c": (4, 4)}, attention, 2,
+                                    dropout=0.1).eval()
+    inputs = {name: (torch.randn(2, 7, width), torch.tensor([7, 7])) for name, width in widths.items()}
+    seen: dict[str, torch.Tensor] = {}
+    head.regressor.register_forward_hook(lambda module, args, output: seen.update(x=args[0]))
+    with torch.no_grad():
+        head(inputs)
+        sequences = [head.temporal_norm[str(i)](head.temporal[str(i)](head.standardise[str(i)](
+            inputs[name][0].transpose(1, 2)))).transpose(1, 2) for i, name in enumerate(names)]
+        d = attention // heads
+        split = [head.qkv[str(i)](x).reshape(2, 7, heads, 1, 3 * d).permute(0, 2, 1, 3, 4).chunk(3, dim=-1)
+                 for i, x in enumerate(sequences)]
+        q, k, v = (torch.cat([parts[j] for parts in split], dim=-2) for j in range(3))
+        values = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1) @ v + v
+        follower = head.norm(head.output(values.permute(0, 2, 1, 3, 4).reshape(2, 7, attention * len(names))))
+    torch.testing.assert_close(seen["x"], torch.cat((sequences[0], follower), dim=-1))
+
+
 def test_outputs_are_per_frame_and_causal() -> None:
-    """[B, L, 1] per window; frames after a video's end (padding) cannot change the outputs of the frames before."""
+    """[B, L, 2] per window (two class logits); frames after a video's end (padding) cannot change the outputs of the
+    frames before."""
     torch.manual_seed(0)
     spec = get_system("bah-challenge")
     row = spec.variant("bah", "vision-audio")
@@ -72,7 +103,7 @@ def test_outputs_are_per_frame_and_causal() -> None:
         padded[1, 25:] = 100.0
     with torch.no_grad():
         before, after = head(inputs), head(changed)
-    assert before.shape == (2, 40, 1)
+    assert before.shape == (2, 40, 2)
     torch.testing.assert_close(before[1, :25], after[1, :25])
     assert not torch.allclose(before[1, 25:], after[1, 25:])
 
@@ -84,3 +115,32 @@ def test_systems_lists_the_bah_variants(capsys: pytest.CaptureFixture[str]) -> N
     assert "task bah:" in block and "Baseline" in block and "paper: val 0.700" in block
     listed = [line.split()[0] for line in block.splitlines()[3:]]
     assert listed == ["*vision-audio", "vision", "audio"]  # * marks the default variant
+
+
+def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softmax_p1() -> None:
+    """loss "ce": [B, L, 2] class logits per frame (the authors' head); the prediction table's p1 is the softmax's
+    second column and its decision at 0.5 is their argmax. Outputs of any other width are a message."""
+    import numpy as np
+    from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.train.losses import output_transform
+    from abaw_bench.harness.train.outputs import positive_probability, prediction_table
+
+    torch.manual_seed(1)  # a seed whose untrained head decides both classes
+    spec = get_system("bah-challenge")
+    row = spec.variant("bah", "vision-audio")
+    assert spec.hyper_for("bah", row).loss == "ce"  # every row runs the authors' two-logit head
+    head = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs}, spec.hyper_for("bah", row)).eval()
+    with torch.no_grad():
+        logits = head({name: (torch.randn(1, 30, 6), torch.tensor([30])) for name in row.inputs})[0]
+    assert logits.shape == (30, 2)
+    probabilities = output_transform("ce")(logits).numpy()
+    table = prediction_table(get_task("bah"), [f"v.mp4/frame-{i:05d}.jpg" for i in range(30)], probabilities)
+    np.testing.assert_array_equal(table.values[:, 1], probabilities[:, 1])
+    np.testing.assert_array_equal(table.values[:, 0], logits.argmax(-1).numpy())
+    assert 0 < table.values[:, 0].sum() < 30  # both classes decided somewhere: the comparison is not vacuous
+    bce = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs},
+                           spec.hyper_for("bah", row).replace(loss="bce"))
+    assert bce.regressor.out_features == 1  # `--hyper loss=bce`: the task's one logit
+    with pytest.raises(AbawError, match=r"1 logit \(loss 'bce'\) or 2 \(loss 'ce'\) per row; found outputs of shape"):
+        positive_probability(np.zeros((4, 3)))

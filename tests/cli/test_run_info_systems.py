@@ -127,6 +127,11 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
     ("threshold_sweep=[0.5]", "Hyper.threshold_sweep: expected 3 numbers [first, last, step]"),
     ("threshold_sweep=[0.7, 0.4, 0.01]", "expected [first, last, step] with first <= last"),
     ("lr=true", "Hyper.lr: expected a number, found 'True'"),
+    ("step_size=0", "Hyper.step_size 0: expected in [1, 100000]"),
+    ("step_gamma=0", "Hyper.step_gamma 0: expected in (0, 1]"),
+    ("step_min_lr=1", "Hyper.step_min_lr 1: expected in [0, lr] = [0, 0.001]"),  # the demo schedule's lr
+    ("momentum=1", "Hyper.momentum 1: expected in [0, 1)"),
+    ("optimizer=lamb", "Hyper.optimizer 'lamb': expected one of adamw, adam, sgd"),
 ])
 def test_a_mistyped_hyper_override_is_a_message_before_any_work(capsys: pytest.CaptureFixture[str], override: str,
                                                                message: str) -> None:

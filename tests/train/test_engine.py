@@ -238,3 +238,33 @@ def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: 
     trainer.fit(dataset, Collate({"x": synthetic.DIM}), dataset, score)
     per_epoch = [seen[i:i + 2] for i in range(0, len(seen), 2)]  # 16 items, batch 8: 2 steps per epoch
     assert per_epoch == [[1e-2] * 2, [1e-2] * 2, [1e-2] * 2, [pytest.approx(1e-3)] * 2]
+
+
+def test_step_schedule_follows_its_formula_per_epoch_and_resume_keeps_it(tmp_path: Path) -> None:
+    """schedule "step" with SGD (the BAH dataset authors' MyStepLR): every step of epoch k (1-based) runs at
+    max(lr · gamma^⌊(k − 1) / step_size⌋, floor), and a run resumed after epoch 3 goes on with exactly those lrs."""
+    from abaw_bench.harness.train.data import Collate, ItemDataset
+    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+
+    lr, gamma, step_size, floor = 1e-2, 0.1, 2, 2e-4
+
+    def learning_rates(run_dir: Path, epochs: int, *, resume: bool = False) -> list[float]:
+        seed_everything(0)
+        ids, source, targets = synthetic.make_split(32, 1)
+        settings = FitSettings(epochs=epochs, batch_size=8, lr=lr, warmup_epochs=0.0, schedule="step",
+                               step_size=step_size, step_gamma=gamma, step_min_lr=floor, optimizer="sgd",
+                               momentum=0.9, nesterov=True, weight_decay=1e-4, seed=0, progress=False)
+        trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
+        assert isinstance(trainer.optimizer, torch.optim.SGD)
+        assert trainer.optimizer.defaults["nesterov"] and trainer.optimizer.defaults["momentum"] == 0.9
+        seen: list[float] = []
+        trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
+        trainer.fit(ItemDataset(ids, {"x": source}, targets=targets), Collate({"x": synthetic.DIM}), resume=resume)
+        return seen
+
+    full = learning_rates(tmp_path / "full", epochs=5)
+    expected = [max(lr * gamma ** ((epoch - 1) // step_size), floor) for epoch in range(1, 6) for _ in range(4)]
+    assert full == pytest.approx(expected, rel=1e-12)  # 1e-2, 1e-2, 1e-3, 1e-3, then the floor 2e-4 (not 1e-4)
+    learning_rates(tmp_path / "resumed", epochs=3)
+    assert learning_rates(tmp_path / "resumed", epochs=5, resume=True) == pytest.approx(full[12:], rel=1e-12)

@@ -122,6 +122,37 @@ def test_bah_epochs_are_selected_at_their_swept_threshold() -> None:
     assert at_half[0].value < at_half[1].value and "threshold" not in at_half[0].extra
 
 
+def test_selection_by_average_precision_ranks_epochs_by_the_positive_class_ap() -> None:
+    """selection "average_precision" (the BAH dataset authors' AP_POS): an epoch that ranks every positive frame above
+    every negative one but below 0.5 (weighted F1 .48, AP .67) beats one with the better F1 at 0.5 (.75, AP .57); the
+    headline selection prefers the latter. A task without a positive class refuses the choice before any work."""
+    from abaw_bench.harness.metrics import bah_frame_metric
+    from abaw_bench.harness.systems import Hyper
+    from abaw_bench.harness.tasks import get_task
+    from abaw_bench.harness.tasks.base import Table
+    from abaw_bench.harness.train.datasets import SplitData
+    from abaw_bench.harness.train.pipeline import resolve_hyper, selection_higher_is_better, selection_metric
+
+    task = get_task("bah")
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 0])
+    ids = [f"v.mp4/frame-{index:05d}.jpg" for index in range(len(labels))]
+    val = SplitData(None, ids, Table(ids, labels[:, None].astype(np.float64), ("label",)))
+    ranked_low = np.array([0.1, 0.1, 0.1, 0.1, 0.4, 0.4, 0.3, 0.2])
+    noisy_high = np.array([0.2, 0.2, 0.7, 0.2, 0.8, 0.8, 0.3, 0.2])
+    by_ap = [selection_metric(task, Hyper(selection="average_precision"), val, p[:, None]) for p in (ranked_low,
+                                                                                                      noisy_high)]
+    by_f1 = [selection_metric(task, Hyper(), val, p[:, None]) for p in (ranked_low, noisy_high)]
+    expected = bah_frame_metric((ranked_low >= 0.5).astype(float), labels, scores=ranked_low)
+    assert by_ap[0].metric == "average_precision" and by_ap[0].value == expected.breakdown["average_precision"]
+    assert by_ap[0].breakdown["weighted_f1"] == expected.value and "average_precision" not in by_ap[0].breakdown
+    assert by_ap[0].value > by_ap[1].value and by_f1[0].value < by_f1[1].value
+    assert selection_higher_is_better(task, Hyper(selection="average_precision"))
+    config = RunConfig(system="hallmen2025", task="emi", variant=None, preset="tiny", data_root=None, out_root="unused",
+                       hyper_overrides={"selection": "average_precision"})
+    with pytest.raises(AbawError, match="it needs a binary task, and task 'emi' is not one"):
+        resolve_hyper(get_system("hallmen2025"), "emi", get_system("hallmen2025").variant("emi", None), config)
+
+
 def test_training_loaders_take_extractions_worker_rule_within_the_shared_memory(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """CUDA: 4-8 workers by default, fewer when /dev/shm cannot hold their batches in flight; the CPU: none by default;
