@@ -204,7 +204,8 @@ class InputBuilder:
         if transcript in (None, DATASET_TRANSCRIPT) or all("transcript" in item.media for item in items):
             return {}
         store = self._store(transcript, split)
-        return {item.id: store.path(item.id) for item in items if "transcript" not in item.media and item.id in store}
+        return {item.id: store.path(item.id) for item in items
+                if "transcript" not in item.media and item.id not in store.skipped}
 
     def skipped_in(self, splits: tuple[str, ...]) -> dict[str, str]:
         """item id → why it has no features, over `splits` (only what the sources built so far found)."""
