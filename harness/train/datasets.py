@@ -100,6 +100,7 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
                 sources: tuple[dict, dict, dict]) -> SplitData:
     """A FrameDataset over the videos `items` of `splits` that have features (their sources are built): grids from
     the reference rows, samples per the sampling."""
+    given = items
     items, skipped, skip_notes = _kept(builder, splits, items, "videos")
     row_ids: list[str] = []
     label_blocks = []
@@ -133,6 +134,11 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
             prepared[name] = builder.token_windows(name, items, grid_split, hyper, frame_rates)
         elif alignment[name].kind == "window":  # frozen: the cached vector per sample
             features = {**features, name: builder.window_source(name, items, grid_split, hyper, frame_rates)}
+    if builder.skipped_in(splits).keys() & {item.id for item in items}:
+        # A window build found videos without asr words (--skip-bad): the split again, without them (its windows and
+        # transcripts now come from the caches).
+        return frame_split(builder, reader, task, hyper, splits, given, labelled=labelled, training=training,
+                           shuffle_seed=shuffle_seed, sources=sources)
     samples = _samples(grid_split, hyper, training=training)
     if not samples:
         raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")

@@ -108,7 +108,7 @@ class InputBuilder:
         asr = {"dtype": self.config.precision, "num_workers": self.config.num_workers or None,  # as every extraction
                "progress": self.config.progress and self.context.is_main, "data_root": self.data_root,
                "asr_weights": self.config.weights.get(transcript or ""),
-               "download_root": self.config.download_root}
+               "download_root": self.config.download_root, "skip_bad": self.config.skip_bad}
         return transcript, frames_by_item, asr
 
     def token_windows(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
@@ -118,8 +118,9 @@ class InputBuilder:
         from abaw_bench.harness.features.text_windows import build_token_windows
 
         transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
-        return build_token_windows(self.task, self.encoders[name], self.config.preset, items, transcript,
-                                   frame_rates, hyper.centred_seconds[name], frames_by_item, **asr)
+        return self._note_skipped(items, build_token_windows(self.task, self.encoders[name], self.config.preset,
+                                                             items, transcript, frame_rates,
+                                                             hyper.centred_seconds[name], frames_by_item, **asr))
 
     def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
                       frame_rates: dict[str, float]) -> Any:
@@ -135,7 +136,14 @@ class InputBuilder:
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})
-        return source
+        return self._note_skipped(items, source)
+
+    def _note_skipped(self, items: list[Item], windows: Any) -> Any:
+        """Record the items a window build found without asr words (--skip-bad), under their splits."""
+        split_of = {item.id: item.split for item in items}
+        for item_id, reason in windows.skipped.items():
+            self.skipped.setdefault(split_of[item_id], {})[item_id] = reason
+        return windows
 
     def _limits(self, modality: str) -> dict[str, Any]:
         return {"max_seconds": self.hyper.max_seconds if modality in ("audio", "asr", "text") else None,

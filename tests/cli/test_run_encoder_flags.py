@@ -73,7 +73,7 @@ class _Recorder:
 
     def build_text_windows(self, *args: Any, **kwargs: Any) -> Any:
         self._record("build_text_windows", args, kwargs, 1)
-        return SimpleNamespace()
+        return SimpleNamespace(skipped={})
 
 
 @pytest.mark.parametrize(("system", "task", "variant"), PAPER_ROWS)
