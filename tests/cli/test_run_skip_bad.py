@@ -2,7 +2,8 @@
 in a test video, `run` stops naming the file without the flag; with it the train video is left out, the test
 video's rows get the training-label constant, results.json lists both, and the submission covers every test row.
 The skip is never cached as good features (a rerun without the flag stops again) and --resume refuses to change it.
-The clip-level split and the constant floor are unit-tested on small synthetic inputs."""
+The clip-level split, the frame split whose text windows find a video without asr words, and the constant floor are
+unit-tested on small inputs."""
 
 from __future__ import annotations
 
@@ -153,3 +154,54 @@ def test_constant_floor_rows_fill_the_skipped_rows_in_reference_order() -> None:
     filled = with_constant_rows(["a", "b", "c", "d"], ["d", "b"], np.array([[4.0, 4.0], [2.0, 2.0]]),
                                 np.array([9.0, 8.0]))
     np.testing.assert_array_equal(filled, [[9.0, 8.0], [2.0, 2.0], [9.0, 8.0], [4.0, 4.0]])
+
+
+class _WindowBuilder:
+    """The InputBuilder surface frame_split reads for one frozen centred text input whose window build finds the
+    `unreadable` videos without asr words (as `build_text_windows(skip_bad=True)` reports them)."""
+
+    def __init__(self, unreadable: set[str]) -> None:
+        from types import SimpleNamespace
+
+        self.variant = SimpleNamespace(inputs=("text",))
+        self.encoders: dict = {}
+        self.skipped: dict[str, dict[str, str]] = {}
+        self.unreadable = unreadable
+        self.built_for: list[list[str]] = []
+
+    def modality(self, name: str) -> str:
+        return "text"
+
+    def skipped_in(self, splits: tuple[str, ...]) -> dict[str, str]:
+        from abaw_bench.harness.train.inputs import InputBuilder
+
+        return InputBuilder.skipped_in(self, splits)  # type: ignore[arg-type]
+
+    def window_source(self, name: str, items: list[Item], grids, hyper, frame_rates) -> object:
+        from types import SimpleNamespace
+
+        from abaw_bench.harness.train.inputs import InputBuilder
+
+        self.built_for.append([item.id for item in items])
+        windows = SimpleNamespace(dim=4, skipped={item.id: "no asr words" for item in items
+                                                  if item.id in self.unreadable})
+        return InputBuilder._note_skipped(self, items, windows)  # type: ignore[arg-type]
+
+
+def test_a_video_without_asr_words_is_left_out_of_its_frame_split(demo_root) -> None:
+    from abaw_bench.harness.systems import get_system
+    from abaw_bench.harness.train.datasets import frame_split
+
+    task = get_task("bah")
+    reader = task.reader(demo_root("bah"))
+    spec = get_system("hallmen2025")
+    hyper = spec.hyper_for("bah", spec.variant("bah", "text-frozen")).replace(frame_step=24)
+    items = reader.items("val")
+    bad = items[1].id
+    builder = _WindowBuilder({bad})
+    split = frame_split(builder, reader, task, hyper, ("val",), items, labelled=True, training=False,
+                        shuffle_seed=None, sources=({}, {}, {}))
+    assert builder.built_for == [[item.id for item in items], [item.id for item in items if item.id != bad]]
+    assert split.skipped == {bad: "no asr words"} and bad not in split.groups
+    assert len(split.row_ids) == sum(1 for row in reader.labels("val").ids if task.parse_frame_id(row)[0] != bad)
+    assert split.notes[0].startswith(f"val: 1 of {len(items)} videos have no features")
