@@ -19,7 +19,8 @@ results.json, schema_version 5:
                         {"skip_bad": bool, "reason", "splits": {split: {"count", "items" {id: the extraction's
                         message} (the first 100), "listed", and "left_out_of" (train, val) or "predicted_with" and
                         "constant_output" (test: its rows get the constant floor fitted on the training labels)}}};
-                        "splits" is {} when nothing was skipped
+                        "splits" is {} when nothing was skipped; "train" holds the training rows' items (also val's
+                        for a train+val row)
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
                         the authors' training the harness cannot close); [] for most rows

@@ -391,20 +391,20 @@ def _constant_text(task: Task, constant: np.ndarray) -> str:
     if task.class_names is None:
         return "train means " + ", ".join(f"{column}={value:.4f}" for column, value in zip(task.columns, constant,
                                                                                             strict=True))
-    majority = 1 if is_binary(task) and constant[0] > 0.5 else int(np.argmax(constant))
+    majority = int(constant[0]) if is_binary(task) else int(np.argmax(constant))  # binary: p1 is 0 or 1
     return f"train majority class {task.class_names[majority]!r}"
 
 
 def skipped_record(config: RunConfig, splits: dict[str, SplitData | None],
                    constant: np.ndarray | None) -> dict[str, Any]:
-    """results.json's "skipped": per split, the items left out for lack of features (ids bounded, count whole)."""
+    """results.json's "skipped": per split, the items left out for lack of features (ids bounded, count whole);
+    "train" is the training rows (train and val items for a train+val row)."""
     record: dict[str, Any] = {"skip_bad": config.skip_bad, "reason": SKIP_REASON, "splits": {}}
     for name, split in splits.items():
         if split is None or not split.skipped:
             continue
         listed = dict(list(split.skipped.items())[:SKIPPED_IN_RESULTS])
-        entry: dict[str, Any] = {"count": len(split.skipped), "items": listed,
-                                 "listed": len(listed)}
+        entry: dict[str, Any] = {"count": len(split.skipped), "items": listed, "listed": len(listed)}
         if name == "test":
             entry["predicted_with"] = "the constant floor fitted on the training labels (label means / majority class)"
             entry["constant_output"] = [float(value) for value in constant] if constant is not None else None
