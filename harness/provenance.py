@@ -1,8 +1,8 @@
 """Provenance of a run and the schema of `results.json` (what `abaw-bench run` writes; bump SCHEMA_VERSION on change).
 
-results.json, schema_version 4:
-    schema_version      int, 4 (2 added "notes"; 3 added the manifest's version and source under "data"; 4 added
-                        "demo_schedule")
+results.json, schema_version 5:
+    schema_version      int, 5 (2 added "notes"; 3 added the manifest's version and source under "data"; 4 added
+                        "demo_schedule"; 5 added "skipped")
     system, task, variant, row      the system, task, variant name and its paper-table row label
     preset              "paper" | "tiny" (encoder preset)
     val                 the best epoch's validation metric {"metric" (name), "value", "breakdown" {column: value},
@@ -15,6 +15,12 @@ results.json, schema_version 4:
     demo_schedule       the Hyper fields this run took from its system's demo schedule (SystemSpec.demo: the
                         embedded demo only, and only the fields no flag or --hyper set); {} on real data
     stopped_early       bool
+    skipped             the items left out because their media gave no features (--skip-bad; harness.train.pipeline):
+                        {"skip_bad": bool, "reason", "splits": {split: {"count", "items" {id: the extraction's
+                        message} (the first 100), "listed", and "left_out_of" (train, val) or "predicted_with" and
+                        "constant_output" (test: its rows get the constant floor fitted on the training labels)}}};
+                        "splits" is {} when nothing was skipped; "train" holds the training rows' items (also val's
+                        for a train+val row)
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
                         the authors' training the harness cannot close); [] for most rows
@@ -49,7 +55,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PACKAGES = ("torch", "transformers", "numpy", "abaw-bench")
 REPOSITORY = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,17 @@ runs differ in nothing but the seed, so runs are grouped by `config_hash`, a has
     data.demo, data.manifest_sha256                          the data, by its split manifest, not by its path
     encoders.<input>.encoder / fingerprint / random_weights / unfrozen    the weights, by their hash, not their path
     provenance.precision    the resolved numeric precision (fp32, bf16, fp16): it changes the figures
+    skipped.<split>         the items --skip-bad left out of that split (count and ids): they change what is trained,
+                            scored and predicted, where the flag alone does not (a --skip-bad run that skipped nothing
+                            computes what a run without it does)
 
 Left out, because they do not change what is computed (or are folded in above):
     seed                    what a spread is taken over
     config: out_root, data_root, weights, download_root     paths (the data and weights are identified by hash)
     config: device, num_workers, deterministic, resume, progress, trust_remote_code    where and how it ran, at most
                             changing the last bits (CPU vs CUDA kernels, cuDNN's non-deterministic ones)
+    config: overwrite, skip_bad    how the run directory and unreadable media were to be handled (what was skipped
+                            is in `skipped.<split>`)
     config: epochs, batch_size, lr, hyper_overrides, precision    requests, whose effect is in `hyper` and
                             `provenance.precision`: `--epochs 5` and `--hyper epochs=5` are one configuration
     provenance: git commit, packages, world size (the global batch is in `hyper`), times
@@ -33,7 +38,8 @@ from typing import Any
 
 EXCLUDED_CONFIG_FIELDS = frozenset({
     "seed", "out_root", "data_root", "weights", "download_root", "device", "num_workers", "deterministic", "resume",
-    "progress", "trust_remote_code", "epochs", "batch_size", "lr", "hyper_overrides", "precision"})
+    "progress", "trust_remote_code", "epochs", "batch_size", "lr", "hyper_overrides", "precision", "overwrite",
+    "skip_bad"})
 ENCODER_FIELDS = ("encoder", "fingerprint", "random_weights", "unfrozen")
 REUSED_EPOCHS = "best epoch of"  # a train+val row's epochs_source (harness.train.pipeline.reused_epochs)
 HASH_LENGTH = 12  # hex digits: ample to tell apart the configurations of one runs tree, short enough to print
@@ -61,6 +67,9 @@ def config_fields(document: dict[str, Any]) -> dict[str, Any]:
         for key in ENCODER_FIELDS:
             fields[f"encoders.{name}.{key}"] = _object(info).get(key)
     fields["provenance.precision"] = _object(document.get("provenance")).get("precision")
+    for split, entry in sorted(_object(_object(document.get("skipped")).get("splits")).items()):
+        fields[f"skipped.{split}"] = {"count": _object(entry).get("count"),
+                                      "items": sorted(_object(_object(entry).get("items")))}
     return fields
 
 

@@ -28,6 +28,7 @@ EXAMPLES = """\
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --resume     # continue a killed run
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --overwrite  # replace the finished run
   abaw-bench run --system hallmen2024 --task emi --variant audio-global --seeds 3    # seeds 0, 1, 2: a spread
+  abaw-bench run --system baseline --task va --data-root /data/affwild2 --preset paper --skip-bad  # corrupt media
   torchrun --nproc_per_node 4 -m abaw_bench.harness run --system hallmen2025 --task emi --device cuda
 """
 
@@ -53,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_task_arg(what)
     what.add_argument("--variant", default=None, metavar="V", help="variant (table row); default: the system's")
     add_data_root_arg(what)
+    what.add_argument("--skip-bad", action="store_true",
+                      help="an item whose media give no features (corrupt or truncated) is left out instead of "
+                           "stopping the run: dropped from train and val, and its test rows get the constant floor "
+                           "fitted on the training labels (label means / majority class); the log and results.json "
+                           "list such items. Covers the inputs served from the feature cache (frozen encoders, asr "
+                           "transcripts), as `extract --skip-bad` does; part of the run's identity for --resume")
     add_encoder_loading_args(parser.add_argument_group("encoders"), preset_default=RUN_PRESET,
                              weights_per_encoder=True)
     training = parser.add_argument_group("training (defaults: the paper's values; on the demo, the demo schedule's)")
@@ -124,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             config = RunConfig(system=args.system, task=args.task, variant=args.variant or "", preset=args.preset,
                                data_root=args.data_root, out_root=args.out, seed=seed, device=args.device,
                                num_workers=args.num_workers, deterministic=args.deterministic, resume=args.resume,
-                               overwrite=args.overwrite,
+                               overwrite=args.overwrite, skip_bad=args.skip_bad,
                                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                weights=parse_weights(args.weights), trust_remote_code=args.trust_remote_code,
                                download_root=args.download_root, hyper_overrides=parse_hyper(args.hyper),
@@ -159,6 +166,11 @@ def summary_table(results: dict, run_dir: object) -> str:
                                     f"{'valid' if submission['valid'] else 'INVALID'}; not scored here — test labels "
                                     f"are the organisers'; paper test: "
                                     f"{'n/a' if paper_test is None else f'{paper_test:.3f}'})"))
+    skipped = results.get("skipped", {}).get("splits", {})
+    if skipped:
+        counts = ", ".join(f"{split} {entry['count']}" for split, entry in skipped.items())
+        test_note = "; test rows: the training-label constant, see results.json" if "test" in skipped else ""
+        rows.append(("skipped items", f"{counts} (media gave no features; --skip-bad){test_note}"))
     rows.append(("wall time", f"{results['provenance']['wall_time_seconds']:.1f} s"))
     rows.append(("run directory", str(run_dir)))
     width = max(len(label) for label, _ in rows)

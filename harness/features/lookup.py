@@ -12,7 +12,9 @@ and takes a complete one whose features are what the run needs:
 - face crops: a cache holding at least the first `max_frames` crops of each clip, as one row per crop; the caller
   keeps the first `max_frames` rows (images are encoded independently, so those rows are exactly what a cut cache
   holds);
-- complete for the split: every item has an entry or was recorded as skipped;
+- complete for the split: every item has an entry or was recorded as skipped — the latter only when the caller
+  skips such items too (`allow_skipped`, a run's --skip-bad); otherwise the folder is passed over, so that the
+  extraction that follows tries the item again and stops on it if it is still unreadable;
 - sound: every entry reads as the item's features (`store.entry_problem`: dtype, width, row count, finite values).
   A folder with a bad entry is passed over with the entry named, and the extraction that follows rebuilds it.
 
@@ -96,7 +98,7 @@ def _preference(candidate: _Candidate, dtype: str, max_frames: int | None) -> tu
 
 
 def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_root: Path, split: str,
-          asr_store: FeatureStore | None) -> tuple[FeatureStore | None, str]:
+          asr_store: FeatureStore | None, allow_skipped: bool) -> tuple[FeatureStore | None, str]:
     from abaw_bench.harness.features.pipeline import _encoder_limit, _layout, bad_entries
 
     extraction = candidate.header["extraction"]
@@ -110,7 +112,12 @@ def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_
         summary = read_json(summary_path) if summary_path.is_file() else {}
     except BadJson:
         summary = {}
-    skipped = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
+    recorded = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
+    skipped = {item.id: recorded[item.id] for item in items if isinstance(recorded, dict) and item.id in recorded}
+    if skipped and not allow_skipped:
+        item_id, reason = next(iter(skipped.items()))
+        return None, (f"{len(skipped)} {split} item(s) were skipped as unreadable by an extraction with --skip-bad "
+                      f"(first: {item_id[:60]!r}: {str(reason)[:200]}); without --skip-bad they are tried again")
     missing = [item.id for item, entry in zip(items, entries, strict=True)
                if item.id not in skipped and not entry.exists()]
     if missing:
@@ -130,8 +137,12 @@ def find_cached_store(task: str, encoder: str, preset: str, data_root: Path, spl
                       device: str = "cpu", weights: str | os.PathLike[str] | None = None,
                       max_seconds: float | None = None, max_frames: int | None = None,
                       trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
-                      asr_weights: str | os.PathLike[str] | None = None) -> tuple[FeatureStore | None, str]:
+                      asr_weights: str | os.PathLike[str] | None = None,
+                      allow_skipped: bool = False) -> tuple[FeatureStore | None, str]:
     """(store, explanation): a complete cache of `encoder`'s features for the split that the run can use, or None.
+
+    `allow_skipped`: a cache whose extraction skipped unreadable items (`extract --skip-bad`) counts as complete, the
+    store listing them in `skipped`; without it such a cache is passed over (module docstring).
 
     `dtype` ("auto" resolves for `device`, as extraction does) is only a preference. The explanation says which
     cache was taken, or why none was, for the run's log. The encoder is built on the CPU only when some folder for it
@@ -152,7 +163,8 @@ def find_cached_store(task: str, encoder: str, preset: str, data_root: Path, spl
     asr_store = None
     if modality == "text" and any("transcript" not in item.media for item in items):
         asr_store, why = find_cached_store(task, ASR_ENCODER, preset, data_root, split, dtype=dtype, device=device,
-                                           weights=asr_weights, max_seconds=max_seconds, download_root=download_root)
+                                           weights=asr_weights, max_seconds=max_seconds, download_root=download_root,
+                                           allow_skipped=allow_skipped)
         if asr_store is None:
             return None, f"no usable cached {wanted}: they need {ASR_ENCODER} transcripts ({why})"
     built = _load(encoder, preset, weights, "cpu", "fp32", trust_remote_code, download_root)
@@ -162,7 +174,7 @@ def find_cached_store(task: str, encoder: str, preset: str, data_root: Path, spl
         label = f"{candidate.header['extraction'].get('dtype')} cache {candidate.directory}"
         problem = _mismatch(candidate, built, max_seconds, max_frames)
         if problem is None:
-            store, problem = _open(candidate, built, task, items, data_root, split, asr_store)
+            store, problem = _open(candidate, built, task, items, data_root, split, asr_store, allow_skipped)
             if store is not None:
                 return store, f"using the cached {wanted}: {label}"
         reasons.append(f"{label}: {problem}")

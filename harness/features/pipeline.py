@@ -275,11 +275,18 @@ def _batch_bytes(encoder: Encoder, lengths: Sequence[float], batches: Sequence[S
     return 0
 
 
+SKIP_BAD_HINT = ("pass --skip-bad to skip such items and go on: `extract` records them in its summary, `run` "
+                 "also leaves them out of training and validation and predicts them in test with its training-label "
+                 "fallback")
+
+
 def _bad_item(message: str, item: Item, skip_bad: bool) -> str:
-    """The message to record for an item that yields no features; MediaError instead without `skip_bad`."""
+    """The message to record for an item that yields no features; MediaError instead without `skip_bad`.
+
+    Nothing is written for such an item either way, so a later extraction tries it again: a rerun without
+    `skip_bad` stops on it, and a repaired file is extracted."""
     if not skip_bad:
-        raise MediaError(f"{message} (item {item.id!r}; pass --skip-bad to record such items in the summary and "
-                         "go on)")
+        raise MediaError(f"{message} (item {item.id!r}; {SKIP_BAD_HINT})")
     return message
 
 

@@ -432,6 +432,9 @@ class _WindowRows:
 
     texts: list[str]  # [M] the window text with the marker, one per distinct window content
     rows: dict[str, np.ndarray]  # item id -> [max requested frame + 1] int64 row, -1 = not requested
+    # item id -> why it has no words: its media gave no asr transcript (skip_bad); its windows hold no words, and
+    # a run leaves the item out (harness/train/datasets.py)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def _row(self, item_id: str, frame: int) -> int:
         rows = self.rows.get(item_id)
@@ -481,12 +484,15 @@ class TokenWindows(_WindowRows):
 def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset: str, *,
                 data_root: Path | None, asr_weights: str | os.PathLike[str] | None,
                 download_root: str | os.PathLike[str] | None, device: str, dtype: str, num_workers: int | None,
-                progress: bool) -> tuple[dict[str, list[Word]], dict[str, int]]:
-    """Timed words per item: the dataset's transcript where it has timestamps, else the asr encoder's words.
+                progress: bool, skip_bad: bool) -> tuple[dict[str, list[Word]], dict[str, int], dict[str, str]]:
+    """(timed words per item, how many came from where, the skipped items → reason): the dataset's transcript where
+    it has timestamps, else the asr encoder's words.
 
     The asr transcripts are those `extract` cached for the split in any dtype (`find_cached_store`), else extracted
-    now in `dtype` with `num_workers` decode workers, each torchrun rank its shard (call this on every rank)."""
+    now in `dtype` with `num_workers` decode workers, each torchrun rank its shard (call this on every rank). An item
+    whose media give no transcript stops with its MediaError, or with `skip_bad` is skipped (no words)."""
     words: dict[str, list[Word]] = {}
+    skipped: dict[str, str] = {}
     for item in items:
         path = item.media.get("transcript")
         found = read_transcript_words(path) if path is not None else None
@@ -511,16 +517,20 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
             # Rank 0 alone looks and tells the others, so that every rank takes the same branch (extract_items is a
             # collective).
             store = find_cached_store(task, transcript_source, preset, root, split, dtype=dtype, device=device,
-                                      weights=asr_weights, download_root=download_root)[0] \
+                                      weights=asr_weights, download_root=download_root, allow_skipped=skip_bad)[0] \
                 if context.is_main else None
             store = distributed.broadcast_object(context, store)
             if store is None:
                 asr = asr or load_encoder(transcript_source, preset, weights=asr_weights, device=device, dtype=dtype,
                                           download_root=download_root)
-                store = extract_items(asr, task, group, root, split, num_workers=num_workers, progress=progress)
+                store = extract_items(asr, task, group, root, split, num_workers=num_workers, progress=progress,
+                                      skip_bad=skip_bad)
             for item in group:
+                if item.id in store.skipped:
+                    skipped[item.id], words[item.id] = store.skipped[item.id], []
+                    continue
                 words[item.id] = words_from_transcript(store.transcript(item.id), str(store.path(item.id))) or []
-    return words, {"dataset": len(items) - len(missing), "asr": len(missing)}
+    return words, {"dataset": len(items) - len(missing), "asr": len(missing) - len(skipped)}, skipped
 
 
 @dataclass
@@ -530,6 +540,7 @@ class _Selection:
     contents: list[tuple[tuple[str, ...], tuple[str, ...]]]  # (words before the marker, words after it)
     rows: dict[str, np.ndarray]
     stats: dict[str, Any]
+    skipped: dict[str, str]  # item id -> why it has no words (skip_bad)
 
     @property
     def texts(self) -> list[str]:
@@ -540,7 +551,7 @@ def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], trans
             fps: float | Mapping[str, float], span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
             device: str, dtype: str, data_root: str | os.PathLike[str] | None,
             asr_weights: str | os.PathLike[str] | None, download_root: str | os.PathLike[str] | None,
-            num_workers: int | None, progress: bool) -> _Selection:
+            num_workers: int | None, progress: bool, skip_bad: bool) -> _Selection:
     """The words of every requested frame's window, cut to MAX_TOKENS with `tokenizer` (module docstring, 1-3)."""
     rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
     for item_id in frames_by_item:
@@ -553,10 +564,11 @@ def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], trans
     if unknown:
         raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
     wanted_items = [by_id[item_id] for item_id in frames_by_item]
-    words_by_item, sources = _item_words(task, wanted_items, transcript_source, preset,
-                                         data_root=Path(data_root) if data_root is not None else None,
-                                         asr_weights=asr_weights, download_root=download_root, device=device,
-                                         dtype=dtype, num_workers=num_workers, progress=progress)
+    words_by_item, sources, skipped = _item_words(task, wanted_items, transcript_source, preset,
+                                                  data_root=Path(data_root) if data_root is not None else None,
+                                                  asr_weights=asr_weights, download_root=download_root,
+                                                  device=device, dtype=dtype, num_workers=num_workers,
+                                                  progress=progress, skip_bad=skip_bad)
     budget = MAX_TOKENS - tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
     contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> its row
     rows: dict[str, np.ndarray] = {}
@@ -589,7 +601,7 @@ def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], trans
         rows[item.id] = item_rows
     stats = {"items": len(wanted_items), "frames": requested, "distinct_windows": len(contents),
              "trimmed_to_max_tokens": trimmed, "words_from": sources}
-    return _Selection(list(contents), rows, stats)
+    return _Selection(list(contents), rows, stats, skipped)
 
 
 def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, items: Sequence[Item],
@@ -598,7 +610,7 @@ def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, item
                         data_root: str | os.PathLike[str] | None = None,
                         asr_weights: str | os.PathLike[str] | None = None,
                         download_root: str | os.PathLike[str] | None = None, num_workers: int | None = None,
-                        progress: bool = True) -> TokenWindows:
+                        progress: bool = True, skip_bad: bool = False) -> TokenWindows:
     """The fine-tuned path's windows: the same words as `build_text_windows`, tokenised for `encoder` (its tokenizer
     carries the marker) and held as token ids, one entry per distinct window content. Nothing is encoded here; the
     arguments are `build_text_windows`'s (`dtype` is the asr's compute precision when words must be transcribed)."""
@@ -607,11 +619,12 @@ def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, item
     selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
                         device=encoder.device, dtype=resolve_dtype(dtype, encoder.device), data_root=data_root,
                         asr_weights=asr_weights, download_root=download_root, num_workers=num_workers,
-                        progress=progress)
+                        progress=progress, skip_bad=skip_bad)
     texts = selection.texts
     ids, positions = tokenize_windows(encoder.tokenizer, encoder.token_id, texts) if texts else ([], [])
-    return TokenWindows(texts, selection.rows, [np.asarray(row, dtype=np.int32) for row in ids],
-                        np.asarray(positions, dtype=np.int64), selection.stats)
+    return TokenWindows(texts, selection.rows, selection.skipped,
+                        input_ids=[np.asarray(row, dtype=np.int32) for row in ids],
+                        markers=np.asarray(positions, dtype=np.int64), stats=selection.stats)
 
 
 def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
@@ -622,7 +635,8 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
                        data_root: str | os.PathLike[str] | None = None,
                        asr_weights: str | os.PathLike[str] | None = None,
                        download_root: str | os.PathLike[str] | None = None, trust_remote_code: bool = False,
-                       batch_size: int = 64, dtype: str = "auto", num_workers: int | None = None) -> TextWindows:
+                       batch_size: int = 64, dtype: str = "auto", num_workers: int | None = None,
+                       skip_bad: bool = False) -> TextWindows:
     """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames); frame f of
     an item lies at f / fps seconds, `fps` one rate for every item or a rate per item id (its video's own).
 
@@ -633,7 +647,8 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     `dtype` is the compute precision of the text and asr encoders ("auto": bf16 on CUDA, fp32 on the CPU, as for
     every extraction; it is part of the cache key); `num_workers` the asr's decode workers (None: the device's
     default). Under torchrun call this on every rank: each encodes its share of the missing windows' shards and reads
-    the others' from the cache, so every rank returns the same windows.
+    the others' from the cache, so every rank returns the same windows. An item whose media give no asr transcript
+    stops with its MediaError, or with `skip_bad` gets windows without words and is listed in `skipped`.
     """
     from abaw_bench.harness.progress import progress as reporter
     from abaw_bench.harness.train import distributed
@@ -645,7 +660,7 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
                               trust_remote_code=trust_remote_code)
     selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
                         device=device, dtype=dtype, data_root=data_root, asr_weights=asr_weights,
-                        download_root=download_root, num_workers=num_workers, progress=progress)
+                        download_root=download_root, num_workers=num_workers, progress=progress, skip_bad=skip_bad)
     content_list = selection.contents
     keys = [_content_key(encoder.digest, content) for content in content_list]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir(task, encoder)
@@ -681,5 +696,6 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
             vectors[index] = found[keys[index]]
     stats = {**selection.stats, "from_cache": len(keys) - len(todo), "encoded": len(todo),
              "encoded_by_this_rank": sum(map(len, mine)), "dtype": dtype, "cache_dir": str(directory)}
-    return TextWindows(texts, selection.rows, dim=encoder.dim, vectors=vectors, fingerprint=encoder.digest[:16],
-                       weights_source=encoder.weights_source, is_random=encoder.is_random, stats=stats)
+    return TextWindows(texts, selection.rows, selection.skipped, dim=encoder.dim, vectors=vectors,
+                       fingerprint=encoder.digest[:16], weights_source=encoder.weights_source,
+                       is_random=encoder.is_random, stats=stats)

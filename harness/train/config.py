@@ -24,6 +24,7 @@ class RunConfig:
     deterministic: bool | None = None  # cuDNN deterministic kernels; None = on for the CPU, off on CUDA
     resume: bool = False
     overwrite: bool = False  # --overwrite: replace a run already in the run directory (see harness.train.rundir)
+    skip_bad: bool = False  # --skip-bad: items whose media yield no features are left out (harness.train.pipeline)
     epochs: int | None = None  # --epochs; None = the system's value (train+val rows: the reused best epoch)
     batch_size: int | None = None  # global: split across torchrun ranks
     lr: float | None = None

@@ -3,12 +3,18 @@
 "clip" sampling keeps one sample per item (`ItemDataset`, labels re-indexed by item id). "windows" and "centred"
 put each video on its label-frame grid and sample windows or centre frames over it (`harness.train.windows`); their
 datasets reassemble predictions into the split's reference rows, in the reference order the submission needs.
+
+Under --skip-bad an item whose media gave no features (`InputBuilder.skipped`) is left out of its split: a clip
+row, or every reference row of a video, is dropped with its label, so training and validation scoring both go on
+without it, and the split's notes name how many and which. The test split's dropped rows are the pipeline's to fill
+(harness/train/pipeline.py: the submission must cover every test row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -36,12 +42,45 @@ class SplitData:
     labels: Table | None  # aligned with row_ids; None for an unlabelled split
     groups: list[str] | None = None  # the video of each row (frame tasks)
     notes: list[str] = field(default_factory=list)  # what the run's log should say about this split
+    skipped: dict[str, str] = field(default_factory=dict)  # item id → why it has no features (left out: --skip-bad)
+
+
+SHOWN_SKIPPED = 10  # item ids a note names before "and N more" (results.json keeps more: harness.train.pipeline)
+
+
+def skipped_note(name: str, skipped: dict[str, str], total: int, unit: str) -> str:
+    """What the log says about the items of split `name` left out for lack of features (a bounded list of ids)."""
+    shown = ", ".join(item_id[:120] for item_id in list(skipped)[:SHOWN_SKIPPED])
+    more = f" and {len(skipped) - SHOWN_SKIPPED} more" if len(skipped) > SHOWN_SKIPPED else ""
+    first_id, first_reason = next(iter(skipped.items()))
+    return (f"{name}: {len(skipped)} of {total} {unit} have no features, their media are unreadable, so the model "
+            f"does not see them (--skip-bad): {shown}{more} (first: {first_id[:120]}: {first_reason[:300]})")
+
+
+def _kept(builder: InputBuilder, splits: tuple[str, ...], items: list[Item],
+          unit: str) -> tuple[list[Item], dict[str, str], list[str]]:
+    """(the items that have features, the skipped ones → reason, the note) — after the split's sources are built."""
+    known = builder.skipped_in(splits)
+    skipped = {item.id: known[item.id] for item in items if item.id in known}
+    if not skipped:
+        return items, {}, []
+    name = "+".join(splits)
+    if len(skipped) == len(items):
+        raise AbawError(f"{name}: all {len(items)} {unit} were skipped as unreadable (--skip-bad; first: "
+                        f"{next(iter(skipped.values()))[:300]}): nothing is left to run on")
+    kept = [item for item in items if item.id not in skipped]
+    return kept, skipped, [skipped_note(name, skipped, len(items), unit)]
 
 
 def clip_split(builder: InputBuilder, reader: Any, task: Task, splits: tuple[str, ...], items: list[Item], *,
                labelled: bool, shuffle_seed: int | None, merged_sources: Callable[[], tuple] | None = None,
                max_rows: dict[str, int | None]) -> tuple[SplitData, dict[str, int]]:
-    """An ItemDataset over `items` (of `splits`); labels re-indexed by item id."""
+    """An ItemDataset over `items` (of `splits`) that have features; labels re-indexed by item id."""
+    if merged_sources is not None:
+        features, prepared, dims = merged_sources()
+    else:
+        features, prepared, dims = builder.sources(splits[0], items)
+    items, skipped, notes = _kept(builder, splits, items, "items")
     ids = [item.id for item in items]
     labels = None
     targets = None
@@ -52,26 +91,28 @@ def clip_split(builder: InputBuilder, reader: Any, task: Task, splits: tuple[str
         targets = values.astype(np.float32)
         if shuffle_seed is not None:
             targets = shuffled_targets(targets, shuffle_seed)
-    if merged_sources is not None:
-        features, prepared, dims = merged_sources()
-    else:
-        features, prepared, dims = builder.sources(splits[0], items)
-    return SplitData(ItemDataset(ids, features, prepared, targets, max_rows), ids, labels), dims
+    return SplitData(ItemDataset(ids, features, prepared, targets, max_rows), ids, labels, notes=notes,
+                     skipped=skipped), dims
 
 
 def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, splits: tuple[str, ...],
                 items: list[Item], *, labelled: bool, training: bool, shuffle_seed: int | None,
                 sources: tuple[dict, dict, dict]) -> SplitData:
-    """A FrameDataset over the videos `items` of `splits`: grids from the reference rows, samples per the sampling."""
+    """A FrameDataset over the videos `items` of `splits` that have features (their sources are built): grids from
+    the reference rows, samples per the sampling."""
+    given = items
+    items, skipped, skip_notes = _kept(builder, splits, items, "videos")
     row_ids: list[str] = []
     label_blocks = []
     for split in splits:
         if labelled:
             table = reader.labels(split)
-            row_ids += table.ids
-            label_blocks.append(np.asarray(table.values, dtype=np.float64))
+            kept = _rows_kept(task, table.ids, skipped)
+            row_ids += compress(table.ids, kept)
+            label_blocks.append(np.asarray(table.values, dtype=np.float64)[kept])
         else:
-            row_ids += reader.reference_rows(split)
+            rows = reader.reference_rows(split)
+            row_ids += compress(rows, _rows_kept(task, rows, skipped))
     values = np.concatenate(label_blocks) if label_blocks else None
     labels = Table(row_ids, values, task.columns) if values is not None else None
     train_values = values
@@ -93,6 +134,11 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
             prepared[name] = builder.token_windows(name, items, grid_split, hyper, frame_rates)
         elif alignment[name].kind == "window":  # frozen: the cached vector per sample
             features = {**features, name: builder.window_source(name, items, grid_split, hyper, frame_rates)}
+    if builder.skipped_in(splits).keys() & {item.id for item in items}:
+        # A window build found videos without asr words (--skip-bad): the split again, without them (its windows and
+        # transcripts now come from the caches).
+        return frame_split(builder, reader, task, hyper, splits, given, labelled=labelled, training=training,
+                           shuffle_seed=shuffle_seed, sources=sources)
     samples = _samples(grid_split, hyper, training=training)
     if not samples:
         raise AbawError(f"the {'+'.join(splits)} split yields no {hyper.sampling} samples (no labelled frames?)")
@@ -100,7 +146,14 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
                            window=hyper.window or 1, frame_rates=frame_rates, prepared=prepared)
     groups = [task.parse_frame_id(row_id)[0] for row_id in row_ids]
     return SplitData(dataset, row_ids, labels, groups,
-                     _notes(grid_split, "+".join(splits), len(samples)) + timing_notes)
+                     skip_notes + _notes(grid_split, "+".join(splits), len(samples)) + timing_notes, skipped)
+
+
+def _rows_kept(task: Task, row_ids: list[str], skipped: dict[str, str]) -> np.ndarray:
+    """Which reference rows belong to a video that is not skipped (every row when none is)."""
+    if not skipped:
+        return np.ones(len(row_ids), dtype=bool)
+    return np.array([task.parse_frame_id(row_id)[0] not in skipped for row_id in row_ids], dtype=bool)
 
 
 def video_timings(task: Task, items: list[Item], split: GridSplit, name: str) -> tuple[dict[str, float], list[str]]:

@@ -63,7 +63,12 @@ class ProvidedSource:
 
 
 class InputBuilder:
-    """Builds one split's sources for every input of the variant and remembers the encoders' provenance."""
+    """Builds one split's sources for every input of the variant and remembers the encoders' provenance.
+
+    `skipped` (split → item id → reason) collects the items whose media gave no features under --skip-bad
+    (`RunConfig.skip_bad`): the feature stores record them instead of stopping, and the split builders
+    (harness/train/datasets.py) leave them out. Without --skip-bad such an item stops the run with its MediaError.
+    """
 
     def __init__(self, spec: SystemSpec, task: str, variant: Variant, config: RunConfig, hyper: Hyper,
                  data_root: Path, context: distributed.DistContext) -> None:
@@ -71,6 +76,7 @@ class InputBuilder:
         self.data_root, self.context = data_root, context
         self.encoders: dict[str, Any] = {}  # unfrozen: input name -> built Encoder
         self.provenance: dict[str, dict[str, Any]] = {}
+        self.skipped: dict[str, dict[str, str]] = {}
         for name in variant.unfrozen:
             self.encoders[name] = self._load_unfrozen(name)
 
@@ -102,7 +108,7 @@ class InputBuilder:
         asr = {"dtype": self.config.precision, "num_workers": self.config.num_workers or None,  # as every extraction
                "progress": self.config.progress and self.context.is_main, "data_root": self.data_root,
                "asr_weights": self.config.weights.get(transcript or ""),
-               "download_root": self.config.download_root}
+               "download_root": self.config.download_root, "skip_bad": self.config.skip_bad}
         return transcript, frames_by_item, asr
 
     def token_windows(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
@@ -112,8 +118,9 @@ class InputBuilder:
         from abaw_bench.harness.features.text_windows import build_token_windows
 
         transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
-        return build_token_windows(self.task, self.encoders[name], self.config.preset, items, transcript,
-                                   frame_rates, hyper.centred_seconds[name], frames_by_item, **asr)
+        return self._note_skipped(items, build_token_windows(self.task, self.encoders[name], self.config.preset,
+                                                             items, transcript, frame_rates,
+                                                             hyper.centred_seconds[name], frames_by_item, **asr))
 
     def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
                       frame_rates: dict[str, float]) -> Any:
@@ -129,7 +136,14 @@ class InputBuilder:
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})
-        return source
+        return self._note_skipped(items, source)
+
+    def _note_skipped(self, items: list[Item], windows: Any) -> Any:
+        """Record the items a window build found without asr words (--skip-bad), under their splits."""
+        split_of = {item.id: item.split for item in items}
+        for item_id, reason in windows.skipped.items():
+            self.skipped.setdefault(split_of[item_id], {})[item_id] = reason
+        return windows
 
     def _limits(self, modality: str) -> dict[str, Any]:
         return {"max_seconds": self.hyper.max_seconds if modality in ("audio", "asr", "text") else None,
@@ -172,8 +186,9 @@ class InputBuilder:
             if name in self.encoders:
                 encoder = self.encoders[name]
                 asr_paths = self._asr_transcripts(name, split, items) if encoder.info.modality == "text" else {}
-                prepared[name] = PreparedSource(_media_loader(items, encoder.info.modality, self.hyper, asr_paths),
-                                                encoder.prepare)
+                servable = [item for item in items if item.id not in self.skipped.get(split, {})]
+                prepared[name] = PreparedSource(_media_loader(servable, encoder.info.modality, self.hyper,
+                                                              asr_paths), encoder.prepare)
                 dims[name] = encoder.output_dim
             elif encoder_name.startswith(PROVIDED_PREFIX):
                 source = ProvidedSource(items, encoder_name[len(PROVIDED_PREFIX):],
@@ -197,7 +212,12 @@ class InputBuilder:
         if transcript in (None, DATASET_TRANSCRIPT) or all("transcript" in item.media for item in items):
             return {}
         store = self._store(transcript, split)
-        return {item.id: store.path(item.id) for item in items if "transcript" not in item.media}
+        return {item.id: store.path(item.id) for item in items
+                if "transcript" not in item.media and item.id not in store.skipped}
+
+    def skipped_in(self, splits: tuple[str, ...]) -> dict[str, str]:
+        """item id → why it has no features, over `splits` (only what the sources built so far found)."""
+        return {item_id: reason for split in splits for item_id, reason in self.skipped.get(split, {}).items()}
 
     def _store(self, encoder_name: str, split: str) -> Any:
         """Cached features: what `extract` already cached for this configuration in any dtype (the run's log says
@@ -212,7 +232,8 @@ class InputBuilder:
         # Rank 0 alone looks (one encoder build for the fingerprint) and tells the others, so that every rank takes
         # the same branch below: some ranks extracting while others do not would deadlock.
         store, explanation = find_cached_store(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                               **request, **limits) if self.context.is_main else (None, "")
+                                               **request, **limits, allow_skipped=self.config.skip_bad) \
+            if self.context.is_main else (None, "")
         store = distributed.broadcast_object(self.context, store)
         if self.context.is_main and self.config.progress and explanation:
             print(f"[abaw-bench] {encoder_name} {split}: {explanation}", file=sys.stderr)
@@ -220,7 +241,9 @@ class InputBuilder:
             store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
                                     **request, device=str(self.context.device),
                                     num_workers=self.config.num_workers or None,  # None: the device's default
-                                    progress=self.config.progress and self.context.is_main, **limits)
+                                    progress=self.config.progress and self.context.is_main,
+                                    skip_bad=self.config.skip_bad, **limits)
+        self.skipped.setdefault(split, {}).update(store.skipped)
         return store
 
 

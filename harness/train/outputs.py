@@ -47,6 +47,29 @@ def prediction_table(task: Task, ids: list[str], outputs: np.ndarray, *, thresho
     return Table(ids, np.argmax(outputs, axis=1).astype(np.float64)[:, None], ("label",), groups)
 
 
+def constant_output(task: Task, train_labels: np.ndarray) -> np.ndarray:
+    """The output row (prediction scale) of the constant floor fitted on the training labels (NaN: no label), as the
+    baseline system's "constant" rows predict: the label columns' means for regression; for classification the
+    majority class with probability 1 (a binary task's p1 is then 1 or 0, so the majority wins at any threshold)."""
+    labels = np.asarray(train_labels, dtype=np.float64)
+    if task.class_names is None:
+        return np.nanmean(labels, axis=0)
+    classes = labels[:, 0][np.isfinite(labels[:, 0])].astype(np.int64)
+    majority = int(np.bincount(classes, minlength=len(task.class_names)).argmax())
+    if is_binary(task):
+        return np.array([float(majority)])
+    return np.eye(len(task.class_names))[majority]
+
+
+def with_constant_rows(all_rows: list[str], predicted_rows: list[str], outputs: np.ndarray,
+                       constant: np.ndarray) -> np.ndarray:
+    """Outputs for `all_rows` in their order: the predicted row's output where there is one, `constant` elsewhere."""
+    position = {row: index for index, row in enumerate(predicted_rows)}
+    index = np.fromiter((position.get(row, -1) for row in all_rows), dtype=np.int64, count=len(all_rows))
+    outputs = np.asarray(outputs, dtype=np.float64)
+    return np.where((index >= 0)[:, None], outputs[np.maximum(index, 0)], np.asarray(constant)[None, :])
+
+
 def predictions_csv(predictions: Table, labels: Table | None) -> str:
     """One line per row: id, [group (frame tasks: the video)], the prediction columns, then `label:<column>`s."""
     buffer = io.StringIO()

@@ -17,6 +17,18 @@ Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
 Before anything is decoded or written, the data root is checked against its split manifest (missing or extra items,
 a video or participant in two splits), as `abaw-bench splits` does.
 
+Unreadable media (--skip-bad, `RunConfig.skip_bad`). Without it, an item whose media give no features stops the run
+with the MediaError naming the file, as `extract` does. With it, the feature extraction records the item instead
+(nothing is cached for it, so a later run without --skip-bad stops on it again, and a repaired file is extracted),
+and the item is left out of its split (harness/train/datasets.py): a train or val clip, or all of a video's frame
+rows, is dropped with its label, so the model neither trains on it nor is scored on it. A test item cannot vanish,
+since the submission must hold every test row: its rows get the constant floor's prediction fitted on this run's
+training labels (the label means for regression, the majority class for classification — what the baseline system's
+"constant" rows predict), the log says so, and results.json lists it under "skipped". --skip-bad covers the inputs
+served from the feature cache (frozen encoders, and the asr transcripts that text encoders read); an unfrozen
+encoder decodes its media during training, where an unreadable file still stops the run. It is part of the run's
+identity: --resume refuses a change of it, as it changes which rows train.
+
 The task decides the row unit (clip or frame) and the system's Hyper the sampling ("clip", "windows", "centred"):
 harness/train/datasets.py builds the three splits accordingly; model selection always scores the whole validation
 split at the task's row level with its reference metric, or, where the Hyper's `selection` is "average_precision" (a
@@ -35,7 +47,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +78,13 @@ from abaw_bench.harness.train.engine import (
 from abaw_bench.harness.train.inputs import PROVIDED_DIMS, PROVIDED_PREFIX, InputBuilder, max_rows, merged_sources
 from abaw_bench.harness.train.outputs import (
     DEFAULT_THRESHOLD,
+    constant_output,
     is_binary,
     level_scores,
     positive_probability,
     prediction_table,
     predictions_csv,
+    with_constant_rows,
     write_submissions,
 )
 
@@ -172,8 +186,10 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
     if stored is None:
         return
     volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
+    # A field the stored config lacks was written before the field existed: that run had its default.
+    defaults = {each.name: each.default for each in fields(RunConfig) if each.default is not MISSING}
     differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
-                       if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
+                       if key not in volatile and stored["run"].get(key, defaults.get(key)) != resolved["run"].get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
         differing.append("hyper")
     if differing:
@@ -217,7 +233,8 @@ def resume_horizon(run_dir: Path, epochs: int) -> int | None:
 
 
 def run(config: RunConfig) -> RunOutcome:
-    """Train and evaluate one system variant end to end; see the module docstring for what is written.
+    """Train and evaluate one system variant end to end; see the module docstring for what is written and for what
+    --skip-bad (`config.skip_bad`) does with items whose media give no features.
 
     Under torchrun the process group stays joined after the run, for the next one (`run --seeds`): the caller leaves
     it once, with `distributed.finish()`.
@@ -320,6 +337,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         if calibration:
             trainer.store_calibration(calibration)
         test_outputs = trainer.predict(test.dataset, collate)
+        test_rows, test_groups, test_outputs, constant = _cover_skipped_test_rows(task, reader, train, test,
+                                                                                 test_outputs, say)
         results: dict[str, Any] = {}
         failure: str | None = None
         if context.is_main:
@@ -329,7 +348,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                 write_text(run_dir / "val_predictions.csv", predictions_csv(val_table, val.labels))
                 metric = task.score(val_table, val.labels)
                 extra_levels = level_scores(task, val_table, reader)
-            test_table = prediction_table(task, test.row_ids, test_outputs, threshold=threshold, groups=test.groups)
+            test_table = prediction_table(task, test_rows, test_outputs, threshold=threshold, groups=test_groups)
             submissions = write_submissions(task, run_dir, test_table, reader)
             main = submissions[0]
             results = provenance.build_results(
@@ -341,6 +360,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
             if calibration:
                 results["calibration"] = calibration
             results["demo_schedule"] = demo_schedule
+            results["skipped"] = skipped_record(config, {"train": train, "val": val, "test": test}, constant)
             if extra_levels:
                 results["val_levels"] = extra_levels
             if len(submissions) > 1:
@@ -357,6 +377,52 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
         if failure is not None:
             raise AbawError(failure)
     return RunOutcome(final_dir, results, context.is_main)
+
+
+SKIPPED_IN_RESULTS = 100  # item ids results.json lists per split (the count is always the full number)
+SKIP_REASON = "their media gave no features (unreadable or corrupt; --skip-bad left them out)"
+
+
+def _cover_skipped_test_rows(task: Task, reader: Any, train: SplitData, test: SplitData, outputs: np.ndarray,
+                             say: Any) -> tuple[list[str], list[str] | None, np.ndarray, np.ndarray | None]:
+    """(row ids, groups, outputs, the constant row or None) over every test reference row: the rows of skipped test
+    items (--skip-bad) get the constant floor fitted on the training labels (module docstring)."""
+    if not test.skipped:
+        return test.row_ids, test.groups, outputs, None
+    rows = reader.reference_rows("test")
+    constant = constant_output(task, _train_label_rows(train))
+    say(f"test: {len(rows) - len(test.row_ids)} row(s) of the {len(test.skipped)} skipped item(s) get the constant "
+        f"floor fitted on the training labels ({_constant_text(task, constant)}), not a prediction of the model: "
+        "the submission must cover every test row")
+    groups = [task.parse_frame_id(row)[0] for row in rows] if test.groups is not None else None
+    return rows, groups, with_constant_rows(rows, test.row_ids, outputs, constant), constant
+
+
+def _constant_text(task: Task, constant: np.ndarray) -> str:
+    if task.class_names is None:
+        return "train means " + ", ".join(f"{column}={value:.4f}" for column, value in zip(task.columns, constant,
+                                                                                            strict=True))
+    majority = int(constant[0]) if is_binary(task) else int(np.argmax(constant))  # binary: p1 is 0 or 1
+    return f"train majority class {task.class_names[majority]!r}"
+
+
+def skipped_record(config: RunConfig, splits: dict[str, SplitData | None],
+                   constant: np.ndarray | None) -> dict[str, Any]:
+    """results.json's "skipped": per split, the items left out for lack of features (ids bounded, count whole);
+    "train" is the training rows (train and val items for a train+val row)."""
+    record: dict[str, Any] = {"skip_bad": config.skip_bad, "reason": SKIP_REASON, "splits": {}}
+    for name, split in splits.items():
+        if split is None or not split.skipped:
+            continue
+        listed = dict(list(split.skipped.items())[:SKIPPED_IN_RESULTS])
+        entry: dict[str, Any] = {"count": len(split.skipped), "items": listed, "listed": len(listed)}
+        if name == "test":
+            entry["predicted_with"] = "the constant floor fitted on the training labels (label means / majority class)"
+            entry["constant_output"] = [float(value) for value in constant] if constant is not None else None
+        else:
+            entry["left_out_of"] = "training" if name == "train" else "validation scoring and model selection"
+        record["splits"][name] = entry
+    return record
 
 
 def _fields_text(values: dict[str, Any]) -> str:

@@ -69,11 +69,11 @@ class _Recorder:
 
     def ensure_features(self, *args: Any, **kwargs: Any) -> Any:
         self._record("ensure_features", args, kwargs, 1)
-        return SimpleNamespace(dim=4, summary={}, path=lambda item_id: Path("/cache") / item_id)
+        return SimpleNamespace(dim=4, summary={}, skipped={}, path=lambda item_id: Path("/cache") / item_id)
 
     def build_text_windows(self, *args: Any, **kwargs: Any) -> Any:
         self._record("build_text_windows", args, kwargs, 1)
-        return SimpleNamespace()
+        return SimpleNamespace(skipped={})
 
 
 @pytest.mark.parametrize(("system", "task", "variant"), PAPER_ROWS)

@@ -13,7 +13,7 @@ from abaw_bench.harness.cli import main
 
 RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
                 "epochs_source", "paper", "notes", "hyper", "batch_size", "data", "encoders", "submission", "config",
-                "provenance"}
+                "skipped", "provenance"}
 PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "deterministic", "wall_time_seconds", "started_at",
                    "finished_at"}
 
@@ -45,7 +45,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 4
+    assert results["schema_version"] == 5
     assert results["demo_schedule"] == {"batch_size": 16, "lr": 5e-3}  # its epochs came from --epochs
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64
@@ -57,6 +57,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     assert set(results["provenance"]["packages"]) == {"torch", "transformers", "numpy", "abaw-bench"}
     assert set(results["val"]["breakdown"]) == set(get_task("emi").columns)
     assert results["submission"]["valid"] is True
+    assert results["skipped"]["skip_bad"] is False and results["skipped"]["splits"] == {}
     # The recorded metric is the one the per-item predictions give (recomputed independently here).
     lines = (run_dir / "val_predictions.csv").read_text().splitlines()
     rows = [line.split(",") for line in lines[1:]]

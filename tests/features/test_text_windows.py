@@ -6,6 +6,7 @@ The encoder is the real all-MiniLM-L6-v2 (the tiny preset's text encoder), built
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,43 @@ def test_asr_words_come_from_what_extract_cached_in_another_dtype(tmp_path: Path
                                  {item.id: [0, 50] for item in items}, data_root=root, progress=False)
     assert windows.stats["words_from"] == {"dataset": 0, "asr": 2} and windows.stats["dtype"] == "fp32"
     assert "calm" in windows.window_text(items[0].id, 50)  # the stand-in's words, read from the bf16 cache
+
+
+def test_an_unreadable_video_stops_the_asr_words_or_is_skipped_with_skip_bad(tmp_path: Path, demo_root,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's --skip-bad reaches the asr transcription of the centred text windows: without it the video's
+    MediaError (naming the file and --skip-bad) stops the build; with it the video is listed in `skipped`, its
+    windows hold no words, and the other video keeps its words."""
+    import shutil
+
+    from abaw_bench.harness.features import pipeline
+    from abaw_bench.harness.media import MediaError
+    from abaw_bench.harness.tasks import get_task
+
+    from tests.features.test_whole_clip_transcript import ToneTranscriber
+
+    root = tmp_path / "bah"  # the demo without its transcripts, so that every item needs the asr's words
+    shutil.copytree(demo_root("bah"), root, ignore=shutil.ignore_patterns("transcription", "cropped-aligned-faces"))
+    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
+    real_load = pipeline._load
+    monkeypatch.setattr(pipeline, "_load", lambda name, preset, weights, device, dtype, *rest: ToneTranscriber()
+                        if name == pipeline.ASR_ENCODER else real_load(name, preset, weights, device, dtype, *rest))
+    import abaw_bench.harness.encoders as encoders
+
+    real_encoder = encoders.load_encoder
+    monkeypatch.setattr(encoders, "load_encoder", lambda name, preset, **kwargs: ToneTranscriber()
+                        if name == pipeline.ASR_ENCODER else real_encoder(name, preset, **kwargs))
+    good, bad = get_task("bah").reader(root).items("val")[:2]
+    bad.media["video"].write_bytes(b"not an mp4")
+    frames = {item.id: [0, 50] for item in (good, bad)}
+    with pytest.raises(MediaError, match=re.escape(str(bad.media["video"])) + ".*pass --skip-bad"):
+        build_text_windows("bah", "minilm", "tiny", [good, bad], pipeline.ASR_ENCODER, FPS, 2.0, frames,
+                           data_root=root, progress=False)
+    windows = build_text_windows("bah", "minilm", "tiny", [good, bad], pipeline.ASR_ENCODER, FPS, 2.0, frames,
+                                 data_root=root, progress=False, skip_bad=True)
+    assert list(windows.skipped) == [bad.id] and str(bad.media["video"]) in windows.skipped[bad.id]
+    assert windows.stats["words_from"] == {"dataset": 0, "asr": 1}
+    assert "calm" in windows.window_text(good.id, 50) and windows.window_text(bad.id, 50) == ATTENTION_TOKEN
 
 
 # --------------------------------------------------------------------------------------------------- fine-tuned path

@@ -32,6 +32,19 @@ def test_the_hash_ignores_the_seed_paths_and_device_but_not_what_is_computed(tmp
     assert demo != base
 
 
+def test_skip_bad_and_overwrite_split_groups_only_by_what_was_skipped(tmp_path: Path, kit) -> None:
+    """--overwrite and a --skip-bad that skipped nothing compute what a plain run does; skipped items do not."""
+    base = _hash(kit.write_run(tmp_path / "a", "hallmen2024", "audio-global", 0, noise=0.3, demo=False))
+    flags = kit.write_run(tmp_path / "b", "hallmen2024", "audio-global", 1, noise=0.3, demo=False,
+                          config={"skip_bad": True, "overwrite": True})
+    assert _hash(flags) == base
+    document = json.loads((flags / "results.json").read_text())
+    document["skipped"] = {"skip_bad": True, "reason": "no features", "splits": {
+        "train": {"count": 1, "items": {"00012": "truncated mp3"}, "listed": 1, "left_out_of": "training"}}}
+    (flags / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    assert _hash(flags) != base
+
+
 def test_train_val_seeds_share_a_configuration_though_their_reused_epochs_differ(tmp_path: Path, kit) -> None:
     """A train+val row trains each seed for that seed's train-only best epoch: the rule is the configuration."""
     hashes = set()

@@ -1,4 +1,5 @@
-"""Pieces of the run pipeline that need no training: epoch reuse for train+val rows, padding, label shuffling."""
+"""Pieces of the run pipeline that need no training: epoch reuse for train+val rows, padding, label shuffling, the
+--resume identity check."""
 
 from __future__ import annotations
 
@@ -182,3 +183,20 @@ def test_training_loaders_take_extractions_worker_rule_within_the_shared_memory(
     tight = loader_workers(dataset, collate, 4, gpu, None)
     assert tight.num_workers == 1 and tight.prefetch_factor == 1
     assert "1 worker(s)" in capsys.readouterr().err
+
+
+def test_resume_reads_a_field_its_config_json_lacks_as_that_fields_default(tmp_path: Path) -> None:
+    """A run directory written before RunConfig had `skip_bad` resumes without it; a run with --skip-bad does not."""
+    from dataclasses import asdict
+
+    from abaw_bench.harness.train.pipeline import _check_resume
+
+    hyper = {"epochs": 3, "lr": 1e-3}
+    old = _config(tmp_path).to_json()
+    del old["skip_bad"]
+    (tmp_path / "config.json").write_text(json.dumps({"run": old, "hyper": hyper}), encoding="utf-8")
+    same = _config(tmp_path, resume=True)
+    _check_resume(same, tmp_path, {"run": asdict(same), "hyper": hyper})
+    skipping = _config(tmp_path, resume=True, skip_bad=True)
+    with pytest.raises(AbawError, match=r"differs in: skip_bad\)"):
+        _check_resume(skipping, tmp_path, {"run": asdict(skipping), "hyper": hyper})
