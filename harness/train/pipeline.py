@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from abaw_bench.harness.atomic import write_json, write_text
+from abaw_bench.harness.atomic import stored_form, write_json, write_text
 from abaw_bench.harness.dataroot import check_against_manifest, resolve_data_root
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
@@ -164,8 +164,9 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
     if stored is None:
         return
     volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
-    differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
-                       if key not in volatile and stored["run"].get(key) != resolved["run"].get(key))
+    run = stored_form(resolved["run"])  # as config.json holds it (a path with non-UTF-8 bytes is stored printable)
+    differing = sorted(key for key in set(stored["run"]) | set(run)
+                       if key not in volatile and stored["run"].get(key) != run.get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
         differing.append("hyper")
     if differing:
