@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_text
-from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
@@ -364,22 +364,13 @@ class Trainer:
             # step counters must stay on the CPU (on the GPU they cost a host sync per tensor and step); RNG too.
             state = checkpoint.load(self.last_path, map_location="cpu")
             checkpoint.check_resume_precision(state, self.precision, self.last_path)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            if per_step:  # the stored lr is the stored plan's; a re-planned horizon (--epochs) sets this step's own
-                for group, base_lr, factor in zip(self.optimizer.param_groups, scheduler.base_lrs,
-                                                  scheduler.lr_lambdas, strict=True):
-                    group["lr"] = base_lr * factor(scheduler.last_epoch)
-            self.scaler.load_state_dict(state["scaler"])
-            checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
-            result.history = json.loads(state["history"])
-            result.best_epoch = state["best_epoch"]
-            result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
-            result.stopped_early = bool(state["stopped_early"])
-            bad_epochs = int(state["bad_epochs"])
-            start_epoch = int(state["epoch"]) + 1
-            result.resumed_from_epoch = int(state["epoch"])
+            try:
+                bad_epochs = self._restore(state, scheduler, per_step, result)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+                raise AbawError(f"--resume: {printable(str(self.last_path))} is not a checkpoint of this run "
+                                f"({_mismatch(error)}); resume the run directory that wrote it, or start this one "
+                                "again with --overwrite") from error
+            start_epoch = result.resumed_from_epoch + 1
             if start_epoch - 1 > s.epochs:
                 raise AbawError(f"--resume with {s.epochs} epochs: {self.last_path} is already after epoch "
                                 f"{start_epoch - 1}; give --epochs {start_epoch - 1} or more (a trained epoch cannot "
@@ -571,6 +562,26 @@ class Trainer:
         })
         write_text(self.log_path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.history))
 
+    def _restore(self, state: dict[str, Any], scheduler: Any, per_step: bool, result: FitResult) -> int:
+        """Put `last.pt`'s `state` into the model, optimizer, scheduler, scaler, this rank's RNG and `result`; returns
+        the stored count of epochs without improvement. A checkpoint of another model or a damaged entry raises the
+        KeyError, RuntimeError (load_state_dict), TypeError or ValueError the caller turns into a message."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if per_step:  # the stored lr is the stored plan's; a re-planned horizon (--epochs) sets this step's own
+            for group, base_lr, factor in zip(self.optimizer.param_groups, scheduler.base_lrs,
+                                              scheduler.lr_lambdas, strict=True):
+                group["lr"] = base_lr * factor(scheduler.last_epoch)
+        self.scaler.load_state_dict(state["scaler"])
+        checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
+        result.history = json.loads(state["history"])
+        result.best_epoch = state["best_epoch"]
+        result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
+        result.stopped_early = bool(state["stopped_early"])
+        result.resumed_from_epoch = int(state["epoch"])
+        return int(state["bad_epochs"])
+
     def load_best(self) -> None:
         """Load best.pt's weights (all ranks; rank 0 wrote it before the last barrier)."""
         state = checkpoint.load(self.best_path, map_location=self.context.device)
@@ -599,6 +610,13 @@ def _better(value: float, best: float, higher_is_better: bool) -> bool:
 
 def _metric_to_json(metric: MetricResult | None) -> dict[str, Any] | None:
     return None if metric is None else metric.to_json()
+
+
+def _mismatch(error: Exception) -> str:
+    """What a foreign or damaged checkpoint lacks or gets wrong, bounded (load_state_dict lists every key)."""
+    if isinstance(error, KeyError):
+        return f"it has no entry {str(error)[:80]}"
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 def _metric_from_json(data: dict[str, Any] | None) -> MetricResult | None:
