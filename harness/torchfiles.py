@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from collections.abc import Iterator
 from abaw_bench.harness.errors import AbawError, printable
 
 _DETAIL_CHARS = 200  # of the loader's own message: enough to say what it found, bounded whatever the file holds
+_NAME_CHARS = 120  # of a global's name a refused pickle reaches for
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")  # torch's wording when weights_only refuses one
 
 
 def load_error(path: str | os.PathLike[str], error: BaseException, what: str) -> AbawError:
@@ -32,9 +35,12 @@ def load_error(path: str | os.PathLike[str], error: BaseException, what: str) ->
     if isinstance(error, FileNotFoundError):
         return AbawError(f"{name}: no such file (expected a {what})")
     if isinstance(error, pickle.UnpicklingError) and "weights only" in text.lower():
-        return AbawError(f"{name}: not a weights-only {what}: it is a pickle of Python objects beyond tensors and "
-                         "plain containers, which abaw-bench does not load (unpickling them could run any code); "
-                         "save the tensors alone (torch.save(model.state_dict(), path)) or as .safetensors")
+        refused = _REFUSED_GLOBAL.search(text)
+        found = (f"it is a pickle naming the Python object {refused[1][:_NAME_CHARS]}" if refused else
+                 "it is no pickle of tensors and plain containers alone")
+        return AbawError(f"{name}: not a weights-only {what}: {found}, which abaw-bench does not load (unpickling "
+                         "objects could run any code); save the tensors alone (torch.save(model.state_dict(), "
+                         "path)) or as .safetensors")
     if isinstance(error, EOFError) or _damaged_zip(path):
         return AbawError(f"{name}: empty, cut short or damaged: not a complete {what} (torch.save writes a zip "
                          "archive; this one cannot be read to its end)")

@@ -62,7 +62,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("damage", "expected"), [
     (_truncated, "empty, cut short or damaged: not a complete checkpoint"),
     (_garbage, "not a readable checkpoint ("),
-    (_pickled_object, "not a weights-only checkpoint"),
+    (_pickled_object, "not a weights-only checkpoint: it is a pickle naming the Python object "
+                      f"{__name__}.NotATensor"),
     (_another_model, "is not a checkpoint of this run (RuntimeError: Error(s) in loading state_dict"),
     (_wrong_shapes, "is not a checkpoint of this run (RuntimeError: Error(s) in loading state_dict"),
     (_missing_optimizer, "is not a checkpoint of this run (it has no entry 'optimizer')"),
