@@ -56,6 +56,9 @@ class ItemDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def item_id(self, index: int) -> str:
+        return self.ids[index]
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         item_id = self.ids[index]
         features = {}
@@ -71,6 +74,23 @@ class ItemDataset(Dataset):
         if self.targets is not None:
             sample["target"] = self.targets[index]
         return sample
+
+
+def non_finite_input(dataset: ItemDataset | Any, split: str) -> str | None:
+    """Which input of which item first holds NaN or inf in `dataset` (an ItemDataset or a windows FrameDataset), or
+    None when every input value is finite. It reads every sample once: the engine calls it only after the training
+    loss stopped being finite, to tell a bad input (a feature pickle or cache entry holding NaN) from a divergence."""
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for name, values in {**sample["features"], **sample.get("prepared", {})}.items():
+            if isinstance(values, torch.Tensor):
+                values = values.detach().cpu().numpy()
+            if isinstance(values, np.ndarray) and values.dtype.kind == "f" and not np.isfinite(values).all():
+                row = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0]) \
+                    if values.ndim > 1 else 0
+                return (f"input {name!r} of item {dataset.item_id(index)!r} ({split} split) holds NaN or inf "
+                        f"(row {row} of its sample {index})")
+    return None
 
 
 def pad_sequences(arrays: Sequence[np.ndarray | torch.Tensor],

@@ -30,7 +30,7 @@ from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
-from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
+from abaw_bench.harness.train.data import Collate, move_to, non_finite_input, pad_sequences
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
@@ -512,6 +512,11 @@ class Trainer:
                 bar.set_postfix({f"best val {best.metric}": f"{best.value:.4f}"})
         mean_loss = float(total) / max(count, 1)
         if not math.isfinite(mean_loss) and self.precision != "fp16":
+            bad_input = non_finite_input(loader.dataset, "train")
+            if bad_input is not None:
+                raise AbawError(f"epoch {epoch}: the training loss became {mean_loss} because {bad_input}; the "
+                                "features must be finite: fix or re-extract that input (not a divergence: a lower "
+                                "--lr would not help)")
             raise AbawError(f"epoch {epoch}: the training loss became {mean_loss} (diverged); try a lower --lr")
         return {"train_loss": mean_loss, "empty_batches": int(empty_batches),
                 "auxiliary": {name: float(value) / max(count, 1) for name, value in sorted(auxiliary_totals.items())}}
