@@ -251,12 +251,25 @@ def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
     """The image files of a face-crop folder in frame order (natural sort of the file names).
 
     An image-named entry that is not a regular file (a FIFO, a device, a folder) is an error naming it, not silently
-    left out: the crops' count is the item's row count in the feature cache.
+    left out: the crops' count is the item's row count in the feature cache. So is a folder that is not one (a file,
+    a dangling symlink) or that cannot be listed (permission denied): MediaError, whose message is the whole story.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise MediaError(f"{folder}: face-crop folder not found")
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    try:
+        status = os.stat(folder)
+    except FileNotFoundError:
+        if folder.is_symlink():
+            raise MediaError(f"{folder}: expected a face-crop folder, found a dangling symlink") from None
+        raise MediaError(f"{folder}: face-crop folder not found") from None
+    except OSError as error:
+        raise MediaError(f"{folder}: cannot open the face-crop folder ({error.strerror or error})") from None
+    if not stat.S_ISDIR(status.st_mode):
+        found = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "a regular file")
+        raise MediaError(f"{folder}: expected a face-crop folder, found {found}")
+    try:  # a folder it may not read, or that fails mid-listing (EIO): one line naming it, also from a worker
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    except OSError as error:
+        raise MediaError(f"{folder}: cannot list the face-crop folder ({error.strerror or error})") from None
     for file in files:
         require_regular_file(file, "a face-crop image file")
     return sorted(files, key=_natural_key)

@@ -30,7 +30,15 @@ from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
-from abaw_bench.harness.train.data import Collate, move_to, non_finite_input, pad_sequences
+from abaw_bench.harness.train.data import (
+    Collate,
+    PlainErrors,
+    PlainErrorsCollate,
+    PlainErrorsLoader,
+    move_to,
+    non_finite_input,
+    pad_sequences,
+)
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
@@ -222,9 +230,10 @@ def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle:
     sampler = epoch_sampler(dataset, epoch_sampling, shuffle=shuffle, seed=seed, rank=context.rank,
                             world_size=context.world_size)
     settings = loader_workers(dataset, collate, batch_size, context, num_workers)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                        num_workers=settings.num_workers, prefetch_factor=settings.prefetch_factor,
-                        pin_memory=settings.pin_memory, persistent_workers=settings.num_workers > 0)
+    loader = PlainErrorsLoader(PlainErrors(dataset), batch_size=batch_size, sampler=sampler,
+                               collate_fn=PlainErrorsCollate(collate), num_workers=settings.num_workers,
+                               prefetch_factor=settings.prefetch_factor, pin_memory=settings.pin_memory,
+                               persistent_workers=settings.num_workers > 0)
     return loader, sampler
 
 
