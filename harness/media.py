@@ -85,16 +85,30 @@ def check_frame_numbers(folder: Path, numbers: list[int], names: dict[int, str],
     `FRAME_NUMBER_SLACK`, or `MAX_FRAME_NUMBER` when the reader knows no count. A folder whose numbers are within
     `FRAME_NUMBER_SLACK` of its own file count is always accepted (the arrays built from it are as large as the folder).
     """
-    if not numbers or numbers[-1] - first < len(numbers) + FRAME_NUMBER_SLACK:
+    if not numbers or not frame_number_suspect(numbers[-1], len(numbers), first=first):
         return
+    beyond = frame_number_beyond(numbers[-1], frame_count, first=first, counted_in=counted_in)
+    if beyond is not None:
+        raise MediaError(f"{folder / names[numbers[-1]]}: face crop number {numbers[-1]} is {beyond}; rename or "
+                         "remove that crop")
+
+
+def frame_number_suspect(largest: int, listed: int, *, first: int = 0) -> bool:
+    """Whether the largest of `listed` frame numbers (crop names, label-file rows) is far enough beyond their count to
+    be worth checking against the video's frame count (`frame_number_beyond`), which may mean reading a header."""
+    return largest - first >= listed + FRAME_NUMBER_SLACK
+
+
+def frame_number_beyond(number: int, frame_count: int | None, *, first: int = 0, counted_in: str = "") -> str | None:
+    """"beyond <the bound and what sets it>: expected numbers below B" when frame `number` lies beyond the video's
+    frames (`frame_count`, from `counted_in`, plus `FRAME_NUMBER_SLACK`; `MAX_FRAME_NUMBER` when no count is known),
+    else None. Arrays are sized by frame numbers (a grid per video), so an unbounded one is an unbounded allocation."""
     if frame_count is None:
         bound, source = first + MAX_FRAME_NUMBER, f"the cap of {MAX_FRAME_NUMBER} frames (no frame count known)"
     else:
         bound = first + frame_count + FRAME_NUMBER_SLACK
         source = f"the video's {frame_count} frames ({counted_in}) + {FRAME_NUMBER_SLACK} frames of slack"
-    if numbers[-1] >= bound:
-        raise MediaError(f"{folder / names[numbers[-1]]}: face crop number {numbers[-1]} is beyond {source}: "
-                         f"expected numbers below {bound}; rename or remove that crop")
+    return f"beyond {source}: expected numbers below {bound}" if number >= bound else None
 
 
 def _open_container(path: Path):
