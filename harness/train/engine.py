@@ -599,7 +599,11 @@ class Trainer:
     def load_best(self) -> None:
         """Load best.pt's weights (all ranks; rank 0 wrote it before the last barrier)."""
         state = checkpoint.load(self.best_path, map_location=self.context.device)
-        self.model.load_state_dict(state["model"])
+        try:  # a resumed run's best.pt may be one it did not write
+            self.model.load_state_dict(state["model"])
+        except (KeyError, TypeError, RuntimeError) as error:
+            raise AbawError(f"{printable(str(self.best_path))} is not a checkpoint of this run ({_mismatch(error)}); "
+                            "start the run again with --overwrite") from error
 
     def store_calibration(self, calibration: dict[str, Any]) -> None:
         """Keep what was fitted on validation after training (the decision threshold) inside best.pt."""

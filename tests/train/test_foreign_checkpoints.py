@@ -89,3 +89,16 @@ def test_a_pickled_encoder_weights_file_is_refused_without_torchs_unsafe_advice(
     message = str(raised.value)
     assert message.startswith(f"{weights}: not a weights-only checkpoint of encoder ir-resnet50")
     assert "weights_only" not in message
+
+
+def test_a_foreign_best_checkpoint_is_named_too(tmp_path: Path, trained: Path) -> None:
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    _another_model(tmp_path / "best.pt")
+    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer
+
+    settings = FitSettings(epochs=1, batch_size=8, lr=3e-3, seed=0, progress=False)
+    trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), tmp_path)
+    with pytest.raises(AbawError, match=r"best\.pt is not a checkpoint of this run \(RuntimeError: Error\(s\) in "
+                                        r"loading state_dict"):
+        trainer.load_best()
