@@ -216,11 +216,14 @@ def from_pretrained_checked(model_class: Any, directory: Path, info: EncoderInfo
     """`model_class.from_pretrained` offline, failing loudly if the checkpoint lacks some of the model's weights
     (transformers would otherwise initialise them randomly with only a log warning)."""
     quiet_transformers()
-    try:
-        model, loading = model_class.from_pretrained(directory, local_files_only=True, output_loading_info=True,
-                                                     **kwargs)
-    except (OSError, ValueError) as error:
-        raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}") from error
+    # transformers reads a pytorch_model.bin with torch.load(weights_only=True): a pickle of objects is refused there
+    with torchfiles.reading(directory, f"checkpoint of encoder {info.name!r}"):
+        try:
+            model, loading = model_class.from_pretrained(directory, local_files_only=True, output_loading_info=True,
+                                                         **kwargs)
+        except (OSError, ValueError) as error:
+            raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}") \
+                from error
     if loading.get("missing_keys"):
         missing = sorted(loading["missing_keys"])
         raise AbawError(f"the checkpoint in {directory} is not a {info.model_id} checkpoint for encoder "

@@ -102,3 +102,16 @@ def test_a_foreign_best_checkpoint_is_named_too(tmp_path: Path, trained: Path) -
     with pytest.raises(AbawError, match=r"best\.pt is not a checkpoint of this run \(RuntimeError: Error\(s\) in "
                                         r"loading state_dict"):
         trainer.load_best()
+
+
+def test_a_pickled_pytorch_model_bin_in_a_hub_layout_folder_is_refused_the_same_way(tmp_path: Path) -> None:
+    from abaw_bench.harness.encoders import load_encoder, save_checkpoint
+
+    folder = save_checkpoint(load_encoder("wav2vec2-vad", "tiny"), tmp_path / "w2v")
+    (folder / "model.safetensors").unlink()
+    torch.save({"weights": NotATensor()}, folder / "pytorch_model.bin")  # transformers falls back to this file
+    with pytest.raises(AbawError) as raised:
+        load_encoder("wav2vec2-vad", "paper", weights=folder)
+    message = str(raised.value)
+    assert message.startswith(f"{folder}: not a weights-only checkpoint of encoder 'wav2vec2-vad'")
+    assert "weights_only" not in message
