@@ -29,6 +29,7 @@ import re
 import stat
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +65,23 @@ def require_regular_file(path: str | os.PathLike[str], what: str = "a media file
 
     Checked before opening: opening a FIFO blocks until a writer appears, and a device or socket streams without end.
     """
+    return _stat_as(path, what, stat.S_ISREG, missing="file not found")
+
+
+def _stat_as(path: str | os.PathLike[str], what: str, wanted: Callable[[int], bool], *,
+             missing: str) -> os.stat_result:
+    """The stat of `path` (symlinks followed) when `wanted(mode)` holds; else MediaError naming it and saying what
+    was found (`missing` when nothing is there, a dangling symlink as such)."""
     try:
         status = os.stat(path)
     except FileNotFoundError:
-        raise MediaError(f"{path}: file not found") from None
+        found = f"expected {what}, found a dangling symlink" if os.path.islink(path) else missing
+        raise MediaError(f"{path}: {found}") from None
     except OSError as error:
-        raise MediaError(f"{path}: cannot stat the file ({error.strerror or error})") from None
-    if not stat.S_ISREG(status.st_mode):
-        found = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+        raise MediaError(f"{path}: cannot stat it ({error.strerror or error}); expected {what}") from None
+    if not wanted(status.st_mode):
+        kinds = ((stat.S_ISREG, "a regular file"), *_FILE_KINDS)
+        found = next((kind for test, kind in kinds if test(status.st_mode)), "something else")
         raise MediaError(f"{path}: expected {what}, found {found}")
     return status
 
@@ -269,17 +279,7 @@ def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
     a dangling symlink) or that cannot be listed (permission denied): MediaError, whose message is the whole story.
     """
     folder = Path(folder)
-    try:
-        status = os.stat(folder)
-    except FileNotFoundError:
-        if folder.is_symlink():
-            raise MediaError(f"{folder}: expected a face-crop folder, found a dangling symlink") from None
-        raise MediaError(f"{folder}: face-crop folder not found") from None
-    except OSError as error:
-        raise MediaError(f"{folder}: cannot open the face-crop folder ({error.strerror or error})") from None
-    if not stat.S_ISDIR(status.st_mode):
-        found = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "a regular file")
-        raise MediaError(f"{folder}: expected a face-crop folder, found {found}")
+    _stat_as(folder, "a face-crop folder", stat.S_ISDIR, missing="face-crop folder not found")
     try:  # a folder it may not read, or that fails mid-listing (EIO): one line naming it, also from a worker
         files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     except OSError as error:
