@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.errors import PRINTABLE, AbawError, printable
 
 # The kernel's per-process descriptor links: a path that leads through one names an open descriptor (a pipe, a
 # terminal, the file a shell redirected stdout to), not a file that a rename could replace.
@@ -141,10 +141,24 @@ def write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
 
 
 def write_text(destination: str | os.PathLike[str], text: str) -> None:
-    # newline="" keeps the caller's line endings byte-exact on every platform.
-    with atomic_path(destination) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+    # newline="" keeps the caller's line endings byte-exact on every platform; a path's bytes that are not UTF-8 are
+    # written as \xNN (`errors.printable`) instead of failing after the work is done.
+    with atomic_path(destination) as tmp, open(tmp, "w", encoding="utf-8", errors=PRINTABLE, newline="") as handle:
         handle.write(text)
 
 
+def stored_form(obj: Any) -> Any:
+    """`obj` as `write_json` stores it: every string (and key) `printable`, so that a path with bytes that are not
+    UTF-8 is stored as valid Unicode (`\\xNN`) that any JSON reader accepts, not as a lone-surrogate escape. Compare
+    a stored file against `stored_form` of the value it was written from."""
+    if isinstance(obj, str):
+        return printable(obj)
+    if isinstance(obj, dict):
+        return {stored_form(key): stored_form(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [stored_form(value) for value in obj]
+    return obj
+
+
 def write_json(destination: str | os.PathLike[str], obj: Any) -> None:
-    write_text(destination, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text(destination, json.dumps(stored_form(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")

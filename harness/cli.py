@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from abaw_bench.harness import __version__
-from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.errors import PRINTABLE, AbawError
 
 # Order is the order shown in --help.
 COMMANDS = (
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a path whose bytes are not UTF-8 prints as \xNN, never a traceback
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=PRINTABLE)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

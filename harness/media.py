@@ -29,6 +29,7 @@ import re
 import stat
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +65,23 @@ def require_regular_file(path: str | os.PathLike[str], what: str = "a media file
 
     Checked before opening: opening a FIFO blocks until a writer appears, and a device or socket streams without end.
     """
+    return _stat_as(path, what, stat.S_ISREG, missing="file not found")
+
+
+def _stat_as(path: str | os.PathLike[str], what: str, wanted: Callable[[int], bool], *,
+             missing: str) -> os.stat_result:
+    """The stat of `path` (symlinks followed) when `wanted(mode)` holds; else MediaError naming it and saying what
+    was found (`missing` when nothing is there, a dangling symlink as such)."""
     try:
         status = os.stat(path)
     except FileNotFoundError:
-        raise MediaError(f"{path}: file not found") from None
+        found = f"expected {what}, found a dangling symlink" if os.path.islink(path) else missing
+        raise MediaError(f"{path}: {found}") from None
     except OSError as error:
-        raise MediaError(f"{path}: cannot stat the file ({error.strerror or error})") from None
-    if not stat.S_ISREG(status.st_mode):
-        found = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+        raise MediaError(f"{path}: cannot stat it ({error.strerror or error}); expected {what}") from None
+    if not wanted(status.st_mode):
+        kinds = ((stat.S_ISREG, "a regular file"), *_FILE_KINDS)
+        found = next((kind for test, kind in kinds if test(status.st_mode)), "something else")
         raise MediaError(f"{path}: expected {what}, found {found}")
     return status
 
@@ -85,16 +95,30 @@ def check_frame_numbers(folder: Path, numbers: list[int], names: dict[int, str],
     `FRAME_NUMBER_SLACK`, or `MAX_FRAME_NUMBER` when the reader knows no count. A folder whose numbers are within
     `FRAME_NUMBER_SLACK` of its own file count is always accepted (the arrays built from it are as large as the folder).
     """
-    if not numbers or numbers[-1] - first < len(numbers) + FRAME_NUMBER_SLACK:
+    if not numbers or not frame_number_suspect(numbers[-1], len(numbers), first=first):
         return
+    beyond = frame_number_beyond(numbers[-1], frame_count, first=first, counted_in=counted_in)
+    if beyond is not None:
+        raise MediaError(f"{folder / names[numbers[-1]]}: face crop number {numbers[-1]} is {beyond}; rename or "
+                         "remove that crop")
+
+
+def frame_number_suspect(largest: int, listed: int, *, first: int = 0) -> bool:
+    """Whether the largest of `listed` frame numbers (crop names, label-file rows) is far enough beyond their count to
+    be worth checking against the video's frame count (`frame_number_beyond`), which may mean reading a header."""
+    return largest - first >= listed + FRAME_NUMBER_SLACK
+
+
+def frame_number_beyond(number: int, frame_count: int | None, *, first: int = 0, counted_in: str = "") -> str | None:
+    """"beyond <the bound and what sets it>: expected numbers below B" when frame `number` lies beyond the video's
+    frames (`frame_count`, from `counted_in`, plus `FRAME_NUMBER_SLACK`; `MAX_FRAME_NUMBER` when no count is known),
+    else None. Arrays are sized by frame numbers (a grid per video), so an unbounded one is an unbounded allocation."""
     if frame_count is None:
         bound, source = first + MAX_FRAME_NUMBER, f"the cap of {MAX_FRAME_NUMBER} frames (no frame count known)"
     else:
         bound = first + frame_count + FRAME_NUMBER_SLACK
         source = f"the video's {frame_count} frames ({counted_in}) + {FRAME_NUMBER_SLACK} frames of slack"
-    if numbers[-1] >= bound:
-        raise MediaError(f"{folder / names[numbers[-1]]}: face crop number {numbers[-1]} is beyond {source}: "
-                         f"expected numbers below {bound}; rename or remove that crop")
+    return f"beyond {source}: expected numbers below {bound}" if number >= bound else None
 
 
 def _open_container(path: Path):
@@ -251,12 +275,15 @@ def list_frames(folder: str | os.PathLike[str]) -> list[Path]:
     """The image files of a face-crop folder in frame order (natural sort of the file names).
 
     An image-named entry that is not a regular file (a FIFO, a device, a folder) is an error naming it, not silently
-    left out: the crops' count is the item's row count in the feature cache.
+    left out: the crops' count is the item's row count in the feature cache. So is a folder that is not one (a file,
+    a dangling symlink) or that cannot be listed (permission denied): MediaError, whose message is the whole story.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise MediaError(f"{folder}: face-crop folder not found")
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    _stat_as(folder, "a face-crop folder", stat.S_ISDIR, missing="face-crop folder not found")
+    try:  # a folder it may not read, or that fails mid-listing (EIO): one line naming it, also from a worker
+        files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    except OSError as error:
+        raise MediaError(f"{folder}: cannot list the face-crop folder ({error.strerror or error})") from None
     for file in files:
         require_regular_file(file, "a face-crop image file")
     return sorted(files, key=_natural_key)

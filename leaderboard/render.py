@@ -147,8 +147,19 @@ def render_text(board: Board, summary: Summary | None) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+# What a results file's text (a variant name, a run directory, a note) could use to break a Markdown table or put
+# HTML or a link in the page: HTML's specials as entities, a cell's pipe, link brackets, code and emphasis marks
+# backslash-escaped, line breaks as spaces. Underscores stay: inside a word (mean_ccc,
+# text_vision) CommonMark never reads them as emphasis.
+_MARKDOWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*",
+                     "[": "\\[", "]": "\\]", "\r": " ", "\n": " "}
+_MARKDOWN_SPECIAL = re.compile("|".join(re.escape(char) for char in _MARKDOWN_ESCAPES))
+
+
+def markdown_text(text: str) -> str:
+    """`text` for a Markdown table cell or line, shown as it is: never markup, never HTML (the Markdown counterpart
+    of the HTML report's `html.escape` and the LaTeX one's `_LATEX_ESCAPES`)."""
+    return _MARKDOWN_SPECIAL.sub(lambda match: _MARKDOWN_ESCAPES[match.group()], text)
 
 
 def render_markdown(board: Board, summary: Summary | None) -> str:
@@ -156,16 +167,16 @@ def render_markdown(board: Board, summary: Summary | None) -> str:
 
     blocks = []
     for table in board.tables:
-        cells = [[_markdown_cell(cell) for cell in row] for row in table_cells(board, summary, table)]
-        text = [f"### {table.name} — {table.reference}", "", f"{table.citation}  ",
-                f"Task `{table.task}`; metric: {table.metric} ({direction(table)}).", "",
-                tabulate(cells, headers=[_markdown_cell(cell) for cell in table_header(board, table)],
+        cells = [[markdown_text(cell) for cell in row] for row in table_cells(board, summary, table)]
+        text = [f"### {markdown_text(f'{table.name} — {table.reference}')}", "", f"{markdown_text(table.citation)}  ",
+                f"Task `{table.task}`; metric: {markdown_text(table.metric)} ({direction(table)}).", "",
+                tabulate(cells, headers=[markdown_text(cell) for cell in table_header(board, table)],
                          tablefmt="github", disable_numparse=True)]
         if table.notes:
-            text += ["", *(f"- {note}" for note in table.notes)]
+            text += ["", *(f"- {markdown_text(note)}" for note in table.notes)]
         blocks.append("\n".join(text))
     if board.unplaced:
-        cells = [[_markdown_cell(cell) for cell in row] for row in unplaced_rows(board)]
+        cells = [[markdown_text(cell) for cell in row] for row in unplaced_rows(board)]
         blocks.append("### Runs that reproduce no paper row\n\n"
                       + tabulate(cells, headers=UNPLACED_HEADER, tablefmt="github", disable_numparse=True))
     if board.runs_dir is not None:

@@ -125,7 +125,7 @@ def label_roots(explicit: dict[str, str], board: Board, warn: Callable[[str], No
 
 
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.harness.atomic import write_text
+    from abaw_bench.harness.atomic import stored_form, write_text
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.leaderboard import render
     from abaw_bench.leaderboard.board import build_board
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if output_format == "json":
         import json
 
-        text = json.dumps(render.to_json(board, summary), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(stored_form(render.to_json(board, summary)), indent=2, ensure_ascii=False) + "\n"
     elif output_format == "html":
         from abaw_bench.leaderboard.html import render_html
 

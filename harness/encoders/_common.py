@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from abaw_bench.harness import torchfiles
 from abaw_bench.harness.encoders import weights
 from abaw_bench.harness.encoders.base import Encoder, EncoderInfo
 from abaw_bench.harness.errors import AbawError
@@ -215,11 +216,14 @@ def from_pretrained_checked(model_class: Any, directory: Path, info: EncoderInfo
     """`model_class.from_pretrained` offline, failing loudly if the checkpoint lacks some of the model's weights
     (transformers would otherwise initialise them randomly with only a log warning)."""
     quiet_transformers()
-    try:
-        model, loading = model_class.from_pretrained(directory, local_files_only=True, output_loading_info=True,
-                                                     **kwargs)
-    except (OSError, ValueError) as error:
-        raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}") from error
+    # transformers reads a pytorch_model.bin with torch.load(weights_only=True): a pickle of objects is refused there
+    with torchfiles.reading(directory, f"checkpoint of encoder {info.name!r}"):
+        try:
+            model, loading = model_class.from_pretrained(directory, local_files_only=True, output_loading_info=True,
+                                                         **kwargs)
+        except (OSError, ValueError) as error:
+            raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}") \
+                from error
     if loading.get("missing_keys"):
         missing = sorted(loading["missing_keys"])
         raise AbawError(f"the checkpoint in {directory} is not a {info.model_id} checkpoint for encoder "
@@ -279,12 +283,9 @@ def read_plain_state(info: EncoderInfo, preset: str, weights: str | Path | None,
         raise missing_weights_error(info, str(weight_file), how_to_get)
     from safetensors.torch import load_file
 
-    try:
+    with torchfiles.reading(weight_file, f"checkpoint of encoder {info.name}"):
         state = load_file(str(weight_file)) if path.is_dir() else torch.load(weight_file, map_location="cpu",
                                                                                 weights_only=True)
-    except Exception as error:  # safetensors and torch.load raise their own types for a corrupt or foreign file
-        raise AbawError(f"cannot read the checkpoint {weight_file} of encoder {info.name}: {str(error)[:300]}") \
-            from error
     if not isinstance(state, dict):
         raise AbawError(f"{weight_file}: expected a state dict, found {type(state).__name__}")
     return path, state

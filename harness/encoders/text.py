@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from abaw_bench.harness import torchfiles
 from abaw_bench.harness.encoders import weights as published
 from abaw_bench.harness.encoders._common import (
     RANDOM_SEED,
@@ -110,10 +111,11 @@ def _load_sentence_transformer(info: EncoderInfo, preset: str, directory: Path) 
     from sentence_transformers import SentenceTransformer
 
     quiet_transformers()
-    try:
-        model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise AbawError(f"cannot load encoder {info.name!r} from {directory}: {error}") from error
+    with torchfiles.reading(directory, f"checkpoint of encoder {info.name!r}"):  # a pickled pytorch_model.bin
+        try:
+            model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise AbawError(f"cannot load encoder {info.name!r} from {directory}: {error}") from error
     return TextEncoder(info, preset, model, model.tokenizer, weights_path=directory, source=f"checkpoint {directory}",
                        max_tokens=int(model.max_seq_length), pooling="sentence-transformers (mean, normalised)")
 
@@ -140,17 +142,19 @@ def _load_auto(info: EncoderInfo, preset: str, directory: Path, trust_remote_cod
 
     code = published.REMOTE_CODE[info.name]
     quiet_transformers()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True,
-                                                  trust_remote_code=trust_remote_code)
-        # code_revision: the architecture code lives in another repository, looked up at its pinned revision
-        model = AutoModel.from_pretrained(directory, local_files_only=True, trust_remote_code=trust_remote_code,
-                                          code_revision=code.revision, dtype=torch.float32, add_pooling_layer=False)
-    except (OSError, ValueError) as error:
-        hint = "" if trust_remote_code else " If the message mentions custom code, pass --trust-remote-code."
-        raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}.{hint} "
-                        f"Its architecture code ({code.repo_id} at {code.revision}) must also be in "
-                        f"{published.hf_cache_dir()}.") from error
+    with torchfiles.reading(directory, f"checkpoint of encoder {info.name!r}"):  # a pickled pytorch_model.bin
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True,
+                                                      trust_remote_code=trust_remote_code)
+            # code_revision: the architecture code lives in another repository, looked up at its pinned revision
+            model = AutoModel.from_pretrained(directory, local_files_only=True, trust_remote_code=trust_remote_code,
+                                              code_revision=code.revision, dtype=torch.float32,
+                                              add_pooling_layer=False)
+        except (OSError, ValueError) as error:
+            hint = "" if trust_remote_code else " If the message mentions custom code, pass --trust-remote-code."
+            raise AbawError(f"cannot load encoder {info.name!r} ({info.model_id}) from {directory}: {error}.{hint} "
+                            f"Its architecture code ({code.repo_id} at {code.revision}) must also be in "
+                            f"{published.hf_cache_dir()}.") from error
     found = published.locate(code)
     commit = found.name if found is not None and found.parent.name == "snapshots" else code.revision
     return TextEncoder(info, preset, model, tokenizer, weights_path=directory,

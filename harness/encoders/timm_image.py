@@ -36,6 +36,7 @@ from typing import Any
 
 import timm
 import torch
+from abaw_bench.harness import torchfiles
 from abaw_bench.harness.atomic import atomic_path, write_json
 from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
@@ -204,10 +205,8 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
     except (RuntimeError, KeyError, TypeError, ValueError) as error:  # an unknown architecture or model_args
         raise AbawError(f"{path.parent / 'config.json'}: cannot build {build.architecture} with "
                         f"{dict(build.model_args)}: {error}") from error
-    try:
+    with torchfiles.reading(path, f"checkpoint of encoder {info.name!r}"):
         state = timm.models.load_state_dict(str(path), weights_only=True)
-    except Exception as error:  # safetensors and torch.load raise their own types for a corrupt or foreign file
-        raise AbawError(f"cannot read the checkpoint {path} of encoder {info.name!r}: {str(error)[:300]}") from error
     classifier = model.pretrained_cfg.get("classifier") or ()
     for name in (classifier,) if isinstance(classifier, str) else classifier:
         state.pop(f"{name}.weight", None)

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 import whisper
+from abaw_bench.harness import torchfiles
 from abaw_bench.harness.atomic import atomic_path
 from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders import weights as published
@@ -34,7 +35,6 @@ from abaw_bench.harness.encoders._common import (
     seeded,
 )
 from abaw_bench.harness.encoders.base import EncoderInfo
-from abaw_bench.harness.errors import AbawError
 from whisper.audio import (
     FRAMES_PER_SECOND,
     HOP_LENGTH,
@@ -311,10 +311,8 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
             f"Download {checkpoint.url} on a machine with internet (`abaw-bench weights --system S --task T "
             f"--download`) and copy it to {root / checkpoint.filename} (or pass --download-root DIR holding "
             f"{checkpoint.filename}, or --weights FILE.pt), or unset HF_HUB_OFFLINE here to download on first use.")
-    try:
+    with torchfiles.reading(path, "whisper checkpoint"):  # whisper.load_model is torch.load(weights_only=True)
         model = whisper.load_model(str(path), device="cpu")
-    except (RuntimeError, KeyError, OSError, TypeError) as error:
-        raise AbawError(f"cannot load whisper checkpoint {path}: {error}") from error
     if preset == "paper":
         # Loading from a path skips whisper's per-model alignment heads; large-v3's are needed for good word timing.
         model.set_alignment_heads(whisper._ALIGNMENT_HEADS[PAPER_NAME])

@@ -138,6 +138,11 @@ def _convert(directory: Path, item_id: str, pickle_path: Path, dim: int | None) 
     unpickle = not entry.exists()
     if unpickle:
         rows = load_features(pickle_path)
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():  # trained on, NaN features read as a divergence ("try a lower --lr")
+            raise AbawError(f"{pickle_path}: the features of item {item_id!r} hold NaN or inf (first in row "
+                            f"{int(np.flatnonzero(~finite)[0])} of {len(rows)}); the organisers' features are finite: "
+                            "replace the file with the release's copy")
         width = int(rows.shape[1])
         if dim is not None and width != dim:
             raise AbawError(f"{pickle_path}: {width} feature columns, expected {dim} like the other pickles")

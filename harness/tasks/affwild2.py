@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from abaw_bench.harness.errors import AbawError, unknown_name_error
+from abaw_bench.harness.errors import AbawError, printable, unknown_name_error
 from abaw_bench.harness.media import check_frame_numbers
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
@@ -158,7 +158,13 @@ class AffWild2Reader(DatasetReader):
         directory = self.folder / SET_DIRS[split]
         if not directory.is_dir():
             return {}
-        return {path.stem: path for path in sorted(directory.glob("*.txt"))}
+        files = {path.stem: path for path in sorted(directory.glob("*.txt"))}
+        for video, path in files.items():
+            if printable(video) != video:  # it would become a row id of the UTF-8 predictions and submission
+                raise AbawError(f"{printable(str(path))}: the file name is not valid UTF-8, and a video's name is its "
+                                "rows' id in the submission (UTF-8 text); rename the annotation file and its "
+                                f"{FRAMES_DIR}/ folder")
+        return files
 
     def test_list_file(self) -> Path | None:
         """`test_set.txt`, else the only `*test*.txt` in the challenge folder, else None."""

@@ -52,7 +52,13 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError, unknown_name_error
-from abaw_bench.harness.media import FRAME_NUMBER_SLACK, MediaError, check_frame_numbers, video_timing
+from abaw_bench.harness.media import (
+    MediaError,
+    check_frame_numbers,
+    frame_number_beyond,
+    frame_number_suspect,
+    video_timing,
+)
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
@@ -211,7 +217,7 @@ class BahReader(DatasetReader):
                         indices.append(int(match.group(1)))
                         names[indices[-1]] = name
             indices.sort()
-            if indices and indices[-1] >= len(indices) + FRAME_NUMBER_SLACK:  # only then is the count worth reading
+            if indices and frame_number_suspect(indices[-1], len(indices)):  # only then is the count worth reading
                 count, counted_in = self._video_frames(video)
                 check_frame_numbers(folder, indices, names, count, counted_in=counted_in)
             self._frames_on_disk[video] = indices
@@ -289,7 +295,29 @@ class BahReader(DatasetReader):
             if frame_video != video:
                 raise AbawError(f"{where}: the frame belongs to {frame_video}, not to {video}")
             rows.append(FrameRow(video, index, _parse_label(str(pair[1]), where, optional=False)))
+        self._bound_frame_indices(rows, [f"{path}: video {video}, frame_annotation entry {position}"
+                                         for position in range(len(rows))])
         return rows
+
+    def _bound_frame_indices(self, rows: list[FrameRow], places: list[str]) -> None:
+        """AbawError naming the place (`places[i]`: file and line of `rows[i]`) where a video's largest listed frame
+        index lies beyond the video's frames: a frame grid is allocated up to it, so `frame-999999999.jpg` in a
+        label file would take gigabytes. The container is read only for a video whose largest index is far beyond
+        its count of listed frames."""
+        largest: dict[str, int] = {}  # video -> position of its largest index in `rows`
+        listed: dict[str, int] = {}
+        for position, row in enumerate(rows):
+            listed[row.video] = listed.get(row.video, 0) + 1
+            if row.video not in largest or row.index > rows[largest[row.video]].index:
+                largest[row.video] = position
+        for video, position in largest.items():
+            index = rows[position].index
+            if frame_number_suspect(index, listed[video]):
+                count, counted_in = self._video_frames(video)
+                beyond = frame_number_beyond(index, count, counted_in=counted_in)
+                if beyond is not None:
+                    raise AbawError(f"{places[position]}: frame index {index} of video {video} is {beyond}; fix or "
+                                    "remove that line")
 
     # -- frame rows -------------------------------------------------------------------------------------------------
     def frame_rows(self, split: str) -> list[FrameRow]:
@@ -303,7 +331,8 @@ class BahReader(DatasetReader):
             return self._frame_rows[split]
         path = self.root / SPLIT_FRAMES_DIR / f"{split}.txt"
         if path.is_file():
-            rows = self._parse_split_frames(path, split, set(videos))
+            rows, lines = self._parse_split_frames(path, split, set(videos))
+            self._bound_frame_indices(rows, [f"{path}:{line}" for line in lines])
         elif videos and all(video in self.annotation for video in videos):
             rows = [row for video in videos for row in self._frame_rows_from_annotation(video)]
         else:
@@ -312,8 +341,10 @@ class BahReader(DatasetReader):
         return rows
 
     @staticmethod
-    def _parse_split_frames(path: Path, split: str, videos: set[str]) -> list[FrameRow]:
+    def _parse_split_frames(path: Path, split: str, videos: set[str]) -> tuple[list[FrameRow], list[int]]:
+        """The file's frame rows and the line number of each."""
         rows: list[FrameRow] = []
+        lines: list[int] = []
         first_line: dict[tuple[str, int], int] = {}
         for number, line in enumerate(read_lines(path), start=1):
             if not line.strip():
@@ -333,7 +364,8 @@ class BahReader(DatasetReader):
                                 f"{first_line[video, index]})")
             first_line[video, index] = number
             rows.append(FrameRow(video, index, _parse_label(label_text, where, optional=True)))
-        return rows
+            lines.append(number)
+        return rows, lines
 
     # -- labels and reference rows ----------------------------------------------------------------------------------
     def labels(self, split: str, level: str | None = None) -> Table:

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from abaw_bench.harness import torchfiles
 from abaw_bench.harness.atomic import write_bytes
-from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.train.distributed import DistContext, gather_objects
 
 RNG_KEY = "rng"  # the checkpoint entry holding random states; never moved off the CPU by `load`
@@ -135,18 +136,16 @@ def _to_device(value: Any, device: str | torch.device) -> Any:
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with weights_only=True (no arbitrary code runs); a damaged file is a user-facing error.
+    """Load a checkpoint with weights_only=True (no arbitrary code runs); a damaged file or a pickle of objects is a
+    user-facing error (`harness.torchfiles`).
 
     Tensors go to `map_location`, except the random states under `RNG_KEY`, which stay on the CPU.
     """
-    try:
+    with torchfiles.reading(path, "checkpoint"):
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as error:
-        raise AbawError(f"{path}: no checkpoint to load") from error
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError... for damaged files
-        raise AbawError(f"{path}: cannot load the checkpoint ({type(error).__name__}: {error})") from error
     if not isinstance(payload, dict):
-        raise AbawError(f"{path}: not an abaw-bench checkpoint (expected a dict, found {type(payload).__name__})")
+        raise AbawError(f"{printable(str(path))}: not an abaw-bench checkpoint (expected a dict, found "
+                        f"{type(payload).__name__})")
     if torch.device(map_location).type == "cpu":
         return payload
     return {key: value if key == RNG_KEY else _to_device(value, map_location) for key, value in payload.items()}

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from abaw_bench.harness.errors import AbawError
+from torch.utils.data import DataLoader, Dataset
 
 
 class FeatureSource(Protocol):
@@ -56,6 +57,9 @@ class ItemDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def item_id(self, index: int) -> str:
+        return self.ids[index]
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         item_id = self.ids[index]
         features = {}
@@ -71,6 +75,25 @@ class ItemDataset(Dataset):
         if self.targets is not None:
             sample["target"] = self.targets[index]
         return sample
+
+
+def non_finite_input(dataset: ItemDataset | Any, split: str) -> str | None:
+    """Which input of which item first holds NaN or inf in `dataset` (an ItemDataset or a windows FrameDataset), or
+    None when every input value is finite. It reads every sample once: the engine calls it only after the training
+    loss stopped being finite, to tell a bad input (a feature pickle or cache entry holding NaN) from a divergence."""
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if isinstance(sample, _Failure):
+            raise sample.error
+        for name, values in {**sample["features"], **sample.get("prepared", {})}.items():
+            if isinstance(values, torch.Tensor):
+                values = values.detach().cpu().numpy()
+            if isinstance(values, np.ndarray) and values.dtype.kind == "f" and not np.isfinite(values).all():
+                row = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0]) \
+                    if values.ndim > 1 else 0
+                return (f"input {name!r} of item {dataset.item_id(index)!r} ({split} split) holds NaN or inf "
+                        f"(row {row} of its sample {index})")
+    return None
 
 
 def pad_sequences(arrays: Sequence[np.ndarray | torch.Tensor],
@@ -154,3 +177,55 @@ def move_to(value: Any, device: torch.device) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(move_to(inner, device) for inner in value)
     return value
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An AbawError a dataset raised, carried as the sample (and the batch) to the main process."""
+
+    error: AbawError
+
+
+@dataclass(frozen=True)
+class PlainErrors(Dataset):
+    """`dataset` for a DataLoader whose workers' errors reach the user as they were raised.
+
+    Torch re-creates an exception raised in a worker as the same type whose message is "Caught MediaError in
+    DataLoader worker process 0. Original Traceback (most recent call last): ..." - a traceback inside the message.
+    Here an AbawError (a MediaError naming an unreadable face folder, say) is returned as the sample instead,
+    `PlainErrorsCollate` passes it on as the batch, and `PlainErrorsLoader` raises it unchanged in the main process.
+    Anything else stays a programming error and keeps torch's traceback."""
+
+    dataset: Dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        try:
+            return self.dataset[index]
+        except AbawError as error:
+            return _Failure(error)
+
+    def __getattr__(self, name: str) -> Any:  # the sampler and the engine read the wrapped dataset's attributes
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+@dataclass(frozen=True)
+class PlainErrorsCollate:
+    collate: Callable[[list[Any]], Any]
+
+    def __call__(self, samples: list[Any]) -> Any:
+        return next((sample for sample in samples if isinstance(sample, _Failure)), None) or self.collate(samples)
+
+
+class PlainErrorsLoader(DataLoader):
+    """A DataLoader over `PlainErrors(dataset)` with a `PlainErrorsCollate`: a failed batch raises its error."""
+
+    def __iter__(self) -> Any:
+        for batch in super().__iter__():
+            if isinstance(batch, _Failure):
+                raise batch.error
+            yield batch

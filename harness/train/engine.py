@@ -28,11 +28,19 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_text
-from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.train import checkpoint
-from abaw_bench.harness.train.data import Collate, move_to, pad_sequences
+from abaw_bench.harness.train.data import (
+    Collate,
+    PlainErrors,
+    PlainErrorsCollate,
+    PlainErrorsLoader,
+    move_to,
+    non_finite_input,
+    pad_sequences,
+)
 from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
@@ -262,9 +270,10 @@ def make_loader(dataset: Dataset, collate: Collate, batch_size: int, *, shuffle:
     sampler = epoch_sampler(dataset, epoch_sampling, shuffle=shuffle, seed=seed, rank=context.rank,
                             world_size=context.world_size)
     settings = loader_workers(dataset, collate, batch_size, context, num_workers)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                        num_workers=settings.num_workers, prefetch_factor=settings.prefetch_factor,
-                        pin_memory=settings.pin_memory, persistent_workers=settings.num_workers > 0)
+    loader = PlainErrorsLoader(PlainErrors(dataset), batch_size=batch_size, sampler=sampler,
+                               collate_fn=PlainErrorsCollate(collate), num_workers=settings.num_workers,
+                               prefetch_factor=settings.prefetch_factor, pin_memory=settings.pin_memory,
+                               persistent_workers=settings.num_workers > 0)
     return loader, sampler
 
 
@@ -398,22 +407,13 @@ class Trainer:
             # step counters must stay on the CPU (on the GPU they cost a host sync per tensor and step); RNG too.
             state = checkpoint.load(self.last_path, map_location="cpu")
             checkpoint.check_resume_precision(state, self.precision, self.last_path)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            if per_step:  # the stored lr is the stored plan's; a re-planned horizon (--epochs) sets this step's own
-                for group, base_lr, factor in zip(self.optimizer.param_groups, scheduler.base_lrs,
-                                                  scheduler.lr_lambdas, strict=True):
-                    group["lr"] = base_lr * factor(scheduler.last_epoch)
-            self.scaler.load_state_dict(state["scaler"])
-            checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
-            result.history = json.loads(state["history"])
-            result.best_epoch = state["best_epoch"]
-            result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
-            result.stopped_early = bool(state["stopped_early"])
-            bad_epochs = int(state["bad_epochs"])
-            start_epoch = int(state["epoch"]) + 1
-            result.resumed_from_epoch = int(state["epoch"])
+            try:
+                bad_epochs = self._restore(state, scheduler, per_step, result)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+                raise AbawError(f"--resume: {printable(str(self.last_path))} is not a checkpoint of this run "
+                                f"({_mismatch(error)}); resume the run directory that wrote it, or start this one "
+                                "again with --overwrite") from error
+            start_epoch = result.resumed_from_epoch + 1
             if start_epoch - 1 > s.epochs:
                 raise AbawError(f"--resume with {s.epochs} epochs: {self.last_path} is already after epoch "
                                 f"{start_epoch - 1}; give --epochs {start_epoch - 1} or more (a trained epoch cannot "
@@ -557,6 +557,11 @@ class Trainer:
                 bar.set_postfix({f"best val {best.metric}": f"{best.value:.4f}"})
         mean_loss = float(total) / max(count, 1)
         if not math.isfinite(mean_loss) and self.precision != "fp16":
+            bad_input = non_finite_input(loader.dataset, "train")
+            if bad_input is not None:
+                raise AbawError(f"epoch {epoch}: the training loss became {mean_loss} because {bad_input}; the "
+                                "features must be finite: fix or re-extract that input (not a divergence: a lower "
+                                "--lr would not help)")
             raise AbawError(f"epoch {epoch}: the training loss became {mean_loss} (diverged); try a lower --lr")
         return {"train_loss": mean_loss, "empty_batches": int(empty_batches),
                 "auxiliary": {name: float(value) / max(count, 1) for name, value in sorted(auxiliary_totals.items())}}
@@ -607,10 +612,34 @@ class Trainer:
         })
         write_text(self.log_path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.history))
 
+    def _restore(self, state: dict[str, Any], scheduler: Any, per_step: bool, result: FitResult) -> int:
+        """Put `last.pt`'s `state` into the model, optimizer, scheduler, scaler, this rank's RNG and `result`; returns
+        the stored count of epochs without improvement. A checkpoint of another model or a damaged entry raises the
+        KeyError, RuntimeError (load_state_dict), TypeError or ValueError the caller turns into a message."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if per_step:  # the stored lr is the stored plan's; a re-planned horizon (--epochs) sets this step's own
+            for group, base_lr, factor in zip(self.optimizer.param_groups, scheduler.base_lrs,
+                                              scheduler.lr_lambdas, strict=True):
+                group["lr"] = base_lr * factor(scheduler.last_epoch)
+        self.scaler.load_state_dict(state["scaler"])
+        checkpoint.restore_rng_state(state["rng"], self.context, self.last_path)  # this rank's own state
+        result.history = json.loads(state["history"])
+        result.best_epoch = state["best_epoch"]
+        result.best_metric = _metric_from_json(json.loads(state["best_metric"]))
+        result.stopped_early = bool(state["stopped_early"])
+        result.resumed_from_epoch = int(state["epoch"])
+        return int(state["bad_epochs"])
+
     def load_best(self) -> None:
         """Load best.pt's weights (all ranks; rank 0 wrote it before the last barrier)."""
         state = checkpoint.load(self.best_path, map_location=self.context.device)
-        self.model.load_state_dict(state["model"])
+        try:  # a resumed run's best.pt may be one it did not write
+            self.model.load_state_dict(state["model"])
+        except (KeyError, TypeError, RuntimeError) as error:
+            raise AbawError(f"{printable(str(self.best_path))} is not a checkpoint of this run ({_mismatch(error)}); "
+                            "start the run again with --overwrite") from error
 
     def store_calibration(self, calibration: dict[str, Any]) -> None:
         """Keep what was fitted on validation after training (the decision threshold) inside best.pt."""
@@ -635,6 +664,13 @@ def _better(value: float, best: float, higher_is_better: bool) -> bool:
 
 def _metric_to_json(metric: MetricResult | None) -> dict[str, Any] | None:
     return None if metric is None else metric.to_json()
+
+
+def _mismatch(error: Exception) -> str:
+    """What a foreign or damaged checkpoint lacks or gets wrong, bounded (load_state_dict lists every key)."""
+    if isinstance(error, KeyError):
+        return f"it has no entry {str(error)[:80]}"
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 def _metric_from_json(data: dict[str, Any] | None) -> MetricResult | None:

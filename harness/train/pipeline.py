@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from abaw_bench.harness.atomic import write_json, write_text
+from abaw_bench.harness.atomic import stored_form, write_json, write_text
 from abaw_bench.harness.dataroot import check_against_manifest, resolve_data_root
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.jsonio import BadJson, read_json
@@ -188,8 +188,9 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
     volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
     # A field the stored config lacks was written before the field existed: that run had its default.
     defaults = {each.name: each.default for each in fields(RunConfig) if each.default is not MISSING}
-    differing = sorted(key for key in set(stored["run"]) | set(resolved["run"])
-                       if key not in volatile and stored["run"].get(key, defaults.get(key)) != resolved["run"].get(key))
+    run = stored_form(resolved["run"])  # as config.json holds it (a path with non-UTF-8 bytes is stored printable)
+    differing = sorted(key for key in set(stored["run"]) | set(run)
+                       if key not in volatile and stored["run"].get(key, defaults.get(key)) != run.get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
         differing.append("hyper")
     if differing:

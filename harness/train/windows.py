@@ -189,6 +189,9 @@ class FrameDataset(Dataset):
             return grid, np.arange(start, min(start + self.window, grid.n_frames))
         return grid, np.array([start])
 
+    def item_id(self, index: int) -> str:
+        return self.split.grids[self.samples[index][0]].item_id
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         grid, frames = self.sample_frames(index)
         features = {name: self._rows(name, grid, frames) for name in self.features}

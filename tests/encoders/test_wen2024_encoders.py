@@ -115,5 +115,5 @@ def test_normalisation_comes_from_the_checkpoint_config(tmp_path: Path) -> None:
 
 def test_corrupt_checkpoint_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(AbawError, match="cannot read the checkpoint"):
+    with pytest.raises(AbawError, match="not a readable checkpoint of encoder"):
         load_encoder("efficientnetv2", "tiny", weights=tmp_path)

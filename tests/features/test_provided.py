@@ -132,3 +132,12 @@ def test_provided_source_delegates_to_the_store(root: Path, cache: Path, arrays:
     dataset = ItemDataset(list(arrays), {"provided:vit": source})
     np.testing.assert_array_equal(dataset[1]["features"]["provided:vit"], _expected(arrays, "00001"))
     assert ProvidedSource([], "wav2vec2", progress=False).dim == 768  # no items: the release's known width
+
+
+def test_a_pickle_holding_nan_is_named_with_its_item_and_row(cache: Path, root: Path) -> None:
+    bad = np.ones((4, WIDTH), dtype=np.float32)
+    bad[2, 1] = np.nan
+    _write(root / "vit" / "00002.pkl", bad)
+    with pytest.raises(AbawError, match=r"vit/00002\.pkl: the features of item '00002' hold NaN or inf \(first in "
+                                        r"row 2 of 4\)"):
+        provided_store(_items(root), "vit", progress=False)

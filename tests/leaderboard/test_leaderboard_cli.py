@@ -177,6 +177,24 @@ def test_markdown_output(capsys, seeded_runs: Path) -> None:
     assert "> runs DEMO:" in out
 
 
+def test_markdown_shows_a_hostile_variant_name_as_text(tmp_path: Path, capsys, kit) -> None:
+    """A results file's variant (and so its run directory) holding HTML, a pipe, a link and a line break: one table
+    row, each cell the text itself, no tag and no link in the page."""
+    hostile = "<script>alert(1)</script>|x [a](javascript:b) `c` *d*\nnext"
+    kit.write_run(tmp_path / "runs", "nosuchsystem", "v", 0, noise=0.1, demo=True)
+    results_path = tmp_path / "runs" / "nosuchsystem" / "emi" / "v" / "seed0" / "results.json"
+    results = json.loads(results_path.read_text())
+    results["variant"] = hostile
+    results_path.write_text(json.dumps(results))
+    assert main(["leaderboard", "--runs", str(tmp_path / "runs"), "--format", "markdown", *FEW]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "nosuchsystem/" in line)
+    cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip("|"))]
+    assert cells[0] == ("nosuchsystem/&lt;script&gt;alert(1)&lt;/script&gt;\\|x \\[a\\](javascript:b) \\`c\\` "
+                        "\\*d\\* next")
+    assert len(cells) == 7 and "<script" not in out and "[a](" not in out
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_out_writes_the_same_bytes_every_time(tmp_path: Path, capsys, seeded_runs: Path, fmt: str) -> None:
     first, second = tmp_path / f"first.{fmt}", tmp_path / f"second.{fmt}"

@@ -283,3 +283,30 @@ def test_a_video_moved_to_another_split_is_reported_at_its_line(tmp_path: Path) 
     assert reader.manifest().source == "data-root"
     assert f"{tmp_path / 'split' / 'val.txt'}:111: video {moved} is in the train split of the public split-0 " \
            "manifest (bah-public-split0-v1.json), not val" in reader.check()
+
+
+def test_a_huge_frame_index_in_split_frames_is_bounded_by_the_videos_frames(tmp_path: Path, demo: Path) -> None:
+    """A frame grid is allocated up to the largest index: frame-999999999.jpg in a label file is refused, naming the
+    line and the bound (the container's frame count), before anything is sized by it."""
+    root = hardlink_copy(demo, tmp_path / "bah")
+    split_frames = root / "split-frames" / "val.txt"
+    lines = split_frames.read_text().splitlines()
+    video = lines[0].split(",")[0].rsplit("/", 1)[0].removeprefix("cropped-aligned-faces/")
+    split_frames.unlink()  # a hard link: write a new file, not through to the demo's
+    split_frames.write_text("\n".join([*lines, f"cropped-aligned-faces/{video}/frame-999999999.jpg,1"]) + "\n")
+    with pytest.raises(AbawError, match=rf"split-frames/val\.txt:{len(lines) + 1}: frame index 999999999 of video "
+                                        rf"{re.escape(video)} is beyond the video's \d+ frames \(.*\.mp4\) \+ 25 "
+                                        r"frames of slack: expected numbers below \d+; fix or remove that line"):
+        get_task("bah").reader(root).labels("val")
+
+
+def test_a_huge_frame_index_in_the_annotation_yaml_is_refused_at_its_entry(tmp_path: Path) -> None:
+    root = make_root(tmp_path, LAYOUT, split_frames=False)
+    annotation = {video: {"frame_annotation": [[f"cropped-aligned-faces/{video}/frame-{i}.jpg", y]
+                                               for i, y in enumerate(labels)]}
+                  for split in ("train", "val") for video, labels in LAYOUT[split]}
+    annotation[video_id("2", 3)]["frame_annotation"][2][0] = f"{video_id('2', 3)}/frame-999999999.jpg"
+    (root / "annotation.yaml").write_text(json.dumps(annotation))
+    with pytest.raises(AbawError, match=r"annotation\.yaml: video 2/.*, frame_annotation entry 2: frame index "
+                                        r"999999999 .* is beyond the cap of \d+ frames \(no frame count known\)"):
+        get_task("bah").reader(root).labels("val")
