@@ -88,3 +88,20 @@ def test_a_hyper_value_out_of_json_bounds_is_a_message() -> None:
                            ("9" * 4300, "an integer of 4,300 digits")):
         with pytest.raises(AbawError, match=f"--hyper lr: {message}"):
             parse_hyper([f"lr={value}"])
+
+
+def test_a_500_mb_results_file_is_skipped_under_a_256_mib_cap(tmp_path: Path, kit, capped_python) -> None:
+    """Issue 18.7's probe: a 500 MB results.json once took 2.5 GB. Sparse, so it costs no disk; a reader that read it
+    would need twice the cap for the bytes alone."""
+    runs = tmp_path / "runs"
+    kit.write_run(runs, "hallmen2024", "audio-global", 0, noise=0.3, demo=False)
+    huge = kit.write_run(runs, "hallmen2024", "audio-global", 1, noise=0.3, demo=False) / "results.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(500 << 20)
+    result = capped_python(f"raise SystemExit(main(['leaderboard', '--task', 'emi', '--runs', {str(runs)!r}, "
+                           "'--resamples', '0']))",
+                           before_cap="from abaw_bench.harness.cli import main\n"
+                                      "import abaw_bench.leaderboard.runs, abaw_bench.leaderboard.render")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"skipped {huge}: cannot read the results: 524,288,000 bytes, more than the" in result.stderr
+    assert "hallmen2024/audio-global " in result.stdout
