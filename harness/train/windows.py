@@ -18,6 +18,11 @@ windows):
 - audio features (wav2vec2 / WavLM, one row per 20 ms): "windows" interpolates them linearly onto the grid over the
   whole video (centre-aligned, `torch.nn.functional.interpolate(mode="linear", align_corners=False)`'s formula);
   "centred" reads the span of `AUDIO_FEATURE_RATE` rows per second around the frame's time;
+- rows without timing (an encoder whose `frame_alignment` is "spread": BERT wordpieces of a whole transcript) are
+  spread over the video's N grid frames under "windows", as the BAH dataset authors align them
+  (`align_word_embedding_new`): the frames are cut into as many contiguous blocks as there are rows, the first
+  N mod T blocks one frame longer than the others (`more_itertools.divide`'s rule), block j taking row j; rows
+  beyond the N-th are dropped (`spread_rows`);
 - a text input under "centred" is served by a source with `window(item_id, frame) -> [1, D]`
   (harness/features/text_windows.py), which encodes the words around the frame; a fine-tuned one by the token ids of
   those words (a prepared input, encoded in the training step).
@@ -148,14 +153,35 @@ def centred_frames(grid: FrameGrid, step: int, *, labelled_only: bool) -> list[i
     return frames.tolist()
 
 
+def spread_rows(n_rows: int, n_frames: int, frames: np.ndarray) -> np.ndarray:
+    """The row each of grid `frames` takes when `n_rows` untimed rows are spread over an `n_frames` grid (module
+    docstring): with n = min(n_rows, n_frames) blocks, the first n_frames mod n of them ⌈n_frames / n⌉ frames long, the
+    rest ⌊n_frames / n⌋."""
+    if n_rows < 1 or n_frames < 1:
+        raise AbawError(f"cannot spread {n_rows} feature rows over {n_frames} frames (both must be at least 1)")
+    blocks = min(n_rows, n_frames)
+    size, longer = divmod(n_frames, blocks)
+    boundary = longer * (size + 1)  # the frames of the longer blocks
+    frames = np.asarray(frames, dtype=np.int64)
+    return np.where(frames < boundary, frames // (size + 1), longer + (frames - boundary) // size)
+
+
+ALIGNMENTS = ("image", "audio", "window", "spread")
+
+
 @dataclass(frozen=True)
 class InputAlignment:
-    """How one input's native rows map onto the grid: "image" (face-crop rows), "audio" (AUDIO_FEATURE_RATE rows per
-    second), or "window" (a WindowSource computes the sample's rows)."""
+    """How one input's native rows map onto the grid, one of ALIGNMENTS: "image" (face-crop rows), "audio"
+    (AUDIO_FEATURE_RATE rows per second), "window" (a WindowSource computes the sample's rows) or "spread" (untimed
+    rows cut the video's frames into near-equal blocks, `spread_rows`)."""
 
     kind: str
     span_seconds: float | None = None  # centred: window length
     rows: int | None = None  # centred: resample the span to this many equidistant rows
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALIGNMENTS:
+            raise ValueError(f"InputAlignment.kind {self.kind!r}: expected one of {', '.join(ALIGNMENTS)}")
 
 
 @dataclass
@@ -210,6 +236,8 @@ class FrameDataset(Dataset):
         if alignment.kind == "window":
             return np.asarray(source.window(grid.item_id, int(frames[0])), dtype=np.float32)
         array = source.get(grid.item_id)
+        if alignment.kind == "spread":  # "windows" only (harness/train/datasets.py)
+            return np.asarray(array[spread_rows(len(array), grid.n_frames, frames)], dtype=np.float32)
         if self.sampling == "windows":
             if alignment.kind == "image":
                 return _take(array, self._image_rows(grid, frames), grid.item_id, name)

@@ -49,7 +49,7 @@ def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
     assert _count(head) == expected == 5_001_378
 
 
-@pytest.mark.parametrize("variant", ["vision-audio", "vision", "audio"])
+@pytest.mark.parametrize("variant", list(get_system("bah-challenge").variants["bah"]))
 def test_paper_preset_head_matches_the_formula(variant: str) -> None:
     spec = get_system("bah-challenge")
     row = spec.variant("bah", variant)
@@ -57,9 +57,31 @@ def test_paper_preset_head_matches_the_formula(variant: str) -> None:
     head = spec.build_model("bah", row, "paper", dims, spec.hyper_for("bah", row))
     channels = [bah_challenge.CHANNELS["paper"][name] for name in row.inputs]
     assert _count(head) == lfan_parameters([dims[name] for name in row.inputs], channels)
-    authors = {bah_challenge.VISION: "vision", bah_challenge.AUDIO: "vggish"}  # the encoders give their widths
-    assert [dims[name] for name in row.inputs] == [bah_challenge.AUTHORS_INPUT_DIMS[authors[n]] for n in row.inputs]
-    assert channels == [bah_challenge.AUTHORS_CHANNELS[authors[name]] for name in row.inputs]
+    authors = [bah_challenge.AUTHORS_NAMES[name] for name in row.inputs]  # the encoders give their widths
+    assert [dims[name] for name in row.inputs] == [bah_challenge.AUTHORS_INPUT_DIMS[name] for name in authors]
+    assert channels == [bah_challenge.AUTHORS_CHANNELS[name] for name in authors]
+    if row.row == "Baseline":  # Table 2's row is the authors' trimodal module, in their "video+vggish+bert" order
+        assert authors == ["vision", "vggish", "bert"] and _count(head) == 5_001_378
+
+
+def test_trimodal_head_runs_on_spread_text_windows() -> None:
+    """The Baseline row at the tiny preset: a forward pass over windows whose text rows are spread wordpieces (one row
+    repeated over each block of frames) gives two logits per frame."""
+    from abaw_bench.harness.train.windows import spread_rows
+
+    torch.manual_seed(0)
+    spec = get_system("bah-challenge")
+    row = spec.variant("bah", "vision-audio-text")
+    assert row.inputs == (bah_challenge.VISION, bah_challenge.AUDIO, bah_challenge.TEXT)
+    dims = {name: encoder_info(name).output_dims["tiny"] for name in row.inputs}
+    head = spec.build_model("bah", row, "tiny", dims, spec.hyper_for("bah", row)).eval()
+    wordpieces = torch.randn(7, dims[bah_challenge.TEXT])
+    text = wordpieces[torch.from_numpy(spread_rows(7, 64, torch.arange(64).numpy()))]
+    inputs = {name: (torch.randn(2, 64, dims[name]), torch.tensor([64, 40])) for name in row.inputs[:2]}
+    inputs[bah_challenge.TEXT] = (torch.stack([text, text]), torch.tensor([64, 40]))
+    with torch.no_grad():
+        logits = head(inputs)
+    assert logits.shape == (2, 64, 2) and torch.isfinite(logits).all()
 
 
 def test_fusion_is_a_transcription_of_the_authors_multihead_attention() -> None:
@@ -114,7 +136,7 @@ def test_systems_lists_the_bah_variants(capsys: pytest.CaptureFixture[str]) -> N
     block = out[out.index("bah-challenge:"):].split("\n\n")[0]
     assert "task bah:" in block and "Baseline" in block and "paper: val 0.700" in block
     listed = [line.split()[0] for line in block.splitlines()[3:]]
-    assert listed == ["*vision-audio", "vision", "audio"]  # * marks the default variant
+    assert listed == ["*vision-audio-text", "vision-audio", "vision", "audio", "text"]  # * marks the default
 
 
 def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softmax_p1() -> None:

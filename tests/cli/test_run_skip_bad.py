@@ -172,6 +172,9 @@ class _WindowBuilder:
     def modality(self, name: str) -> str:
         return "text"
 
+    def frame_alignment(self, name: str) -> str | None:
+        return None  # timed text windows, not rows spread over the frames
+
     def skipped_in(self, splits: tuple[str, ...]) -> dict[str, str]:
         from abaw_bench.harness.train.inputs import InputBuilder
 

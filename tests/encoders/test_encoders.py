@@ -30,6 +30,8 @@ def run(encoder, media: list) -> list:
 def expected_rows(encoder, item) -> int:
     if encoder.info.modality == "image":
         return len(item)
+    if encoder.info.modality == "text" and encoder.info.frame_alignment == "spread":  # one row per wordpiece
+        return len(encoder.tokenizer.tokenize(item))
     if encoder.info.modality == "text":
         return 1
     if encoder.info.name == "vggish":  # one 0.96 s patch every 40 ms, at least one

@@ -65,7 +65,7 @@ EXPECTED = {
         ("Ours† text+vision", (N, N), "hallmen2025/trainval-text-vision"),
     ]),
     "hallmen2025-bah": ("hallmen2025, Table 2", "bah", ["F1_VAL"], [
-        ("Baseline", (.700,), "bah-challenge/vision-audio"),
+        ("Baseline", (.700,), "bah-challenge/vision-audio-text"),
         ("Ours vision", (.674,), "hallmen2025/vision"),
         ("Ours audio", (.662,), "hallmen2025/audio"),
         ("Ours text", (.718,), "hallmen2025/text"),

@@ -16,6 +16,7 @@ from abaw_bench.harness.train.windows import (
     centred_frames,
     centred_span,
     interpolate_rows,
+    spread_rows,
     window_starts,
 )
 
@@ -243,3 +244,50 @@ def test_a_video_whose_label_frames_disagree_with_its_container_is_reported(tmp_
     assert rates == {"fits": 24.0, "long": 24.0, "silent": 25.0}
     assert len(notes) == 2 and "video long: 50 label frames" in notes[0] and "48 frames at 24 fps" in notes[0]
     assert "silent" in notes[1] and "assume 25 fps" in notes[1]
+
+
+@pytest.mark.parametrize("n_rows,n_frames,expected", [
+    (3, 10, [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]),  # more frames: 10 = 4 + 3 + 3, the longer block first
+    (2, 7, [0, 0, 0, 0, 1, 1, 1]),
+    (4, 4, [0, 1, 2, 3]),  # as many: one frame each
+    (5, 3, [0, 1, 2]),  # more rows than frames: the rows past the last frame are dropped
+    (1, 5, [0, 0, 0, 0, 0]),
+    (4, 11, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3]),  # 11 = 3 + 3 + 3 + 2
+])
+def test_spread_cuts_the_frames_into_near_equal_blocks_in_row_order(n_rows: int, n_frames: int,
+                                                                    expected: list[int]) -> None:
+    """The BAH dataset authors' rule (more_itertools.divide(n, frames), block j taking row j), on small numbers."""
+    assert spread_rows(n_rows, n_frames, np.arange(n_frames)).tolist() == expected
+
+
+def test_spread_blocks_are_contiguous_and_differ_by_at_most_one_frame() -> None:
+    for n_frames in range(1, 40):
+        for n_rows in range(1, 45):
+            rows = spread_rows(n_rows, n_frames, np.arange(n_frames))
+            sizes = np.bincount(rows)
+            assert len(sizes) == min(n_rows, n_frames) and sizes.min() >= 1
+            assert np.all(np.diff(rows) >= 0) and sizes.max() - sizes.min() <= 1
+            assert np.all(np.diff(sizes) <= 0)  # the longer blocks come first
+    with pytest.raises(AbawError, match="cannot spread 0 feature rows"):
+        spread_rows(0, 5, np.arange(5))
+
+
+def test_a_window_reads_the_spread_rows_of_its_own_frames() -> None:
+    """A "spread" input under windows sampling: each window's frames take the rows of the whole video's blocks (the
+    spread is over the video, not over the window); the last window's padding frames are not read."""
+    tokens = {"a": 3}  # 3 untimed rows over a 10-frame video
+
+    class Tokens:
+        dim = 1
+
+        @staticmethod
+        def get(item_id: str) -> np.ndarray:
+            return np.arange(tokens[item_id], dtype=np.float32)[:, None] * 10
+
+    split = build_grids(Facts, ["a"], [f"a/{f}" for f in range(10)], np.zeros((10, 1)))
+    dataset = FrameDataset(split, "windows", [(0, 0), (0, 4), (0, 8)], {"x": Tokens()},
+                           {"x": InputAlignment("spread")}, window=4)
+    assert [dataset[i]["features"]["x"][:, 0].tolist() for i in range(3)] == [
+        [0, 0, 0, 0], [10, 10, 10, 20], [20, 20]]
+    with pytest.raises(ValueError, match=r"InputAlignment\.kind 'stretch'"):
+        InputAlignment("stretch")
