@@ -1,5 +1,7 @@
-"""A fine-tuned audio encoder's centred input: each sample's waveform window is the slice of its video's decoded
-track centred on its frame, cut (not shifted) at the track's edges, read from the memory-mapped waveform cache."""
+"""A fine-tuned audio encoder under centred sampling (hallmen2025 BAH): each sample's waveform window is the slice of
+its video's decoded track centred on its frame, cut (not shifted) at the track's edges, read from the memory-mapped
+waveform cache; the tiny wav2vec2 trains on those windows inside the engine's step, stops exactly at its freeze epoch,
+and under bf16 autocast every one of its parameters gets a gradient."""
 
 from __future__ import annotations
 
@@ -93,3 +95,83 @@ def test_the_encoders_prepare_normalises_each_window_on_its_own(dataset) -> None
     prepared = windows("1/a.mp4", np.array([10])).numpy()
     samples = raw.window("1/a.mp4", 10)
     np.testing.assert_allclose(prepared, (samples - samples.mean()) / np.sqrt(samples.var() + 1e-7), atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------- training
+
+
+def training_set(folder: Path, prepare) -> FrameDataset:
+    """Eight centred samples over the two tracks, half of them positive, each reading a 2 s waveform window."""
+    items = tracks(folder)
+    store = ensure_waveforms("bah", items, folder, progress=False, directory=folder / "cache")
+    rates = {item.id: FPS for item in items}
+    labels = [np.zeros((75, 1), np.float32), np.zeros((125, 1), np.float32)]
+    labels[0][40:], labels[1][:60] = 1.0, 1.0
+    grids = [FrameGrid(item.id, len(target), target) for item, target in zip(items, labels, strict=True)]
+    split = GridSplit(grids, [], np.zeros(0, np.int64), np.zeros(0, np.int64))
+    samples = [(0, 5), (0, 30), (0, 50), (0, 70), (1, 10), (1, 50), (1, 80), (1, 120)]
+    return FrameDataset(split, "centred", samples, {}, {AUDIO: InputAlignment("audio", SPAN)}, frame_rates=rates,
+                        prepared={AUDIO: WaveformWindows(store, rates, SPAN, prepare)})
+
+
+def fine_tune(folder: Path, run: str, *, epochs: int, freeze_epoch: int | None = None) -> dict:
+    """The engine's training of the tiny wav2vec2 + an LSTM head on `training_set` (one step of 8 per epoch, on the
+    same 2-epoch schedule whatever `epochs`); the final weights of encoder and head, and the initial encoder's."""
+    from abaw_bench.harness.encoders import load_encoder
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.train.data import Collate
+    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+
+    encoder = load_encoder(AUDIO, "tiny", trainable=True, max_seconds=SPAN)
+    initial = {name: value.clone() for name, value in encoder.model.state_dict().items()}
+    seed_everything(0)
+    head = BranchFusionRegressor([Branch(AUDIO, "lstm", None)], {AUDIO: encoder.output_dim}, fusion_hidden=8,
+                                 outputs=1, dropout=0.0)
+    settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-3, encoder_lr=1e-3, warmup_epochs=0.0, loss="bce",
+                           grad_clip_value=100.0, encoder_freeze_epoch=freeze_epoch, schedule_epochs=2,
+                           progress=False)
+    trainer = Trainer(TrainableModel(head, {AUDIO: encoder}), settings, setup("cpu"), folder / run)
+    trainer.fit(training_set(folder, encoder.prepare), Collate({}, {AUDIO: encoder.collate}))
+    return {"initial": initial, "encoder": encoder.model.state_dict(), "head": head.state_dict()}
+
+
+def test_training_moves_wav2vec2_and_freezing_at_the_freeze_epoch_keeps_exactly_the_earlier_weights(
+        tmp_path: Path) -> None:
+    """Epoch 1 alone changes every part of the encoder (convolutions, transformer, VAD head); a run frozen from
+    epoch 2 of 2 ends with exactly those weights, while its head goes on learning in epoch 2."""
+    import torch
+
+    first = fine_tune(tmp_path, "one", epochs=1)
+    for name in ("wav2vec2.feature_extractor.conv_layers.0.conv.weight",
+                 "wav2vec2.encoder.layers.1.feed_forward.output_dense.weight", "classifier.out_proj.weight"):
+        assert not torch.equal(first["encoder"][name], first["initial"][name]), name
+    frozen = fine_tune(tmp_path, "frozen", epochs=2, freeze_epoch=2)
+    assert all(torch.equal(frozen["initial"][name], first["initial"][name]) for name in first["initial"])
+    assert all(torch.equal(value, first["encoder"][name]) for name, value in frozen["encoder"].items())
+    assert any(not torch.equal(value, first["head"][name]) for name, value in frozen["head"].items())
+
+
+def test_a_bf16_autocast_step_gives_every_wav2vec2_parameter_a_gradient(tmp_path: Path) -> None:
+    """One step of head + encoder under CPU bf16 autocast (what a CUDA run's autocast does on its device), on windows
+    of unequal length (edge windows padded in the batch): finite, every encoder parameter with a finite gradient, as
+    DistributedDataParallel requires of each step."""
+    import torch
+    from abaw_bench.harness.encoders import load_encoder
+    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.train.engine import TrainableModel
+
+    encoder = load_encoder(AUDIO, "tiny", trainable=True, max_seconds=SPAN)
+    head = BranchFusionRegressor([Branch(AUDIO, "lstm", None)], {AUDIO: encoder.output_dim}, fusion_hidden=8,
+                                 outputs=1, dropout=0.0)
+    model = TrainableModel(head, {AUDIO: encoder}).train()
+    frame_set = training_set(tmp_path, encoder.prepare)
+    batch = encoder.collate([frame_set[index]["prepared"][AUDIO] for index in (0, 1, 3, 7)])
+    assert len(set(batch["lengths"].tolist())) > 1  # edge windows are shorter: the batch pads them
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model({}, {AUDIO: batch})
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), torch.tensor([[0.], [0.], [1.], [1.]]))
+    loss.backward()
+    assert logits.shape == (4, 1) and torch.isfinite(loss)
+    missing = [name for name, p in encoder.model.named_parameters() if p.grad is None or not p.grad.isfinite().all()]
+    assert not missing, missing
