@@ -28,6 +28,7 @@ from transformers import Wav2Vec2Config, Wav2Vec2Model, Wav2Vec2PreTrainedModel
 from transformers.models.wav2vec2.modeling_wav2vec2 import (
     Wav2Vec2FeatureEncoder,
     Wav2Vec2PositionalConvEmbedding,
+    _compute_mask_indices,
 )
 
 # The published checkpoint's config.json (architecture fields; dropouts only matter when fine-tuning).
@@ -122,12 +123,32 @@ class CachedPositionalConvEmbedding(Wav2Vec2PositionalConvEmbedding):
         return self.activation(self.padding(hidden_states)).transpose(1, 2)
 
 
+class HostMaskedWav2Vec2Model(Wav2Vec2Model):
+    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names).
+
+    In training, transformers draws the time mask from the device attention mask (`.tolist()`, a device read), copies
+    the NumPy mask to the device with a blocking copy, and writes `masked_spec_embed` through boolean indexing (a
+    `nonzero`, in the forward and again in the backward): host syncs at every fine-tuning step. `Wav2Vec2VadModel`
+    draws the same mask (transformers' `_compute_mask_indices`: same distribution, same NumPy generator) on the host
+    from the frame lengths it has there and copies it without blocking; this applies it with `torch.where`. Without a
+    given mask, or with feature masking on (`mask_feature_prob` > 0, off in the published checkpoint), transformers'
+    own code runs.
+    """
+
+    def _mask_hidden_states(self, hidden_states: torch.Tensor, mask_time_indices: torch.Tensor | None = None,
+                            attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask_time_indices is None or not getattr(self.config, "apply_spec_augment", True) \
+                or self.config.mask_feature_prob > 0:
+            return super()._mask_hidden_states(hidden_states, mask_time_indices, attention_mask)
+        return torch.where(mask_time_indices[..., None], self.masked_spec_embed.to(hidden_states.dtype), hidden_states)
+
+
 class Wav2Vec2VadModel(Wav2Vec2PreTrainedModel):
     """Wav2Vec2Model + the VAD head on every frame → [B, T, hidden + 3]."""
 
     def __init__(self, config: Wav2Vec2Config) -> None:
         super().__init__(config)
-        self.wav2vec2 = Wav2Vec2Model(config)
+        self.wav2vec2 = HostMaskedWav2Vec2Model(config)
         # Drop-in replacements with the same parameter names and shapes (so the published weights load unchanged)
         # that skip work transformers' modules redo at every inference call.
         self.wav2vec2.feature_extractor = TimeMajorFeatureEncoder(config)
@@ -135,9 +156,31 @@ class Wav2Vec2VadModel(Wav2Vec2PreTrainedModel):
         self.classifier = RegressionHead(config)
         self.post_init()
 
-    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.wav2vec2(input_values, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                frame_lengths: Sequence[int] | None = None) -> torch.Tensor:
+        """`frame_lengths` (on the host: each clip's encoder frames) lets training draw SpecAugment's time mask on the
+        host (`HostMaskedWav2Vec2Model`); without it transformers draws it from the device mask."""
+        mask_time = self._time_mask(input_values, frame_lengths)
+        hidden = self.wav2vec2(input_values, attention_mask=attention_mask,
+                               mask_time_indices=mask_time).last_hidden_state
         return torch.cat([hidden, self.classifier(hidden)], dim=-1)
+
+    def _time_mask(self, input_values: torch.Tensor, frame_lengths: Sequence[int] | None) -> torch.Tensor | None:
+        """transformers' SpecAugment time mask for this batch, drawn on the host and copied without blocking; None
+        outside training, without masking, or without host frame lengths."""
+        config = self.config
+        if frame_lengths is None or not (self.training and getattr(config, "apply_spec_augment", True)
+                                         and config.mask_time_prob > 0):
+            return None
+        frames = int(self.frame_lengths(torch.tensor(input_values.shape[1])))
+        valid = torch.arange(frames)[None, :] < torch.tensor(list(frame_lengths))[:, None]
+        drawn = _compute_mask_indices((len(frame_lengths), frames), mask_prob=config.mask_time_prob,
+                                      mask_length=config.mask_time_length, attention_mask=valid.long(),
+                                      min_masks=config.mask_time_min_masks)
+        mask = torch.from_numpy(drawn)
+        if input_values.device.type == "cuda":
+            mask = mask.pin_memory()
+        return mask.to(input_values.device, non_blocking=True)
 
     def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         return self.wav2vec2._get_feat_extract_output_lengths(sample_lengths).to(torch.long)
@@ -169,12 +212,13 @@ class Wav2Vec2VadEncoder(TorchEncoder):
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         lengths = batch["lengths"]  # on the host (as collated): reading it costs no device sync, also in training
         values = batch["input_values"].to(self.device, non_blocking=True).contiguous()
-        # With equal lengths the mask is all ones: dropping it lets SDPA skip the mask (same result, less work).
+        # With equal lengths the mask is all ones: dropping it lets SDPA skip the mask (same result, less work) and
+        # spares the one device read left in a step, transformers' check whether a given padding mask can be skipped.
         mask = None if bool((lengths == values.shape[1]).all()) \
             else batch["attention_mask"].to(self.device, non_blocking=True)
+        frames = self.model.frame_lengths(lengths).tolist()  # host: SpecAugment's mask is drawn from these
         with self.autocast():
-            features = self.model(values, attention_mask=mask)
-        frames = self.model.frame_lengths(lengths).tolist()
+            features = self.model(values, attention_mask=mask, frame_lengths=frames)
         return [features[row, :count].float() for row, count in enumerate(frames)]
 
 

@@ -166,3 +166,23 @@ def test_importing_registry_does_not_import_torch() -> None:
     code = ("import sys; import abaw_bench.harness.encoders as e; e.encoder_info('vit-h14'); e.ENCODERS.names(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_wav2vec2_vad_draws_specaugment_on_the_host_as_transformers_does() -> None:
+    """In training the time mask is transformers' draw (same NumPy generator, same frame lengths), applied with
+    torch.where instead of boolean indexing: the same hidden states as transformers' own SpecAugment."""
+    from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2Model
+
+    encoder = load_encoder("wav2vec2-vad", "tiny", trainable=True)
+    model = encoder.model.train()
+    batch = encoder.collate([encoder.prepare(torch.randn(n)) for n in (16_000, 9_000)])
+    frames = model.frame_lengths(batch["lengths"]).tolist()
+    np.random.seed(3), torch.manual_seed(3)  # the same SpecAugment draw and the same dropout masks
+    ours = model(batch["input_values"], attention_mask=batch["attention_mask"], frame_lengths=frames)
+    np.random.seed(3), torch.manual_seed(3)
+    theirs = Wav2Vec2Model.forward(model.wav2vec2, batch["input_values"],
+                                   attention_mask=batch["attention_mask"]).last_hidden_state
+    torch.testing.assert_close(ours[..., :-3], theirs)
+    np.random.seed(4), torch.manual_seed(3)  # another draw masks other frames: the mask is in effect
+    assert not torch.allclose(model(batch["input_values"], attention_mask=batch["attention_mask"],
+                                    frame_lengths=frames)[..., :-3], theirs)

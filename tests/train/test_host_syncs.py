@@ -103,3 +103,21 @@ def test_a_training_epoch_reads_the_device_only_at_its_end(tmp_path: Path) -> No
             trainer._train_epoch(loader, scheduler, 1, None)
         counts.append(reads.count)
     assert counts[0] == counts[1] <= 2, counts
+
+
+def test_a_wav2vec2_fine_tuning_step_reads_nothing_on_the_host() -> None:
+    """Forward and backward of the tiny wav2vec2-vad + head in training mode, SpecAugment's time mask on (drawn on the
+    host from the collated lengths, applied with torch.where): no device value is read. Windows of unequal length
+    would add one read, transformers' check whether the sdpa padding mask can be skipped."""
+    from abaw_bench.harness.encoders import load_encoder
+
+    encoder = load_encoder("wav2vec2-vad", "tiny", trainable=True, max_seconds=2.0)
+    assert encoder.model.config.mask_time_prob > 0
+    head = BranchFusionRegressor([Branch("audio", "lstm", None)], {"audio": encoder.output_dim}, fusion_hidden=4,
+                                 outputs=1)
+    model = engine.TrainableModel(head, {"audio": encoder}).to("meta").train()
+    encoder.device = "meta"
+    batch = encoder.collate([encoder.prepare(torch.randn(4_000)) for _ in range(3)])  # 12 frames each
+    with DeviceReads() as reads:
+        model({}, {"audio": batch}).sum().backward()
+    assert reads.count == 0
