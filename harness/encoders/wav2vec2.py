@@ -25,7 +25,9 @@ from abaw_bench.harness.encoders._common import (
 from abaw_bench.harness.encoders.base import EncoderInfo
 from torch import nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model, Wav2Vec2PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.wav2vec2.modeling_wav2vec2 import (
+    Wav2Vec2EncoderStableLayerNorm,
     Wav2Vec2FeatureEncoder,
     Wav2Vec2PositionalConvEmbedding,
     _compute_mask_indices,
@@ -123,8 +125,32 @@ class CachedPositionalConvEmbedding(Wav2Vec2PositionalConvEmbedding):
         return self.activation(self.padding(hidden_states)).transpose(1, 2)
 
 
+class PaddedEncoderStableLayerNorm(Wav2Vec2EncoderStableLayerNorm):
+    """transformers' stable-layer-norm encoder, with a padding mask turned into the attention's mask on the device.
+
+    With a padding mask, transformers' mask creation first asks whether every position is valid (`mask.all()`, to skip
+    the mask): a device read in every step of a batch that mixes window lengths. Here the 2D mask becomes the 4D
+    boolean mask [B, 1, 1, T] (True: attend) that SDPA broadcasts, which transformers passes through unread; padded
+    frames are zeroed first, as transformers zeroes them. The rest is transformers' loop (tested equal to it).
+    """
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                **kwargs: Any) -> BaseModelOutput:
+        if attention_mask is None or attention_mask.ndim != 2 or self.config._attn_implementation != "sdpa":
+            return super().forward(hidden_states, attention_mask=attention_mask, **kwargs)
+        keep = attention_mask.bool()
+        hidden_states = hidden_states.masked_fill(~keep[..., None], 0.0)
+        hidden_states = self.dropout(hidden_states + self.pos_conv_embed(hidden_states))
+        for layer in self.layers:
+            if self.training and self.config.layerdrop > 0.0 and bool(torch.rand([]) < self.config.layerdrop):
+                continue  # LayerDrop (a host-side draw), as transformers' loop
+            hidden_states = layer(hidden_states, attention_mask=keep[:, None, None, :], **kwargs)
+        return BaseModelOutput(last_hidden_state=self.layer_norm(hidden_states))
+
+
 class HostMaskedWav2Vec2Model(Wav2Vec2Model):
-    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names).
+    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names), its
+    stable-layer-norm encoder building the attention mask without a device read (`PaddedEncoderStableLayerNorm`).
 
     In training, transformers draws the time mask from the device attention mask (`.tolist()`, a device read), copies
     the NumPy mask to the device with a blocking copy, and writes `masked_spec_embed` through boolean indexing (a
@@ -134,6 +160,11 @@ class HostMaskedWav2Vec2Model(Wav2Vec2Model):
     given mask, or with feature masking on (`mask_feature_prob` > 0, off in the published checkpoint), transformers'
     own code runs.
     """
+
+    def __init__(self, config: Wav2Vec2Config) -> None:
+        super().__init__(config)
+        if config.do_stable_layer_norm:
+            self.encoder = PaddedEncoderStableLayerNorm(config)
 
     def _mask_hidden_states(self, hidden_states: torch.Tensor, mask_time_indices: torch.Tensor | None = None,
                             attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -212,8 +243,7 @@ class Wav2Vec2VadEncoder(TorchEncoder):
     def forward(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         lengths = batch["lengths"]  # on the host (as collated): reading it costs no device sync, also in training
         values = batch["input_values"].to(self.device, non_blocking=True).contiguous()
-        # With equal lengths the mask is all ones: dropping it lets SDPA skip the mask (same result, less work) and
-        # spares the one device read left in a step, transformers' check whether a given padding mask can be skipped.
+        # With equal lengths the mask is all ones: dropping it lets SDPA skip the mask (same result, less work).
         mask = None if bool((lengths == values.shape[1]).all()) \
             else batch["attention_mask"].to(self.device, non_blocking=True)
         frames = self.model.frame_lengths(lengths).tolist()  # host: SpecAugment's mask is drawn from these

@@ -106,9 +106,10 @@ def test_a_training_epoch_reads_the_device_only_at_its_end(tmp_path: Path) -> No
 
 
 def test_a_wav2vec2_fine_tuning_step_reads_nothing_on_the_host() -> None:
-    """Forward and backward of the tiny wav2vec2-vad + head in training mode, SpecAugment's time mask on (drawn on the
-    host from the collated lengths, applied with torch.where): no device value is read. Windows of unequal length
-    would add one read, transformers' check whether the sdpa padding mask can be skipped."""
+    """Forward and backward of the tiny wav2vec2-vad + head in training mode on windows of unequal length (an edge
+    window is shorter), SpecAugment's time mask on: no device value is read. transformers' own code reads the device
+    mask to draw SpecAugment's mask, writes it by boolean indexing (a `nonzero`) and asks whether the padding mask is
+    all ones."""
     from abaw_bench.harness.encoders import load_encoder
 
     encoder = load_encoder("wav2vec2-vad", "tiny", trainable=True, max_seconds=2.0)
@@ -117,7 +118,7 @@ def test_a_wav2vec2_fine_tuning_step_reads_nothing_on_the_host() -> None:
                                  outputs=1)
     model = engine.TrainableModel(head, {"audio": encoder}).to("meta").train()
     encoder.device = "meta"
-    batch = encoder.collate([encoder.prepare(torch.randn(4_000)) for _ in range(3)])  # 12 frames each
+    batch = encoder.collate([encoder.prepare(torch.randn(n)) for n in (4_000, 3_000, 4_000)])  # 12 and 9 frames
     with DeviceReads() as reads:
         model({}, {"audio": batch}).sum().backward()
     assert reads.count == 0
