@@ -149,8 +149,8 @@ class PaddedEncoderStableLayerNorm(Wav2Vec2EncoderStableLayerNorm):
 
 
 class HostMaskedWav2Vec2Model(Wav2Vec2Model):
-    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names), its
-    stable-layer-norm encoder building the attention mask without a device read (`PaddedEncoderStableLayerNorm`).
+    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names); its
+    stable-layer-norm encoder builds the attention mask without a device read (`PaddedEncoderStableLayerNorm`).
 
     In training, transformers draws the time mask from the device attention mask (`.tolist()`, a device read), copies
     the NumPy mask to the device with a blocking copy, and writes `masked_spec_embed` through boolean indexing (a
@@ -160,11 +160,6 @@ class HostMaskedWav2Vec2Model(Wav2Vec2Model):
     given mask, or with feature masking on (`mask_feature_prob` > 0, off in the published checkpoint), transformers'
     own code runs.
     """
-
-    def __init__(self, config: Wav2Vec2Config) -> None:
-        super().__init__(config)
-        if config.do_stable_layer_norm:
-            self.encoder = PaddedEncoderStableLayerNorm(config)
 
     def _mask_hidden_states(self, hidden_states: torch.Tensor, mask_time_indices: torch.Tensor | None = None,
                             attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -179,13 +174,18 @@ class Wav2Vec2VadModel(Wav2Vec2PreTrainedModel):
 
     def __init__(self, config: Wav2Vec2Config) -> None:
         super().__init__(config)
-        self.wav2vec2 = HostMaskedWav2Vec2Model(config)
+        self.wav2vec2 = Wav2Vec2Model(config)
         # Drop-in replacements with the same parameter names and shapes (so the published weights load unchanged)
         # that skip work transformers' modules redo at every inference call.
         self.wav2vec2.feature_extractor = TimeMajorFeatureEncoder(config)
         self.wav2vec2.encoder.pos_conv_embed = CachedPositionalConvEmbedding(config)
         self.classifier = RegressionHead(config)
         self.post_init()
+        # The sync-free training and masking paths: methods only (no parameter or buffer), given after the weights are
+        # initialised, so that the seeded random weights stay those of the stock modules.
+        self.wav2vec2.__class__ = HostMaskedWav2Vec2Model
+        if config.do_stable_layer_norm:
+            self.wav2vec2.encoder.__class__ = PaddedEncoderStableLayerNorm
 
     def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 frame_lengths: Sequence[int] | None = None) -> torch.Tensor:
