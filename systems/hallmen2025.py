@@ -52,9 +52,9 @@ zero; here the schedule spans the epochs actually drawn.
 Where the BAH code the authors published differs, and what the harness does instead:
 - Windows stay centred. The original vision window fell back to the whole video (zero-padded to 400 rows) whenever a
   video had fewer than 400 feature frames, and otherwise clipped [t − 10 s, t + 10 s] to the video and stretched the
-  rest over 400 rows, so near a video's start (or end) the window was neither centred on t nor at its time scale; the
-  audio window was clipped the same way. Here a window keeps its centre and scale at the edges: the rows outside the
-  video are absent (a shorter, masked sequence).
+  rest over 400 rows, so near a video's start (or end) the window was neither centred on t nor at its time scale.
+  Here a window keeps its centre and scale at the edges: the rows outside the video are absent (a shorter, masked
+  sequence), as the authors' audio window already was (the waveform cut to the track, not stretched).
 - The text window's end cut kept the wrong fraction of a chunk's words (the fraction lying after the window's end, as
   a count of words to keep). Here each word is kept or dropped by its own timestamp at both ends, and the token goes
   between the last word at or before t and the first after it.
