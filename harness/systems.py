@@ -24,8 +24,10 @@ weighted, e.g. MCTN's translation losses): the engine adds their sum to the task
 For inputs listed in `variant.unfrozen` the engine runs that encoder (harness.encoders) inside the training step on
 decoded media and hands the model its padded outputs in the same form; the model never sees the difference. A text
 input under "centred" sampling is then its window's token ids, the encoder's hidden state at the `[ATTENTION]` token
-(whose embedding row trains with it) reaching the model as the same [B, 1, D] vector the frozen path caches. Such
-encoders train at `encoder_lr` until `encoder_freeze_epoch`.
+(whose embedding row trains with it) reaching the model as the same [B, 1, D] vector the frozen path caches; an audio
+input under "centred" sampling is its window of waveform samples, the encoder's frames over it reaching the model as
+the rows the frozen path reads from the whole track's cached features. Such encoders train at `encoder_lr` until
+`encoder_freeze_epoch`.
 
 Input names. A name in `variant.inputs` is one of
 - an encoder name (harness.encoders), e.g. "wav2vec2-vad": the same encoder under every preset;

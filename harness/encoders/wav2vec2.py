@@ -25,9 +25,12 @@ from abaw_bench.harness.encoders._common import (
 from abaw_bench.harness.encoders.base import EncoderInfo
 from torch import nn
 from transformers import Wav2Vec2Config, Wav2Vec2Model, Wav2Vec2PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.wav2vec2.modeling_wav2vec2 import (
+    Wav2Vec2EncoderStableLayerNorm,
     Wav2Vec2FeatureEncoder,
     Wav2Vec2PositionalConvEmbedding,
+    _compute_mask_indices,
 )
 
 # The published checkpoint's config.json (architecture fields; dropouts only matter when fine-tuning).
@@ -122,6 +125,50 @@ class CachedPositionalConvEmbedding(Wav2Vec2PositionalConvEmbedding):
         return self.activation(self.padding(hidden_states)).transpose(1, 2)
 
 
+class PaddedEncoderStableLayerNorm(Wav2Vec2EncoderStableLayerNorm):
+    """transformers' stable-layer-norm encoder, with a padding mask turned into the attention's mask on the device.
+
+    With a padding mask, transformers' mask creation first asks whether every position is valid (`mask.all()`, to skip
+    the mask): a device read in every step of a batch that mixes window lengths. Here the 2D mask becomes the 4D
+    boolean mask [B, 1, 1, T] (True: attend) that SDPA broadcasts, which transformers passes through unread; padded
+    frames are zeroed first, as transformers zeroes them. The rest is transformers' loop (tested equal to it).
+    """
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                **kwargs: Any) -> BaseModelOutput:
+        if attention_mask is None or attention_mask.ndim != 2 or self.config._attn_implementation != "sdpa":
+            return super().forward(hidden_states, attention_mask=attention_mask, **kwargs)
+        keep = attention_mask.bool()
+        hidden_states = hidden_states.masked_fill(~keep[..., None], 0.0)
+        hidden_states = self.dropout(hidden_states + self.pos_conv_embed(hidden_states))
+        for layer in self.layers:
+            if self.training and self.config.layerdrop > 0.0 and bool(torch.rand([]) < self.config.layerdrop):
+                continue  # LayerDrop (a host-side draw), as transformers' loop
+            hidden_states = layer(hidden_states, attention_mask=keep[:, None, None, :], **kwargs)
+        return BaseModelOutput(last_hidden_state=self.layer_norm(hidden_states))
+
+
+class HostMaskedWav2Vec2Model(Wav2Vec2Model):
+    """Wav2Vec2Model that applies a given SpecAugment time mask without a host sync (same parameters and names); its
+    stable-layer-norm encoder builds the attention mask without a device read (`PaddedEncoderStableLayerNorm`).
+
+    In training, transformers draws the time mask from the device attention mask (`.tolist()`, a device read), copies
+    the NumPy mask to the device with a blocking copy, and writes `masked_spec_embed` through boolean indexing (a
+    `nonzero`, in the forward and again in the backward): host syncs at every fine-tuning step. `Wav2Vec2VadModel`
+    draws the same mask (transformers' `_compute_mask_indices`: same distribution, same NumPy generator) on the host
+    from the frame lengths it has there and copies it without blocking; this applies it with `torch.where`. Without a
+    given mask, or with feature masking on (`mask_feature_prob` > 0, off in the published checkpoint), transformers'
+    own code runs.
+    """
+
+    def _mask_hidden_states(self, hidden_states: torch.Tensor, mask_time_indices: torch.Tensor | None = None,
+                            attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask_time_indices is None or not getattr(self.config, "apply_spec_augment", True) \
+                or self.config.mask_feature_prob > 0:
+            return super()._mask_hidden_states(hidden_states, mask_time_indices, attention_mask)
+        return torch.where(mask_time_indices[..., None], self.masked_spec_embed.to(hidden_states.dtype), hidden_states)
+
+
 class Wav2Vec2VadModel(Wav2Vec2PreTrainedModel):
     """Wav2Vec2Model + the VAD head on every frame → [B, T, hidden + 3]."""
 
@@ -134,10 +181,37 @@ class Wav2Vec2VadModel(Wav2Vec2PreTrainedModel):
         self.wav2vec2.encoder.pos_conv_embed = CachedPositionalConvEmbedding(config)
         self.classifier = RegressionHead(config)
         self.post_init()
+        # The sync-free training and masking paths: methods only (no parameter or buffer), given after the weights are
+        # initialised, so that the seeded random weights stay those of the stock modules.
+        self.wav2vec2.__class__ = HostMaskedWav2Vec2Model
+        if config.do_stable_layer_norm:
+            self.wav2vec2.encoder.__class__ = PaddedEncoderStableLayerNorm
 
-    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.wav2vec2(input_values, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                frame_lengths: Sequence[int] | None = None) -> torch.Tensor:
+        """`frame_lengths` (on the host: each clip's encoder frames) lets training draw SpecAugment's time mask on the
+        host (`HostMaskedWav2Vec2Model`); without it transformers draws it from the device mask."""
+        mask_time = self._time_mask(input_values, frame_lengths)
+        hidden = self.wav2vec2(input_values, attention_mask=attention_mask,
+                               mask_time_indices=mask_time).last_hidden_state
         return torch.cat([hidden, self.classifier(hidden)], dim=-1)
+
+    def _time_mask(self, input_values: torch.Tensor, frame_lengths: Sequence[int] | None) -> torch.Tensor | None:
+        """transformers' SpecAugment time mask for this batch, drawn on the host and copied without blocking; None
+        outside training, without masking, or without host frame lengths."""
+        config = self.config
+        if frame_lengths is None or not (self.training and getattr(config, "apply_spec_augment", True)
+                                         and config.mask_time_prob > 0):
+            return None
+        frames = int(self.frame_lengths(torch.tensor(input_values.shape[1])))
+        valid = torch.arange(frames)[None, :] < torch.tensor(list(frame_lengths))[:, None]
+        drawn = _compute_mask_indices((len(frame_lengths), frames), mask_prob=config.mask_time_prob,
+                                      mask_length=config.mask_time_length, attention_mask=valid.long(),
+                                      min_masks=config.mask_time_min_masks)
+        mask = torch.from_numpy(drawn)
+        if input_values.device.type == "cuda":
+            mask = mask.pin_memory()
+        return mask.to(input_values.device, non_blocking=True)
 
     def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         return self.wav2vec2._get_feat_extract_output_lengths(sample_lengths).to(torch.long)
@@ -172,9 +246,9 @@ class Wav2Vec2VadEncoder(TorchEncoder):
         # With equal lengths the mask is all ones: dropping it lets SDPA skip the mask (same result, less work).
         mask = None if bool((lengths == values.shape[1]).all()) \
             else batch["attention_mask"].to(self.device, non_blocking=True)
+        frames = self.model.frame_lengths(lengths).tolist()  # host: SpecAugment's mask is drawn from these
         with self.autocast():
-            features = self.model(values, attention_mask=mask)
-        frames = self.model.frame_lengths(lengths).tolist()
+            features = self.model(values, attention_mask=mask, frame_lengths=frames)
         return [features[row, :count].float() for row, count in enumerate(frames)]
 
 

@@ -128,7 +128,7 @@ def frame_split(builder: InputBuilder, reader: Any, task: Task, hyper: Hyper, sp
     alignment = {name: _alignment(builder, hyper, name) for name in builder.variant.inputs}
     frame_rates, timing_notes = video_timings(task, items, grid_split, "+".join(splits)) \
         if hyper.sampling == "centred" else ({}, [])
-    prepared = {name: builder.frame_loader(name, items) for name in prepared_sources}
+    prepared = {name: builder.frame_loader(name, items, frame_rates) for name in prepared_sources}
     for name in builder.variant.inputs:
         if alignment[name].kind == "window" and name in builder.encoders:  # fine-tuned: token ids per sample
             prepared[name] = builder.token_windows(name, items, grid_split, hyper, frame_rates)

@@ -4,7 +4,8 @@ A variant input is served by one of three families (harness/systems.py, "Input n
 - an encoder's cached features (`harness.features`, memory-mapped, extracted on first use);
 - the organisers' feature pickles ("provided:<kind>"), converted once through the restricted unpickler into the
   feature cache and memory-mapped from there;
-- an unfrozen encoder: decoded media prepared per item in the DataLoader workers, run inside the training step.
+- an unfrozen encoder: decoded media prepared per item (or, under frame-level sampling, per sample: face crops, a
+  token window, a waveform window) in the DataLoader workers, run inside the training step.
 """
 
 from __future__ import annotations
@@ -97,11 +98,22 @@ class InputBuilder:
         encoder_name = self.encoder_name(name)
         return None if encoder_name.startswith(PROVIDED_PREFIX) else encoder_info(encoder_name).frame_alignment
 
-    def frame_loader(self, name: str, items: list[Item]) -> Any:
-        """Unfrozen image encoder under a frame sampling: (item id, face-crop rows) → the encoder's prepared input."""
+    def frame_loader(self, name: str, items: list[Item], frame_rates: dict[str, float]) -> Any:
+        """An unfrozen encoder under a frame sampling: (item id, rows) → the encoder's prepared input. An image
+        encoder reads the face crops at the sample's face-crop rows; an audio encoder (centred sampling only) the
+        waveform window centred on the sample's frame, from its video's decoded track (`frame_rates`: item id →
+        frames per second)."""
         encoder = self.encoders[name]
+        if encoder.info.modality == "audio" and self.hyper.sampling == "centred":
+            from abaw_bench.harness.features.waveforms import ensure_waveforms
+            from abaw_bench.harness.train.windows import WaveformWindows
+
+            store = ensure_waveforms(self.task, items, self.data_root, device=str(self.context.device),
+                                     progress=self.config.progress and self.context.is_main)
+            return WaveformWindows(store, frame_rates, self.hyper.centred_seconds[name], encoder.prepare)
         if encoder.info.modality != "image":
-            raise AbawError(f"input {name!r}: only image encoders can be fine-tuned under frame-level sampling")
+            raise AbawError(f"input {name!r}: only image encoders, and audio encoders under centred sampling, can be "
+                            "fine-tuned under frame-level sampling")
         folders = {item.id: item.media["faces"] for item in items if "faces" in item.media}
         missing = [item.id for item in items if item.id not in folders]
         if missing:
@@ -170,8 +182,10 @@ class InputBuilder:
                                              device=str(self.context.device))
             marker = {"marker_token": "[ATTENTION], its embedding row learned (starts at the vocabulary mean)"}
         else:
-            options = {"max_seconds": self.hyper.max_seconds} if modality == "audio" and self.hyper.max_seconds \
-                else {}
+            # an audio encoder keeps the clip's first max_seconds; under centred sampling its input is one window
+            seconds = self.hyper.centred_seconds.get(name) if self.hyper.sampling == "centred" \
+                else self.hyper.max_seconds
+            options = {"max_seconds": seconds} if modality == "audio" and seconds else {}
             # trainable: every parameter requires grad and layerdrop is off, so DDP never meets a skipped layer
             encoder = load_encoder(encoder_name, self.config.preset, **load_request(self.config, encoder_name),
                                    device=str(self.context.device), trainable=True, **options)

@@ -25,7 +25,9 @@ windows):
   beyond the N-th are dropped (`spread_rows`);
 - a text input under "centred" is served by a source with `window(item_id, frame) -> [1, D]`
   (harness/features/text_windows.py), which encodes the words around the frame; a fine-tuned one by the token ids of
-  those words (a prepared input, encoded in the training step).
+  those words (a prepared input, encoded in the training step);
+- a fine-tuned audio input under "centred" reads the span of waveform samples around the frame's time from its
+  video's decoded track (`WaveformWindows`), and the encoder runs on it in the training step.
 
 Reassembly (`FrameDataset.assemble`) averages overlapping windows per frame, gives a centred sample's decision to
 the frames between samples (the nearest sampled frame, ties to the earlier), and returns one row per reference row in
@@ -40,6 +42,7 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
+from abaw_bench.harness.encoders._audio import MIN_SAMPLES
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.train.data import FeatureSource
 from torch.utils.data import Dataset
@@ -190,8 +193,8 @@ class FrameDataset(Dataset):
 
     Samples are (grid index, start) pairs: a window's first frame, or a centred sample's frame. `prepared` serves
     unfrozen encoders: `load(item_id, rows)` returns the encoder's prepared input, `rows` being the face-crop rows of
-    the sample's grid frames for an image input and the sample's grid frames for a "window" input (a fine-tuned text
-    encoder's token window around the centre frame).
+    the sample's grid frames for an image input and the sample's grid frames otherwise (a fine-tuned text encoder's
+    token window, or a fine-tuned audio encoder's waveform window, around the centre frame).
     """
 
     split: GridSplit
@@ -223,8 +226,8 @@ class FrameDataset(Dataset):
         features = {name: self._rows(name, grid, frames) for name in self.features}
         sample: dict[str, Any] = {"index": index, "features": features}
         if self.prepared:
-            sample["prepared"] = {name: load(grid.item_id, frames if self.alignment[name].kind == "window"
-                                             else self._image_rows(grid, frames))
+            sample["prepared"] = {name: load(grid.item_id, self._image_rows(grid, frames)
+                                             if self.alignment[name].kind == "image" else frames)
                                   for name, load in self.prepared.items()}
         if grid.targets is not None:
             sample["target"] = grid.targets[frames]
@@ -349,8 +352,50 @@ def centred_span(centre: float, width: float, length: int, rows: int | None) -> 
     centred and is shorter (the engine pads and masks it), never shifted or widened.
     """
     if rows is None:
-        first = int(np.ceil(centre - width / 2))
-        indices = np.arange(first, first + max(round(width), 1))
-    else:
-        indices = np.rint(centre - width / 2 + (np.arange(rows) + 0.5) * width / rows).astype(np.int64)
+        return np.arange(*centred_bounds(centre, width, length))
+    indices = np.rint(centre - width / 2 + (np.arange(rows) + 0.5) * width / rows).astype(np.int64)
     return indices[(indices >= 0) & (indices < length)]
+
+
+def centred_bounds(centre: float, width: float, length: int) -> tuple[int, int]:
+    """(start, stop) of the `max(round(width), 1)` consecutive indices from ⌈centre − width/2⌉, cut to [0, length)
+    (start == stop when nothing of the window lies inside): `centred_span` without `rows`, as slice bounds."""
+    first = int(np.ceil(centre - width / 2))
+    start = min(max(first, 0), length)
+    return start, max(min(first + max(round(width), 1), length), start)
+
+
+@dataclass(frozen=True)
+class WaveformWindows:
+    """A fine-tuned audio input under centred sampling, in the engine's prepared-input form (picklable for DataLoader
+    workers): `(item_id, frames)` → `prepare` (the encoder's per-clip normalisation) of the waveform window centred on
+    grid frame `frames[0]`, read from the item's memory-mapped track (`harness.features.waveforms`).
+
+    The window of frame f of a video at `fps` frames per second is the `span_seconds` of samples around
+    c = f / fps · 16 000 (`centred_bounds`, the rule the cached path's feature rows follow), cut to the track: near a
+    video's edges it keeps its centre and is shorter, the part outside the track absent, as in hallmen2025's code
+    (their slice `audio[max(i − w/2, 0) : min(i + w/2, len)]`); the batch pads it on the right with zeros under an
+    attention mask (`harness.encoders._audio.pad_batch`). A window holding less audio than one encoder frame (a track
+    that ends before its video) is that audio followed by zeros up to `MIN_SAMPLES`: one frame of silence, as the
+    cached path gives such a window one zero row.
+    """
+
+    store: Any  # harness.features.waveforms.WaveformStore: item id -> memory-mapped float32 [N] track
+    frame_rates: Mapping[str, float]  # item id -> its video's frames per second
+    span_seconds: float
+    prepare: Callable[[np.ndarray], Any]
+
+    def window(self, item_id: str, frame: int) -> np.ndarray:
+        """The raw samples of the window centred on `frame` (a copy, at least MIN_SAMPLES long)."""
+        from abaw_bench.harness.media import SAMPLE_RATE
+
+        track = self.store.get(item_id)
+        start, stop = centred_bounds(frame / self.frame_rates[item_id] * SAMPLE_RATE, self.span_seconds * SAMPLE_RATE,
+                                     len(track))
+        samples = np.array(track[start:stop], dtype=np.float32)
+        if samples.size < MIN_SAMPLES:
+            samples = np.concatenate([samples, np.zeros(MIN_SAMPLES - samples.size, dtype=np.float32)])
+        return samples
+
+    def __call__(self, item_id: str, frames: np.ndarray) -> Any:
+        return self.prepare(self.window(item_id, int(frames[0])))

@@ -263,3 +263,33 @@ def test_a_run_whose_submission_does_not_validate_fails(tmp_path: Path, demo_roo
     assert "the test submission does not validate" in capsys.readouterr().err
     results = json.loads((tmp_path / "baseline" / "emi" / "constant-mean" / "seed0" / "results.json").read_text())
     assert results["submission"]["valid"] is False
+
+
+def test_info_counts_the_fine_tuned_wav2vec2_of_the_bah_audio_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    """hallmen2025's BAH audio row trains the whole wav2vec2-vad with its head (paper preset, written out from the
+    architecture: 7 convolutions with their layer norms, the feature projection, the SpecAugment mask embedding, the
+    weight-normed positional convolution, 12 transformer layers, the final layer norm, then the VAD head); its frozen
+    twin trains the head alone."""
+    conv = [10 * 512] + [3 * 512 * 512] * 4 + [2 * 512 * 512] * 2  # kernels 10, 3, 3, 3, 3, 2, 2; 512 channels
+    convolutions = sum(weights + 512 + 2 * 512 for weights in conv)  # + bias + layer norm
+    projection = 2 * 512 + 512 * 1024 + 1024
+    positional = 128 + 1024 * 64 * 128 + 1024  # weight_g, weight_v, bias
+    layer = 4 * (1024 * 1024 + 1024) + 2 * 2 * 1024 + (1024 * 4096 + 4096) + (4096 * 1024 + 1024)
+    wav2vec2 = convolutions + projection + 1024 + positional + 2 * 1024 + 12 * layer
+    vad_head = 1024 * 1024 + 1024 + 1024 * 3 + 3
+    assert wav2vec2 == 164_284_032
+    assert main(["info", "--system", "hallmen2025", "--task", "bah", "--variant", "audio", "--preset", "paper",
+                 "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    audio = info["unfrozen_encoders"]["wav2vec2-vad"]
+    assert audio == {"encoder": "wav2vec2-vad", "trainable_parameters": wav2vec2 + vad_head}
+    assert info["trainable_parameters"] == info["head"]["trainable_parameters"] + wav2vec2 + vad_head
+    assert info["inputs"][0]["unfrozen"] and info["hyper"]["encoder_lr"] == 7.5e-6
+    assert main(["info", "--system", "hallmen2025", "--task", "bah", "--variant", "text-audio-vision", "--preset",
+                 "paper", "--json"]) == 0
+    fused = json.loads(capsys.readouterr().out)
+    assert set(fused["unfrozen_encoders"]) == {"text", "wav2vec2-vad"}
+    assert main(["info", "--system", "hallmen2025", "--task", "bah", "--variant", "audio-frozen", "--preset", "paper",
+                 "--json"]) == 0
+    frozen = json.loads(capsys.readouterr().out)
+    assert frozen["unfrozen_encoders"] == {} and frozen["trainable_parameters"] == info["head"]["trainable_parameters"]

@@ -168,3 +168,31 @@ def test_importing_registry_does_not_import_torch() -> None:
     code = ("import sys; import abaw_bench.harness.encoders as e; e.encoder_info('vit-h14'); e.ENCODERS.names(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_wav2vec2_vad_trains_as_transformers_stock_model_without_its_host_syncs() -> None:
+    """In training, on clips of unequal length: SpecAugment's time mask is transformers' draw (same NumPy generator,
+    same frame lengths) made on the host and applied with torch.where, and the padding mask reaches the attention as a
+    4D mask built on the device; the hidden states equal those of transformers' stock Wav2Vec2Model with the same
+    weights, dropout draws and mask draw (tests/train/test_host_syncs.py: the step reads nothing on the host)."""
+    from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2Model
+
+    encoder = load_encoder("wav2vec2-vad", "tiny", trainable=True)
+    model = encoder.model.train()
+    stock = Wav2Vec2Model(model.config).train()
+    stock.load_state_dict(model.wav2vec2.state_dict())
+    batch = encoder.collate([encoder.prepare(torch.randn(n)) for n in (16_000, 9_000, 12_000)])
+    frames = model.frame_lengths(batch["lengths"]).tolist()
+
+    def hidden(seed: int) -> torch.Tensor:
+        np.random.seed(seed), torch.manual_seed(0)  # the SpecAugment draw, and the same dropout masks
+        return model(batch["input_values"], attention_mask=batch["attention_mask"], frame_lengths=frames)[..., :-3]
+
+    np.random.seed(3), torch.manual_seed(0)
+    theirs = stock(batch["input_values"], attention_mask=batch["attention_mask"]).last_hidden_state
+    torch.testing.assert_close(hidden(3), theirs)
+    assert not torch.allclose(hidden(4), theirs)  # another draw masks other frames: the mask is in effect
+    model.eval(), stock.eval()
+    with torch.no_grad():
+        inputs = {"input_values": batch["input_values"], "attention_mask": batch["attention_mask"]}
+        torch.testing.assert_close(model.wav2vec2(**inputs).last_hidden_state, stock(**inputs).last_hidden_state)

@@ -46,8 +46,9 @@ WEN2024_REPEATS = {("va", "mfn-clip-wavlm"), ("va", "mctn-eva02-wavlm"), ("expr"
                    ("expr", "mobilenetv3-lr5e-4")}
 CASES += [("wen2024", name, task) for task in ("va", "expr") for name in get_system("wen2024").variants[task]
           if (task, name) not in WEN2024_REPEATS]
-# hallmen2025's rows that fine-tune the text encoder run here as their frozen twins (cached windows: seconds, not
-# minutes, per run); the fine-tuned text row has its own test (tests/systems/test_hallmen2025_finetuned.py).
+# hallmen2025's rows that fine-tune the text encoder or wav2vec2 run here as their frozen twins (cached windows and
+# features: seconds, not minutes, per run); the fine-tuned text and audio rows have their own tests
+# (tests/systems/test_hallmen2025_finetuned.py).
 CASES += [("hallmen2025", name, "bah") for name, variant in get_system("hallmen2025").variants["bah"].items()
           if variant.train_splits == ("train",) and not variant.unfrozen]
 CASES += [("bah-challenge", get_system("bah-challenge").default_variant["bah"], "bah")]

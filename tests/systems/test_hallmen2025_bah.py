@@ -56,7 +56,8 @@ def test_variants_are_table_2s_trained_rows() -> None:
     assert variants["trainval-text-vision-frozen"].reuse_best_epoch_of == "text-vision-frozen"
     assert all(v.train_splits == ("train",) and v.reuse_best_epoch_of is None
                for name, v in variants.items() if not name.startswith("trainval-"))
-    # the table's rows fine-tune the text encoder with the head (the authors' setting); each has a frozen twin
+    # the table's rows fine-tune the text encoder and wav2vec2 with the head (the authors' setting); each such row has
+    # a frozen twin
     for name, variant in variants.items():
         if name.endswith("-frozen"):
             assert variant.unfrozen == () and not variant.paper and variant.notes
@@ -64,8 +65,10 @@ def test_variants_are_table_2s_trained_rows() -> None:
             assert (variant.inputs, variant.train_splits, dict(variant.hyper)) == (row.inputs, row.train_splits,
                                                                                   dict(row.hyper))
         else:
-            assert variant.unfrozen == ((TEXT,) if TEXT in variant.inputs else ())
-            assert (f"{name}-frozen" in variants) == (TEXT in variant.inputs)
+            assert variant.unfrozen == tuple(name for name in variant.inputs if name in (TEXT, AUDIO))
+            assert (f"{name}-frozen" in variants) == bool(variant.unfrozen)
+            # the audio rows say what still differs from the authors' audio training
+            assert any("augmented" in note for note in variant.notes) == (AUDIO in variant.inputs)
     assert get_system("hallmen2025").default_variant["bah"] == "text-vision"  # best on validation (.725)
 
 
@@ -79,7 +82,8 @@ def test_hyper_parameters_and_text_source() -> None:
     assert dict(hyper.centred_rows) == {VISION: 400}
     assert hyper.epoch_sampling == "balanced-segments" and hyper.threshold_sweep == (0.40, 0.75, 0.001)
     assert hyper.max_seconds is None and hyper.max_frames is None
-    assert (hyper.encoder_lr, hyper.encoder_freeze_epoch) == (7.5e-6, 30)  # the authors' lr_text, freeze epoch
+    # the authors' lr_text and lr_audio, and their freeze epochs of the text and audio encoders
+    assert (hyper.encoder_lr, hyper.encoder_freeze_epoch) == (7.5e-6, 30)
     assert (spec.encoder_for("bah", TEXT, "paper"), spec.encoder_for("bah", TEXT, "tiny")) == ("gte-large", "minilm")
     assert spec.transcript_for("bah", TEXT, "paper") == "whisper-large-v3"
     assert spec.transcript_for("bah", TEXT, "tiny") == DATASET_TRANSCRIPT

@@ -103,3 +103,22 @@ def test_a_training_epoch_reads_the_device_only_at_its_end(tmp_path: Path) -> No
             trainer._train_epoch(loader, scheduler, 1, None)
         counts.append(reads.count)
     assert counts[0] == counts[1] <= 2, counts
+
+
+def test_a_wav2vec2_fine_tuning_step_reads_nothing_on_the_host() -> None:
+    """Forward and backward of the tiny wav2vec2-vad + head in training mode on windows of unequal length (an edge
+    window is shorter), SpecAugment's time mask on: no device value is read. transformers' own code reads the device
+    mask to draw SpecAugment's mask, writes it by boolean indexing (a `nonzero`) and asks whether the padding mask is
+    all ones."""
+    from abaw_bench.harness.encoders import load_encoder
+
+    encoder = load_encoder("wav2vec2-vad", "tiny", trainable=True, max_seconds=2.0)
+    assert encoder.model.config.mask_time_prob > 0
+    head = BranchFusionRegressor([Branch("audio", "lstm", None)], {"audio": encoder.output_dim}, fusion_hidden=4,
+                                 outputs=1)
+    model = engine.TrainableModel(head, {"audio": encoder}).to("meta").train()
+    encoder.device = "meta"
+    batch = encoder.collate([encoder.prepare(torch.randn(n)) for n in (4_000, 3_000, 4_000)])  # 12 and 9 frames
+    with DeviceReads() as reads:
+        model({}, {"audio": batch}).sum().backward()
+    assert reads.count == 0
