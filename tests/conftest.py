@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pyproject.toml runs the suite on two workers: one intra-op thread each keeps them from oversubscribing two
+    # cores. Set before torch is imported (no plugin imports it); the tests' subprocesses inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

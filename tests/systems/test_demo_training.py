@@ -39,7 +39,7 @@ MARGIN = 0.1
 # One variant per model family and input kind (the other rows differ only in which of these inputs they combine, and
 # every row is built and run on random inputs in tests/systems/test_paper_heads.py): the suite has a time budget.
 # hallmen2025's table rows fine-tune GTE and wav2vec2; their frozen twins run here (the fine-tuned text path runs on
-# BAH in tests/systems/test_hallmen2025_finetuned.py, fine-tuned wav2vec2 in hallmen2024's unfrozen row).
+# BAH and EMI in tests/systems/test_hallmen2025_finetuned.py, fine-tuned wav2vec2 in hallmen2024's unfrozen row).
 REPRESENTATIVES = (("baseline", "multimodal"), ("hallmen2024", "audio-global"),
                    ("hallmen2024", "audio-global-unfrozen-dropout"), ("hallmen2025", "text-frozen"),
                    ("hallmen2025", "text-audio-vision-frozen"))

@@ -59,7 +59,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pa
     script = [sys.executable, str(HERE / "synthetic.py"), "--mode", mode]
     killed = tmp_path / "killed"
     # Each training step sleeps 0.3 s, so an epoch lasts >= 0.9 s (frames: 3 steps; clip: >= 5): the kill, 0.15 s
-    # after epoch 1's log line (written after last.pt), lands inside epoch 2 with >= 0.75 s to spare on a loaded host.
+    # after epoch 1's log line (written after last.pt), lands inside epoch 2 with >= 0.75 s to spare, or inside
+    # epoch 3 when a loaded host (parallel test workers) delays this process by more; either is a mid-epoch kill.
     process = subprocess.Popen([*script, str(killed), "--epochs", "3", "--step-delay", "0.3"],
                                stderr=subprocess.DEVNULL)
     log = killed / "train_log.jsonl"
@@ -74,7 +75,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pa
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (killed / "summary.json").exists()
-    assert torch.load(killed / "last.pt", weights_only=True)["epoch"] == 1
+    assert torch.load(killed / "last.pt", weights_only=True)["epoch"] in (1, 2)
     subprocess.run([*script, str(killed), "--epochs", "3", "--resume"], check=True, stderr=subprocess.DEVNULL)
     resumed = json.loads((killed / "summary.json").read_text())
     uninterrupted = synthetic.train(tmp_path / "straight", epochs=3, mode=mode)
