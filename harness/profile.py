@@ -320,7 +320,16 @@ def _compiled_forward(encoder: Encoder) -> Callable[[dict[str, Any]], Any]:
 
 def profile(settings: ProfileSettings) -> dict[str, Any]:
     """Run the sweep; returns {"environment", "peak", "datasheet_peak", "rows", "note"} (datasheet_peak None off a
-    listed GPU). An OOM batch size becomes a row, not a crash."""
+    listed GPU). An OOM batch size becomes a row, not a crash. On the CPU the sweep uses every usable core; the
+    caller's torch thread count comes back afterwards (a library call must not retune the process)."""
+    threads = torch.get_num_threads()
+    try:
+        return _sweep(settings)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sweep(settings: ProfileSettings) -> dict[str, Any]:
     info = encoder_info(settings.encoder)
     if settings.dtype not in DTYPES:
         raise AbawError(f"dtype {settings.dtype!r}: expected one of {', '.join(DTYPES)}")

@@ -31,8 +31,16 @@ def vit_flops_per_image(hidden: int, layers: int, intermediate: int, image: int,
 
 
 def test_counted_flops_match_hand_count_for_tiny_vit() -> None:
-    report = profile(ProfileSettings("vit-h14", preset="tiny", batch_sizes=(1, 3), frames=2, warmup=0, iters=1,
-                                     peak_tflops=1.0))
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the caller's setting, which the sweep (on every core) must hand back
+    try:
+        report = profile(ProfileSettings("vit-h14", preset="tiny", batch_sizes=(1, 3), frames=2, warmup=0, iters=1,
+                                         peak_tflops=1.0))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     expected = 2 * vit_flops_per_image(hidden=32, layers=2, intermediate=64, image=56, patch=14)
     assert [row["flops_per_sample"] for row in report["rows"]] == [expected, expected]
 
