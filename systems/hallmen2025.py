@@ -172,7 +172,8 @@ def _table_rows(figures: dict[str, float], trainval_paper: dict[str, float | Non
 # each sample's 12 s waveform (train_abaw.py).
 BAH_AUDIO_NOTES = (
     "the authors augmented the training waveforms (audiomentations: Gaussian noise 0.01-0.15, time stretch 0.95-1.05, "
-    "pitch shift of up to 2 semitones, shift of up to 10 %, each with p = 0.5); the harness does not",
+    "pitch shift of up to 2 semitones, shift of up to 10 %, each with p = 0.5); the harness does not: its frame loader "
+    "has no waveform augmentation stage yet",
     "the authors' wav2vec2 ran without an attention mask, so a window shorter than its batch's longest (near a video's "
     "edge) attended to the batch's zero padding; here the padding is masked, so a window's features do not depend on "
     "its batch",
