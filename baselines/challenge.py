@@ -67,8 +67,8 @@ def _frame_hyper(task: str) -> Hyper:
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """EMI: mean-pooled provided features → MLP, or the constant mean. Frame tasks: a per-frame head or the floor."""
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor, ConstantRegressor, FrameConstant, FrameHead
     from abaw_bench.harness.tasks import get_task
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor, ConstantRegressor, FrameConstant, FrameHead
 
     facts = get_task(task)
     if task in FRAME_TASKS:

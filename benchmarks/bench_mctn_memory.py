@@ -6,7 +6,7 @@ Each precision runs in a fresh subprocess, so that one's heap cannot hide the ot
 - kept for backward: the bytes of the distinct storages autograd saved for the backward pass, other than the
   parameters and the inputs (counted through `torch.autograd.graph.saved_tensors_hooks`); it does not depend on the
   allocator.
-The decoders run in fp32 under autocast (harness.heads.fp32_recurrence) and cast their inputs once per sequence, so
+The decoders run in fp32 under autocast (systems._heads.fp32_recurrence) and cast their inputs once per sequence, so
 the bf16 step should keep about what the fp32 step keeps; the target is a bf16 peak ≤ 1.5 × the fp32 peak. CPU
 autocast takes the same code path as CUDA autocast here (the fp32 regions are device-agnostic).
 

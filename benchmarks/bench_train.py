@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 from abaw_bench.harness.features.store import FeatureStore
+from abaw_bench.harness.runtime.distributed import DistContext
 from abaw_bench.harness.systems import get_system
 from abaw_bench.harness.train.data import Collate, ItemDataset
-from abaw_bench.harness.train.distributed import DistContext
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, make_loader, seed_everything
 
 ITEMS, BATCH, DIM, MAX_FRAMES = 48, 16, 1027, 200

@@ -172,7 +172,7 @@ def check_profile(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
 
 
 def check_lstm(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
-    from abaw_bench.harness.heads import LastValidLSTM
+    from abaw_bench.systems._heads import LastValidLSTM
 
     device, width = scale.device, scale.lstm_width
     low = torch.bfloat16
@@ -231,7 +231,7 @@ class _FineTune(torch.nn.Module):
 
     def __init__(self, encoder: Any) -> None:
         super().__init__()
-        from abaw_bench.harness.heads import LastValidLSTM
+        from abaw_bench.systems._heads import LastValidLSTM
 
         self.encoder = encoder.model
         width = encoder.output_dim

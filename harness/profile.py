@@ -32,7 +32,7 @@ from abaw_bench.harness.encoders import build_random, encoder_info
 from abaw_bench.harness.encoders._common import check_device, retain_freed_memory, torch_dtype
 from abaw_bench.harness.encoders.base import Encoder
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.train.distributed import claim_device
+from abaw_bench.harness.runtime.distributed import claim_device
 from torch.utils.flop_counter import FlopCounterMode
 
 DEFAULT_SECONDS = 4.0

@@ -6,7 +6,7 @@ the same L label frames, and returns one row per frame, [B, L, K]. Recurrences r
 bidirectional ones are packed, so nothing a valid frame gets depends on the content of padding frames. Frames past
 the longest window of a batch (a short video padded to the window length) are cut before any computation and come
 back as zero rows. Every recurrence (the LSTMs, MFN's memory, MCTN's decoders) runs in fp32 under autocast
-(`harness.heads.fp32_recurrence`).
+(`systems._heads.fp32_recurrence`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from abaw_bench.harness.heads import at_least_fp32, fp32_recurrence, length_mask
+from abaw_bench.systems._heads import at_least_fp32, fp32_recurrence, length_mask
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -109,8 +109,8 @@ HYPER = Hyper(
 
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """The variant's head; layer widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under the paper preset)."""
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
     from abaw_bench.harness.tasks import get_task
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     global_vector = bool(variant.options.get("global_vector", False))
     branches = [Branch(name, "mean+lstm" if global_vector else "lstm") for name in variant.inputs]

@@ -17,7 +17,7 @@ GTE and wav2vec2 end to end with the head (`Variant.unfrozen`; one AdamW group a
 no freeze); the ViT features stay frozen and cached, as the authors read them precomputed. Each such row has a
 `-frozen` twin (e.g. `text-frozen`) on frozen, cached encoders: a cheap run, not the authors' setting, no paper figure.
 
-The LSTMs return the true last valid state (harness.heads.LastValidLSTM); the original read it at a length estimated
+The LSTMs return the true last valid state (systems._heads.LastValidLSTM); the original read it at a length estimated
 as if every batch were padded to 12 s, i.e. too early for batches of shorter clips.
 
 Preset-dependent inputs: "text" is a role (harness.systems "Input names"). Under "paper" it is gte-base on the
@@ -246,8 +246,8 @@ BAH_DEMO = {"epochs": 15, "lr": 1e-3, "batch_size": 8, "frame_step": 24, "centre
 def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
     """Text passes through as its single vector ([B, 1, D]: the clip's embedding or the frame's window); vision and
     audio go through their LSTMs; the output width is the task's (EMI 6 values, BAH 1 logit)."""
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
     from abaw_bench.harness.tasks import get_task
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     hidden = {TEXT: None, VISION: VISION_HIDDEN[preset], AUDIO: None}  # None: the LSTM is as wide as its input
     branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name]) for name in variant.inputs]

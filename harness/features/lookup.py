@@ -150,7 +150,7 @@ def find_cached_store(task: str, encoder: str, preset: str, data_root: Path, spl
     """
     from abaw_bench.harness.encoders import encoder_info
     from abaw_bench.harness.features.pipeline import ASR_ENCODER, _audio_cut, _load, _split_items
-    from abaw_bench.harness.train.precision import resolve_dtype
+    from abaw_bench.harness.runtime.precision import resolve_dtype
 
     wanted = f"{encoder} [{preset}] features for {task}/{split}"
     candidates = _candidates(task, encoder, preset)

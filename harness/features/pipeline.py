@@ -154,7 +154,7 @@ class _Collate:
 
 def finish_distributed() -> None:
     """Leave the torchrun process group (call once at the end of a torchrun'd command)."""
-    from abaw_bench.harness.train import distributed
+    from abaw_bench.harness.runtime import distributed
 
     distributed.finish()
 
@@ -303,7 +303,7 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
     Under torchrun every rank must call this (it ends with a collective).
     """
     import torch
-    from abaw_bench.harness.train import distributed
+    from abaw_bench.harness.runtime import distributed
     from torch.utils.data import DataLoader
 
     started, started_wall = time.perf_counter(), time.time()
@@ -436,7 +436,7 @@ def ensure_features(task: str, encoder: str, preset: str, data_root: Path, split
     is built), each rank extracts its shard, and all ranks return the same store.
     """
     from abaw_bench.harness.encoders import encoder_info
-    from abaw_bench.harness.train import distributed, precision
+    from abaw_bench.harness.runtime import distributed, precision
 
     device = str(distributed.setup(device).device)
     dtype = precision.resolve_dtype(dtype, device)

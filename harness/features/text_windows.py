@@ -507,7 +507,7 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
         from abaw_bench.harness.encoders import load_encoder
         from abaw_bench.harness.features.lookup import find_cached_store
         from abaw_bench.harness.features.pipeline import extract_items
-        from abaw_bench.harness.train import distributed
+        from abaw_bench.harness.runtime import distributed
 
         context = distributed.setup(device)
         root = data_root or Path(os.path.commonpath([str(p) for item in missing for p in item.media.values()]))
@@ -614,7 +614,7 @@ def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, item
     """The fine-tuned path's windows: the same words as `build_text_windows`, tokenised for `encoder` (its tokenizer
     carries the marker) and held as token ids, one entry per distinct window content. Nothing is encoded here; the
     arguments are `build_text_windows`'s (`dtype` is the asr's compute precision when words must be transcribed)."""
-    from abaw_bench.harness.train.precision import resolve_dtype
+    from abaw_bench.harness.runtime.precision import resolve_dtype
 
     selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
                         device=encoder.device, dtype=resolve_dtype(dtype, encoder.device), data_root=data_root,
@@ -651,8 +651,8 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     stops with its MediaError, or with `skip_bad` gets windows without words and is listed in `skipped`.
     """
     from abaw_bench.harness.progress import progress as reporter
-    from abaw_bench.harness.train import distributed
-    from abaw_bench.harness.train.precision import resolve_dtype
+    from abaw_bench.harness.runtime import distributed
+    from abaw_bench.harness.runtime.precision import resolve_dtype
 
     context = distributed.setup(device)
     dtype = resolve_dtype(dtype, device)

@@ -87,7 +87,7 @@ def ensure_waveforms(task: str, items: Sequence[Item], data_root: Path, *, devic
     """Every item's track decoded into the cache (the ones missing or damaged now, each rank its share), then the
     store over them. Call it on every rank under torchrun."""
     from abaw_bench.harness.progress import progress as reporter
-    from abaw_bench.harness.train import distributed
+    from abaw_bench.harness.runtime import distributed
 
     context = distributed.setup(device)
     folder = directory or waveform_dir(task)

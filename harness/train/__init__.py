@@ -7,10 +7,8 @@
   clipping, validation, early stopping, per-epoch checkpoints and resume).
 - `checkpoint`: checkpoints that load with `torch.load(weights_only=True)`, every rank's RNG state included (kept on
   the CPU whatever the device), and the precision check on resume.
-- `distributed`: torchrun support for every command (process group and its timeout, the rank's device, rank-0-only
-  writes, gathering validation predictions).
-- `precision`: what dtype "auto" means on a device, and TF32 on CUDA.
 - `pipeline`: builds everything for one system/task/variant and writes the run directory.
 
-Importing this package does not import torch; the submodules do.
+The process group, device claims and autocast dtypes it uses live in `harness.runtime`, shared with feature
+extraction. Importing this package does not import torch; the submodules do.
 """

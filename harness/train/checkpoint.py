@@ -24,7 +24,7 @@ import torch
 from abaw_bench.harness import torchfiles
 from abaw_bench.harness.atomic import write_bytes
 from abaw_bench.harness.errors import AbawError, printable
-from abaw_bench.harness.train.distributed import DistContext, gather_objects
+from abaw_bench.harness.runtime.distributed import DistContext, gather_objects
 
 RNG_KEY = "rng"  # the checkpoint entry holding random states; never moved off the CPU by `load`
 

@@ -31,6 +31,7 @@ from abaw_bench.harness.atomic import write_text
 from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
+from abaw_bench.harness.runtime.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import (
     Collate,
@@ -41,7 +42,6 @@ from abaw_bench.harness.train.data import (
     non_finite_input,
     pad_sequences,
 )
-from abaw_bench.harness.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from abaw_bench.harness.train.losses import LOSS_OPTIONS, get_loss, mean_denominator, output_transform
 from abaw_bench.harness.train.sampler import epoch_sampler, epoch_samples
 from torch import nn
@@ -344,7 +344,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.precision = resolve_precision(settings.precision, context.device)
         if context.device.type == "cuda":
-            from abaw_bench.harness.train.precision import configure_cuda_fast_paths
+            from abaw_bench.harness.runtime.precision import configure_cuda_fast_paths
 
             configure_cuda_fast_paths()  # TF32 for what still runs in fp32
         self.model = model.to(context.device)

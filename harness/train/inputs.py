@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT, Hyper, SystemSpec, Variant
 from abaw_bench.harness.tasks.base import Item
-from abaw_bench.harness.train import distributed
 from abaw_bench.harness.train.config import RunConfig
 from abaw_bench.harness.train.data import PreparedSource
 

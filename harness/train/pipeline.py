@@ -59,10 +59,11 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
 from abaw_bench.harness.tasks.base import Table, Task
-from abaw_bench.harness.train import distributed, rundir
+from abaw_bench.harness.train import rundir
 from abaw_bench.harness.train.calibration import sweep_threshold, threshold_grid
 from abaw_bench.harness.train.config import RunConfig
 from abaw_bench.harness.train.data import Collate

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.heads import masked_mean
 from abaw_bench.harness.systems import get_system
+from abaw_bench.systems._heads import masked_mean
 
 DIMS = {"provided:vit": 384, "provided:wav2vec2": 768}
 

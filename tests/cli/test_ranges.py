@@ -11,7 +11,7 @@ from dataclasses import fields
 
 import pytest
 from abaw_bench.harness.cli import build_parser
-from abaw_bench.harness.commands._common import Ranged
+from abaw_bench.harness.cli._common import Ranged
 from abaw_bench.harness.systems import HYPER_RANGES, Hyper, Range
 
 NUMERIC_KINDS = ("int", "float")

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import torch
 from abaw_bench.harness.cli import build_parser
-from abaw_bench.harness.commands._common import ENCODER_LOADING_FLAGS
+from abaw_bench.harness.cli._common import ENCODER_LOADING_FLAGS
+from abaw_bench.harness.runtime.distributed import DistContext
 from abaw_bench.harness.systems import SYSTEMS, get_system
-from abaw_bench.harness.train.distributed import DistContext
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:

@@ -221,7 +221,7 @@ def test_torchrun_two_processes_run_two_seeds_in_one_group_and_rank0_writes(base
 
 def test_a_global_batch_that_does_not_split_across_the_ranks_is_refused() -> None:
     from abaw_bench.harness.errors import AbawError
-    from abaw_bench.harness.train.distributed import DistContext, per_rank_batch
+    from abaw_bench.harness.runtime.distributed import DistContext, per_rank_batch
 
     assert per_rank_batch(32, DistContext(1, 4, 1, torch.device("cpu"))) == 8
     with pytest.raises(AbawError, match=r"32 does not split evenly across 3 ranks.*multiple of 3 \(e\.g\. 33\)"):

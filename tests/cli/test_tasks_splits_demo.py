@@ -15,7 +15,7 @@ from abaw_bench.harness import cli
 from abaw_bench.harness.tasks import get_task
 
 # Commands other issues add may not exist yet; the parser is built from those that do.
-AVAILABLE = tuple(name for name in cli.COMMANDS if importlib.util.find_spec(f"abaw_bench.harness.commands.{name}"))
+AVAILABLE = tuple(name for name in cli.COMMANDS if importlib.util.find_spec(f"abaw_bench.harness.cli.{name}"))
 
 
 @pytest.fixture(autouse=True)

@@ -20,10 +20,10 @@ import torch
 from abaw_bench.harness.atomic import write_json
 from abaw_bench.harness.encoders import _audio, load_encoder
 from abaw_bench.harness.features import ensure_features, text_windows
-from abaw_bench.harness.heads import LastValidLSTM
+from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT
 from abaw_bench.harness.tasks import get_task
-from abaw_bench.harness.train import distributed
+from abaw_bench.systems._heads import LastValidLSTM
 from torch.nn.parallel import DistributedDataParallel
 
 

@@ -41,6 +41,6 @@ def test_bad_arguments_are_user_errors(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_command_module_does_not_import_torch() -> None:
-    code = ("import sys, abaw_bench.harness.commands.extract, abaw_bench.harness.features; "
+    code = ("import sys, abaw_bench.harness.cli.extract, abaw_bench.harness.features; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

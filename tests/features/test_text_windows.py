@@ -297,8 +297,8 @@ def test_a_bf16_autocast_step_trains_the_marker_row_and_the_encoder(trainable) -
     """One step of the head + encoder under CPU bf16 autocast (what a CUDA run's autocast does on its device):
     finite, fp32 outputs, a gradient on the marker's embedding row, and that row moves with the optimiser step."""
     import torch
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
     from abaw_bench.harness.train.engine import TrainableModel
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     encoder, tokens = trainable
     head = BranchFusionRegressor([Branch("text", "mean", None)], {"text": encoder.output_dim}, fusion_hidden=8,

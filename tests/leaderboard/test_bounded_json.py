@@ -81,7 +81,7 @@ def test_one_bad_results_file_is_skipped_and_the_rest_reported(tmp_path: Path, k
 
 
 def test_a_hyper_value_out_of_json_bounds_is_a_message() -> None:
-    from abaw_bench.harness.commands.run import parse_hyper
+    from abaw_bench.harness.cli.run import parse_hyper
 
     assert parse_hyper(["recipe=paper", "lr=0.001"]) == {"recipe": "paper", "lr": 0.001}
     for value, message in (("1e400", "the number 1e400 is out of range"), ("NaN", "NaN is not a JSON number"),

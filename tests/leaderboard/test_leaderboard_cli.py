@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from abaw_bench.harness.cli import main
-from abaw_bench.harness.commands.leaderboard import FORMATS
+from abaw_bench.harness.cli.leaderboard import FORMATS
 
 FEW = ["--resamples", "100"]  # enough resamples to test the intervals' shape, few enough to stay fast
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 import pytest
-from abaw_bench.harness.commands import profile as profile_command
+from abaw_bench.harness.cli import profile as profile_command
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.profile import ProfileSettings, profile
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from abaw_bench.harness.commands.info import describe
+from abaw_bench.harness.cli.info import describe
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT, get_system
 from abaw_bench.harness.tasks import get_task
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.heads import Branch, BranchFusionRegressor, FusionMLP, LastValidLSTM, masked_mean
+from abaw_bench.systems._heads import Branch, BranchFusionRegressor, FusionMLP, LastValidLSTM, masked_mean
 from torch import nn
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.commands.info import input_dims
+from abaw_bench.harness.cli.info import input_dims
 from abaw_bench.harness.systems import MODEL_HYPER_FIELDS, SYSTEMS
 from torch import nn
 

@@ -1,4 +1,4 @@
-"""Every recurrent layer of every system runs in fp32 under low-precision autocast (harness.heads.fp32_recurrence):
+"""Every recurrent layer of every system runs in fp32 under low-precision autocast (systems._heads.fp32_recurrence):
 bf16 training has no GradScaler, so an LSTM running in a 16-bit type (fp16 for cuDNN's packed LSTM under CUDA
 autocast, bf16 here on the CPU) would lose gradients."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from abaw_bench.harness.commands.info import input_dims
-from abaw_bench.harness.heads import LastValidLSTM
+from abaw_bench.harness.cli.info import input_dims
 from abaw_bench.harness.systems import SYSTEMS
+from abaw_bench.systems._heads import LastValidLSTM
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 

@@ -233,7 +233,7 @@ def test_shipped_split0_manifest_is_the_published_lists() -> None:
 
 
 def test_root_with_the_published_split_files_is_recognised(tmp_path: Path) -> None:
-    from abaw_bench.harness.commands.splits import split_report
+    from abaw_bench.harness.cli.splits import split_report
 
     shipped = _shipped_split0()
     reversed_train = {**shipped["splits"], "train": shipped["splits"]["train"][::-1]}  # order does not matter

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from abaw_bench.harness.metrics.result import MetricResult
+from abaw_bench.harness.runtime.distributed import setup, teardown
 from abaw_bench.harness.train.data import Collate, ItemDataset
-from abaw_bench.harness.train.distributed import setup, teardown
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 from torch import nn
 

@@ -9,7 +9,7 @@ import torch
 from abaw_bench.harness import profile
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.features import pipeline
-from abaw_bench.harness.train import distributed
+from abaw_bench.harness.runtime import distributed
 
 
 class FakeCuda:

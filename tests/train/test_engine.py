@@ -164,8 +164,8 @@ def test_resume_refuses_a_precision_change_and_loads_rng_state_on_the_cpu(tmp_pa
 def test_trainval_schedule_keeps_the_reused_runs_learning_rate_at_every_step(tmp_path: Path) -> None:
     """A train+val row stops at the reused best epoch but keeps that run's cosine schedule: every step's learning
     rate equals the full run's, instead of decaying to zero at the stop (the schedule is per epoch fraction)."""
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.data import Collate, ItemDataset
-    from abaw_bench.harness.train.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
     def learning_rates(run_dir: Path, epochs: int, schedule_epochs: int | None) -> list[float]:
@@ -190,8 +190,8 @@ def test_resume_with_more_epochs_replans_the_cosine_and_with_fewer_than_trained_
     """`--resume --epochs N` past the stored horizon: from the resumed step on, every step's lr is the N-epoch plan's
     (not the stored plan's last value, 0 at the end of its cosine); N below the epochs already trained is a message."""
     from abaw_bench.harness.errors import AbawError
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.data import Collate, ItemDataset
-    from abaw_bench.harness.train.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
     def learning_rates(run_dir: Path, epochs: int, *, resume: bool = False) -> list[float]:
@@ -218,9 +218,9 @@ def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: 
     """schedule "plateau": a constant lr within and across epochs until the validation metric has not improved for
     more than `patience` epochs, then lr × 0.1 (ReduceLROnPlateau, stepped once per epoch on the metric)."""
     from abaw_bench.harness.metrics.result import MetricResult
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train import engine
     from abaw_bench.harness.train.data import Collate, ItemDataset
-    from abaw_bench.harness.train.distributed import setup
 
     monkeypatch.setitem(engine.PLATEAU, "patience", 1)  # the rule at a small patience: 4 epochs instead of 12
     engine.seed_everything(0)
@@ -244,8 +244,8 @@ def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: 
 def test_step_schedule_follows_its_formula_per_epoch_and_resume_keeps_it(tmp_path: Path) -> None:
     """schedule "step" with SGD (the BAH dataset authors' MyStepLR): every step of epoch k (1-based) runs at
     max(lr · gamma^⌊(k − 1) / step_size⌋, floor), and a run resumed after epoch 3 goes on with exactly those lrs."""
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.data import Collate, ItemDataset
-    from abaw_bench.harness.train.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
     lr, gamma, step_size, floor = 1e-2, 0.1, 2, 2e-4

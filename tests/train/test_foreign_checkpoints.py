@@ -94,7 +94,7 @@ def test_a_pickled_encoder_weights_file_is_refused_without_torchs_unsafe_advice(
 def test_a_foreign_best_checkpoint_is_named_too(tmp_path: Path, trained: Path) -> None:
     shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
     _another_model(tmp_path / "best.pt")
-    from abaw_bench.harness.train.distributed import setup
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer
 
     settings = FitSettings(epochs=1, batch_size=8, lr=3e-3, seed=0, progress=False)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.train import checkpoint, distributed, precision
-from abaw_bench.harness.train.distributed import DistContext
+from abaw_bench.harness.runtime import distributed, precision
+from abaw_bench.harness.runtime.distributed import DistContext
+from abaw_bench.harness.train import checkpoint
 
 
 @pytest.mark.parametrize(("requested", "local_rank", "expected"), [

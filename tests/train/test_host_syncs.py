@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from abaw_bench.harness.heads import Branch, BranchFusionRegressor, LastValidLSTM
+from abaw_bench.harness.runtime.distributed import DistContext
 from abaw_bench.harness.train import engine
 from abaw_bench.harness.train.data import Collate, ItemDataset
-from abaw_bench.harness.train.distributed import DistContext
+from abaw_bench.systems._heads import Branch, BranchFusionRegressor, LastValidLSTM
 from torch.overrides import TorchFunctionMode
 
 META = DistContext(0, 1, 0, torch.device("meta"))

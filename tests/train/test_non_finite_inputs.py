@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.runtime.distributed import setup
 from abaw_bench.harness.train.data import Collate, ItemDataset
-from abaw_bench.harness.train.distributed import setup
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
 HERE = Path(__file__).parent

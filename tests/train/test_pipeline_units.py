@@ -159,7 +159,7 @@ def test_training_loaders_take_extractions_worker_rule_within_the_shared_memory(
     """CUDA: 4-8 workers by default, fewer when /dev/shm cannot hold their batches in flight; the CPU: none by default;
     an explicit count stands."""
     from abaw_bench.harness.features import loading
-    from abaw_bench.harness.train.distributed import DistContext
+    from abaw_bench.harness.runtime.distributed import DistContext
     from abaw_bench.harness.train.engine import loader_workers
 
     rows = np.zeros((250, 4), np.float32)  # 4 kB per item

@@ -118,10 +118,10 @@ def fine_tune(folder: Path, run: str, *, epochs: int, freeze_epoch: int | None =
     """The engine's training of the tiny wav2vec2 + an LSTM head on `training_set` (one step of 8 per epoch, on the
     same 2-epoch schedule whatever `epochs`); the final weights of encoder and head, and the initial encoder's."""
     from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
+    from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.data import Collate
-    from abaw_bench.harness.train.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     encoder = load_encoder(AUDIO, "tiny", trainable=True, max_seconds=SPAN)
     initial = {name: value.clone() for name, value in encoder.model.state_dict().items()}
@@ -158,8 +158,8 @@ def test_a_bf16_autocast_step_gives_every_wav2vec2_parameter_a_gradient(tmp_path
     DistributedDataParallel requires of each step."""
     import torch
     from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.heads import Branch, BranchFusionRegressor
     from abaw_bench.harness.train.engine import TrainableModel
+    from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     encoder = load_encoder(AUDIO, "tiny", trainable=True, max_seconds=SPAN)
     head = BranchFusionRegressor([Branch(AUDIO, "lstm", None)], {AUDIO: encoder.output_dim}, fusion_hidden=8,

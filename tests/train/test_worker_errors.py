@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from abaw_bench.harness.media import MediaError, list_frames
+from abaw_bench.harness.runtime.distributed import setup
 from abaw_bench.harness.train.data import Collate, ItemDataset, PreparedSource
-from abaw_bench.harness.train.distributed import setup
 from abaw_bench.harness.train.engine import make_loader
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from abaw_bench.harness.commands._common import RUN_PRESET, add_command, add_json_arg, add_task_arg
+from abaw_bench.harness.cli._common import RUN_PRESET, add_command, add_json_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench info --system hallmen2024 --task emi                       # as 'run' builds it on the demo

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from abaw_bench.harness.commands._common import (
+from abaw_bench.harness.cli._common import (
     add_command,
     add_download_root_arg,
     add_json_arg,

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from abaw_bench.harness.commands._common import MAX_SEED, Ranged, add_command, add_task_arg
+from abaw_bench.harness.cli._common import MAX_SEED, Ranged, add_command, add_task_arg
 from abaw_bench.harness.systems import Range
 
 EXAMPLES = """\

@@ -1,6 +1,6 @@
 """The `abaw-bench` command line.
 
-Each subcommand lives in `harness/commands/<name>.py` and exposes `add_parser(subparsers)` and `run(args) -> int`.
+Each subcommand lives in `harness/cli/<name>.py` and exposes `add_parser(subparsers)` and `run(args) -> int`.
 Those modules import only the standard library and light harness modules at top level; anything heavy (torch,
 transformers) is imported inside `run`, so `validate`, `score` and the listings never pay for it.
 """
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"abaw-bench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"abaw_bench.harness.commands.{name}").add_parser(subparsers)
+        importlib.import_module(f"abaw_bench.harness.cli.{name}").add_parser(subparsers)
     return parser
 
 

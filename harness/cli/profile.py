@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from abaw_bench.harness.commands._common import Ranged, add_command
+from abaw_bench.harness.cli._common import Ranged, add_command
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.systems import Range
 

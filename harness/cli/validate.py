@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from abaw_bench.harness.commands._common import (
+from abaw_bench.harness.cli._common import (
     add_command,
     add_data_root_arg,
     add_json_arg,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_task_arg
+from abaw_bench.harness.cli._common import add_command, add_data_root_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench template --task emi --out emi_sample.csv

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from abaw_bench.harness.commands._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
+from abaw_bench.harness.cli._common import add_command, add_data_root_arg, add_json_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench splits --task bah

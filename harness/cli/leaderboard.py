@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from abaw_bench.harness.commands._common import add_bootstrap_args, add_command, add_json_arg
+from abaw_bench.harness.cli._common import add_bootstrap_args, add_command, add_json_arg
 
 if TYPE_CHECKING:
     from abaw_bench.leaderboard.board import Board

@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from abaw_bench.harness.commands._common import (
+from abaw_bench.harness.cli._common import (
     add_command,
     add_data_root_arg,
     add_json_arg,
     add_max_bytes_arg,
     add_task_arg,
 )
-from abaw_bench.harness.commands.validate import add_level_arg
+from abaw_bench.harness.cli.validate import add_level_arg
 
 EXAMPLES = """\
   abaw-bench score --task emi predictions_val.csv

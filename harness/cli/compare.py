@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abaw_bench.harness.commands._common import add_bootstrap_args, add_command, add_json_arg
+from abaw_bench.harness.cli._common import add_bootstrap_args, add_command, add_json_arg
 from abaw_bench.harness.errors import AbawError
 
 if TYPE_CHECKING:

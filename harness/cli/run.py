@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from abaw_bench.harness.commands._common import (
+from abaw_bench.harness.cli._common import (
     MAX_SEED,
     RUN_PRESET,
     Ranged,
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         raise AbawError("--resume and --overwrite exclude each other: continue the run in the directory, or replace it")
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise AbawError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
-    from abaw_bench.harness.train import distributed
+    from abaw_bench.harness.runtime import distributed
     from abaw_bench.harness.train.config import RunConfig
     from abaw_bench.harness.train.pipeline import run as run_pipeline
 

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from abaw_bench.harness.commands._common import (
+from abaw_bench.harness.cli._common import (
     Ranged,
     add_command,
     add_data_root_arg,

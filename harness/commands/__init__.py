@@ -1,1 +1,0 @@
-"""One module per `abaw-bench` subcommand; see `harness.cli` for the contract."""
