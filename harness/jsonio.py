@@ -9,7 +9,8 @@ a message that says what was found; callers put the file (and line) in front. Re
 size is checked before a file is read, a .jsonl file is read one line at a time, and the depth is measured after
 parsing with an explicit stack.
 
-Standard library only, so that torch-free commands (`validate`, `score`, `leaderboard`) can use it.
+Standard library (and `harness.files`, which checks and opens the file) only, so that torch-free commands
+(`validate`, `score`, `leaderboard`) can use it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
+
+from abaw_bench.harness.files import REGULAR_FILE, FileTooLarge, UnreadableFile, open_regular, read_regular_file
 
 MAX_DEPTH = 64  # nesting of arrays and objects; the harness's own files nest 5 deep
 MAX_INT_DIGITS = 64  # digits of one integer (a 64-bit count has 20)
@@ -90,16 +92,12 @@ def loads(text: str | bytes, *, allow_nonfinite: bool = False) -> Any:
     return value
 
 
-def _open_regular(path: str | os.PathLike[str], where: str) -> BinaryIO:
-    """`path` opened for reading once it is known to be a regular file (a FIFO would block the read, a device never
-    end): checked before opening and again on the open descriptor, in case the path was replaced in between."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise BadJson("expected a regular JSON file", where)
-    handle = open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb")  # noqa: SIM115 (returned)
-    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-        handle.close()
-        raise BadJson("expected a regular JSON file", where)
-    return handle
+def _bad_file(error: UnreadableFile | FileTooLarge, where: str, max_bytes: int | None) -> BadJson:
+    if isinstance(error, FileTooLarge):
+        return BadJson(f"{error.size:,} bytes, more than the {max_bytes:,} read as JSON", where)
+    if error.expected == REGULAR_FILE:
+        return BadJson(f"expected a regular JSON file, found {error.found}", where)
+    return BadJson(f"cannot read ({error.found})", where)
 
 
 def read_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, allow_nonfinite: bool = False) -> Any:
@@ -107,15 +105,9 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, 
     checked before opening), larger than `max_bytes` (checked before reading), unreadable or not bounded JSON."""
     where = os.fsdecode(path)
     try:
-        with _open_regular(path, where) as handle:
-            status = os.fstat(handle.fileno())
-            if status.st_size > max_bytes:
-                raise BadJson(f"{status.st_size:,} bytes, more than the {max_bytes:,} read as JSON", where)
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        raise BadJson(f"cannot read ({error.strerror or error})", where) from None
-    if len(data) > max_bytes:  # grew while being read
-        raise BadJson(f"more than the {max_bytes:,} bytes read as JSON", where)
+        data = read_regular_file(path, max_bytes)
+    except (UnreadableFile, FileTooLarge) as error:
+        raise _bad_file(error, where, max_bytes) from None
     try:
         return loads(data, allow_nonfinite=allow_nonfinite)
     except BadJson as error:
@@ -126,7 +118,7 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -
     """The values of a JSON-lines file, one line at a time (blank lines skipped); BadJson naming the file and line."""
     where = os.fsdecode(path)
     try:
-        with _open_regular(path, where) as handle:
+        with open_regular(path, None) as handle:
             for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
                 if len(line) > MAX_LINE_BYTES:
                     raise BadJson(f"a line longer than {MAX_LINE_BYTES:,} bytes", f"{where}:{number}")
@@ -136,5 +128,7 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -
                     yield loads(line, allow_nonfinite=allow_nonfinite)
                 except BadJson as error:
                     raise BadJson(error.reason, f"{where}:{number}") from None
+    except UnreadableFile as error:
+        raise _bad_file(error, where, None) from None
     except OSError as error:
         raise BadJson(f"cannot read ({error.strerror or error})", where) from None

@@ -1,7 +1,7 @@
 """Where abaw-bench keeps things on disk, and how a generated demo dataset's root is recognised.
 
-Standard library and `harness.jsonio` only: any harness module may import this one (the command that resolves a
-`--data-root`, falling back to the demo, is `harness.dataroot`).
+Standard library and `harness.jsonio` (with the `harness.files` it reads through) only: any harness module may import
+this one (the command that resolves a `--data-root`, falling back to the demo, is `harness.dataroot`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from abaw_bench.harness.jsonio import BadJson, loads
+from abaw_bench.harness.jsonio import BadJson, read_json
 
 DEMO_MARKER = "ABAW_BENCH_DEMO.json"  # written at the root of every generated demo dataset
 _MARKER_MAX_BYTES = 1 << 16  # a marker is a few hundred bytes; a larger file is not one
@@ -36,13 +36,9 @@ def demo_marker(root: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_MARKER_MAX_BYTES + 1)
-        if len(raw) > _MARKER_MAX_BYTES:
-            raise ValueError(f"larger than {_MARKER_MAX_BYTES:,} bytes")
-        body = loads(raw)
-    except (OSError, BadJson) as error:
-        raise ValueError(str(error)) from None
+        body = read_json(path, max_bytes=_MARKER_MAX_BYTES)
+    except BadJson as error:
+        raise ValueError(error.reason) from None
     if not isinstance(body, dict):
         raise ValueError(f"a JSON {type(body).__name__}, not an object")
     return body

@@ -1,7 +1,7 @@
 """Reading the files a report is built from (results.json, val_predictions.csv, train_log.jsonl, the paper tables).
 
 They sit in directories a user names, so each is read as the validator reads a submission
-(`harness.submission.files.read_regular_file`): checked to be a regular file before it is opened (a FIFO or a device
+(`harness.files.read_regular_file`): checked to be a regular file before it is opened (a FIFO or a device
 there gets a message instead of blocking the report), read once, and decoded as UTF-8 with the byte at fault named.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file
+from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_file
 
 MAX_BYTES = 1 << 30  # far above any run's files (a BAH validation split's predictions are ~20 MB)
 

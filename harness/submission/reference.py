@@ -18,8 +18,8 @@ from functools import cached_property
 from pathlib import Path
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_file
 from abaw_bench.harness.submission.checks import MAX_ID_CHARS, Problem, printable, show_id, split_fields, split_lines
-from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file
 from abaw_bench.harness.submission.formats import SubmissionFormat, levels_of
 from abaw_bench.harness.submission.validator import ValidationReport
 from abaw_bench.harness.tasks import affwild2, bah, emi

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_file, regular_file_size
 from abaw_bench.harness.submission import checks
 from abaw_bench.harness.submission.checks import Problem, ProblemLog, printable
-from abaw_bench.harness.submission.files import FileTooLarge, UnreadableFile, read_regular_file, regular_file_size
 from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, level_votes, levels_of
 from abaw_bench.harness.submission.rows import IdIndex, RowChecker
 from abaw_bench.harness.tasks.base import Table

@@ -49,9 +49,9 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
 
     fifo = tmp_path / "config.json"
     os.mkfifo(fifo)
-    with pytest.raises(jsonio.BadJson, match="expected a regular JSON file"):
+    with pytest.raises(jsonio.BadJson, match="expected a regular JSON file, found a FIFO"):
         jsonio.read_json(fifo)
-    with pytest.raises(jsonio.BadJson, match="expected a regular JSON file"):
+    with pytest.raises(jsonio.BadJson, match="expected a regular JSON file, found a FIFO"):
         next(jsonio.iter_jsonl(fifo))
 
 

@@ -1,15 +1,21 @@
-"""Reading a file a user named (a submission, a reference list): checked before it is opened, then read once.
+"""Reading a file a user named (a submission, a reference list, results.json, a transcript): checked before it is
+opened, then read once and bounded in size. The one home of that check: the validator, the leaderboard and
+`harness.jsonio` all read through here.
 
 A FIFO, a terminal or another device would block a reader for ever, and a directory cannot be read at all, so the
 path is `stat`ed first and only a regular file is opened. The open itself is non-blocking and re-checked with
-`fstat`, so a path swapped for a FIFO between the two calls cannot block either. The file is then read in one call,
-never more than the size limit allows.
+`fstat`, so a path swapped for a FIFO between the two calls cannot block either. `read_regular_file` then reads the
+file in one call, never more than the size limit allows; `open_regular` hands the checked handle to a caller that
+reads it in pieces (a .jsonl file, line by line).
+
+Standard library only: the base layer, importable from every module (`harness.paths` too).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from typing import BinaryIO
 
 _FILE_KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -37,13 +43,20 @@ class FileTooLarge(Exception):
         self.size = size
 
 
+REGULAR_FILE = "a regular file"  # UnreadableFile.expected when the path is something else (a FIFO, a directory...)
+
+
 def _kind(mode: int) -> str:
     return next((name for is_kind, name in _FILE_KINDS if is_kind(mode)), "not a regular file")
 
 
 def _check_regular(mode: int) -> None:
     if not stat.S_ISREG(mode):
-        raise UnreadableFile("a regular file", _kind(mode))
+        raise UnreadableFile(REGULAR_FILE, _kind(mode))
+
+
+def _unreadable(error: OSError) -> UnreadableFile:
+    return UnreadableFile("a readable file", error.strerror or type(error).__name__)
 
 
 def regular_file_size(path: str | os.PathLike[str]) -> int:
@@ -51,36 +64,48 @@ def regular_file_size(path: str | os.PathLike[str]) -> int:
     try:
         status = os.stat(path)
     except OSError as error:
-        raise UnreadableFile("a readable file", error.strerror or type(error).__name__) from None
+        raise _unreadable(error) from None
     except ValueError:  # e.g. a NUL character in the path
         raise UnreadableFile("a readable file", "a path the operating system cannot use") from None
     _check_regular(status.st_mode)
     return status.st_size
 
 
-def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
-    """The whole content of a regular file of at most `max_bytes` bytes, read once.
+def open_regular(path: str | os.PathLike[str], max_bytes: int | None) -> BinaryIO:
+    """`path` opened for reading (non-blocking, binary) once it is known to be a regular file of at most `max_bytes`
+    bytes (None: any size, for a caller that bounds what it reads itself): checked before opening and again on the
+    open descriptor, in case the path was replaced in between.
 
-    UnreadableFile when the path is not a readable regular file (checked before opening); FileTooLarge, without
-    reading, when it is larger than `max_bytes`.
+    UnreadableFile when it is not a readable regular file; FileTooLarge, without reading, when it is too large.
     """
     size = regular_file_size(path)
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise FileTooLarge(size)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(path, flags)
     except OSError as error:
-        raise UnreadableFile("a readable file", error.strerror or type(error).__name__) from None
-    with open(descriptor, "rb") as handle:
+        raise _unreadable(error) from None
+    handle = open(descriptor, "rb")  # noqa: SIM115 (returned to the caller, who closes it)
+    try:
         status = os.fstat(descriptor)
         _check_regular(status.st_mode)  # the path was replaced since the stat above
-        if status.st_size > max_bytes:
+        if max_bytes is not None and status.st_size > max_bytes:
             raise FileTooLarge(status.st_size)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most `max_bytes` bytes, read once (errors as `open_regular`'s)."""
+    with open_regular(path, max_bytes) as handle:
+        size = os.fstat(handle.fileno()).st_size
         try:
-            data = handle.read(status.st_size + 1)
+            data = handle.read(size + 1)
         except OSError as error:
-            raise UnreadableFile("a readable file", error.strerror or type(error).__name__) from None
-    if len(data) > status.st_size:
+            raise _unreadable(error) from None
+    if len(data) > size:
         raise UnreadableFile("a file that does not change while it is read", "a file that grew while it was read")
     return data
