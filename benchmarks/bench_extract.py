@@ -97,7 +97,7 @@ def mid_encoder():
 def test_pipeline_vs_raw_forward(benchmark: Any, figures: dict[str, float], clips: Path, mid_encoder: Any,
                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
-    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.features import FeatureRequest, extract_items
     from abaw_bench.harness.media import load_audio, media_duration
     from abaw_bench.harness.tasks.base import Item
 
@@ -119,8 +119,9 @@ def test_pipeline_vs_raw_forward(benchmark: Any, figures: dict[str, float], clip
 
     def fresh_cache() -> tuple[tuple, dict]:
         monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / f"cache{next(runs)}"))
-        return (mid_encoder, "bench", items, clips, "train"), {"batch_size": PIPELINE_BATCH, "num_workers": 1,
-                                                               "progress": False}
+        request = FeatureRequest.for_encoder(mid_encoder, "bench", clips, batch_size=PIPELINE_BATCH, num_workers=1,
+                                             progress=False)
+        return (mid_encoder, request, items, "train"), {}
 
     store = benchmark.pedantic(extract_items, setup=fresh_cache, rounds=2, iterations=1)
     assert store.summary["extracted"] == len(items)

@@ -331,7 +331,7 @@ def _cache_at(folder: Path) -> Iterator[None]:
 
 def check_extraction(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
     from abaw_bench.harness.encoders import build_random
-    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.features import FeatureRequest, extract_items
     from abaw_bench.harness.features.loading import default_workers
 
     settings = extraction_settings()
@@ -360,8 +360,9 @@ def check_extraction(scale: Scale, work: Path, run: Run) -> dict[str, Any]:
         with _cache_at(work / f"cache-{workers}"):
             busy.clear()
             began = time.perf_counter()
-            store = extract_items(encoder, "synthetic", items, work / "faces", "train", num_workers=workers,
-                                  images_per_batch=settings["images_per_batch"], progress=False)
+            request = FeatureRequest.for_encoder(encoder, "synthetic", work / "faces", num_workers=workers,
+                                                 images_per_batch=settings["images_per_batch"], progress=False)
+            store = extract_items(encoder, request, items, "train")
             _synchronize(scale.device)
             wall = time.perf_counter() - began
         runs.append({"workers": default_workers(scale.device) if workers is None else workers,
@@ -475,15 +476,15 @@ def _timed_extraction(encoder: Any, root: Path, items: list[Any], work: Path, se
                       asr_store: Any = None) -> tuple[float, Any]:
     """Wall seconds of `extract`'s pipeline on `items` at its default batch size and decode workers (decoding
     included), after an untimed warm-up on the first two items into another cache (kernels, cuDNN autotuning)."""
-    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.features import FeatureRequest, extract_items
 
-    kwargs = {"batch_size": settings["batch_size"], "num_workers": settings["num_workers"], "progress": False,
-              "asr_store": asr_store}
+    request = FeatureRequest.for_encoder(encoder, "emi", root, batch_size=settings["batch_size"],
+                                         num_workers=settings["num_workers"], progress=False)
     with _cache_at(work / f"warmup-{encoder.info.name}"):
-        extract_items(encoder, "emi", items[:2], root, "train", **kwargs)
+        extract_items(encoder, request, items[:2], "train", asr_store=asr_store)
     with _cache_at(work / f"timed-{encoder.info.name}"):
         began = time.perf_counter()
-        store = extract_items(encoder, "emi", items, root, "train", **kwargs)
+        store = extract_items(encoder, request, items, "train", asr_store=asr_store)
         _synchronize(str(getattr(encoder, "device", "cpu")))
         return time.perf_counter() - began, store
 

@@ -107,20 +107,20 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from abaw_bench.harness.dataroot import resolve_data_root
-    from abaw_bench.harness.features import ensure_features, finish_distributed
+    from abaw_bench.harness.features import FeatureRequest, ensure_features, finish_distributed
 
     rank = int(os.environ.get("RANK", "0"))
     root = resolve_data_root(args.task, args.data_root, quiet=rank != 0)
+    request = FeatureRequest(
+        task=args.task, encoder=args.encoder, preset=args.preset, data_root=root, weights=args.weights,
+        trust_remote_code=args.trust_remote_code, download_root=args.download_root, device=args.device,
+        dtype=args.dtype, max_seconds=args.max_seconds, max_frames=args.max_frames, batch_size=args.batch_size,
+        images_per_batch=args.images_per_batch, num_workers=args.num_workers, skip_bad=args.skip_bad,
+        progress=not args.quiet)
     summaries = []
     try:
         for split in _splits(args.task, root, args.split):
-            store = ensure_features(
-                args.task, args.encoder, args.preset, root, split, weights=args.weights, device=args.device,
-                dtype=args.dtype, batch_size=args.batch_size, images_per_batch=args.images_per_batch,
-                num_workers=args.num_workers, skip_bad=args.skip_bad,
-                max_seconds=args.max_seconds, max_frames=args.max_frames, progress=not args.quiet,
-                trust_remote_code=args.trust_remote_code, download_root=args.download_root)
-            summaries.append(store.summary)
+            summaries.append(ensure_features(request, split).summary)
     finally:
         finish_distributed()
     if rank == 0:

@@ -1,8 +1,9 @@
 """Cached per-item encoder features (see `harness.features.cache` for the layout and keys).
 
-    store = ensure_features("emi", "wav2vec2-vad", "tiny", root, "train")   # extracts what is missing
-    store = open_store("emi", "wav2vec2-vad", "tiny", root, "train")        # read-only
-    store, why = find_cached_store("emi", "vit-h14", "paper", root, "train")  # any complete cache that fits, or None
+    request = FeatureRequest("emi", "wav2vec2-vad", "tiny", root)   # what is wanted (harness.features.request)
+    store = ensure_features(request, "train")           # extracts what is missing
+    store = open_store(request, "train")                # read-only
+    store, why = find_cached_store(request, "train")    # any complete cache that fits, or None
     store.get(store.ids[0])   # np.memmap [T, D] float32
 
 Importing this package does not import torch; extracting does.
@@ -16,7 +17,8 @@ from abaw_bench.harness.features.pipeline import (
     open_items,
     open_store,
 )
+from abaw_bench.harness.features.request import FeatureRequest
 from abaw_bench.harness.features.store import FeatureStore
 
-__all__ = ["FeatureStore", "ensure_features", "extract_items", "find_cached_store", "finish_distributed", "open_items",
-           "open_store"]
+__all__ = ["FeatureRequest", "FeatureStore", "ensure_features", "extract_items", "find_cached_store",
+           "finish_distributed", "open_items", "open_store"]

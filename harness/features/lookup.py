@@ -13,7 +13,7 @@ and takes a complete one whose features are what the run needs:
   keeps the first `max_frames` rows (images are encoded independently, so those rows are exactly what a cut cache
   holds);
 - complete for the split: every item has an entry or was recorded as skipped — the latter only when the caller
-  skips such items too (`allow_skipped`, a run's --skip-bad); otherwise the folder is passed over, so that the
+  skips such items too (the request's `skip_bad`, a run's --skip-bad); otherwise the folder is passed over, so that the
   extraction that follows tries the item again and stops on it if it is still unreadable;
 - sound: every entry reads as the item's features (`store.entry_problem`: dtype, width, row count, finite values).
   A folder with a bad entry is passed over with the entry named, and the extraction that follows rebuilds it.
@@ -24,13 +24,13 @@ It never extracts and never writes. It returns the store, or None with the reaso
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from abaw_bench.harness.encoders.base import Encoder
+from abaw_bench.harness.features.request import ASR_ENCODER, FeatureRequest
 from abaw_bench.harness.features.store import FeatureStore
 from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.paths import cache_home
@@ -133,50 +133,41 @@ def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_
     return store, ""
 
 
-def find_cached_store(task: str, encoder: str, preset: str, data_root: Path, split: str, *, dtype: str = "auto",
-                      device: str = "cpu", weights: str | os.PathLike[str] | None = None,
-                      max_seconds: float | None = None, max_frames: int | None = None,
-                      trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
-                      asr_weights: str | os.PathLike[str] | None = None,
-                      allow_skipped: bool = False) -> tuple[FeatureStore | None, str]:
-    """(store, explanation): a complete cache of `encoder`'s features for the split that the run can use, or None.
+def find_cached_store(request: FeatureRequest, split: str) -> tuple[FeatureStore | None, str]:
+    """(store, explanation): a complete cache of the request's features for `split` that the run can use, or None.
 
-    `allow_skipped`: a cache whose extraction skipped unreadable items (`extract --skip-bad`) counts as complete, the
-    store listing them in `skipped`; without it such a cache is passed over (module docstring).
+    With `request.skip_bad` a cache whose extraction skipped unreadable items (`extract --skip-bad`) counts as
+    complete, the store listing them in `skipped`; without it such a cache is passed over (module docstring).
 
-    `dtype` ("auto" resolves for `device`, as extraction does) is only a preference. The explanation says which
-    cache was taken, or why none was, for the run's log. The encoder is built on the CPU only when some folder for it
-    exists (its fingerprint decides); nothing runs on a device.
+    `request.dtype` ("auto" resolves for `request.device`, as extraction does) is only a preference. The explanation
+    says which cache was taken, or why none was, for the run's log. The encoder is built on the CPU only when some
+    folder for it exists (its fingerprint decides); nothing runs on a device.
     """
-    from abaw_bench.harness.encoders import encoder_info
-    from abaw_bench.harness.features.pipeline import ASR_ENCODER, _audio_cut, _load, _split_items
+    from abaw_bench.harness.features.pipeline import _split_items, load_requested, needs_asr, with_modality_cut
     from abaw_bench.harness.runtime.precision import resolve_dtype
 
-    wanted = f"{encoder} [{preset}] features for {task}/{split}"
-    candidates = _candidates(task, encoder, preset)
+    task = request.task
+    wanted = f"{request.encoder} [{request.preset}] features for {task}/{split}"
+    candidates = _candidates(task, request.encoder, request.preset)
     if not candidates:
         return None, f"no cached {wanted}"
-    modality = encoder_info(encoder).modality
-    max_seconds = _audio_cut(modality, max_seconds)
-    data_root = Path(data_root)
-    items = _split_items(task, data_root, split)
+    request = with_modality_cut(request)
+    items = _split_items(task, request.data_root, split)
     asr_store = None
-    if modality == "text" and any("transcript" not in item.media for item in items):
-        asr_store, why = find_cached_store(task, ASR_ENCODER, preset, data_root, split, dtype=dtype, device=device,
-                                           weights=asr_weights, max_seconds=max_seconds, download_root=download_root,
-                                           allow_skipped=allow_skipped)
+    if needs_asr(request, items):
+        asr_store, why = find_cached_store(request.asr(), split)
         if asr_store is None:
             return None, f"no usable cached {wanted}: they need {ASR_ENCODER} transcripts ({why})"
-    built = _load(encoder, preset, weights, "cpu", "fp32", trust_remote_code, download_root)
-    preferred = resolve_dtype(dtype, device)
+    built = load_requested(request, "cpu", "fp32")
+    preferred = resolve_dtype(request.dtype, request.device)
     reasons = []
-    for candidate in sorted(candidates, key=lambda c: _preference(c, preferred, max_frames)):
+    for candidate in sorted(candidates, key=lambda c: _preference(c, preferred, request.max_frames)):
         label = f"{candidate.header['extraction'].get('dtype')} cache {candidate.directory}"
-        problem = _mismatch(candidate, built, max_seconds, max_frames)
+        problem = _mismatch(candidate, built, request.max_seconds, request.max_frames)
         if problem is None:
-            store, problem = _open(candidate, built, task, items, data_root, split, asr_store, allow_skipped)
+            store, problem = _open(candidate, built, task, items, request.data_root, split, asr_store,
+                                   request.skip_bad)
             if store is not None:
                 return store, f"using the cached {wanted}: {label}"
         reasons.append(f"{label}: {problem}")
     return None, f"no usable cached {wanted} ({'; '.join(reasons)})"
-

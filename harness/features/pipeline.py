@@ -19,10 +19,10 @@ on the device (`loading` bounds the shared memory they fill), and a writer threa
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.features.bucketing import LengthBucketBatchSampler, padded_fraction, plan_batches
 from abaw_bench.harness.features.cache import Source, cache_dir, config_digest, entry_name, media_identity
 from abaw_bench.harness.features.loading import loader_settings
+from abaw_bench.harness.features.request import FeatureRequest
 from abaw_bench.harness.features.store import FeatureStore, entry_problem
 from abaw_bench.harness.features.writer import EntryWriter
 from abaw_bench.harness.jsonio import BadJson, read_json
@@ -48,7 +49,7 @@ from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.progress import progress as report_progress
 from abaw_bench.harness.tasks.base import Item
 
-ASR_ENCODER = "whisper-large-v3"
+DEFAULT_BATCH_SIZE = 8  # clips per forward pass of an audio or text encoder
 DEFAULT_IMAGES_PER_BATCH = 512  # face crops per forward pass of an image encoder
 
 
@@ -290,29 +291,32 @@ def _bad_item(message: str, item: Item, skip_bad: bool) -> str:
     return message
 
 
-def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
-                  batch_size: int = 8, images_per_batch: int | None = None, num_workers: int | None = 0,
-                  skip_bad: bool = False, max_seconds: float | None = None, max_frames: int | None = None,
-                  progress: bool = True, asr_store: FeatureStore | None = None) -> FeatureStore:
-    """Extract whatever `items` still miss with an already built `encoder`, and return the split's store.
+def extract_items(encoder: Encoder, request: FeatureRequest, items: Sequence[Item], split: str, *,
+                  asr_store: FeatureStore | None = None) -> FeatureStore:
+    """Extract whatever `items` (of `split`) still miss with an already built `encoder`, and return their store.
 
     This is the engine under `ensure_features`; it takes the encoder object so that tests and callers holding one
-    (e.g. a fine-tuned encoder) need no registry lookup. The encoder's dtype is used as it is, and its device too
-    except under torchrun, where each rank moves it to its own device. Image encoders batch by `images_per_batch`
-    face crops (default 512) instead of `batch_size` clips. `num_workers` None picks a default (4–8 on CUDA).
-    Under torchrun every rank must call this (it ends with a collective).
+    (e.g. a fine-tuned encoder) need no registry lookup. `request` names that encoder
+    (`FeatureRequest.for_encoder`) and gives the task, data root, cuts and extraction settings; its weights and
+    dtype are the encoder's own: the encoder's dtype is used as it is, and its device too except under torchrun,
+    where each rank moves it to its own device. Image encoders batch by `images_per_batch` face crops (default
+    512) instead of `batch_size` clips (default 8). `asr_store`: the transcripts a text encoder reads for items
+    without their own. Under torchrun every rank must call this (it ends with a collective).
     """
     import torch
     from abaw_bench.harness.runtime import distributed
     from torch.utils.data import DataLoader
 
+    _check_answers(request, encoder)
+    task, data_root, skip_bad, progress = request.task, request.data_root, request.skip_bad, request.progress
+    max_seconds, max_frames = request.max_seconds, request.max_frames
+    batch_size = request.batch_size or DEFAULT_BATCH_SIZE
     started, started_wall = time.perf_counter(), time.time()
     dtype = getattr(encoder, "dtype", "fp32")
     context = distributed.setup(getattr(encoder, "device", "cpu"))
     device = str(context.device)
     if getattr(encoder, "device", "cpu") != device:
         encoder.to(device, dtype)
-    data_root = Path(data_root)
     decode_seconds = _encoder_limit(encoder, max_seconds, "max_seconds")
     decode_frames = _encoder_limit(encoder, max_frames, "max_frames")
     directory, header, sources, entries = _layout(encoder, task, items, data_root, dtype=dtype,
@@ -322,7 +326,7 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
 
     lengths = [0.0 if isinstance(s, MediaError) else _source_length(s, decode_seconds, decode_frames) for s in sources]
     image = encoder.info.modality == "image"
-    plan = {"batch_size": None, "budget": images_per_batch or DEFAULT_IMAGES_PER_BATCH} if image else \
+    plan = {"batch_size": None, "budget": request.images_per_batch or DEFAULT_IMAGES_PER_BATCH} if image else \
         {"batch_size": batch_size, "budget": None}
     batches = plan_batches(lengths, plan["batch_size"], budget=plan["budget"])
     mine = [index for batch in batches[context.rank::context.world_size] for index in batch]
@@ -334,7 +338,7 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
     sampler = LengthBucketBatchSampler(lengths, plan["batch_size"], budget=plan["budget"], rank=context.rank,
                                        world_size=context.world_size, done=lambda index: entries[index].exists())
     cache_hits = sum(entries[index].exists() for index in mine)
-    settings = loader_settings(device, num_workers, _batch_bytes(encoder, lengths, sampler.batches),
+    settings = loader_settings(device, request.num_workers, _batch_bytes(encoder, lengths, sampler.batches),
                                local_world_size=context.local_world_size)
     if settings.note and context.is_main and progress:
         print(f"[abaw-bench] extract: {settings.note}", file=sys.stderr)
@@ -398,12 +402,19 @@ def extract_items(encoder: Encoder, task: str, items: Sequence[Item], data_root:
                         modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=all_skipped)
 
 
-def _load(encoder: str, preset: str, weights: str | os.PathLike[str] | None, device: str, dtype: str,
-          trust_remote_code: bool, download_root: str | os.PathLike[str] | None) -> Encoder:
+def _check_answers(request: FeatureRequest, encoder: Encoder) -> None:
+    """A request handed with a built encoder must name that encoder: the summary and messages use the request's."""
+    if (request.encoder, request.preset) != (encoder.info.name, encoder.preset):
+        raise ValueError(f"the request asks for {request.encoder} [{request.preset}] features, the encoder given is "
+                         f"{encoder.info.name} [{encoder.preset}] (FeatureRequest.for_encoder builds the matching one)")
+
+
+def load_requested(request: FeatureRequest, device: str, dtype: str) -> Encoder:
+    """The request's encoder, loaded with its weights on `device` in `dtype` (both resolved by the caller)."""
     from abaw_bench.harness.encoders import load_encoder
 
-    return load_encoder(encoder, preset, weights=weights, device=device, dtype=dtype,
-                        trust_remote_code=trust_remote_code, download_root=download_root)
+    return load_encoder(request.encoder, request.preset, weights=request.weights, device=device, dtype=dtype,
+                        trust_remote_code=request.trust_remote_code, download_root=request.download_root)
 
 
 def _split_items(task: str, data_root: Path, split: str) -> list[Item]:
@@ -412,55 +423,52 @@ def _split_items(task: str, data_root: Path, split: str) -> list[Item]:
     return get_task(task).reader(data_root).items(split)
 
 
-def _audio_cut(modality: str, max_seconds: float | None) -> float | None:
-    """The audio cut that applies to an encoder: none for text, whose transcript must cover the whole clip (the
-    hallmen2025 text branch) whatever cut the same system's audio branch uses."""
-    return None if modality == "text" else max_seconds
-
-
-def ensure_features(task: str, encoder: str, preset: str, data_root: Path, split: str, *,
-                    weights: str | os.PathLike[str] | None = None, device: str = "cpu", dtype: str = "auto",
-                    batch_size: int = 8, images_per_batch: int | None = None, num_workers: int | None = None,
-                    skip_bad: bool = False, max_seconds: float | None = None, max_frames: int | None = None,
-                    progress: bool = True, trust_remote_code: bool = False,
-                    download_root: str | os.PathLike[str] | None = None,
-                    asr_weights: str | os.PathLike[str] | None = None) -> FeatureStore:
-    """Extract the split's missing features for `encoder` (a registry name) and return a store over all its items.
-
-    Text encoders read the dataset's transcripts; items without one use the asr encoder's (`whisper-large-v3`,
-    same preset, weights from `asr_weights` / `download_root`) cached transcript, extracted first if missing.
-    A transcript covers the whole clip: `max_seconds` (an audio branch's cut) applies to neither text nor its asr.
-
-    `dtype` "auto" is bf16 on CUDA and fp32 on the CPU; `num_workers` None is 4–8 decode workers on CUDA, one on the
-    CPU. Under torchrun call this on every rank: the rank's device is chosen first (its own GPU, before the encoder
-    is built), each rank extracts its shard, and all ranks return the same store.
-    """
+def with_modality_cut(request: FeatureRequest) -> FeatureRequest:
+    """The request with the audio cut that applies to its encoder: none for text, whose transcript must cover the
+    whole clip (the hallmen2025 text branch) whatever cut the same system's audio branch uses."""
     from abaw_bench.harness.encoders import encoder_info
+
+    return replace(request, max_seconds=None) if encoder_info(request.encoder).modality == "text" else request
+
+
+def needs_asr(request: FeatureRequest, items: Sequence[Item]) -> bool:
+    """Whether the request's encoder reads asr transcripts: a text encoder, and some item has no transcript."""
+    from abaw_bench.harness.encoders import encoder_info
+
+    return encoder_info(request.encoder).modality == "text" and any("transcript" not in item.media for item in items)
+
+
+def ensure_features(request: FeatureRequest, split: str) -> FeatureStore:
+    """Extract `split`'s missing features for the request's encoder (a registry name) and return a store over all
+    the split's items.
+
+    Text encoders read the dataset's transcripts; items without one use the asr encoder's (`request.asr()`: the
+    same preset, weights from `asr_weights`) cached transcript, extracted first if missing. A transcript covers the
+    whole clip: `max_seconds` (an audio branch's cut) applies to neither text nor its asr.
+
+    Under torchrun call this on every rank: the rank's device is chosen first (its own GPU, before the encoder is
+    built, "auto" dtype resolved for it), each rank extracts its shard, and all ranks return the same store.
+    """
     from abaw_bench.harness.runtime import distributed, precision
 
-    device = str(distributed.setup(device).device)
-    dtype = precision.resolve_dtype(dtype, device)
-    data_root = Path(data_root)
-    items = _split_items(task, data_root, split)
-    max_seconds = _audio_cut(encoder_info(encoder).modality, max_seconds)
-    asr_store = None
-    if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
-        asr_store = ensure_features(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, device=device,
-                                    dtype=dtype, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
-                                    max_seconds=max_seconds, progress=progress, download_root=download_root)
-    built = _load(encoder, preset, weights, device, dtype, trust_remote_code, download_root)
-    return extract_items(built, task, items, data_root, split, batch_size=batch_size,
-                         images_per_batch=images_per_batch, num_workers=num_workers, skip_bad=skip_bad,
-                         max_seconds=max_seconds, max_frames=max_frames, progress=progress, asr_store=asr_store)
+    device = str(distributed.setup(request.device).device)
+    request = with_modality_cut(replace(request, device=device, dtype=precision.resolve_dtype(request.dtype, device)))
+    items = _split_items(request.task, request.data_root, split)
+    asr_store = ensure_features(request.asr(), split) if needs_asr(request, items) else None
+    built = load_requested(request, request.device, request.dtype)
+    return extract_items(built, request, items, split, asr_store=asr_store)
 
 
-def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Path, split: str, *,
-               max_seconds: float | None = None, max_frames: int | None = None,
+def open_items(encoder: Encoder, request: FeatureRequest, items: Sequence[Item], split: str, *,
                asr_store: FeatureStore | None = None) -> FeatureStore:
-    """The store of already extracted features for `items`; AbawError naming the first missing item otherwise."""
+    """The store of already extracted features for `items`; AbawError naming the first missing item otherwise.
+    `request` names `encoder` (as for `extract_items`); its task, data root and cuts locate the entries."""
+    _check_answers(request, encoder)
+    task, max_frames = request.task, request.max_frames
     dtype = getattr(encoder, "dtype", "fp32")
-    directory, header, sources, entries = _layout(encoder, task, items, Path(data_root), dtype=dtype,
-                                                  max_seconds=max_seconds, max_frames=max_frames, asr_store=asr_store)
+    directory, header, sources, entries = _layout(encoder, task, items, request.data_root, dtype=dtype,
+                                                  max_seconds=request.max_seconds, max_frames=max_frames,
+                                                  asr_store=asr_store)
     summary_path = directory / f"summary-{split}.json"
     try:
         summary = read_json(summary_path) if summary_path.is_file() else {}
@@ -483,24 +491,16 @@ def open_items(encoder: Encoder, task: str, items: Sequence[Item], data_root: Pa
                         modality=encoder.info.modality, dim=header["dim"], summary=summary, skipped=skipped)
 
 
-def open_store(task: str, encoder: str, preset: str, data_root: Path, split: str, *,
-               weights: str | os.PathLike[str] | None = None, dtype: str = "fp32",
-               max_seconds: float | None = None, max_frames: int | None = None,
-               trust_remote_code: bool = False, download_root: str | os.PathLike[str] | None = None,
-               asr_weights: str | os.PathLike[str] | None = None) -> FeatureStore:
-    """Read-only access to features `ensure_features` extracted with the same arguments; never extracts.
+def open_store(request: FeatureRequest, split: str) -> FeatureStore:
+    """Read-only access to the features `ensure_features` extracted for the same request; never extracts.
 
-    The encoder is built on the CPU (its fingerprint is part of the cache key) but runs nothing.
+    The encoder is built on the CPU (its fingerprint is part of the cache key), in the dtype the request resolves
+    to on its device, but runs nothing.
     """
-    from abaw_bench.harness.encoders import encoder_info
+    from abaw_bench.harness.runtime.precision import resolve_dtype
 
-    data_root = Path(data_root)
-    items = _split_items(task, data_root, split)
-    max_seconds = _audio_cut(encoder_info(encoder).modality, max_seconds)
-    asr_store = None
-    if encoder_info(encoder).modality == "text" and any("transcript" not in item.media for item in items):
-        asr_store = open_store(task, ASR_ENCODER, preset, data_root, split, weights=asr_weights, dtype=dtype,
-                               max_seconds=max_seconds, download_root=download_root)
-    built = _load(encoder, preset, weights, "cpu", dtype, trust_remote_code, download_root)
-    return open_items(built, task, items, data_root, split, max_seconds=max_seconds, max_frames=max_frames,
-                      asr_store=asr_store)
+    request = with_modality_cut(replace(request, dtype=resolve_dtype(request.dtype, request.device)))
+    items = _split_items(request.task, request.data_root, split)
+    asr_store = open_store(request.asr(), split) if needs_asr(request, items) else None
+    built = load_requested(request, "cpu", request.dtype)
+    return open_items(built, request, items, split, asr_store=asr_store)

@@ -32,7 +32,8 @@ compute dtype), in shards written atomically, so a second run (or a resumed one)
 encoded. The encoders compute in the run's precision (bf16 autocast on CUDA by default, like every extraction), and
 under torchrun the ranks split the shards to encode between them and read each other's from the cache.
 
-    windows = build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 20.0, frames_by_item)
+    request = FeatureRequest("bah", "minilm", "tiny", data_root)
+    windows = build_text_windows(request, items, DATASET_TRANSCRIPT, 25.0, 20.0, frames_by_item)
     windows.window(item.id, 120)    # [1, D] float32: the text vector for frame 120 (t = 4.8 s)
 """
 
@@ -42,13 +43,14 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from abaw_bench.harness.atomic import atomic_path, write_json
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features.request import FeatureRequest
 from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.media import require_regular_file
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT
@@ -57,6 +59,7 @@ from abaw_bench.harness.tasks.base import Item
 ATTENTION_TOKEN = "[ATTENTION]"
 MAX_TOKENS = 128
 SHARD_WINDOWS = 2048  # encodings per cache shard: the granularity of a resumed build
+WINDOW_BATCH_SIZE = 64  # windows per forward pass of the frozen text encoder (a request's batch_size None)
 RECIPE_VERSION = 1
 
 
@@ -481,16 +484,16 @@ class TokenWindows(_WindowRows):
         return {"input_ids": self.input_ids[row], "marker": int(self.markers[row])}
 
 
-def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset: str, *,
-                data_root: Path | None, asr_weights: str | os.PathLike[str] | None,
-                download_root: str | os.PathLike[str] | None, device: str, dtype: str, num_workers: int | None,
-                progress: bool, skip_bad: bool) -> tuple[dict[str, list[Word]], dict[str, int], dict[str, str]]:
+def _item_words(request: FeatureRequest, items: Sequence[Item],
+                transcript_source: str) -> tuple[dict[str, list[Word]], dict[str, int], dict[str, str]]:
     """(timed words per item, how many came from where, the skipped items → reason): the dataset's transcript where
     it has timestamps, else the asr encoder's words.
 
-    The asr transcripts are those `extract` cached for the split in any dtype (`find_cached_store`), else extracted
-    now in `dtype` with `num_workers` decode workers, each torchrun rank its shard (call this on every rank). An item
-    whose media give no transcript stops with its MediaError, or with `skip_bad` is skipped (no words)."""
+    The asr transcripts (encoder `transcript_source`, weights `request.asr_weights`, media under
+    `request.data_root`) are those `extract` cached for the split in any dtype (`find_cached_store`), else extracted
+    now in the request's dtype with its `num_workers` decode workers, each torchrun rank its shard (call this on
+    every rank). An item whose media give no transcript stops with its MediaError, or with `skip_bad` is skipped (no
+    words)."""
     words: dict[str, list[Word]] = {}
     skipped: dict[str, str] = {}
     for item in items:
@@ -504,27 +507,24 @@ def _item_words(task: str, items: Sequence[Item], transcript_source: str, preset
                         f"(first: {missing[0].id[:120]!r}, transcript: {missing[0].media.get('transcript')}); this "
                         "preset reads the dataset's transcripts only")
     if missing:
-        from abaw_bench.harness.encoders import load_encoder
         from abaw_bench.harness.features.lookup import find_cached_store
-        from abaw_bench.harness.features.pipeline import extract_items
+        from abaw_bench.harness.features.pipeline import extract_items, load_requested
         from abaw_bench.harness.runtime import distributed
 
-        context = distributed.setup(device)
-        root = data_root or Path(os.path.commonpath([str(p) for item in missing for p in item.media.values()]))
+        context = distributed.setup(request.device)
+        # the asr's own request: whole clips (no cut) in the extraction's default batches
+        asr_request = replace(request.with_encoder(transcript_source, request.asr_weights), max_seconds=None,
+                              batch_size=None)
         asr = None
         for split in sorted({item.split for item in missing}):
             group = [item for item in missing if item.split == split]
             # Rank 0 alone looks and tells the others, so that every rank takes the same branch (extract_items is a
             # collective).
-            store = find_cached_store(task, transcript_source, preset, root, split, dtype=dtype, device=device,
-                                      weights=asr_weights, download_root=download_root, allow_skipped=skip_bad)[0] \
-                if context.is_main else None
+            store = find_cached_store(asr_request, split)[0] if context.is_main else None
             store = distributed.broadcast_object(context, store)
             if store is None:
-                asr = asr or load_encoder(transcript_source, preset, weights=asr_weights, device=device, dtype=dtype,
-                                          download_root=download_root)
-                store = extract_items(asr, task, group, root, split, num_workers=num_workers, progress=progress,
-                                      skip_bad=skip_bad)
+                asr = asr or load_requested(asr_request, request.device, request.dtype)
+                store = extract_items(asr, asr_request, group, split)
             for item in group:
                 if item.id in store.skipped:
                     skipped[item.id], words[item.id] = store.skipped[item.id], []
@@ -547,11 +547,9 @@ class _Selection:
         return [" ".join([*before, ATTENTION_TOKEN, *after]) for before, after in self.contents]
 
 
-def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], transcript_source: str,
-            fps: float | Mapping[str, float], span_seconds: float, frames_by_item: Mapping[str, Sequence[int]], *,
-            device: str, dtype: str, data_root: str | os.PathLike[str] | None,
-            asr_weights: str | os.PathLike[str] | None, download_root: str | os.PathLike[str] | None,
-            num_workers: int | None, progress: bool, skip_bad: bool) -> _Selection:
+def _select(request: FeatureRequest, tokenizer: Any, items: Sequence[Item], transcript_source: str,
+            fps: float | Mapping[str, float], span_seconds: float,
+            frames_by_item: Mapping[str, Sequence[int]]) -> _Selection:
     """The words of every requested frame's window, cut to MAX_TOKENS with `tokenizer` (module docstring, 1-3)."""
     rates = fps if isinstance(fps, Mapping) else dict.fromkeys(frames_by_item, fps)
     for item_id in frames_by_item:
@@ -564,11 +562,7 @@ def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], trans
     if unknown:
         raise AbawError(f"frames were requested for {len(unknown)} item(s) not given (first: {unknown[0][:120]!r})")
     wanted_items = [by_id[item_id] for item_id in frames_by_item]
-    words_by_item, sources, skipped = _item_words(task, wanted_items, transcript_source, preset,
-                                                  data_root=Path(data_root) if data_root is not None else None,
-                                                  asr_weights=asr_weights, download_root=download_root,
-                                                  device=device, dtype=dtype, num_workers=num_workers,
-                                                  progress=progress, skip_bad=skip_bad)
+    words_by_item, sources, skipped = _item_words(request, wanted_items, transcript_source)
     budget = MAX_TOKENS - tokenizer.num_special_tokens_to_add() - 1  # the marker takes one
     contents: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}  # window content -> its row
     rows: dict[str, np.ndarray] = {}
@@ -604,22 +598,17 @@ def _select(task: str, tokenizer: Any, preset: str, items: Sequence[Item], trans
     return _Selection(list(contents), rows, stats, skipped)
 
 
-def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, items: Sequence[Item],
+def build_token_windows(encoder: MarkerTextEncoder, request: FeatureRequest, items: Sequence[Item],
                         transcript_source: str, fps: float | Mapping[str, float], span_seconds: float,
-                        frames_by_item: Mapping[str, Sequence[int]], *, dtype: str = "auto",
-                        data_root: str | os.PathLike[str] | None = None,
-                        asr_weights: str | os.PathLike[str] | None = None,
-                        download_root: str | os.PathLike[str] | None = None, num_workers: int | None = None,
-                        progress: bool = True, skip_bad: bool = False) -> TokenWindows:
+                        frames_by_item: Mapping[str, Sequence[int]]) -> TokenWindows:
     """The fine-tuned path's windows: the same words as `build_text_windows`, tokenised for `encoder` (its tokenizer
     carries the marker) and held as token ids, one entry per distinct window content. Nothing is encoded here; the
-    arguments are `build_text_windows`'s (`dtype` is the asr's compute precision when words must be transcribed)."""
+    arguments are `build_text_windows`'s, the request's `dtype` the asr's compute precision when words must be
+    transcribed (on the encoder's device)."""
     from abaw_bench.harness.runtime.precision import resolve_dtype
 
-    selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
-                        device=encoder.device, dtype=resolve_dtype(dtype, encoder.device), data_root=data_root,
-                        asr_weights=asr_weights, download_root=download_root, num_workers=num_workers,
-                        progress=progress, skip_bad=skip_bad)
+    request = replace(request, device=encoder.device, dtype=resolve_dtype(request.dtype, encoder.device))
+    selection = _select(request, encoder.tokenizer, items, transcript_source, fps, span_seconds, frames_by_item)
     texts = selection.texts
     ids, positions = tokenize_windows(encoder.tokenizer, encoder.token_id, texts) if texts else ([], [])
     return TokenWindows(texts, selection.rows, selection.skipped,
@@ -627,40 +616,36 @@ def build_token_windows(task: str, encoder: MarkerTextEncoder, preset: str, item
                         markers=np.asarray(positions, dtype=np.int64), stats=selection.stats)
 
 
-def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequence[Item], transcript_source: str,
+def build_text_windows(request: FeatureRequest, items: Sequence[Item], transcript_source: str,
                        fps: float | Mapping[str, float], span_seconds: float,
                        frames_by_item: Mapping[str, Sequence[int]], *,
-                       weights: str | os.PathLike[str] | None = None, device: str = "cpu",
-                       cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-                       data_root: str | os.PathLike[str] | None = None,
-                       asr_weights: str | os.PathLike[str] | None = None,
-                       download_root: str | os.PathLike[str] | None = None, trust_remote_code: bool = False,
-                       batch_size: int = 64, dtype: str = "auto", num_workers: int | None = None,
-                       skip_bad: bool = False) -> TextWindows:
-    """Encode the centred text window of every frame in `frames_by_item` (item id → 0-based label frames); frame f of
-    an item lies at f / fps seconds, `fps` one rate for every item or a rate per item id (its video's own).
+                       cache_dir: str | os.PathLike[str] | None = None) -> TextWindows:
+    """Encode, with the request's text encoder, the centred text window of every frame in `frames_by_item` (item id
+    → 0-based label frames); frame f of an item lies at f / fps seconds, `fps` one rate for every item or a rate per
+    item id (its video's own).
 
     `transcript_source` is DATASET_TRANSCRIPT (the dataset's transcripts only) or an asr encoder name (the dataset's
-    transcripts where they have timestamps, that encoder's words for the other items; `data_root`, `asr_weights`
-    and `download_root` locate its media and weights). `cache_dir` None = the feature cache (module docstring).
+    transcripts where they have timestamps, that encoder's words for the other items; the request's `data_root`,
+    `asr_weights` and `download_root` locate its media and weights). `cache_dir` None = the feature cache (module
+    docstring).
 
-    `dtype` is the compute precision of the text and asr encoders ("auto": bf16 on CUDA, fp32 on the CPU, as for
-    every extraction; it is part of the cache key); `num_workers` the asr's decode workers (None: the device's
-    default). Under torchrun call this on every rank: each encodes its share of the missing windows' shards and reads
-    the others' from the cache, so every rank returns the same windows. An item whose media give no asr transcript
-    stops with its MediaError, or with `skip_bad` gets windows without words and is listed in `skipped`.
+    The request's `dtype` is the compute precision of the text and asr encoders ("auto": bf16 on CUDA, fp32 on the
+    CPU, as for every extraction; it is part of the cache key), `batch_size` the windows per forward pass (None:
+    64), `num_workers` the asr's decode workers. Under torchrun call this on every rank: each encodes its share of
+    the missing windows' shards and reads the others' from the cache, so every rank returns the same windows. An
+    item whose media give no asr transcript stops with its MediaError, or with `skip_bad` gets windows without words
+    and is listed in `skipped`.
     """
     from abaw_bench.harness.progress import progress as reporter
     from abaw_bench.harness.runtime import distributed
     from abaw_bench.harness.runtime.precision import resolve_dtype
 
-    context = distributed.setup(device)
-    dtype = resolve_dtype(dtype, device)
-    encoder = _marker_encoder(encoder_name, preset, weights=weights, device=device, dtype=dtype,
-                              trust_remote_code=trust_remote_code)
-    selection = _select(task, encoder.tokenizer, preset, items, transcript_source, fps, span_seconds, frames_by_item,
-                        device=device, dtype=dtype, data_root=data_root, asr_weights=asr_weights,
-                        download_root=download_root, num_workers=num_workers, progress=progress, skip_bad=skip_bad)
+    context = distributed.setup(request.device)
+    request = replace(request, dtype=resolve_dtype(request.dtype, request.device))
+    task, device, dtype, progress = request.task, request.device, request.dtype, request.progress
+    encoder = _marker_encoder(request.encoder, request.preset, weights=request.weights, device=device, dtype=dtype,
+                              trust_remote_code=request.trust_remote_code)
+    selection = _select(request, encoder.tokenizer, items, transcript_source, fps, span_seconds, frames_by_item)
     content_list = selection.contents
     keys = [_content_key(encoder.digest, content) for content in content_list]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir(task, encoder)
@@ -678,10 +663,10 @@ def build_text_windows(task: str, encoder_name: str, preset: str, items: Sequenc
     texts = selection.texts
     shards = [todo[start:start + SHARD_WINDOWS] for start in range(0, len(todo), SHARD_WINDOWS)]
     mine = shards[context.rank::context.world_size]
-    with reporter(sum(map(len, mine)), f"text windows {encoder_name}/{preset} {task}", unit="window",
+    with reporter(sum(map(len, mine)), f"text windows {request.encoder}/{request.preset} {task}", unit="window",
                   enabled=progress and context.is_main and bool(todo)) as bar:
         for chosen in mine:
-            vectors[chosen] = _encode(encoder, [texts[i] for i in chosen], batch_size, bar)
+            vectors[chosen] = _encode(encoder, [texts[i] for i in chosen], request.batch_size or WINDOW_BATCH_SIZE, bar)
             _write_shard(directory, [keys[i] for i in chosen], vectors[chosen])
     if context.world_size > 1 and todo:
         distributed.barrier(context)  # every rank's shards are on disk

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features.request import ASR_ENCODER, FeatureRequest
 from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT, Hyper, SystemSpec, Variant
 from abaw_bench.harness.tasks.base import Item
@@ -34,13 +35,6 @@ def load_request(config: RunConfig, encoder_name: str) -> dict[str, Any]:
     --download-root it was given, the same flags `extract` takes, so a run finds what `extract` cached."""
     return {"weights": config.weights.get(encoder_name), "trust_remote_code": config.trust_remote_code,
             "download_root": config.download_root}
-
-
-def store_request(config: RunConfig, encoder_name: str) -> dict[str, Any]:
-    """`load_request` plus the weights of the asr encoder whose transcripts a text encoder embeds."""
-    from abaw_bench.harness.features.pipeline import ASR_ENCODER
-
-    return {**load_request(config, encoder_name), "asr_weights": config.weights.get(ASR_ENCODER)}
 
 
 class ProvidedSource:
@@ -120,15 +114,25 @@ class InputBuilder:
             raise AbawError(f"video {missing[0][:120]!r} has no face-crop folder to decode for input {name!r}")
         return _FaceRowsLoader(folders, encoder.prepare)
 
-    def _window_request(self, name: str, grids: Any, hyper: Hyper) -> tuple[str, dict[str, list[int]], dict]:
-        """(transcript source, the frames the sampler visits per item, the asr keywords) for a centred text input."""
+    def feature_request(self, encoder_name: str, **fields: Any) -> FeatureRequest:
+        """How this run asks for `encoder_name`'s features: with the `load_request` flags `extract` takes too (so a
+        run finds what `extract` cached) and the asr encoder's --weights, on this rank's device, with the run's
+        decode workers (None: the device's default), progress and --skip-bad; `fields` sets any other field."""
+        return FeatureRequest(**{
+            "task": self.task, "encoder": encoder_name, "preset": self.config.preset, "data_root": self.data_root,
+            **load_request(self.config, encoder_name), "asr_weights": self.config.weights.get(ASR_ENCODER),
+            "device": str(self.context.device), "num_workers": self.config.num_workers or None,
+            "progress": self.config.progress and self.context.is_main, "skip_bad": self.config.skip_bad, **fields})
+
+    def _window_request(self, name: str, grids: Any,
+                        hyper: Hyper) -> tuple[FeatureRequest, str, dict[str, list[int]]]:
+        """(the request, transcript source, the frames the sampler visits per item) for a centred text input: the
+        encoders (text and asr) compute in the run's precision, the asr with the transcript source's --weights."""
         transcript = self.spec.transcript_for(self.task, name, self.config.preset)
         frames_by_item = {grid.item_id: list(range(0, grid.n_frames, hyper.frame_step)) for grid in grids.grids}
-        asr = {"dtype": self.config.precision, "num_workers": self.config.num_workers or None,  # as every extraction
-               "progress": self.config.progress and self.context.is_main, "data_root": self.data_root,
-               "asr_weights": self.config.weights.get(transcript or ""),
-               "download_root": self.config.download_root, "skip_bad": self.config.skip_bad}
-        return transcript, frames_by_item, asr
+        request = self.feature_request(self.encoder_name(name), dtype=self.config.precision,
+                                       asr_weights=self.config.weights.get(transcript or ""))
+        return request, transcript, frames_by_item
 
     def token_windows(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
                       frame_rates: dict[str, float]) -> Any:
@@ -136,10 +140,10 @@ class InputBuilder:
         visits (the same words `window_source` encodes), for the encoder to run inside the training step."""
         from abaw_bench.harness.features.text_windows import build_token_windows
 
-        transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
-        return self._note_skipped(items, build_token_windows(self.task, self.encoders[name], self.config.preset,
-                                                             items, transcript, frame_rates,
-                                                             hyper.centred_seconds[name], frames_by_item, **asr))
+        request, transcript, frames_by_item = self._window_request(name, grids, hyper)
+        return self._note_skipped(items, build_token_windows(self.encoders[name], request, items, transcript,
+                                                             frame_rates, hyper.centred_seconds[name],
+                                                             frames_by_item))
 
     def window_source(self, name: str, items: list[Item], grids: Any, hyper: Hyper,
                       frame_rates: dict[str, float]) -> Any:
@@ -148,10 +152,9 @@ class InputBuilder:
         from abaw_bench.harness.features.text_windows import build_text_windows
 
         encoder_name = self.encoder_name(name)
-        transcript, frames_by_item, asr = self._window_request(name, grids, hyper)
-        source = build_text_windows(
-            self.task, encoder_name, self.config.preset, items, transcript, frame_rates, hyper.centred_seconds[name],
-            frames_by_item, **{**load_request(self.config, encoder_name), **asr}, device=str(self.context.device))
+        request, transcript, frames_by_item = self._window_request(name, grids, hyper)
+        source = build_text_windows(request, items, transcript, frame_rates, hyper.centred_seconds[name],
+                                    frames_by_item)
         self.provenance.setdefault(name, {"encoder": encoder_name, "fingerprint": getattr(source, "fingerprint", None),
                                           "weights": getattr(source, "weights_source", "unknown"),
                                           "random_weights": bool(getattr(source, "is_random", False))})
@@ -248,22 +251,15 @@ class InputBuilder:
         from abaw_bench.harness.features import ensure_features
         from abaw_bench.harness.features.lookup import find_cached_store
 
-        limits = self._limits(encoder_info(encoder_name).modality)
-        request = store_request(self.config, encoder_name)
+        request = self.feature_request(encoder_name, **self._limits(encoder_info(encoder_name).modality))
         # Rank 0 alone looks (one encoder build for the fingerprint) and tells the others, so that every rank takes
         # the same branch below: some ranks extracting while others do not would deadlock.
-        store, explanation = find_cached_store(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                               **request, **limits, allow_skipped=self.config.skip_bad) \
-            if self.context.is_main else (None, "")
+        store, explanation = find_cached_store(request, split) if self.context.is_main else (None, "")
         store = distributed.broadcast_object(self.context, store)
         if self.context.is_main and self.config.progress and explanation:
             print(f"[abaw-bench] {encoder_name} {split}: {explanation}", file=sys.stderr)
         if store is None:
-            store = ensure_features(self.task, encoder_name, self.config.preset, self.data_root, split,
-                                    **request, device=str(self.context.device),
-                                    num_workers=self.config.num_workers or None,  # None: the device's default
-                                    progress=self.config.progress and self.context.is_main,
-                                    skip_bad=self.config.skip_bad, **limits)
+            store = ensure_features(request, split)
         self.skipped.setdefault(split, {}).update(store.skipped)
         return store
 

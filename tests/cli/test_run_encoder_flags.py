@@ -4,6 +4,7 @@ carry them (checked at the run's own load/lookup calls, with nothing downloaded 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,27 +53,30 @@ class _Recorder:
                      "ensure_features": ensure_features, "build_text_windows": build_text_windows}
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
-    def _record(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], encoder_position: int) -> None:
+    def _record(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         inspect.signature(self.real[function]).bind(*args, **kwargs)
-        self.requests.append((args[encoder_position], kwargs))
+        if function == "load_encoder":
+            self.requests.append((args[0], kwargs))
+        else:  # a FeatureRequest first
+            self.requests.append((args[0].encoder, dataclasses.asdict(args[0])))
 
     def load_encoder(self, *args: Any, **kwargs: Any) -> Any:
         from abaw_bench.harness.encoders import encoder_info
 
-        self._record("load_encoder", args, kwargs, 0)
+        self._record("load_encoder", args, kwargs)
         return SimpleNamespace(info=encoder_info(args[0]), output_dim=4, prepare=None, fingerprint=lambda: "f",
                                weights_source="fake", is_random=False)
 
     def find_cached_store(self, *args: Any, **kwargs: Any) -> Any:
-        self._record("find_cached_store", args, kwargs, 1)
+        self._record("find_cached_store", args, kwargs)
         return None, ""
 
     def ensure_features(self, *args: Any, **kwargs: Any) -> Any:
-        self._record("ensure_features", args, kwargs, 1)
+        self._record("ensure_features", args, kwargs)
         return SimpleNamespace(dim=4, summary={}, skipped={}, path=lambda item_id: Path("/cache") / item_id)
 
     def build_text_windows(self, *args: Any, **kwargs: Any) -> Any:
-        self._record("build_text_windows", args, kwargs, 1)
+        self._record("build_text_windows", args, kwargs)
         return SimpleNamespace(skipped={})
 
 

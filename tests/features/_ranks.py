@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from abaw_bench.harness.atomic import write_json
 from abaw_bench.harness.encoders import _audio, load_encoder
-from abaw_bench.harness.features import ensure_features, text_windows
+from abaw_bench.harness.features import FeatureRequest, ensure_features, text_windows
 from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import DATASET_TRANSCRIPT
 from abaw_bench.harness.tasks import get_task
@@ -66,8 +66,9 @@ def windows(bah: Path) -> dict:
     """Text windows of every 4th frame of two BAH demo videos, 8 windows per shard so that both ranks encode."""
     text_windows.SHARD_WINDOWS = 8
     items = get_task("bah").reader(bah).items("val")[:2]
-    built = text_windows.build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 2.0,
-                                            {item.id: range(0, 100, 4) for item in items}, progress=False)
+    frames = {item.id: range(0, 100, 4) for item in items}
+    built = text_windows.build_text_windows(FeatureRequest("bah", "minilm", "tiny", bah, progress=False), items,
+                                            DATASET_TRANSCRIPT, 25.0, 2.0, frames)
     return {"stats": built.stats, "vectors": built.vectors.tolist(), "texts": built.texts}
 
 
@@ -79,8 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     context = distributed.setup("cpu")
     try:
-        store = ensure_features("emi", "vit-h14", "tiny", args.data, "val", images_per_batch=64, num_workers=0,
-                                progress=False)
+        store = ensure_features(FeatureRequest("emi", "vit-h14", "tiny", args.data, images_per_batch=64, num_workers=0,
+                                               progress=False), "val")
         digest = hashlib.sha256()
         for item_id in store.ids:
             digest.update(store.path(item_id).read_bytes())

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from abaw_bench.harness.encoders import load_encoder
-from abaw_bench.harness.features import extract_items, finish_distributed
+from abaw_bench.harness.features import FeatureRequest, extract_items, finish_distributed
 from abaw_bench.harness.tasks.base import Item
 
 
@@ -36,8 +36,9 @@ def main() -> None:
             return forward(batch)
 
         encoder.forward = slow_forward
-    store = extract_items(encoder, "synthetic", wav_items(args.data), args.data, "train",
-                          batch_size=args.batch_size, progress=False)
+    request = FeatureRequest.for_encoder(encoder, "synthetic", args.data, batch_size=args.batch_size, num_workers=0,
+                                         progress=False)
+    store = extract_items(encoder, request, wav_items(args.data), "train")
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(store.summary), flush=True)
     finish_distributed()

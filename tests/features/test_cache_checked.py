@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.features import FeatureStore, extract_items, open_items
+from abaw_bench.harness.features import FeatureRequest, FeatureStore, extract_items, open_items
 from abaw_bench.harness.tasks.base import Item
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,20 +45,21 @@ def test_each_damaged_entry_is_named_refused_and_rebuilt(encoder, tmp_path: Path
     for index in range(len(CORRUPTIONS)):
         write_wav(tmp_path / f"clip{index}.wav", 0.4 + 0.1 * index, seed=index)
         items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
-    store = extract_items(encoder, "synthetic", items, tmp_path, "train", progress=False)
+    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path, num_workers=0, progress=False)
+    store = extract_items(encoder, request, items, "train")
     pristine = {item.id: np.array(store.get(item.id)) for item in items}
     for item, (damage, _) in zip(items, CORRUPTIONS.values(), strict=True):
         damage(store.path(item.id), pristine[item.id])
 
     with pytest.raises(AbawError, match=r"are unusable \(.*; 6 such entries in all\)"):
-        open_items(encoder, "synthetic", items, tmp_path, "train")
+        open_items(encoder, request, items, "train")
     fresh = FeatureStore(store.directory, {i.id: store.path(i.id) for i in items}, modality="audio", dim=35,
                          summary={})
     with pytest.raises(AbawError, match=rf"^{store.path('clip1')}: the cached features of item 'clip1' are unusable"):
         fresh.get("clip1")  # garbage: refused by name even by a store that skipped the checks
 
     capsys.readouterr()
-    rebuilt = extract_items(encoder, "synthetic", items, tmp_path, "train", progress=False)
+    rebuilt = extract_items(encoder, request, items, "train")
     warned = capsys.readouterr().err.splitlines()
     for item, (_, problem) in zip(items, CORRUPTIONS.values(), strict=True):
         named = f"[abaw-bench] extract: {store.path(item.id)}: the cache entry of item {item.id!r} is unusable ("

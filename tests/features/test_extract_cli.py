@@ -23,9 +23,9 @@ def test_extract_demo_split_then_rerun_hits_cache(demo_root, capsys: pytest.Capt
     assert summary["demo_data"] and summary["extracted"] == summary["items"] > 0 and summary["skipped"] == 0
     assert summary["weights"].startswith("random weights")
 
-    from abaw_bench.harness.features import open_store
+    from abaw_bench.harness.features import FeatureRequest, open_store
 
-    store = open_store("emi", "wav2vec2-vad", "tiny", demo_root("emi"), "val")
+    store = open_store(FeatureRequest("emi", "wav2vec2-vad", "tiny", demo_root("emi")), "val")
     assert len(store) == summary["items"] and store.get(store.ids[0]).shape[1] == 35
     assert np.isfinite(store.get(store.ids[-1])).all()
 

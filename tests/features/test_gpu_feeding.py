@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from abaw_bench.harness.encoders import _image
-from abaw_bench.harness.features import ensure_features, extract_items, find_cached_store
+from abaw_bench.harness.features import FeatureRequest, ensure_features, extract_items, find_cached_store
 from abaw_bench.harness.features.bucketing import plan_batches
 from abaw_bench.harness.features.loading import default_workers, loader_settings
 from abaw_bench.harness.features.writer import EntryWriter
@@ -122,8 +122,9 @@ def test_image_extraction_batches_by_images_and_matches_items_alone(tmp_path: Pa
         return forward(batch)
 
     monkeypatch.setattr(encoder, "forward", counting)
-    store = extract_items(encoder, "synthetic", items, tmp_path / "data", "train", images_per_batch=8,
-                          progress=False)
+    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path / "data", images_per_batch=8, num_workers=0,
+                                         progress=False)
+    store = extract_items(encoder, request, items, "train")
     assert seen == [9, 7, 8] and store.summary["images_per_batch"] == 8  # crops 9 | 7 | 5+2+1
     assert store.summary["padded_fraction"] == 0.0 and store.summary["extracted"] == len(items)
     for item in items:
@@ -136,16 +137,17 @@ def test_run_finds_the_cache_extract_made_in_another_dtype(demo_root, tmp_path: 
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
     root = demo_root("emi")
-    store, why = find_cached_store("emi", "vit-h14", "tiny", root, "val", max_frames=400)
+    wanted = FeatureRequest("emi", "vit-h14", "tiny", root, max_frames=400)
+    store, why = find_cached_store(wanted, "val")
     assert store is None and why.startswith("no cached vit-h14 [tiny]")
-    made = ensure_features("emi", "vit-h14", "tiny", root, "val", dtype="bf16", progress=False)
+    made = ensure_features(FeatureRequest("emi", "vit-h14", "tiny", root, dtype="bf16", progress=False), "val")
     # `run` asks for fp32 ("auto" on the CPU) and the system's 400-crop cut; the bf16 cache of every crop serves it.
-    store, why = find_cached_store("emi", "vit-h14", "tiny", root, "val", max_frames=400)
+    store, why = find_cached_store(wanted, "val")
     assert store is not None and store.directory == made.directory and store.summary["dtype"] == "bf16"
     assert store.ids == made.ids and "using the cached" in why
     missing = made.path(made.ids[5])
     missing.unlink()
-    store, why = find_cached_store("emi", "vit-h14", "tiny", root, "val", max_frames=400)
+    store, why = find_cached_store(wanted, "val")
     assert store is None and "1 of 80 val items missing" in why
     assert json.loads((made.directory / "cache.json").read_text())["extraction"]["dtype"] == "bf16"
 

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.features import extract_items
+from abaw_bench.harness.features import FeatureRequest, extract_items
 from abaw_bench.harness.media import MediaError, load_audio
 from abaw_bench.harness.tasks.base import Item
 
@@ -60,8 +61,8 @@ def cache_bytes(home: Path) -> dict[str, bytes]:
 
 def test_store_matches_items_encoded_alone(encoder, dataset: Path, cache: Path) -> None:
     items = wav_items(dataset)
-    store = extract_items(encoder, "synthetic", items, dataset, "train", batch_size=4, num_workers=1,
-                          progress=False)
+    request = FeatureRequest.for_encoder(encoder, "synthetic", dataset, batch_size=4, num_workers=0, progress=False)
+    store = extract_items(encoder, replace(request, num_workers=1), items, "train")
     assert store.ids == [item.id for item in items] and store.dim == 35
     assert store.summary["extracted"] == ITEM_COUNT and store.summary["cache_hits"] == 0
     assert store.summary["padded_fraction"] < 0.25
@@ -77,11 +78,11 @@ def test_store_matches_items_encoded_alone(encoder, dataset: Path, cache: Path) 
     summary = json.loads((store.directory / "summary-train.json").read_text())
     assert summary["items"] == ITEM_COUNT and not summary["demo_data"]
 
-    again = extract_items(encoder, "synthetic", items, dataset, "train", batch_size=4, progress=False)
+    again = extract_items(encoder, request, items, "train")
     assert again.summary["extracted"] == 0 and again.summary["cache_hits"] == ITEM_COUNT
 
     write_wav(dataset / "clip03.wav", 1.0, seed=99)  # new content, size and mtime: only this entry is redone
-    changed = extract_items(encoder, "synthetic", items, dataset, "train", batch_size=4, progress=False)
+    changed = extract_items(encoder, request, items, "train")
     assert changed.summary["extracted"] == 1
     assert changed.get("clip03").shape[0] != store.get("clip03").shape[0]
     assert changed.path("clip03") != store.path("clip03")
@@ -91,10 +92,10 @@ def test_corrupt_file_stops_or_is_skipped_never_zero_filled(encoder, dataset: Pa
     bad = dataset / "clip05.wav"
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
     items = wav_items(dataset)
+    request = FeatureRequest.for_encoder(encoder, "synthetic", dataset, batch_size=4, num_workers=0, progress=False)
     with pytest.raises(MediaError, match=re.escape(str(bad))):
-        extract_items(encoder, "synthetic", items, dataset, "train", batch_size=4, progress=False)
-    store = extract_items(encoder, "synthetic", items, dataset, "train", batch_size=4, skip_bad=True,
-                          progress=False)
+        extract_items(encoder, request, items, "train")
+    store = extract_items(encoder, replace(request, skip_bad=True), items, "train")
     assert store.summary["skipped"] == 1 and "truncated" in store.summary["skipped_items"]["clip05"]
     assert "clip05" not in store.ids and len(store) == ITEM_COUNT - 1
     assert not list(store.directory.glob("items/clip05-*"))

@@ -78,7 +78,7 @@ def test_a_terminal_gets_the_tqdm_bar() -> None:
 def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capfd: pytest.CaptureFixture[str]) -> None:
     from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.features import FeatureRequest, extract_items
 
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
     items = []
@@ -86,8 +86,10 @@ def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, m
         write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
         items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
     capfd.readouterr()
-    extract_items(load_encoder("wav2vec2-vad", "tiny"), "synthetic", items, tmp_path, "train", batch_size=2,
-                  progress=True)  # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
+    encoder = load_encoder("wav2vec2-vad", "tiny")
+    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path, batch_size=2, num_workers=0, progress=True)
+    # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
+    extract_items(encoder, request, items, "train")
     err = capfd.readouterr().err
     assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 videos" in err
     assert "\r" not in err

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.features.request import ASR_ENCODER, FeatureRequest
 from abaw_bench.harness.features.text_windows import (
     ATTENTION_TOKEN,
     WindowBounds,
@@ -26,6 +27,12 @@ from abaw_bench.harness.tasks.base import Item
 
 FPS = 25.0
 SPAN = 20.0
+
+
+def _minilm(data_root: Path, **fields) -> FeatureRequest:
+    """The tiny preset's text encoder on `data_root`, without a progress bar."""
+    return FeatureRequest("bah", "minilm", "tiny", data_root, progress=False, **fields)
+
 # Ten words of four letters in one chunk over 0–20 s: each word gets 2 s, midpoints 1, 3, ..., 19 s.
 TEN_WORDS = ("able", "bake", "calm", "dark", "east", "fair", "gold", "hill", "iron", "jump")
 
@@ -123,8 +130,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     items = [_item(folder, "1/a.mp4", ONE_CHUNK), _item(folder, "1/b.mp4", ONE_CHUNK), _item(folder, "2/c.mp4", SECOND)]
     frames = {"1/a.mp4": [0, 75, 150, 151, 350], "1/b.mp4": [150, 151, 200], "2/c.mp4": list(range(0, 125, 5))}
     cache = folder / "cache"
-    windows = build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN, frames,
-                                 cache_dir=cache, progress=False)
+    windows = build_text_windows(_minilm(folder), items, DATASET_TRANSCRIPT, FPS, SPAN, frames, cache_dir=cache)
     return windows, items, frames, cache
 
 
@@ -170,8 +176,7 @@ def test_each_window_content_is_encoded_once_and_then_read_from_the_cache(built)
     # "1/b.mp4" repeats "1/a.mp4"'s transcript, and frames 150 and 151 fall between the same two words
     assert windows.stats["distinct_windows"] == windows.stats["encoded"] == len(texts) < 33
     np.testing.assert_array_equal(windows.window("1/a.mp4", 150), windows.window("1/b.mp4", 151))
-    again = build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN, frames,
-                               cache_dir=cache, progress=False)
+    again = build_text_windows(_minilm(cache.parent), items, DATASET_TRANSCRIPT, FPS, SPAN, frames, cache_dir=cache)
     assert again.stats["encoded"] == 0 and again.stats["from_cache"] == len(texts)
     for item_id, item_frames in frames.items():
         for frame in item_frames:
@@ -182,8 +187,8 @@ def test_the_dataset_transcript_preset_needs_a_timed_transcript_per_item(tmp_pat
     items = [_item(tmp_path, "1/a.mp4", ONE_CHUNK), _item(tmp_path, "3/x.mp4", {"text": "untimed"})]
     with pytest.raises(AbawError, match=r"1 of 2 items have no transcript with word or chunk timestamps \(first: "
                                         r"'3/x.mp4'"):
-        build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN,
-                           {"1/a.mp4": [0], "3/x.mp4": [0]}, cache_dir=tmp_path / "cache", progress=False)
+        build_text_windows(_minilm(tmp_path), items, DATASET_TRANSCRIPT, FPS, SPAN, {"1/a.mp4": [0], "3/x.mp4": [0]},
+                           cache_dir=tmp_path / "cache")
 
 
 def test_asr_words_come_from_what_extract_cached_in_another_dtype(tmp_path: Path, demo_root,
@@ -205,18 +210,18 @@ def test_asr_words_come_from_what_extract_cached_in_another_dtype(tmp_path: Path
     root = tmp_path / "bah"  # the demo without its transcripts, so that every item needs the asr's words
     shutil.copytree(demo_root("bah"), root, ignore=shutil.ignore_patterns("transcription", "cropped-aligned-faces"))
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
-    real_load = pipeline._load
-    monkeypatch.setattr(pipeline, "_load", lambda name, preset, weights, device, dtype, *rest: Transcriber(dtype)
-                        if name == pipeline.ASR_ENCODER else real_load(name, preset, weights, device, dtype, *rest))
-    ensure_features("bah", pipeline.ASR_ENCODER, "tiny", root, "val", dtype="bf16", num_workers=0, progress=False)
+    real_load = pipeline.load_requested
+    monkeypatch.setattr(pipeline, "load_requested", lambda request, device, dtype: Transcriber(dtype)
+                        if request.encoder == ASR_ENCODER else real_load(request, device, dtype))
+    ensure_features(FeatureRequest("bah", ASR_ENCODER, "tiny", root, dtype="bf16", num_workers=0, progress=False),
+                    "val")
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("the run extracted the transcripts again")
 
     monkeypatch.setattr(pipeline, "extract_items", no_extraction)
     items = get_task("bah").reader(root).items("val")[:2]
-    windows = build_text_windows("bah", "minilm", "tiny", items, pipeline.ASR_ENCODER, FPS, 2.0,
-                                 {item.id: [0, 50] for item in items}, data_root=root, progress=False)
+    windows = build_text_windows(_minilm(root), items, ASR_ENCODER, FPS, 2.0, {item.id: [0, 50] for item in items})
     assert windows.stats["words_from"] == {"dataset": 0, "asr": 2} and windows.stats["dtype"] == "fp32"
     assert "calm" in windows.window_text(items[0].id, 50)  # the stand-in's words, read from the bf16 cache
 
@@ -237,22 +242,15 @@ def test_an_unreadable_video_stops_the_asr_words_or_is_skipped_with_skip_bad(tmp
     root = tmp_path / "bah"  # the demo without its transcripts, so that every item needs the asr's words
     shutil.copytree(demo_root("bah"), root, ignore=shutil.ignore_patterns("transcription", "cropped-aligned-faces"))
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
-    real_load = pipeline._load
-    monkeypatch.setattr(pipeline, "_load", lambda name, preset, weights, device, dtype, *rest: ToneTranscriber()
-                        if name == pipeline.ASR_ENCODER else real_load(name, preset, weights, device, dtype, *rest))
-    import abaw_bench.harness.encoders as encoders
-
-    real_encoder = encoders.load_encoder
-    monkeypatch.setattr(encoders, "load_encoder", lambda name, preset, **kwargs: ToneTranscriber()
-                        if name == pipeline.ASR_ENCODER else real_encoder(name, preset, **kwargs))
+    real_load = pipeline.load_requested
+    monkeypatch.setattr(pipeline, "load_requested", lambda request, *args: ToneTranscriber()
+                        if request.encoder == ASR_ENCODER else real_load(request, *args))
     good, bad = get_task("bah").reader(root).items("val")[:2]
     bad.media["video"].write_bytes(b"not an mp4")
     frames = {item.id: [0, 50] for item in (good, bad)}
     with pytest.raises(MediaError, match=re.escape(str(bad.media["video"])) + ".*pass --skip-bad"):
-        build_text_windows("bah", "minilm", "tiny", [good, bad], pipeline.ASR_ENCODER, FPS, 2.0, frames,
-                           data_root=root, progress=False)
-    windows = build_text_windows("bah", "minilm", "tiny", [good, bad], pipeline.ASR_ENCODER, FPS, 2.0, frames,
-                                 data_root=root, progress=False, skip_bad=True)
+        build_text_windows(_minilm(root), [good, bad], ASR_ENCODER, FPS, 2.0, frames)
+    windows = build_text_windows(_minilm(root, skip_bad=True), [good, bad], ASR_ENCODER, FPS, 2.0, frames)
     assert list(windows.skipped) == [bad.id] and str(bad.media["video"]) in windows.skipped[bad.id]
     assert windows.stats["words_from"] == {"dataset": 0, "asr": 1}
     assert "calm" in windows.window_text(good.id, 50) and windows.window_text(bad.id, 50) == ATTENTION_TOKEN
@@ -264,10 +262,9 @@ def test_an_unreadable_video_stops_the_asr_words_or_is_skipped_with_skip_bad(tmp
 def trainable(built):
     from abaw_bench.harness.features.text_windows import MarkerTextEncoder, build_token_windows
 
-    _, items, frames, _ = built
+    _, items, frames, cache = built
     encoder = MarkerTextEncoder("minilm", "tiny", weights=None, device="cpu", trust_remote_code=False)
-    return encoder, build_token_windows("bah", encoder, "tiny", items, DATASET_TRANSCRIPT, FPS, SPAN, frames,
-                                        progress=False)
+    return encoder, build_token_windows(encoder, _minilm(cache.parent), items, DATASET_TRANSCRIPT, FPS, SPAN, frames)
 
 
 def test_token_windows_hold_the_frozen_windows_and_start_at_their_vectors(built, trainable) -> None:

@@ -42,7 +42,7 @@ def ranks(demo_root, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 def test_every_rank_extracts_its_shard_and_returns_the_single_process_store(ranks: list[dict], demo_root,
                                                                             tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from abaw_bench.harness.features import ensure_features
+    from abaw_bench.harness.features import FeatureRequest, ensure_features
 
     assert [line["rank"] for line in ranks] == [0, 1] and all(line["world_size"] == 2 for line in ranks)
     first, second = ranks
@@ -54,8 +54,8 @@ def test_every_rank_extracts_its_shard_and_returns_the_single_process_store(rank
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        alone = ensure_features("emi", "vit-h14", "tiny", demo_root("emi"), "val", images_per_batch=64,
-                                num_workers=0, progress=False)
+        alone = ensure_features(FeatureRequest("emi", "vit-h14", "tiny", demo_root("emi"), images_per_batch=64,
+                                               num_workers=0, progress=False), "val")
     finally:
         torch.set_num_threads(threads)
     digest = hashlib.sha256()
@@ -77,7 +77,7 @@ def test_ddp_fine_tunes_a_trainable_wav2vec2_on_two_ranks(ranks: list[dict]) -> 
 def test_ranks_split_the_text_windows_and_return_the_single_process_vectors(ranks: list[dict], demo_root, tmp_path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
-    from abaw_bench.harness.features import text_windows
+    from abaw_bench.harness.features import FeatureRequest, text_windows
     from abaw_bench.harness.systems import DATASET_TRANSCRIPT
     from abaw_bench.harness.tasks import get_task
 
@@ -86,8 +86,10 @@ def test_ranks_split_the_text_windows_and_return_the_single_process_vectors(rank
     shares = [first["stats"]["encoded_by_this_rank"], second["stats"]["encoded_by_this_rank"]]
     assert min(shares) > 0 and sum(shares) == first["stats"]["encoded"] == first["stats"]["distinct_windows"]
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path))
-    items = get_task("bah").reader(demo_root("bah")).items("val")[:2]
-    alone = text_windows.build_text_windows("bah", "minilm", "tiny", items, DATASET_TRANSCRIPT, 25.0, 2.0,
-                                            {item.id: range(0, 100, 4) for item in items}, progress=False)
+    bah = demo_root("bah")
+    items = get_task("bah").reader(bah).items("val")[:2]
+    frames = {item.id: range(0, 100, 4) for item in items}
+    alone = text_windows.build_text_windows(FeatureRequest("bah", "minilm", "tiny", bah, progress=False), items,
+                                            DATASET_TRANSCRIPT, 25.0, 2.0, frames)
     assert alone.texts == first["texts"]
     np.testing.assert_allclose(alone.vectors, np.array(first["vectors"], dtype=np.float32), atol=1e-5)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from abaw_bench.harness.encoders import encoder_info, load_encoder
 from abaw_bench.harness.encoders.base import Encoder
-from abaw_bench.harness.features import ensure_features, open_store, pipeline
+from abaw_bench.harness.features import FeatureRequest, ensure_features, open_store, pipeline
+from abaw_bench.harness.features.request import ASR_ENCODER
 from abaw_bench.harness.tasks.base import Item
 
 RATE, CUT, LOW_SECONDS, HIGH_SECONDS = 16000, 12.0, 12, 8
@@ -26,7 +27,7 @@ class ToneTranscriber(Encoder):
     """An "asr" encoder: one word per whole second of audio, by the dominant frequency of that second."""
 
     def __init__(self) -> None:
-        self.info = encoder_info(pipeline.ASR_ENCODER)
+        self.info = encoder_info(ASR_ENCODER)
         self.preset, self.weights_source, self.model = "tiny", "test stand-in", None
 
     def fingerprint(self) -> str:
@@ -74,9 +75,9 @@ def clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _write_tones(root / "audio" / "00000.wav")
     items = [Item("00000", "train", {"audio": root / "audio" / "00000.wav"})]
     monkeypatch.setattr(pipeline, "_split_items", lambda task, data_root, split: items)
-    real_load = pipeline._load
-    monkeypatch.setattr(pipeline, "_load", lambda name, *args: ToneTranscriber() if name == pipeline.ASR_ENCODER
-                        else real_load(name, *args))
+    real_load = pipeline.load_requested
+    monkeypatch.setattr(pipeline, "load_requested", lambda request, *args: ToneTranscriber()
+                        if request.encoder == ASR_ENCODER else real_load(request, *args))
     return root
 
 
@@ -91,17 +92,19 @@ def test_text_features_embed_the_whole_clip_despite_the_audio_cut(clip: Path) ->
     whole = " ".join(["calm"] * LOW_SECONDS + ["alarm"] * HIGH_SECONDS)
     first_12_s = " ".join(["calm"] * LOW_SECONDS)
     # The stand-in honours an explicit cut when asked for a transcript on its own: the check below can fail.
-    cut = ensure_features("emi", pipeline.ASR_ENCODER, "tiny", clip, "train", max_seconds=CUT, progress=False)
+    cut = ensure_features(FeatureRequest("emi", ASR_ENCODER, "tiny", clip, max_seconds=CUT, progress=False), "train")
     assert cut.transcript("00000")["text"] == first_12_s
 
-    store = ensure_features("emi", "gte-base", "tiny", clip, "train", max_seconds=CUT, progress=False)
-    assert store.summary["transcripts_from"].startswith(pipeline.ASR_ENCODER)
+    text = FeatureRequest("emi", "gte-base", "tiny", clip, max_seconds=CUT, progress=False)
+    store = ensure_features(text, "train")
+    assert store.summary["transcripts_from"].startswith(ASR_ENCODER)
     features = np.asarray(store.get("00000"))
     text_encoder = load_encoder("gte-base", "tiny")
     assert not np.allclose(features, _embed(text_encoder, first_12_s), atol=1e-3)
     np.testing.assert_allclose(features, _embed(text_encoder, whole), rtol=1e-5, atol=1e-6)
-    asr = open_store("emi", pipeline.ASR_ENCODER, "tiny", clip, "train")  # the uncut transcript the text branch read
+    # the uncut transcript the text branch read
+    asr = open_store(FeatureRequest("emi", ASR_ENCODER, "tiny", clip), "train")
     assert asr.transcript("00000")["text"] == whole
 
-    reopened = open_store("emi", "gte-base", "tiny", clip, "train", max_seconds=CUT)  # a run's read-only path
+    reopened = open_store(text, "train")  # a run's read-only path
     assert reopened.path("00000") == store.path("00000")

@@ -82,7 +82,7 @@ def test_a_fifo_or_device_among_face_crops_is_named(tmp_path: Path) -> None:
 
 def test_skip_bad_records_a_fifo_wav_and_extracts_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.features import extract_items
+    from abaw_bench.harness.features import FeatureRequest, extract_items
     from abaw_bench.harness.tasks.base import Item
 
     monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
@@ -91,8 +91,8 @@ def test_skip_bad_records_a_fifo_wav_and_extracts_the_rest(tmp_path: Path, monke
     os.mkfifo(fifo)
     items = [Item("good", "train", {"audio": good}), Item("fifo", "train", {"audio": fifo})]
     encoder = load_encoder("wav2vec2-vad", "tiny")
-    store = answer_within(lambda: extract_items(encoder, "synthetic", items, tmp_path, "train", skip_bad=True,
-                                                progress=False))
+    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path, num_workers=0, skip_bad=True, progress=False)
+    store = answer_within(lambda: extract_items(encoder, request, items, "train"))
     assert store.ids == ["good"] and store.summary["skipped"] == 1, store.skipped
     assert "found a FIFO" in store.skipped["fifo"] and str(fifo) in store.skipped["fifo"]
 
