@@ -6,9 +6,10 @@ A FIFO, a terminal or another device would block a reader for ever, and a direct
 path is `stat`ed first and only a regular file is opened. The open itself is non-blocking and re-checked with
 `fstat`, so a path swapped for a FIFO between the two calls cannot block either. `read_regular_file` then reads the
 file in one call, never more than the size limit allows; `open_regular` hands the checked handle to a caller that
-reads it in pieces (a .jsonl file, line by line).
+reads it in pieces (a .jsonl file, line by line); `read_text` decodes a whole file as UTF-8, naming the byte at
+fault.
 
-Standard library only: the base layer, importable from every module (`harness.paths` too).
+Standard library and `harness.errors` only: the base layer, importable from every module (`harness.paths` too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 import stat
 from typing import BinaryIO
+
+from abaw_bench.harness.errors import AbawError
 
 _FILE_KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -109,3 +112,31 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if len(data) > size:
         raise UnreadableFile("a file that does not change while it is read", "a file that grew while it was read")
     return data
+
+
+TEXT_MAX_BYTES = 1 << 30  # far above any run's files (a BAH validation split's predictions are ~20 MB)
+
+
+class UnreadableText(AbawError):
+    """`path` cannot be read as UTF-8 text; `reason` says why, for callers that report the path themselves."""
+
+    def __init__(self, path: os.PathLike[str], reason: str) -> None:
+        super().__init__(f"{os.fspath(path)}: {reason}")
+        self.reason = reason
+
+
+def read_text(path: os.PathLike[str], what: str, max_bytes: int = TEXT_MAX_BYTES) -> str:
+    """The UTF-8 text of the regular file `path` (`what` names it in messages, e.g. "the predictions"), refused
+    before reading when larger than `max_bytes`: the files a report is built from (results.json,
+    val_predictions.csv, the paper tables), which sit in directories a user names."""
+    try:
+        data = read_regular_file(path, max_bytes)
+    except UnreadableFile as error:
+        raise UnreadableText(path, f"cannot read {what}: expected {error.expected}, found {error.found}") from None
+    except FileTooLarge as error:
+        raise UnreadableText(path, f"cannot read {what}: {error.size:,} bytes, more than the {max_bytes:,} "
+                                   "read here") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableText(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None

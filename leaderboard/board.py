@@ -10,24 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abaw_bench.leaderboard.runs import RunResult, SkippedFile
+from abaw_bench.harness.results import Results
+from abaw_bench.leaderboard.runs import SkippedFile
 from abaw_bench.leaderboard.tables import PaperTable
 
 
 @dataclass
 class Board:
     tables: list[PaperTable]
-    runs_by_row: dict[tuple[str, int], list[RunResult]] = field(default_factory=dict)  # (table name, row index)
-    unplaced: list[RunResult] = field(default_factory=list)  # runs no row of any table is linked to
+    runs_by_row: dict[tuple[str, int], list[Results]] = field(default_factory=dict)  # (table name, row index)
+    unplaced: list[Results] = field(default_factory=list)  # runs no row of any table is linked to
     not_placed: list[str] = field(default_factory=list)  # runs linked to a row but measured with another metric
     skipped: list[SkippedFile] = field(default_factory=list)
     runs_dir: Path | None = None
 
-    def runs_for(self, table: PaperTable, index: int) -> list[RunResult]:
+    def runs_for(self, table: PaperTable, index: int) -> list[Results]:
         return self.runs_by_row.get((table.name, index), [])
 
 
-def build_board(all_tables: list[PaperTable], shown: list[PaperTable], runs: list[RunResult],
+def build_board(all_tables: list[PaperTable], shown: list[PaperTable], runs: list[Results],
                 skipped: list[SkippedFile], runs_dir: Path | None) -> Board:
     """Place `runs` on the rows of `all_tables`; show `shown` and the unplaced runs of the tasks shown."""
     board = Board(tables=shown, skipped=skipped, runs_dir=runs_dir)

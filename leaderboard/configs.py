@@ -2,7 +2,7 @@
 
 The leaderboard reports mean ± sd over the runs of one paper row as a spread over seeds. That is honest only when the
 runs differ in nothing but the seed, so runs are grouped by `config_hash`, a hash over the fields of results.json
-(schema: `harness.provenance`) that decide what a run computes:
+(schema: `harness.results.Results`) that decide what a run computes:
 
     system, task, variant, preset
     hyper                   the effective hyper-parameters (CLI --epochs/--lr/--batch-size/--hyper are folded in);
@@ -35,6 +35,8 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+
+from abaw_bench.harness.results import Results
 
 EXCLUDED_CONFIG_FIELDS = frozenset({
     "seed", "out_root", "data_root", "weights", "download_root", "device", "num_workers", "deterministic", "resume",
@@ -80,6 +82,16 @@ def canonical(value: Any) -> str:
 
 def config_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(fields).encode("ascii")).hexdigest()[:HASH_LENGTH]
+
+
+def run_config(run: Results) -> dict[str, str]:
+    """`config_fields` of a run, each value as its canonical JSON."""
+    return {name: canonical(value) for name, value in config_fields(run.to_json()).items()}
+
+
+def run_config_hash(run: Results) -> str:
+    """`config_hash` of a run: runs with the same hash differ at most in the seed."""
+    return config_hash(config_fields(run.to_json()))
 
 
 def differing_fields(configurations: list[dict[str, str]]) -> list[str]:

@@ -28,11 +28,12 @@ from abaw_bench.harness.atomic import write_bytes
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.jsonio import BadJson, iter_jsonl
 from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.results import Results
 from abaw_bench.harness.train.outputs import DEFAULT_THRESHOLD
 from abaw_bench.leaderboard.board import Board
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions
 from abaw_bench.leaderboard.render import direction, val_label
-from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, TRAIN_LOG_NAME, RunResult
+from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, TRAIN_LOG_NAME
 from abaw_bench.leaderboard.summary import Aggregate, Summary
 from abaw_bench.leaderboard.tables import PaperTable
 
@@ -472,7 +473,7 @@ def write_figures(board: Board, summary: Summary | None, label_roots: dict[str, 
     return figures
 
 
-def _predictions(runs: tuple[RunResult, ...], warn: Callable[[str], None]) -> list[Predictions] | None:
+def _predictions(runs: tuple[Results, ...], warn: Callable[[str], None]) -> list[Predictions] | None:
     """Every run's val_predictions.csv, or None (with a warning) when one is missing or unreadable."""
     loaded = []
     for run in runs:
@@ -487,7 +488,7 @@ def _predictions(runs: tuple[RunResult, ...], warn: Callable[[str], None]) -> li
     return loaded
 
 
-def _logs(runs: tuple[RunResult, ...], warn: Callable[[str], None]) -> dict[Path, list[dict[str, Any]]]:
+def _logs(runs: tuple[Results, ...], warn: Callable[[str], None]) -> dict[Path, list[dict[str, Any]]]:
     logs = {}
     for run in runs:
         path = run.run_dir / TRAIN_LOG_NAME

@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from abaw_bench.leaderboard.board import Board, format_figure
+from abaw_bench.leaderboard.configs import run_config_hash
 from abaw_bench.leaderboard.figures import Figure
 from abaw_bench.leaderboard.render import (
     LEGEND,
@@ -119,7 +120,7 @@ def _provenance(board: Board, summary: Summary | None, table: PaperTable) -> str
         for aggregate in summary.aggregates(table, index):
             for run, spread in zip(aggregate.runs, aggregate.run_intervals, strict=True):
                 records.append({
-                    "row": row.label, "runs": aggregate.kind, "config": run.config_hash,
+                    "row": row.label, "runs": aggregate.kind, "config": run_config_hash(run),
                     "run dir": run_dir_label(board, run),
                     "seed": "?" if run.seed is None else str(run.seed),
                     "value": format_figure(run.value, 4), "95 % CI": format_interval(spread, 4),

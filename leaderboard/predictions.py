@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.files import read_text
 from abaw_bench.harness.tasks.base import Table
-from abaw_bench.leaderboard.files import read_text
 
 LABEL_PREFIX = "label:"
 GROUP_COLUMN = "group"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from abaw_bench.harness.results import Results
 from abaw_bench.leaderboard.board import Board, format_figure
-from abaw_bench.leaderboard.runs import RunResult
+from abaw_bench.leaderboard.runs import run_summary
 from abaw_bench.leaderboard.summary import Aggregate, Summary
 from abaw_bench.leaderboard.tables import PaperTable
 
@@ -109,7 +110,7 @@ def table_cells(board: Board, summary: Summary | None, table: PaperTable) -> lis
 UNPLACED_HEADER = ["system/variant", "task", "seed", "metric", "value", "runs", "run dir"]
 
 
-def run_dir_label(board: Board, run: RunResult) -> str:
+def run_dir_label(board: Board, run: Results) -> str:
     """The run directory relative to --runs (short and stable), or as found when it lies elsewhere."""
     folder = run.run_dir
     if board.runs_dir is not None and folder.is_relative_to(board.runs_dir):
@@ -322,7 +323,7 @@ def to_json(board: Board, summary: Summary | None) -> dict[str, Any]:
         "runs_dir": None if board.runs_dir is None else str(board.runs_dir),
         "bootstrap": None if settings is None else {"resamples": settings.resamples, "seed": settings.seed,
                                                     "level": 0.95},
-        "unplaced_runs": [run.to_json() for run in board.unplaced],
+        "unplaced_runs": [run_summary(run) for run in board.unplaced],
         "not_placed": list(board.not_placed),
         "skipped": [skipped.to_json() for skipped in board.skipped],
         "notes": [] if summary is None else list(summary.notes),

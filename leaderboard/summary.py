@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.results import Results
 from abaw_bench.leaderboard import bootstrap
 from abaw_bench.leaderboard.board import Board
-from abaw_bench.leaderboard.configs import differing_fields
+from abaw_bench.leaderboard.configs import differing_fields, run_config, run_config_hash
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions
-from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, RunResult
+from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, run_summary
 from abaw_bench.leaderboard.tables import PaperTable
 
 Progress = Callable[[str], None]
@@ -41,7 +42,7 @@ class BootstrapSettings:
 class Aggregate:
     """Runs of one row with the same marks."""
 
-    runs: tuple[RunResult, ...]
+    runs: tuple[Results, ...]
     marks: tuple[str, ...]  # () for reproductions
     mean: float | None
     sd: float | None  # sample standard deviation (n - 1); None below two runs
@@ -54,7 +55,7 @@ class Aggregate:
 
     @property
     def config_hash(self) -> str:
-        return self.runs[0].config_hash
+        return run_config_hash(self.runs[0])
 
     @property
     def values(self) -> list[float]:
@@ -92,7 +93,7 @@ class Aggregate:
             "mean": self.mean, "sd": self.sd, "delta": self.delta,
             "ci95": None if self.interval is None else list(self.interval),
             "bootstrap": {"resamples": resamples, "seed": seed, "units": self.units, "note": self.note},
-            "runs": [run.to_json() | {"ci95": None if spread is None else list(spread)}
+            "runs": [run_summary(run) | {"ci95": None if spread is None else list(spread)}
                      for run, spread in zip(self.runs, self.run_intervals, strict=True)],
         }
 
@@ -111,7 +112,7 @@ def _item_name(task: str) -> str:
     return "clips" if task == "emi" else "items"
 
 
-def _aligned_predictions(runs: list[RunResult]) -> tuple[list[Predictions] | None, str | None]:
+def _aligned_predictions(runs: list[Results]) -> tuple[list[Predictions] | None, str | None]:
     """Every run's predictions, row-aligned to the first run's; (None, why) when they cannot be."""
     loaded: list[Predictions] = []
     for run in runs:
@@ -134,7 +135,7 @@ def _aligned_predictions(runs: list[RunResult]) -> tuple[list[Predictions] | Non
     return aligned, None
 
 
-def summarise_runs(runs: list[RunResult], settings: BootstrapSettings, progress: Progress | None = None) -> Aggregate:
+def summarise_runs(runs: list[Results], settings: BootstrapSettings, progress: Progress | None = None) -> Aggregate:
     """Mean, sd and bootstrap interval of runs that share their marks (and so are summarised together); no Δ yet."""
     values = [run.value for run in runs if run.value is not None]
     mean = statistics.fmean(values) if values else None
@@ -170,17 +171,17 @@ def summarise_runs(runs: list[RunResult], settings: BootstrapSettings, progress:
                      delta=None)
 
 
-def distinct_seeds(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
+def distinct_seeds(runs: list[Results]) -> tuple[list[Results], list[str]]:
     """`runs` (one configuration) with each seed once, the first in path order; a note per dropped duplicate. A run
     whose seed is unknown is kept: it is no evidence of a duplicate."""
-    kept: list[RunResult] = []
-    first_of_seed: dict[int, RunResult] = {}
+    kept: list[Results] = []
+    first_of_seed: dict[int, Results] = {}
     notes = []
     for run in sorted(runs, key=lambda run: run.path):
         first = first_of_seed.get(run.seed) if run.seed is not None else None
         if first is not None:
-            notes.append(f"{first.run_dir} and {run.run_dir} are one configuration ({run.config_hash}) with the same "
-                         f"seed {run.seed}: counted once ({first.run_dir})")
+            notes.append(f"{first.run_dir} and {run.run_dir} are one configuration ({run_config_hash(run)}) with the "
+                         f"same seed {run.seed}: counted once ({first.run_dir})")
             continue
         if run.seed is not None:
             first_of_seed[run.seed] = run
@@ -188,13 +189,13 @@ def distinct_seeds(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
     return kept, notes
 
 
-def configuration_groups(runs: list[RunResult]) -> list[tuple[list[RunResult], tuple[tuple[str, str], ...]]]:
+def configuration_groups(runs: list[Results]) -> list[tuple[list[Results], tuple[tuple[str, str], ...]]]:
     """The runs of one kind split by configuration, in order of their first run; with each group's values of the
     fields the groups differ in (none when there is one group)."""
-    groups: dict[str, list[RunResult]] = {}
+    groups: dict[str, list[Results]] = {}
     for run in runs:
-        groups.setdefault(run.config_hash, []).append(run)
-    configurations = [dict(members[0].config) for members in groups.values()]
+        groups.setdefault(run_config_hash(run), []).append(run)
+    configurations = [run_config(members[0]) for members in groups.values()]
     names = differing_fields(configurations) if len(groups) > 1 else []
     return [(members, tuple((name, fields.get(name, "(absent)")) for name in names))
             for members, fields in zip(groups.values(), configurations, strict=True)]
@@ -207,7 +208,7 @@ def summarise(board: Board, settings: BootstrapSettings, progress: Progress | No
     for table in board.tables:
         for index, row in enumerate(table.rows):
             paper_val = row.figures.get("val")  # runs are scored on the validation split
-            kinds: dict[tuple[str, ...], list[RunResult]] = {}
+            kinds: dict[tuple[str, ...], list[Results]] = {}
             for run in board.runs_for(table, index):
                 kinds.setdefault(run.marks, []).append(run)
             aggregates = []

@@ -15,9 +15,9 @@ from abaw_bench.harness.cli._common import add_bootstrap_args, add_command, add_
 from abaw_bench.harness.errors import AbawError
 
 if TYPE_CHECKING:
+    from abaw_bench.harness.results import Results, TaskFacts
     from abaw_bench.leaderboard.bootstrap import Comparison
     from abaw_bench.leaderboard.predictions import Predictions
-    from abaw_bench.leaderboard.runs import RunResult
 
 EXAMPLES = """\
   abaw-bench compare runs/hallmen2025/emi/text/seed0 runs/hallmen2025/emi/vision/seed0
@@ -47,17 +47,19 @@ def _run_dir(path: Path) -> Path:
     return path.parent if path.is_file() else path
 
 
-def _load(path: Path, which: str) -> tuple[RunResult, Predictions]:
+def _load(path: Path, which: str) -> tuple[Results, Predictions]:
+    from abaw_bench.harness.results import BadResults, read_results
     from abaw_bench.leaderboard.predictions import read_predictions
-    from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, RESULTS_NAME, RunResult, read_results
+    from abaw_bench.leaderboard.runs import PREDICTIONS_NAME, RESULTS_NAME
 
     directory = _run_dir(path)
     if not directory.is_dir():
         raise AbawError(f"{which} {path}: no such run directory (expected <out>/<system>/<task>/<variant>/seed<N> "
                         "from 'abaw-bench run')")
-    outcome = read_results(directory / RESULTS_NAME)
-    if not isinstance(outcome, RunResult):
-        raise AbawError(f"{which}: {outcome.path}: {outcome.problem}")
+    try:
+        outcome = read_results(directory / RESULTS_NAME)
+    except BadResults as error:
+        raise AbawError(f"{which}: {error}") from None
     if outcome.metric is None:
         raise AbawError(f"{which} {directory}: a train+val run has no held-out validation to compare on")
     predictions_path = directory / PREDICTIONS_NAME
@@ -66,7 +68,15 @@ def _load(path: Path, which: str) -> tuple[RunResult, Predictions]:
     return outcome, read_predictions(predictions_path)
 
 
-def _same_split(a: RunResult, b: RunResult, predictions_a: Predictions, predictions_b: Predictions) -> Predictions:
+def _task_facts(run: Results) -> TaskFacts:
+    """The facts results.json records of the run's task; a file written before schema 6 takes the registry's."""
+    from abaw_bench.harness.results import TaskFacts
+    from abaw_bench.harness.tasks import get_task
+
+    return run.task_facts or TaskFacts.of(get_task(run.task))
+
+
+def _same_split(a: Results, b: Results, predictions_a: Predictions, predictions_b: Predictions) -> Predictions:
     """B's predictions aligned to A's rows; AbawError when the two runs were not scored on the same items."""
     import numpy as np
 
@@ -90,32 +100,31 @@ def _same_split(a: RunResult, b: RunResult, predictions_a: Predictions, predicti
 
 
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.harness.tasks import get_task
     from abaw_bench.leaderboard import bootstrap
 
     a, predictions_a = _load(args.run_a, "RUN_A")
     b, predictions_b = _load(args.run_b, "RUN_B")
     predictions_b = _same_split(a, b, predictions_a, predictions_b)
-    task = get_task(a.task)
+    facts = _task_facts(a)
     units = bootstrap.units_of(predictions_a.groups, len(predictions_a.labels),
-                               "clips" if a.task == "emi" else "items")
+                               "clips" if facts.unit == "clip" else "items")
     comparison = bootstrap.paired_difference(
         bootstrap.task_statistic(a.task, predictions_a, a.metric), bootstrap.task_statistic(b.task, predictions_b,
                                                                                             b.metric),
-        units, higher_is_better=task.higher_is_better, resamples=args.resamples, seed=args.bootstrap_seed)
+        units, higher_is_better=facts.higher_is_better, resamples=args.resamples, seed=args.bootstrap_seed)
     if args.json:
-        print(json.dumps(_to_json(a, b, comparison, task.higher_is_better), indent=2))
+        print(json.dumps(_to_json(a, b, comparison, facts.higher_is_better), indent=2))
     else:
-        print(_text(a, b, comparison, task.higher_is_better))
+        print(_text(a, b, comparison, facts.higher_is_better))
     return 0
 
 
-def _describe(run: RunResult) -> str:
+def _describe(run: Results) -> str:
     marks = f"  [{', '.join(run.marks)}]" if run.marks else ""
     return f"{run.system}/{run.task}/{run.variant} seed {run.seed if run.seed is not None else '?'}{marks}"
 
 
-def _text(a: RunResult, b: RunResult, comparison: Comparison, higher_is_better: bool) -> str:
+def _text(a: Results, b: Results, comparison: Comparison, higher_is_better: bool) -> str:
     spread = comparison.interval
     interval = "undefined" if spread is None else f"[{spread[0]:+.4f}, {spread[1]:+.4f}]"
     better = "higher" if higher_is_better else "lower"
@@ -132,10 +141,12 @@ def _text(a: RunResult, b: RunResult, comparison: Comparison, higher_is_better: 
     return "\n".join(lines)
 
 
-def _to_json(a: RunResult, b: RunResult, comparison: Comparison, higher_is_better: bool) -> dict[str, Any]:
+def _to_json(a: Results, b: Results, comparison: Comparison, higher_is_better: bool) -> dict[str, Any]:
+    from abaw_bench.leaderboard.runs import run_summary
+
     return {
-        "a": a.to_json() | {"value_recomputed": comparison.value_a},
-        "b": b.to_json() | {"value_recomputed": comparison.value_b},
+        "a": run_summary(a) | {"value_recomputed": comparison.value_a},
+        "b": run_summary(b) | {"value_recomputed": comparison.value_b},
         "metric": a.metric, "higher_is_better": higher_is_better,
         "difference": comparison.difference,
         "ci95": None if comparison.interval is None else list(comparison.interval),

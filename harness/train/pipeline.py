@@ -2,7 +2,7 @@
 
 Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
     config.json            the resolved RunConfig plus the effective hyper-parameters
-    results.json           validation metrics + provenance (schema in `harness.provenance`)
+    results.json           validation metrics + provenance (schema: `harness.results.Results`)
     val_predictions.csv    per validation row: id, [group = video, for frame tasks], predictions, labels
                            (absent for train+val rows: nothing held out)
     submission_test.csv    the test predictions in the task's official format at its default level, checked by the
@@ -59,6 +59,7 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
+from abaw_bench.harness.results import Results, TaskFacts, read_results
 from abaw_bench.harness.runtime import distributed
 from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
@@ -163,14 +164,10 @@ def reused_epochs(config: RunConfig, variant: Variant) -> tuple[int, str]:
                         f"`abaw-bench run --system {config.system} --task {config.task} --variant "
                         f"{variant.reuse_best_epoch_of} --seed {config.seed} --out {config.out_root}` first, "
                         "or give --epochs")
-    try:
-        results = read_json(results_path)
-        best_epoch = int(results["best_epoch"])
-        preset = results["config"]["preset"]
-    except BadJson as error:
-        raise AbawError(str(error)) from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise AbawError(f"{results_path}: cannot read 'best_epoch' ({error})") from error
+    results = read_results(results_path)  # BadResults (an AbawError) names the file and what is wrong with it
+    best_epoch, preset = results.best_epoch, results.config.get("preset")
+    if best_epoch is None:
+        raise AbawError(f"{results_path}: cannot read 'best_epoch' (expected an integer)")
     if preset != config.preset:
         raise AbawError(f"{results_path}: that run used preset {preset!r}, this one {config.preset!r}; "
                         "rerun it with the same preset or give --epochs")
@@ -269,7 +266,7 @@ def run(config: RunConfig) -> RunOutcome:
 def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
          epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
          context: distributed.DistContext, started: float) -> RunOutcome:
-    from abaw_bench.harness import provenance
+    from abaw_bench.harness.provenance import run_provenance
 
     say = (lambda text: print(f"[abaw-bench] {text}", file=sys.stderr)) if context.is_main else (lambda text: None)
     rank_batch = distributed.per_rank_batch(hyper.batch_size, context)  # before any extraction: fail fast
@@ -353,21 +350,30 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
             test_table = prediction_table(task, test_rows, test_outputs, threshold=threshold, groups=test_groups)
             submissions = write_submissions(task, run_dir, test_table, reader)
             main = submissions[0]
-            results = provenance.build_results(
-                config=config, spec=spec, variant=variant, hyper=hyper, task=task, metric=metric, fit=fit,
-                epochs_source=epochs_source, data_root=data_root, demo=demo, manifest=manifest,
-                encoders=builder.provenance, device=str(context.device), precision=trainer.precision,
-                deterministic=deterministic, world_size=context.world_size, per_rank_batch=rank_batch, started=started,
-                submission=main["path"], report=main["report"])
-            if calibration:
-                results["calibration"] = calibration
-            results["demo_schedule"] = demo_schedule
-            results["skipped"] = skipped_record(config, {"train": train, "val": val, "test": test}, constant)
-            if extra_levels:
-                results["val_levels"] = extra_levels
-            if len(submissions) > 1:
-                results["submissions"] = [{"level": s["level"], "method": s["method"], "path": s["path"].name,
-                                           "valid": s["report"].ok} for s in submissions]
+            trained_epochs = [entry["epoch"] for entry in fit.history if entry["epoch"] > 0]
+            written = Results(
+                system=spec.name, task=task.name, task_facts=TaskFacts.of(task), variant=variant.name,
+                row=variant.row, preset=config.preset, val=None if metric is None else metric.to_json(),
+                best_epoch=fit.best_epoch, epochs_run=len(trained_epochs), epochs_source=epochs_source,
+                stopped_early=fit.stopped_early, paper=dict(variant.paper), notes=tuple(variant.notes),
+                hyper=asdict(hyper),
+                batch_size={"global": hyper.batch_size, "per_rank": rank_batch, "world_size": context.world_size},
+                data={"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest.sha256(),
+                      "manifest_version": manifest.version, "manifest_source": manifest.source},
+                encoders=builder.provenance,
+                submission={"path": main["path"].name, "valid": main["report"].ok,
+                            "rows": main["report"].data_rows,
+                            "problems": [problem.to_json() for problem in main["report"].problems]},
+                config=config.to_json(),
+                provenance=run_provenance(seed=config.seed, device=str(context.device), precision=trainer.precision,
+                                          deterministic=deterministic, world_size=context.world_size,
+                                          started=started),
+                calibration=calibration or None, demo_schedule=demo_schedule,
+                skipped=skipped_record(config, {"train": train, "val": val, "test": test}, constant),
+                val_levels=extra_levels or None,
+                submissions=[{"level": s["level"], "method": s["method"], "path": s["path"].name,
+                              "valid": s["report"].ok} for s in submissions] if len(submissions) > 1 else None)
+            results = written.to_json()
             write_json(run_dir / "results.json", results)
             bad = [s for s in submissions if not s["report"].ok]
             if bad:

@@ -11,9 +11,9 @@ import pytest
 import torch
 from abaw_bench.harness.cli import main
 
-RESULTS_KEYS = {"schema_version", "system", "task", "variant", "row", "preset", "val", "best_epoch", "epochs_run",
-                "epochs_source", "paper", "notes", "hyper", "batch_size", "data", "encoders", "submission", "config",
-                "skipped", "provenance"}
+RESULTS_KEYS = {"schema_version", "system", "task", "task_facts", "variant", "row", "preset", "val", "best_epoch",
+                "epochs_run", "epochs_source", "paper", "notes", "hyper", "batch_size", "data", "encoders",
+                "submission", "config", "skipped", "provenance"}
 PROVENANCE_KEYS = {"git_commit", "packages", "seed", "device", "deterministic", "wall_time_seconds", "started_at",
                    "finished_at"}
 
@@ -45,7 +45,8 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 5
+    assert results["schema_version"] == 6
+    assert results["task_facts"] == {"headline_metric": "mean_pearson", "higher_is_better": True, "unit": "clip"}
     assert results["demo_schedule"] == {"batch_size": 16, "lr": 5e-3}  # its epochs came from --epochs
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
     assert len(results["data"]["manifest_sha256"]) == 64

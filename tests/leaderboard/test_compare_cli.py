@@ -34,6 +34,21 @@ def test_text_and_json_report_difference_interval_and_share(capsys, kit, tmp_pat
     assert reversed_["a_better_share"] == pytest.approx(1 - document["a_better_share"])
 
 
+def test_the_direction_comes_from_the_task_facts_results_json_records(capsys, kit, tmp_path: Path) -> None:
+    """A schema-6 results.json carries its task's facts, and compare reads them rather than the registry (which the
+    older files of the other tests fall back to: higher mean_pearson is better there)."""
+    good = kit.write_run(tmp_path, "hallmen2024", "audio-global", 0, noise=0.1, demo=False)
+    bad = kit.write_run(tmp_path, "hallmen2024", "audio", 0, noise=0.8, demo=False)
+    for run in (good, bad):
+        document = json.loads((run / "results.json").read_text())
+        document |= {"schema_version": 6, "task_facts": {"headline_metric": "mean_pearson",
+                                                         "higher_is_better": False, "unit": "clip"}}
+        (run / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    document = _json(capsys, good, bad)
+    assert document["higher_is_better"] is False and document["a_better_share"] < 0.05
+    assert "(lower mean_pearson is better)" in _text(capsys, good, bad)
+
+
 def _text(capsys, a: Path, b: Path) -> str:
     assert main(["compare", str(a), str(b), "--resamples", "200"]) == 0
     return capsys.readouterr().out

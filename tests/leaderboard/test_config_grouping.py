@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from abaw_bench.harness.cli import main
+from abaw_bench.leaderboard.configs import run_config_hash
 from abaw_bench.leaderboard.runs import scan_runs
 
 FEW = ["--table", "hallmen2024-emi", "--resamples", "0"]
@@ -16,7 +17,7 @@ ROW = "+ global vector"  # the row hallmen2024/audio-global reproduces
 
 def _hash(run_dir: Path) -> str:
     runs, _ = scan_runs(run_dir)
-    return runs[0].config_hash
+    return run_config_hash(runs[0])
 
 
 def test_the_hash_ignores_the_seed_paths_and_device_but_not_what_is_computed(tmp_path: Path, kit) -> None:

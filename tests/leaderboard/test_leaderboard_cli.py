@@ -253,34 +253,43 @@ def test_leaderboard_and_compare_do_not_import_torch(seeded_runs: Path) -> None:
     assert result.stderr.endswith("TORCH=False")
 
 
-def test_reader_follows_the_writer_schema(tmp_path: Path) -> None:
-    """A document built by `harness.provenance.build_results` (what `abaw-bench run` writes) is read and placed."""
-    from types import SimpleNamespace
+def test_reader_reads_what_the_writer_writes(tmp_path: Path) -> None:
+    """`Results` as `abaw-bench run` writes it (atomic.write_json of `to_json`) reads back equal, with its views; a
+    schema 5 document (before "task_facts") still reads, with no task facts."""
+    from dataclasses import asdict, replace
 
+    from abaw_bench.harness.atomic import write_json
     from abaw_bench.harness.metrics.result import MetricResult
-    from abaw_bench.harness.provenance import build_results
+    from abaw_bench.harness.results import SCHEMA_VERSION, Results, TaskFacts, read_results
     from abaw_bench.harness.systems import get_system
     from abaw_bench.harness.tasks import get_task
-    from abaw_bench.leaderboard.runs import RunResult, read_results
 
     spec = get_system("hallmen2024")
     variant = spec.variant("emi", "audio-global")
-    document = build_results(
-        config=SimpleNamespace(preset="tiny", seed=4, to_json=lambda: {}), spec=spec, variant=variant,
-        hyper=spec.hyper_for("emi", variant), task=get_task("emi"), metric=MetricResult("mean_pearson", 0.25),
-        fit=SimpleNamespace(history=[{"epoch": 1}], best_epoch=1, stopped_early=False), epochs_source="test",
-        data_root=tmp_path, demo=True,
-        manifest=SimpleNamespace(sha256=lambda: "0" * 64, version="demo-v1", source="repository"),
-        encoders={"wav2vec2-vad": {"encoder": "wav2vec2-vad", "fingerprint": "random-1", "random_weights": True}},
-        device="cpu", precision="fp32", deterministic=True, world_size=1, per_rank_batch=32, started=0.0,
-        submission=tmp_path / "submission.csv",
-        report=SimpleNamespace(ok=True, data_rows=0, problems=[]))
+    written = Results(
+        system=spec.name, task="emi", task_facts=TaskFacts.of(get_task("emi")), variant=variant.name,
+        row=variant.row, preset="tiny", val=MetricResult("mean_pearson", 0.25, {"Joy": 0.5}).to_json(),
+        best_epoch=1, epochs_run=1, epochs_source="test", stopped_early=False, paper=dict(variant.paper),
+        notes=tuple(variant.notes), hyper=asdict(spec.hyper_for("emi", variant)),
+        batch_size={"global": 32, "per_rank": 32, "world_size": 1},
+        data={"root": "demo", "demo": True, "manifest_sha256": "0" * 64, "manifest_version": "demo-v1",
+              "manifest_source": "repository"},
+        encoders={"audio": {"encoder": "wav2vec2-vad", "fingerprint": "random-1", "random_weights": True}},
+        submission={"path": "submission.csv", "valid": True, "rows": 0, "problems": []}, config={"seed": 4},
+        provenance={"seed": 4, "device": "cpu", "git_commit": "abc", "git_dirty": False},
+        calibration={"threshold": 0.4, "val_value_at_threshold": 0.3, "sweep": [0.1, 0.9]})
     path = tmp_path / "results.json"
-    path.write_text(json.dumps(document), encoding="utf-8")
+    write_json(path, written.to_json())
     run = read_results(path)
-    assert isinstance(run, RunResult)
-    assert (run.system, run.task, run.variant, run.metric, run.value, run.demo, run.random_encoders) == (
-        "hallmen2024", "emi", "audio-global", "mean_pearson", 0.25, True, ("wav2vec2-vad",))
-    assert (run.seed, run.device, run.data_root, run.manifest_sha256, run.fingerprints) == (
-        4, "cpu", "demo", "0" * 64, (("wav2vec2-vad", "random-1"),))
-    assert run.marks == ("DEMO", "RANDOM: wav2vec2-vad") and not run.is_reproduction
+    assert run == written and run.path == path and run.schema_version == SCHEMA_VERSION == 6
+    assert run.task_facts == TaskFacts("mean_pearson", True, "clip")
+    assert (run.metric, run.value, run.breakdown, run.demo, run.random_encoders, run.threshold) == (
+        "mean_pearson", 0.25, (("Joy", 0.5),), True, ("audio",), 0.4)
+    assert (run.seed, run.device, run.data_root, run.manifest_sha256, run.fingerprints, run.commit) == (
+        4, "cpu", "demo", "0" * 64, (("audio", "random-1"),), "abc")
+    assert run.marks == ("DEMO", "RANDOM: audio") and not run.is_reproduction
+
+    older = written.to_json() | {"schema_version": 5}
+    del older["task_facts"]
+    path.write_text(json.dumps(older), encoding="utf-8")
+    assert read_results(path) == replace(written, task_facts=None, schema_version=5)

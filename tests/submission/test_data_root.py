@@ -94,9 +94,9 @@ def test_json_reports_the_root_used_not_demo(capsys, tmp_path, demo_root):
 def test_paths_imports_no_other_harness_module():
     """harness.paths is the module everything may import; importing it must not pull in the demo generators (the old
     paths <-> demo cycle) or anything else of the harness but the standard-library-only JSON reader and the file
-    reader under it, nor numpy."""
+    reader under it (with the errors module it raises from), nor numpy."""
     script = ("import sys, abaw_bench.harness.paths\n"
               "print(sorted(m for m in sys.modules if m.startswith('abaw_bench.') or m == 'numpy'))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.strip() == ("['abaw_bench.harness', 'abaw_bench.harness.files', 'abaw_bench.harness.jsonio', "
-                                     "'abaw_bench.harness.paths']")
+    assert result.stdout.strip() == ("['abaw_bench.harness', 'abaw_bench.harness.errors', 'abaw_bench.harness.files', "
+                                     "'abaw_bench.harness.jsonio', 'abaw_bench.harness.paths']")

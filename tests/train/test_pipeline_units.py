@@ -28,7 +28,8 @@ def test_trainval_reads_the_best_epoch_of_its_train_only_run(tmp_path: Path) -> 
     variant = get_system("hallmen2025").variant("emi", "trainval-text-vision")
     source = _config(tmp_path, variant=variant.reuse_best_epoch_of).run_dir() / "results.json"
     source.parent.mkdir(parents=True)
-    source.write_text(json.dumps({"best_epoch": 7, "config": {"preset": "tiny"}}))
+    source.write_text(json.dumps({"system": "hallmen2025", "task": "emi", "variant": variant.reuse_best_epoch_of,
+                                  "val": None, "data": {"demo": True}, "best_epoch": 7, "config": {"preset": "tiny"}}))
     epochs, origin = reused_epochs(_config(tmp_path), variant)
     assert epochs == 7 and "text-vision" in origin
     assert reused_epochs(_config(tmp_path, epochs=4), variant)[0] == 4
