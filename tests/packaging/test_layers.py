@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Low to high. A unit is a top-level folder or a module/package directly under harness/; a unit may import units of
 # its own layer and of lower ones only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("harness", "harness.errors", "harness.atomic", "harness.jsonio", "harness.paths", "harness.registry",
-     "harness.progress", "harness.safepickle", "harness.torchfiles", "harness.provenance"),
+    ("harness", "harness.errors", "harness.atomic", "harness.files", "harness.jsonio", "harness.paths",
+     "harness.registry", "harness.progress", "harness.safepickle", "harness.torchfiles", "harness.provenance",
+     "harness.results"),
     ("harness.metrics", "harness.media"),
     ("harness.tasks", "harness.demo"),
     ("harness.dataroot",),
