@@ -107,6 +107,17 @@ class TaskFacts:
                 "unit": self.unit}
 
 
+class _Shown:
+    """A read-only view of one field of a section of Results (`section` names the attribute holding the JSON
+    object), as `kind` or None."""
+
+    def __init__(self, section: str, name: str, kind: type) -> None:
+        self.section, self.name, self.kind = section, name, kind
+
+    def __get__(self, results: Any, owner: type | None = None) -> Any:
+        return self if results is None else _optional(getattr(results, self.section), self.name, self.kind)
+
+
 @dataclass(frozen=True)
 class Results:
     """One run's results.json (schema: module docstring). The sections a reader only shows stay JSON objects."""
@@ -242,30 +253,13 @@ class Results:
         """Trained and scored on the embedded synthetic demo dataset."""
         return self.data["demo"]
 
-    @property
-    def data_root(self) -> str | None:
-        return _optional(self.data, "root", str)
-
-    @property
-    def manifest_sha256(self) -> str | None:
-        """The split manifest's hash: two runs with the same hash share the split."""
-        return _optional(self.data, "manifest_sha256", str)
-
-    @property
-    def seed(self) -> int | None:
-        return _optional(self.provenance, "seed", int)
-
-    @property
-    def commit(self) -> str | None:
-        return _optional(self.provenance, "git_commit", str)
-
-    @property
-    def git_dirty(self) -> bool | None:
-        return _optional(self.provenance, "git_dirty", bool)
-
-    @property
-    def device(self) -> str | None:
-        return _optional(self.provenance, "device", str)
+    # shown fields of the JSON sections: None when absent or of another type (shown as unknown, never guessed)
+    data_root = _Shown("data", "root", str)  # "demo" or the data root's path
+    manifest_sha256 = _Shown("data", "manifest_sha256", str)  # two runs with the same hash share the split
+    seed = _Shown("provenance", "seed", int)
+    commit = _Shown("provenance", "git_commit", str)
+    git_dirty = _Shown("provenance", "git_dirty", bool)
+    device = _Shown("provenance", "device", str)
 
     @property
     def weights_known(self) -> bool:
