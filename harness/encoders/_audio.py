@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.media import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 MIN_SAMPLES = 400  # the wav2vec2 convolution stack's receptive field: shorter input yields no frame
 
 

@@ -1,8 +1,8 @@
 """Torch-side machinery shared by the encoder families: weight lookup, fingerprints, device/dtype handling.
 
-Every family loads real and tiny checkpoints through the same function (`resolve_weights` → a local path → the
-family's `from_pretrained`-style loader), so a test that saves and reloads a tiny checkpoint exercises the exact code
-that loads the published weights.
+Every family loads real and tiny checkpoints through the same path (`resolve_hf_dir` or `read_plain_state` → a local
+path → the family's `from_pretrained`-style loader), so a test that saves and reloads a tiny checkpoint exercises the
+exact code that loads the published weights.
 """
 
 from __future__ import annotations

@@ -11,6 +11,13 @@ An encoder turns one item's decoded media into a per-item feature array [T, D] (
 The split into `prepare` (CPU, no grad, runs in DataLoader workers), `collate` (pads to the batch's longest input and
 builds the attention mask) and `forward` (on the device) is what lets extraction overlap decoding with compute and
 makes an item's features independent of which other items share its batch.
+
+Adding an encoder: one public module in `harness/encoders/` (the registry finds it by a package scan; modules whose
+name starts with "_" are skipped) that calls `register_encoder(EncoderInfo(...))` at its top and names in the info's
+`family` the module that builds it: itself (`family=__name__`), or a private module beside it that holds the torch
+code (`_wav2vec2.py` for `wav2vec2.py`). The declaring module must not import torch, transformers, timm or whisper at
+its top, since `abaw-bench systems`, `info`, `tasks`, `validate` and `score` list encoders and must stay light. The
+family module is imported when an encoder is first built, and provides the three functions of `EncoderFamily`.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 Modality = Literal["audio", "image", "text", "asr"]
 Preset = Literal["paper", "tiny"]
@@ -27,16 +35,62 @@ PRESETS: tuple[str, ...] = ("paper", "tiny")
 
 @dataclass(frozen=True)
 class EncoderInfo:
-    """What the registry knows about an encoder without building it (no torch import needed)."""
+    """What the registry knows about an encoder without building it (no torch import needed).
+
+    - `name`: the registry name (`--encoder`); it enters the feature-cache path and every fingerprint, so it never
+      changes once features exist.
+    - `modality`: what `prepare` receives and `forward` returns (module docstring above).
+    - `model_id`: the published checkpoint the paper preset loads, e.g. "google/vit-huge-patch14-224-in21k". For a hub
+      model it is the repository `harness/encoders/weights.py` looks up and downloads; an encoder whose weights come
+      from elsewhere (a whisper .pt file, a bundled package, a file its authors distribute by hand) has its source in
+      `weights.SPECIAL_SOURCES`, and this field is only shown.
+    - `output_dims`: preset -> D, the width of every row `forward` returns (0 for "asr").
+    - `description`: one line for `--help` and `info`: what is pooled, per what, at which input size.
+    - `family`: the dotted module that builds the encoder (the `EncoderFamily` contract), imported only then.
+    - `frame_alignment`: how a frame-level run puts the rows on a video's label frames when the modality alone does
+      not say. None: by modality (harness/train/windows.py: image rows are the face frames, audio rows 20 ms steps);
+      "spread": rows without timing (BERT wordpieces of a whole transcript) cut the frames into near-equal blocks.
+    """
 
     name: str
     modality: Modality
-    model_id: str  # the published checkpoint the paper preset loads, e.g. "google/vit-huge-patch14-224-in21k"
-    output_dims: dict[str, int]  # preset -> D
+    model_id: str
+    output_dims: dict[str, int]
     description: str
-    # How a frame-level run puts the rows on a video's label frames when the modality alone does not say (None: by
-    # modality, harness/train/windows.py): "spread", rows without timing cut the frames into as many near-equal blocks
+    family: str
     frame_alignment: str | None = None
+
+
+class EncoderFamily(Protocol):
+    """The three functions the module named by `EncoderInfo.family` defines (`harness.encoders` calls them).
+
+    Presets (`PRESETS`): "paper" is the published architecture; "tiny" the same code at a small configuration for
+    tests and the demo. Options are the family's preprocessing parameters (e.g. `max_seconds`, `normalize`): keyword
+    arguments of the `Encoder` constructor, which enter `cache_params()` and so the fingerprint; a family without
+    such parameters accepts none.
+    """
+
+    def load(self, info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_remote_code: bool,
+             download_root: str | Path | None, **options: Any) -> Encoder:
+        """The encoder with real weights on the CPU in fp32 (`load_encoder` moves it to the device).
+
+        `weights` is what `--weights` gave (a save_pretrained directory, a .pt/.pth/.safetensors file or what `save`
+        wrote), or None: the paper preset then finds its published checkpoint through `harness/encoders/weights.py`
+        (the Hugging Face cache, downloading what is missing unless HF_HUB_OFFLINE=1; whisper: `download_root`) and
+        raises one AbawError naming the model id, where it looked and how to get the files (`_common.py`:
+        `resolve_hf_dir`, `read_plain_state`); the tiny preset without `weights` is `build_random(info, "tiny")`.
+        `trust_remote_code` allows a checkpoint's own architecture code (GTE); a family that needs it refuses without.
+        """
+
+    def build_random(self, info: EncoderInfo, preset: str, *, device: str = "cpu", **options: Any) -> Encoder:
+        """The preset's architecture with seeded random weights (`_common.seeded`, weights source
+        `_common.RANDOM_WEIGHTS_SOURCE`) and no download: the tiny preset's weights, and `profile`'s paper-size
+        model. `device="meta"` builds without allocating memory (FLOP counting). (minilm has no random build: both
+        its presets are the real model shipped in a package.)"""
+
+    def save(self, encoder: Encoder, destination: Path) -> Path:
+        """Write `encoder`'s weights atomically in the family's native format, so that `load(info, preset,
+        destination)` rebuilds it with identical outputs; returns the path `--weights` takes."""
 
 
 class Encoder(ABC):

@@ -294,7 +294,7 @@ def _marker_encoder(name: str, preset: str, *, weights: str | os.PathLike[str] |
     if key in _LOADED:
         return _LOADED[key]
     from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.encoders.text import transformer_of
+    from abaw_bench.harness.encoders._text import transformer_of
 
     _check_text_encoder(name)
     encoder = load_encoder(name, preset, weights=weights, device=device, dtype=dtype,
@@ -325,7 +325,7 @@ class MarkerTextEncoder:
     def __init__(self, name: str, preset: str, *, weights: str | os.PathLike[str] | None, device: str,
                  trust_remote_code: bool, download_root: str | os.PathLike[str] | None = None) -> None:
         from abaw_bench.harness.encoders import load_encoder
-        from abaw_bench.harness.encoders.text import transformer_of
+        from abaw_bench.harness.encoders._text import transformer_of
 
         _check_text_encoder(name)
         # trainable: every parameter requires grad and the unread pooler is gone (TextEncoder.make_trainable)

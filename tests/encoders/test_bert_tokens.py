@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from abaw_bench.harness.encoders import encoder_info, load_encoder
-from abaw_bench.harness.encoders.bert_tokens import MAX_TOKENS, sentences
+from abaw_bench.harness.encoders._bert_tokens import MAX_TOKENS, sentences
 from abaw_bench.harness.errors import AbawError
 
 TRANSCRIPT = "I would like to start walking. Um, maybe I'm not sure! Well?  I guess so"

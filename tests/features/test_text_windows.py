@@ -145,7 +145,7 @@ def test_window_text_through_the_builder(built) -> None:
 
 def test_the_vector_is_the_last_hidden_state_at_the_token(built) -> None:
     import torch
-    from abaw_bench.harness.encoders.text import minilm_dir
+    from abaw_bench.harness.encoders._text import minilm_dir
     from transformers import AutoModel, AutoTokenizer
 
     windows = built[0]
