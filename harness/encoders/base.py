@@ -85,8 +85,9 @@ class EncoderFamily(Protocol):
     def build_random(self, info: EncoderInfo, preset: str, *, device: str = "cpu", **options: Any) -> Encoder:
         """The preset's architecture with seeded random weights (`_common.seeded`, weights source
         `_common.RANDOM_WEIGHTS_SOURCE`) and no download: the tiny preset's weights, and `profile`'s paper-size
-        model. `device="meta"` builds without allocating memory (FLOP counting). (minilm has no random build: both
-        its presets are the real model shipped in a package.)"""
+        model. `device` is where the parameters are created: `info` counts a paper-size encoder's parameters on
+        "meta", which allocates nothing (whisper builds on the CPU, since the meta device cannot hold its sparse
+        buffer). minilm has no random build: both its presets are the real model shipped in a package."""
 
     def save(self, encoder: Encoder, destination: Path) -> Path:
         """Write `encoder`'s weights atomically in the family's native format, so that `load(info, preset,
@@ -94,7 +95,7 @@ class EncoderFamily(Protocol):
 
 
 class Encoder(ABC):
-    """A built encoder (torch module inside). Subclasses live one file per family in `harness/encoders/`."""
+    """A built encoder (torch module inside). Subclasses live in the family modules (`EncoderInfo.family`)."""
 
     info: EncoderInfo
     preset: str
