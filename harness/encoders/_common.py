@@ -1,5 +1,8 @@
 """Torch-side machinery shared by the encoder families: weight lookup, fingerprints, device/dtype handling.
 
+It imports torch only inside its functions, so that a module declaring an encoder can subclass `TorchEncoder` at its
+top and still be listed without torch (harness/encoders/base.py: adding an encoder).
+
 Every family loads real and tiny checkpoints through the same path (`resolve_hf_dir` or `read_plain_state` → a local
 path → the family's `from_pretrained`-style loader), so a test that saves and reloads a tiny checkpoint exercises the
 exact code that loads the published weights.
@@ -15,16 +18,19 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from abaw_bench.harness import torchfiles
 from abaw_bench.harness.encoders import weights
 from abaw_bench.harness.encoders.base import Encoder, EncoderInfo
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.paths import file_sha256
 
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+if TYPE_CHECKING:
+    import torch
+
+# the --dtype names and the torch dtypes they stand for
+DTYPES: dict[str, str] = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 RANDOM_SEED = 0
 # what a randomly initialised encoder says of its weights in every output that uses it
 RANDOM_WEIGHTS_SOURCE = f"random weights (seed {RANDOM_SEED}), not the published checkpoint"
@@ -33,7 +39,9 @@ RANDOM_WEIGHTS_SOURCE = f"random weights (seed {RANDOM_SEED}), not the published
 def torch_dtype(dtype: str) -> torch.dtype:
     if dtype not in DTYPES:
         raise AbawError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
+    import torch
+
+    return getattr(torch, DTYPES[dtype])
 
 
 def check_device(device: str) -> str:
@@ -41,6 +49,8 @@ def check_device(device: str) -> str:
     if device == "cpu":
         return device
     if device.startswith("cuda"):
+        import torch
+
         if not torch.cuda.is_available():
             raise AbawError(f"device {device!r} requested but CUDA is not available in this torch build/machine; "
                             "use --device cpu")
@@ -110,6 +120,8 @@ def sha256_files(paths: list[Path]) -> str:
 
 
 def sha256_state_dict(module: torch.nn.Module) -> str:
+    import torch
+
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
@@ -176,7 +188,9 @@ class TorchEncoder(Encoder):
             yield
             return
         device_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        with torch.autocast(device_type=device_type, dtype=DTYPES[self.dtype]):
+        import torch
+
+        with torch.autocast(device_type=device_type, dtype=torch_dtype(self.dtype)):
             yield
 
     def weights_hash(self) -> str:
@@ -200,6 +214,8 @@ class TorchEncoder(Encoder):
 @contextlib.contextmanager
 def seeded() -> Iterator[None]:
     """Deterministic random init that does not disturb the caller's global RNG."""
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
         yield
@@ -281,6 +297,7 @@ def read_plain_state(info: EncoderInfo, preset: str, weights: str | Path | None,
     weight_file = path / PLAIN_WEIGHTS if path.is_dir() else path
     if not weight_file.is_file():
         raise missing_weights_error(info, str(weight_file), how_to_get)
+    import torch
     from safetensors.torch import load_file
 
     with torchfiles.reading(weight_file, f"checkpoint of encoder {info.name}"):
