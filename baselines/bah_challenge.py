@@ -62,7 +62,7 @@ Where the harness departs from that code, and why:
   `abaw5_pre_processing/base/speech.py` extract_word_embedding), spread over the video's label frames without any
   timing (`align_word_embedding_new`: the frames cut into as many contiguous, near-equal blocks as there are
   wordpieces, block j taking wordpiece j, wordpieces beyond the frame count dropped; the engine's "spread"
-  alignment, harness/train/windows.py). What still differs (harness/encoders/bert_tokens.py): sentences are cut
+  alignment, harness/train/windows.py). What still differs (harness/encoders/_bert_tokens.py): sentences are cut
   after ".", "!" and "?" where they use NLTK's Punkt; a sentence over 256 tokens is truncated where their code
   stops; a transcript without any wordpiece is one zero row (zeros on every frame, their value for a video without
   word embeddings). The transcript is the text of the release's `transcription/<video>.json` (the harness's
@@ -94,7 +94,8 @@ AUTHORS_NAMES = {VISION: "vision", AUDIO: "vggish", TEXT: "bert"}  # the harness
 
 TEXT_NOTE = ("text: the transcript is read from transcription/<video>.json (the authors: the split files' transcript "
              "field) and cut into sentences after '.', '!' and '?' (the authors: NLTK's Punkt); a sentence over 256 "
-             "tokens is truncated where their code stops (baselines/bah_challenge.py, harness/encoders/bert_tokens.py)")
+             "tokens is truncated where their code stops (baselines/bah_challenge.py, "
+             "harness/encoders/_bert_tokens.py)")
 
 _VARIANTS = (
     Variant("vision-audio-text", "Baseline", (VISION, AUDIO, TEXT), paper={"val": 0.700},

@@ -458,7 +458,7 @@ def _estimate_encoder(name: str, scale: Scale) -> tuple[Any, str]:
 def _whisper_decoding_for_random_weights(encoder: Any, tokens: int) -> Iterator[None]:
     """Greedy decoding of exactly `tokens` tokens (end of text suppressed) for random whisper weights, which would
     otherwise decode to the length limit at every one of whisper's fallback temperatures."""
-    from abaw_bench.harness.encoders import whisper as family
+    from abaw_bench.harness.encoders import _whisper as family
     from whisper.tokenizer import get_tokenizer
 
     preset, model = encoder.preset, encoder.model

@@ -1,4 +1,4 @@
-"""`bert-tokens` (harness/encoders/bert_tokens.py): one vector per wordpiece, the sum of BERT's last 4 hidden layers
+"""`bert-tokens` (harness/encoders/_bert_tokens.py): one vector per wordpiece, the sum of BERT's last 4 hidden layers
 sentence by sentence, checked against a direct transformers computation on the tiny random BERT."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The BAH dataset authors' IR-ResNet-50 face model (harness/encoders/ir_resnet50.py): their checkpoint layout loads,
+"""The BAH dataset authors' IR-ResNet-50 face model (harness/encoders/_ir_resnet50.py): their checkpoint layout loads,
 a foreign one is refused with a message, and the paper preset has their architecture's size."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""VGGish as the BAH challenge baseline extracts it (harness/encoders/vggish.py): the log-mel front end, the
+"""VGGish as the BAH challenge baseline extracts it (harness/encoders/_vggish.py): the log-mel front end, the
 torchvggish checkpoint layout, and the paper preset's size."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from abaw_bench.harness.encoders import build_random, load_encoder, vggish
+from abaw_bench.harness.encoders import _vggish, build_random, load_encoder
 from abaw_bench.harness.errors import AbawError
 
 SECONDS = 2.0
@@ -16,14 +16,14 @@ TONE = (0.5 * np.sin(2 * np.pi * 1000.0 * np.arange(int(16000 * SECONDS)) / 1600
 
 
 def test_log_mel_frames_bands_and_patches() -> None:
-    spectrogram = vggish.log_mel(TONE.astype(np.float64))
+    spectrogram = _vggish.log_mel(TONE.astype(np.float64))
     assert spectrogram.shape == (1 + (32000 - 400) // 160, 64)  # 25 ms windows every 10 ms, no padding
     peak = int(spectrogram.mean(axis=0).argmax())
     low, high = (1127.0 * np.log(1.0 + hz / 700.0) for hz in (125.0, 7500.0))  # HTK mel
     centre_mel = np.linspace(low, high, 66)[peak + 1]
     assert abs(700.0 * (np.exp(centre_mel / 1127.0) - 1.0) - 1000.0) < 60.0  # the 1 kHz tone's band
-    assert vggish.patches(spectrogram, 0.04).shape == (1 + (198 - 96) // 4, 96, 64)
-    assert vggish.patches(spectrogram[:10], 0.04).shape == (1, 96, 64)  # short clips: one zero-padded patch
+    assert _vggish.patches(spectrogram, 0.04).shape == (1 + (198 - 96) // 4, 96, 64)
+    assert _vggish.patches(spectrogram[:10], 0.04).shape == (1, 96, 64)  # short clips: one zero-padded patch
 
 
 def test_the_torchvggish_checkpoint_layout_loads(tmp_path: Path) -> None:
