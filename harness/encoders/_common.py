@@ -64,7 +64,7 @@ def missing_weights_error(info: EncoderInfo, looked_in: str, how_to_get: str) ->
                      f"{looked_in}.{offline} {how_to_get}")
 
 
-def hf_how_to_get(info: EncoderInfo, *, remote_code: bool = False) -> str:
+def hf_how_to_get(info: EncoderInfo) -> str:
     repo = weights.main_repo(info.name)
     repo_dir = "models--" + repo.repo_id.replace("/", "--")
     text = (f"On a machine with internet run `abaw-bench weights --system S --task T --download` (or `hf download "
@@ -72,8 +72,8 @@ def hf_how_to_get(info: EncoderInfo, *, remote_code: bool = False) -> str:
             f"{weights.hf_cache_dir()}/{repo_dir}, or unset HF_HUB_OFFLINE here to download on first use, or save "
             f"the model with save_pretrained and pass --weights DIR (a directory holding config.json and "
             f"model.safetensors or pytorch_model.bin).")
-    if remote_code:
-        text += (f" This model's architecture is defined by code in the repository {weights.GTE_CODE.repo_id}, "
+    if info.remote_code is not None:
+        text += (f" This model's architecture is defined by code in the repository {info.remote_code.repo_id}, "
                  "which must be in the cache too: also pass --trust-remote-code.")
     return text
 
@@ -92,15 +92,15 @@ def hub_snapshot(info: EncoderInfo, how_to_get: str) -> Path:
     return paths[0]
 
 
-def resolve_hf_dir(info: EncoderInfo, given: str | Path | None, *, remote_code: bool = False) -> Path:
+def resolve_hf_dir(info: EncoderInfo, given: str | Path | None) -> Path:
     """A local save_pretrained directory for `info`: the given one, or its hub snapshot (see `hub_snapshot`)."""
     if given is not None:
         path = Path(given).expanduser()
         if not (path / "config.json").is_file():
             raise missing_weights_error(info, f"{path} (expected a save_pretrained directory with config.json)",
-                                        hf_how_to_get(info, remote_code=remote_code))
+                                        hf_how_to_get(info))
         return path
-    return hub_snapshot(info, hf_how_to_get(info, remote_code=remote_code))
+    return hub_snapshot(info, hf_how_to_get(info))
 
 
 def weights_file_sha256(path: Path) -> str:

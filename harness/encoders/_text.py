@@ -140,7 +140,7 @@ def _bert_standin(info: EncoderInfo, preset: str, device: str) -> TextEncoder:
 def _load_auto(info: EncoderInfo, preset: str, directory: Path, trust_remote_code: bool) -> TextEncoder:
     from transformers import AutoModel, AutoTokenizer
 
-    code = published.REMOTE_CODE[info.name]
+    code = info.remote_code
     quiet_transformers()
     with torchfiles.reading(directory, f"checkpoint of encoder {info.name!r}"):  # a pickled pytorch_model.bin
         try:
@@ -179,7 +179,7 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
         return _load_sentence_transformer(info, preset, Path(weights).expanduser() if weights else minilm_dir())
     if preset == "tiny" and weights is None:
         return _bert_standin(info, preset, "cpu")
-    return _load_auto(info, preset, resolve_hf_dir(info, weights, remote_code=True), trust_remote_code)
+    return _load_auto(info, preset, resolve_hf_dir(info, weights), trust_remote_code)
 
 
 def save(encoder: TextEncoder, directory: Path) -> Path:

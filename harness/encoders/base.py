@@ -26,7 +26,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from abaw_bench.harness.encoders.weights import HubRepo, Part
 
 Modality = Literal["audio", "image", "text", "asr"]
 Preset = Literal["paper", "tiny"]
@@ -41,15 +44,19 @@ class EncoderInfo:
       changes once features exist.
     - `modality`: what `prepare` receives and `forward` returns (module docstring above).
     - `model_id`: the published checkpoint the paper preset loads, e.g. "google/vit-huge-patch14-224-in21k". For a hub
-      model it is the repository `harness/encoders/weights.py` looks up and downloads; an encoder whose weights come
-      from elsewhere (a whisper .pt file, a bundled package, a file its authors distribute by hand) has its source in
-      `weights.SPECIAL_SOURCES`, and this field is only shown.
+      model it is the repository `harness/encoders/weights.py` looks up and downloads (at `weights.HUB_REVISION`),
+      unless `sources` says otherwise; then it is only shown.
     - `output_dims`: preset -> D, the width of every row `forward` returns (0 for "asr").
     - `description`: one line for `--help` and `info`: what is pooled, per what, at which input size.
     - `family`: the dotted module that builds the encoder (the `EncoderFamily` contract), imported only then.
     - `frame_alignment`: how a frame-level run puts the rows on a video's label frames when the modality alone does
       not say. None: by modality (harness/train/windows.py: image rows are the face frames, audio rows 20 ms steps);
       "spread": rows without timing (BERT wordpieces of a whole transcript) cut the frames into near-equal blocks.
+    - `remote_code`: the hub repository holding the architecture code the checkpoint runs (`trust_remote_code`;
+      GTE's), fetched and reported with the weights.
+    - `sources`: what the paper preset loads when it is not the hub repository `model_id` (`weights.Part`s: a whisper
+      checkpoint URL, a bundled package, a file its authors distribute by hand); `abaw-bench weights` lists and
+      fetches these.
     """
 
     name: str
@@ -59,6 +66,8 @@ class EncoderInfo:
     description: str
     family: str
     frame_alignment: str | None = None
+    remote_code: HubRepo | None = None
+    sources: tuple[Part, ...] = ()
 
 
 class EncoderFamily(Protocol):

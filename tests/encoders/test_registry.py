@@ -10,7 +10,7 @@ import sys
 import typing
 
 import pytest
-from abaw_bench.harness.encoders import ENCODERS, build_random
+from abaw_bench.harness.encoders import ENCODERS, build_random, weights
 from abaw_bench.harness.encoders.base import PRESETS, EncoderFamily, Modality
 
 NAMES = ENCODERS.names()
@@ -45,6 +45,7 @@ def test_every_encoder_declares_sane_facts(name: str) -> None:
     assert info.model_id and info.description and info.description == info.description.strip()
     assert info.frame_alignment in (None, "spread")
     assert info.family.startswith("abaw_bench.harness.encoders.")
+    assert weights.sources(name) and all(weights.describe_part(part) for part in weights.sources(name))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -169,7 +169,8 @@ def test_an_unreachable_hub_is_a_message_naming_the_model(empty_caches: Path,
 def test_whisper_url_is_the_installed_packages() -> None:
     import whisper
 
-    assert whisper._MODELS["large-v3"] == weights.WHISPER_LARGE_V3_URL
+    (checkpoint,) = weights.sources("whisper-large-v3")
+    assert whisper._MODELS["large-v3"] == checkpoint.url
 
 
 @pytest.fixture
