@@ -1,8 +1,4 @@
-"""`gte-base`, `gte-large` and `minilm`, one pooled vector per transcript: declared here, built by `_text.py`.
-
-The registry imports this module to list the encoders, so it holds no torch code: building one imports the family
-module `FAMILY` names, which provides the contract of `harness/encoders/base.py`.
-"""
+"""`gte-base`, `gte-large` and `minilm`, one pooled vector per transcript: declared here, built by `_text.py`."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The timm image backbones on face crops: declared here, built by `_timm_image.py`.
-
-The registry imports this module to list the encoders, so it holds no torch code: building one imports the family
-module `FAMILY` names, which provides the contract of `harness/encoders/base.py`.
-"""
+"""The timm image backbones on face crops: declared here, built by `_timm_image.py`."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""`vit-h14` and `clip-l14`, transformers vision transformers on face crops: declared here, built by `_vision.py`.
-
-The registry imports this module to list the encoders, so it holds no torch code: building one imports the family
-module `FAMILY` names, which provides the contract of `harness/encoders/base.py`.
-"""
+"""`vit-h14` and `clip-l14`, transformers vision transformers on face crops: declared here, built by `_vision.py`."""
 
 from __future__ import annotations
 

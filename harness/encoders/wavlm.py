@@ -1,8 +1,5 @@
 """`wavlm-large` (wen2024), WavLM's last 4 hidden layers summed per 20 ms frame: declared here, built by
 `_wavlm.py`.
-
-The registry imports this module to list the encoders, so it holds no torch code: building one imports the family
-module `FAMILY` names, which provides the contract of `harness/encoders/base.py`.
 """
 
 from __future__ import annotations
@@ -10,8 +7,7 @@ from __future__ import annotations
 from abaw_bench.harness.encoders import register_encoder
 from abaw_bench.harness.encoders.base import EncoderInfo
 
-FAMILY = "abaw_bench.harness.encoders._wavlm"
-
 register_encoder(EncoderInfo(
     "wavlm-large", "audio", "microsoft/wavlm-large", {"paper": 1024, "tiny": 32},
-    "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks", family=FAMILY))
+    "WavLM-large, sum of the last 4 hidden layers per 20 ms frame, computed in 10 s chunks",
+    family="abaw_bench.harness.encoders._wavlm"))

@@ -1,8 +1,4 @@
-"""`whisper-large-v3`, openai-whisper transcripts with word timestamps: declared here, built by `_whisper.py`.
-
-The registry imports this module to list the encoders, so it holds no torch code: building one imports the family
-module `FAMILY` names, which provides the contract of `harness/encoders/base.py`.
-"""
+"""`whisper-large-v3`, openai-whisper transcripts with word timestamps: declared here, built by `_whisper.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ from abaw_bench.harness.encoders import register_encoder
 from abaw_bench.harness.encoders.base import EncoderInfo
 from abaw_bench.harness.encoders.weights import WhisperCheckpoint
 
-FAMILY = "abaw_bench.harness.encoders._whisper"
 # whisper._MODELS["large-v3"] of openai-whisper 20250625, copied so that listing needs no torch import (whisper
 # imports torch); tests/encoders/test_weights.py checks it against the installed package.
 LARGE_V3_URL = ("https://openaipublic.azureedge.net/main/whisper/models/"
@@ -18,5 +13,6 @@ LARGE_V3_URL = ("https://openaipublic.azureedge.net/main/whisper/models/"
 
 register_encoder(EncoderInfo(
     "whisper-large-v3", "asr", "openai-whisper:large-v3", {"paper": 0, "tiny": 0},
-    "openai-whisper transcription of the whole clip with word timestamps", family=FAMILY,
+    "openai-whisper transcription of the whole clip with word timestamps",
+    family="abaw_bench.harness.encoders._whisper",
     sources=(WhisperCheckpoint("large-v3", LARGE_V3_URL),)))
