@@ -26,11 +26,11 @@ import numpy as np
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.submission.checks import EXAMPLES_SHOWN, Problem, ProblemLog, examples, show_id
-from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, level_votes
+from abaw_bench.harness.submission.formats import detect_level, get_format, level_votes
 from abaw_bench.harness.submission.reference import DatasetReferences
 from abaw_bench.harness.submission.validator import ValidationReport, validate_bytes, validate_file
 from abaw_bench.harness.submission.writer import render_submission
-from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.base import SubmissionFormat, Table
 
 if TYPE_CHECKING:
     import pandas as pd

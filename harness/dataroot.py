@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from abaw_bench.harness.demo import DATASET_OF_TASK, dataset_of, ensure_demo
+from abaw_bench.harness.demo import ensure_demo
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.paths import DEMO_MARKER, demo_marker
+from abaw_bench.harness.tasks import TASKS, get_task
 
 
 def _shown(path: Path) -> str:
@@ -29,11 +30,11 @@ def check_demo_dataset(task: str, root: Path) -> None:
                         "a JSON object whose 'dataset' field names the demo's dataset") from None
     if marker is None:
         return
-    expected, found = dataset_of(task), marker.get("dataset")
+    expected, found = get_task(task).dataset, marker.get("dataset")
     if found == expected:
         return
     named = repr(str(found)[:60])
-    tasks = ", ".join(name for name, dataset in DATASET_OF_TASK.items() if dataset == found)
+    tasks = ", ".join(name for name, other in TASKS if other.dataset == found)
     holder = f"the demo dataset of task(s) {tasks}" if tasks else "a demo dataset of no task"
     raise AbawError(f"--data-root {_shown(root)}: holds {holder} ({DEMO_MARKER} names dataset {named}), not the "
                     f"{expected} dataset that task {task!r} reads. Point --data-root at the {task} dataset, or omit "

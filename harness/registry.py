@@ -1,11 +1,10 @@
 """Name → object registries with a timm-style `register` decorator and "did you mean" lookups.
 
-The harness finds systems, baselines and encoders only through these registries. Registration happens when the
-defining module is imported. A registry loads its plugins on first use: the modules it names (`plugin_modules`, for
-closed sets such as the tasks) and every public module (name not starting with "_") found in its `plugin_packages`
-by a package scan, in sorted order. So a new system is one new file in `systems/` or `baselines/`: nothing else names
-it, and no reinstall is needed (entry points would be read from install metadata). An import error in a plugin is
-raised, never skipped.
+The harness finds tasks, systems, baselines and encoders only through these registries. Registration happens when
+the defining module is imported. A registry loads its plugins on first use: every public module (name not starting
+with "_") found in its `plugin_packages` by a package scan, in sorted order. So a new system is one new file in
+`systems/` or `baselines/`, and a new task one new module in `harness/tasks/`: nothing else names it, and no reinstall
+is needed (entry points would be read from install metadata). An import error in a plugin is raised, never skipped.
 """
 
 from __future__ import annotations
@@ -23,10 +22,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A named collection; `register` is a decorator, `get` raises AbawError with suggestions."""
 
-    def __init__(self, kind: str, plugin_modules: tuple[str, ...] = (), plugin_packages: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, plugin_packages: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
-        self._plugin_modules = plugin_modules
         self._plugin_packages = plugin_packages
         self._loaded = False
 
@@ -40,8 +38,8 @@ class Registry(Generic[T]):
         return decorator
 
     def plugin_module_names(self) -> list[str]:
-        """The modules this registry imports: the named ones, then each package's public modules, sorted."""
-        names = list(self._plugin_modules)
+        """The modules this registry imports: each package's public modules, sorted."""
+        names: list[str] = []
         for package_name in self._plugin_packages:
             package = importlib.import_module(package_name)
             names += sorted(f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__)

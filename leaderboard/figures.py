@@ -6,8 +6,9 @@ Each `*_figure` function returns the matplotlib Figure (so tests can read what i
   figure and the reproduced mean, whose error bar is the 95 % bootstrap interval, one group per row; the DEMO /
   RANDOM harness checks in a panel of their own, without the paper's bars (their figures are not comparable);
 - per paper table, the reproduced mean against the paper's figure, with the y = x line across the table's rows;
-- per task with a data root, the label distribution: EMI one box per emotion (as hallmen2024's Figure 1), BAH the
-  positive frame rate per split, VA the valence/arousal 2-D histogram, Expr the class frequencies;
+- per task with a data root, the label distribution as the task declares it (`Task.label_figure`): EMI one box per
+  emotion (as hallmen2024's Figure 1), BAH the positive frame rate per split, VA the valence/arousal 2-D histogram,
+  Expr the class frequencies;
 - per group of runs (one configuration, seeds overlaid): the training curves from `train_log.jsonl` (loss and
   validation metric per epoch, best epoch marked; for BAH, at which threshold the curve was read), the validation
   breakdown from results.json (EMI per emotion, Expr and BAH per class), and from `val_predictions.csv` the Expr
@@ -29,6 +30,8 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.jsonio import BadJson, iter_jsonl
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.results import Results
+from abaw_bench.harness.tasks import get_task
+from abaw_bench.harness.tasks.base import LabelPlot, Table, Task
 from abaw_bench.harness.train.outputs import DEFAULT_THRESHOLD
 from abaw_bench.leaderboard.board import Board
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions
@@ -187,67 +190,96 @@ def scatter_figure(table: PaperTable, summary: Summary | None) -> Any | None:
     return figure
 
 
-def label_figure(task: str, root: Path) -> Any:
-    """The label distribution of the train and val splits under `root`."""
-    from abaw_bench.harness.tasks import get_task
-
-    reader = get_task(task).reader(root)
+def label_figure(task_name: str, root: Path) -> Any:
+    """The label distribution of the train and val splits under `root`, drawn as the task's `label_figure` says."""
+    task = get_task(task_name)
+    reader = task.reader(root)
     tables = {split: reader.labels(split) for split in LABEL_SPLITS}
-    plt = _pyplot()
     demo = " (DEMO data)" if is_demo_root(root) else ""
-    if task == "emi":
-        figure, axes = plt.subplots(figsize=(8, 4), layout="constrained")
-        names = tables["train"].columns
-        for s, split in enumerate(LABEL_SPLITS):
-            values = tables[split].values
-            positions = np.arange(len(names)) + (s - 0.5) * 0.35
-            boxes = axes.boxplot([values[:, c] for c in range(len(names))], positions=positions, widths=0.3,
-                                 patch_artist=True, showfliers=False)
-            for box in boxes["boxes"]:
-                box.set_facecolor((REPRODUCED_COLOUR, PAPER_COLOUR)[s])
-            axes.plot([], [], color=(REPRODUCED_COLOUR, PAPER_COLOUR)[s], linewidth=8, label=split)
-        axes.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=8)
-        axes.set_ylabel("intensity")
-        axes.legend(fontsize=8)
-        axes.set_title(f"EMI label intensities per emotion{demo}", fontsize=10)
-    elif task == "bah":
-        figure, axes = plt.subplots(figsize=(5, 4), layout="constrained")
-        rates = [float(np.mean(tables[split].values[:, 0] == 1)) for split in LABEL_SPLITS]
-        bars = axes.bar(LABEL_SPLITS, rates, color=REPRODUCED_COLOUR)
-        for bar, split in zip(bars, LABEL_SPLITS, strict=True):
-            axes.annotate(f"{bar.get_height():.1%} of {len(tables[split])} frames",
-                          (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
-        axes.set_ylabel("positive (A/H) frame rate")
-        axes.set_ylim(0, 1)
-        axes.set_title(f"BAH positive frame rate per split{demo}", fontsize=10)
-    elif task == "va":
-        figure, all_axes = plt.subplots(1, len(LABEL_SPLITS), figsize=(9, 4), squeeze=False, layout="constrained")
-        for axes, split in zip(all_axes[0], LABEL_SPLITS, strict=True):
-            values = tables[split].values
-            valid = (values != -5).all(axis=1)
-            axes.hist2d(values[valid, 0], values[valid, 1], bins=40, range=[[-1, 1], [-1, 1]], cmap="viridis")
-            axes.set_xlabel("valence")
-            axes.set_ylabel("arousal")
-            axes.set_title(f"{split}: {int(valid.sum())} frames", fontsize=9)
-        figure.suptitle(f"Aff-Wild2 valence/arousal{demo}", fontsize=10)
-    elif task == "expr":
-        from abaw_bench.harness.tasks.affwild2 import EXPR_CLASSES
-
-        figure, axes = plt.subplots(figsize=(8, 4), layout="constrained")
-        positions = np.arange(len(EXPR_CLASSES))
-        for s, split in enumerate(LABEL_SPLITS):
-            labels = tables[split].values[:, 0]
-            labels = labels[labels >= 0].astype(np.int64)
-            shares = np.bincount(labels, minlength=len(EXPR_CLASSES)) / max(1, len(labels))
-            axes.bar(positions + (s - 0.5) * 0.4, shares, 0.4, label=f"{split} ({len(labels)} frames)",
-                     color=(REPRODUCED_COLOUR, PAPER_COLOUR)[s])
-        axes.set_xticks(positions, EXPR_CLASSES, rotation=20, fontsize=8)
-        axes.set_ylabel("share of valid frames")
-        axes.legend(fontsize=8)
-        axes.set_title(f"Aff-Wild2 expression class frequencies{demo}", fontsize=10)
+    spec = task.label_figure
+    figure = _LABEL_DRAWINGS[spec.kind](_pyplot(), task, {split: _valid_rows(task, table) for split, table in
+                                                           tables.items()})
+    title = f"{spec.title}{demo}"
+    if spec.kind == "joint-histogram":
+        figure.suptitle(title, fontsize=10)
     else:
-        raise AbawError(f"no label-distribution figure for task {task!r}")
+        figure.axes[0].set_title(title, fontsize=10)
     return figure
+
+
+def _valid_rows(task: Task, table: Table) -> np.ndarray:
+    """The label rows without the task's invalid marker (Aff-Wild2: VA -5 in any column, Expr -1)."""
+    if task.invalid_label is None:
+        return table.values
+    return table.values[(table.values != task.invalid_label).all(axis=1)]
+
+
+def _label_boxes(plt: Any, task: Task, values: dict[str, np.ndarray]) -> Any:
+    """One box per label column and split (EMI: per emotion, as hallmen2024's Figure 1)."""
+    figure, axes = plt.subplots(figsize=(8, 4), layout="constrained")
+    names = task.columns
+    for s, split in enumerate(LABEL_SPLITS):
+        positions = np.arange(len(names)) + (s - 0.5) * 0.35
+        boxes = axes.boxplot([values[split][:, c] for c in range(len(names))], positions=positions, widths=0.3,
+                             patch_artist=True, showfliers=False)
+        for box in boxes["boxes"]:
+            box.set_facecolor((REPRODUCED_COLOUR, PAPER_COLOUR)[s])
+        axes.plot([], [], color=(REPRODUCED_COLOUR, PAPER_COLOUR)[s], linewidth=8, label=split)
+    axes.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=8)
+    axes.set_ylabel(task.label_figure.axis)
+    axes.legend(fontsize=8)
+    return figure
+
+
+def _label_positive_rate(plt: Any, task: Task, values: dict[str, np.ndarray]) -> Any:
+    """The share of rows labelled 1 per split (BAH: positive frames)."""
+    figure, axes = plt.subplots(figsize=(5, 4), layout="constrained")
+    rates = [float(np.mean(values[split][:, 0] == 1)) for split in LABEL_SPLITS]
+    bars = axes.bar(LABEL_SPLITS, rates, color=REPRODUCED_COLOUR)
+    for bar, split in zip(bars, LABEL_SPLITS, strict=True):
+        axes.annotate(f"{bar.get_height():.1%} of {len(values[split])} {task.unit}s",
+                      (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    axes.set_ylabel(task.label_figure.axis)
+    axes.set_ylim(0, 1)
+    return figure
+
+
+def _label_joint_histogram(plt: Any, task: Task, values: dict[str, np.ndarray]) -> Any:
+    """A 2-D histogram of the two label columns per split, over the ranges of the default submission layout (VA:
+    valence and arousal in [-1, 1])."""
+    figure, all_axes = plt.subplots(1, len(LABEL_SPLITS), figsize=(9, 4), squeeze=False, layout="constrained")
+    x, y = task.formats[0].default_layout
+    for axes, split in zip(all_axes[0], LABEL_SPLITS, strict=True):
+        axes.hist2d(values[split][:, 0], values[split][:, 1], bins=40, range=[[x.low, x.high], [y.low, y.high]],
+                    cmap="viridis")
+        axes.set_xlabel(task.columns[0])
+        axes.set_ylabel(task.columns[1])
+        axes.set_title(f"{split}: {len(values[split])} {task.unit}s", fontsize=9)
+    return figure
+
+
+def _label_class_shares(plt: Any, task: Task, values: dict[str, np.ndarray]) -> Any:
+    """Each class's share of the valid rows per split (Expr: the 8 expressions)."""
+    classes = task.class_names or ()
+    figure, axes = plt.subplots(figsize=(8, 4), layout="constrained")
+    positions = np.arange(len(classes))
+    for s, split in enumerate(LABEL_SPLITS):
+        labels = values[split][:, 0].astype(np.int64)
+        shares = np.bincount(labels, minlength=len(classes)) / max(1, len(labels))
+        axes.bar(positions + (s - 0.5) * 0.4, shares, 0.4, label=f"{split} ({len(labels)} {task.unit}s)",
+                 color=(REPRODUCED_COLOUR, PAPER_COLOUR)[s])
+    axes.set_xticks(positions, classes, rotation=20, fontsize=8)
+    axes.set_ylabel(task.label_figure.axis)
+    axes.legend(fontsize=8)
+    return figure
+
+
+_LABEL_DRAWINGS: dict[LabelPlot, Callable[[Any, Task, dict[str, np.ndarray]], Any]] = {
+    "boxes": _label_boxes,
+    "positive-rate": _label_positive_rate,
+    "joint-histogram": _label_joint_histogram,
+    "class-shares": _label_class_shares,
+}
 
 
 def read_train_log(path: Path) -> list[dict[str, Any]]:
@@ -347,18 +379,19 @@ def breakdown_figure(aggregate: Aggregate) -> Any | None:
     axes.legend(fontsize=7)
     run = aggregate.runs[0]
     axes.set_ylabel(f"val {run.metric} breakdown")
-    what = "per emotion" if run.task == "emi" else "per class" if run.task in ("expr", "bah") else "per dimension"
+    task = get_task(run.task)
+    what = f"per {'class' if task.class_names is not None else task.column_noun}"
     axes.set_title(f"{run.system}/{run.task}/{run.variant} ({aggregate.label})\nval {run.metric} {what}",
                    fontsize=9)
     return figure
 
 
 def confusion_figure(aggregate: Aggregate, predictions: list[Predictions]) -> Any:
-    """Expr: the validation confusion matrix over the runs' frames pooled (rows: true class, normalised to 1; cells
-    also give the counts); frames labelled -1 (no valid label) are left out, as the metric leaves them out."""
-    from abaw_bench.harness.tasks.affwild2 import EXPR_CLASSES
-
-    classes = len(EXPR_CLASSES)
+    """A multi-class task (Expr): the validation confusion matrix over the runs' rows pooled (rows: true class,
+    normalised to 1; cells also give the counts); rows without a valid label (Expr -1) are left out, as the metric
+    leaves them out."""
+    class_names = get_task(aggregate.runs[0].task).class_names or ()
+    classes = len(class_names)
     counts = np.zeros((classes, classes), dtype=np.int64)
     for item in predictions:
         truth = item.labels.values[:, 0].astype(np.int64)
@@ -374,8 +407,8 @@ def confusion_figure(aggregate: Aggregate, predictions: list[Predictions]) -> An
         for j in range(classes):
             axes.text(j, i, f"{shares[i, j]:.2f}\n{counts[i, j]}", ha="center", va="center", fontsize=6,
                       color="white" if shares[i, j] > 0.5 else "black")
-    axes.set_xticks(range(classes), EXPR_CLASSES, rotation=30, ha="right", fontsize=8)
-    axes.set_yticks(range(classes), EXPR_CLASSES, fontsize=8)
+    axes.set_xticks(range(classes), class_names, rotation=30, ha="right", fontsize=8)
+    axes.set_yticks(range(classes), class_names, fontsize=8)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
@@ -386,7 +419,7 @@ def confusion_figure(aggregate: Aggregate, predictions: list[Predictions]) -> An
 
 
 def precision_recall_figure(aggregate: Aggregate, predictions: list[Predictions]) -> Any:
-    """BAH: each run's validation precision-recall curve over the thresholds of the task's AP
+    """A binary task (BAH): each run's validation precision-recall curve over the thresholds of the task's AP
     (`harness.metrics.functional`), the run's decision threshold (the swept one, else 0.5) marked."""
     from abaw_bench.harness.metrics import functional
 
@@ -462,8 +495,7 @@ def write_figures(board: Board, summary: Summary | None, label_roots: dict[str, 
             breakdown = breakdown_figure(aggregate)
             if breakdown is not None:
                 save(f"breakdown-{name}.png", breakdown, f"validation breakdown: {what}", "breakdown")
-            diagnostic = {"expr": ("confusion", confusion_figure, "confusion matrix"),
-                          "bah": ("precision-recall", precision_recall_figure, "precision-recall")}.get(run.task)
+            diagnostic = _diagnostic(get_task(run.task))
             if diagnostic is not None:
                 predictions = _predictions(aggregate.runs, warn)
                 if predictions is not None:
@@ -471,6 +503,16 @@ def write_figures(board: Board, summary: Summary | None, label_roots: dict[str, 
                     save(f"{prefix}-{name}.png", draw(aggregate, predictions), f"validation {title}: {what}",
                          "diagnostics")
     return figures
+
+
+def _diagnostic(task: Task) -> tuple[str, Callable[[Aggregate, list[Predictions]], Any], str] | None:
+    """(file prefix, drawing, title) of a classification task's validation diagnostic: the precision-recall curve of
+    a binary task, the confusion matrix of a multi-class one; None for a regression task."""
+    if task.class_names is None:
+        return None
+    if len(task.class_names) == 2:
+        return "precision-recall", precision_recall_figure, "precision-recall"
+    return "confusion", confusion_figure, "confusion matrix"
 
 
 def _predictions(runs: tuple[Results, ...], warn: Callable[[str], None]) -> list[Predictions] | None:

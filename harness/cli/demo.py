@@ -55,11 +55,12 @@ def install(staging: Path, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abaw_bench.harness.demo import dataset_of, generate
+    from abaw_bench.harness.demo import generate
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.paths import DEMO_MARKER
+    from abaw_bench.harness.tasks import get_task
 
-    dataset = dataset_of(args.task)
+    dataset = get_task(args.task).dataset
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise AbawError(f"--out {out}: exists and is not a folder")

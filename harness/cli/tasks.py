@@ -23,15 +23,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def describe_tasks() -> list[dict[str, object]]:
-    """Each task's registry entry joined with its submission formats (the specs the validator itself uses)."""
-    from abaw_bench.harness.submission.formats import FORMATS
+    """Each task's registry entry with its submission formats (the specs the validator itself uses)."""
     from abaw_bench.harness.tasks import TASKS
 
     return [{"name": name, "title": task.title, "headline_metric": task.headline_metric,
              "higher_is_better": task.higher_is_better, "levels": list(task.levels),
              "label_columns": list(task.columns),
              "submission_formats": {level: {"title": fmt.title, "notes": fmt.notes}
-                                    for level, fmt in FORMATS.get(name, {}).items()}}
+                                    for level, fmt in zip(task.levels, task.formats, strict=True)}}
             for name, task in TASKS]
 
 

@@ -1,8 +1,9 @@
 """The embedded demo datasets: small, deterministic, in each task's official layout, with a planted signal.
 
 `generate(task, out, seed)` writes one; `ensure_demo(task)` generates it once into the user cache and returns its
-root. VA and Expr share one Aff-Wild2 dataset. The per-dataset generators live in `harness/demo/<dataset>.py` and
-expose `generate(out: Path, seed: int) -> dict` (the returned dict is stored in the root's marker file).
+root. A task names its dataset (`Task.dataset`; VA and Expr share one Aff-Wild2 dataset), and that dataset's
+generator is `harness/demo/<dataset>.py`, exposing `generate(out: Path, seed: int) -> dict` (the returned dict is
+stored in the root's marker file).
 """
 
 from __future__ import annotations
@@ -13,22 +14,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from abaw_bench.harness.errors import unknown_name_error
 from abaw_bench.harness.paths import DEMO_MARKER, cache_home
+from abaw_bench.harness.tasks import get_task
 
 DEMO_VERSION = "2"  # bump when a generator's output changes, so cached demos are regenerated
-DATASET_OF_TASK = {"emi": "emi", "bah": "bah", "va": "affwild2", "expr": "affwild2"}
-
-
-def dataset_of(task: str) -> str:
-    if task not in DATASET_OF_TASK:
-        raise unknown_name_error("task", task, DATASET_OF_TASK)
-    return DATASET_OF_TASK[task]
 
 
 def generate(task: str, out: Path, seed: int = 0) -> Path:
     """Write the demo dataset for `task` into `out` (created; must be empty or absent) and return `out`."""
-    dataset = dataset_of(task)
+    dataset = get_task(task).dataset
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     generator = importlib.import_module(f"abaw_bench.harness.demo.{dataset}")
@@ -41,7 +35,7 @@ def generate(task: str, out: Path, seed: int = 0) -> Path:
 def ensure_demo(task: str, seed: int = 0) -> Path:
     """The cached demo root for `task`, generated on first use. Generation goes to a temp dir renamed into place,
     so an interrupted generation never leaves a half-written dataset that later runs would trust."""
-    dataset = dataset_of(task)
+    dataset = get_task(task).dataset
     root = cache_home() / "demo" / f"{dataset}-v{DEMO_VERSION}-seed{seed}"
     if (root / DEMO_MARKER).is_file():
         return root

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from abaw_bench.harness.media import SAMPLE_RATE
 from abaw_bench.harness.tasks.affwild2 import EXPR, EXPR_CLASSES, FRAMES_DIR, SET_DIRS, TEST_LIST, VA, base_video
 
 FPS = 30
-SAMPLE_RATE = 16_000
 FACE_SIZE = 48
 STRUCTURE_SEED = 20240601
 SPLIT_VIDEOS = {

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from abaw_bench.harness.media import SAMPLE_RATE
 from abaw_bench.harness.tasks.bah import (
     FACES_DIR,
     SPLIT_DIR,
@@ -40,7 +41,6 @@ from abaw_bench.harness.tasks.bah import (
 )
 
 FPS = 25
-SAMPLE_RATE = 16_000
 FACE_SIZE = 48
 VIDEO_SIZE = 64
 STRUCTURE_SEED = 20250314  # fixes the video list and frame counts, so the shipped manifest holds for every seed

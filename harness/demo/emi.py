@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from abaw_bench.harness.media import SAMPLE_RATE
 from abaw_bench.harness.tasks.emi import DEMO_MANIFEST, EMOTIONS, LABEL_FILES, LABEL_HEADER, resolve_manifest
 
-SAMPLE_RATE = 16_000
 FACE_FPS = 6
 FACE_SIZE = 48
 WAV2VEC2_ROWS_PER_SECOND = 5

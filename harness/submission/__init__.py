@@ -13,7 +13,7 @@ Public API (numpy only, never torch):
 from __future__ import annotations
 
 from abaw_bench.harness.submission.checks import Problem
-from abaw_bench.harness.submission.formats import FORMATS, Column, SubmissionFormat, detect_level, get_format, levels_of
+from abaw_bench.harness.submission.formats import detect_level, formats_of, get_format, levels_of
 from abaw_bench.harness.submission.validator import (
     ValidationReport,
     default_max_bytes,
@@ -22,15 +22,16 @@ from abaw_bench.harness.submission.validator import (
     validate_file,
 )
 from abaw_bench.harness.submission.writer import render_submission, write_submission
+from abaw_bench.harness.tasks.base import Column, SubmissionFormat
 
 __all__ = [
-    "FORMATS",
     "Column",
     "Problem",
     "SubmissionFormat",
     "ValidationReport",
     "default_max_bytes",
     "detect_level",
+    "formats_of",
     "get_format",
     "levels_of",
     "read_submission",

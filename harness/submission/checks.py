@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat
+from abaw_bench.harness.tasks.base import PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
 EXAMPLES_SHOWN = 5  # ids quoted in a message about many ids (missing, extra, duplicated)
 ROWS_SHOWN = 3  # lines quoted in the one record of a problem that occurs on many lines
@@ -357,8 +357,8 @@ def check_probability_sum(p0: float, p1: float, cells: tuple[str, str], line: in
     total = p0 + p1
     if not math.isfinite(total) or total == 1.0:
         return
-    if abs(total - 1.0) > BAH_PROBABILITY_TOLERANCE:
-        log.add("probability-sum", f"p0 + p1 = 1 within {BAH_PROBABILITY_TOLERANCE:g}",
+    if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+        log.add("probability-sum", f"p0 + p1 = 1 within {PROBABILITY_TOLERANCE:g}",
                 f"{total!r} ({cells[0]} + {cells[1]})", line=line)
     else:
         log.add("probability-sum", "p0 + p1 == 1 exactly, as the organisers' validator compares it (accepted here "

@@ -2,15 +2,17 @@
 
     python -m abaw_bench.harness.submission.examples [--out DIR]
 
-The rows are the demo test split's reference rows (seed-0 demo datasets); the predictions are seeded pseudo-random
-values rounded to 4 decimals, so the files are byte-for-byte reproducible and look like a real submission rather
-than a constant template. A test checks that each file validates and equals a fresh regeneration.
+The rows are the demo test split's reference rows (seed-0 demo datasets); the predictions are each task's seeded
+pseudo-random example predictions (`Task.example_predictions`, rounded to 4 decimals), so the files are byte-for-byte
+reproducible and look like a real submission rather than a constant template. A test checks that each file validates
+and equals a fresh regeneration.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,33 +33,27 @@ class Example:
     seed: int
 
 
-EXAMPLES = (
-    Example("emi", "default", "emi/emi_test.csv", 0),
-    Example("bah", "frame", "bah/bah_frame_test.txt", 1),
-    Example("bah", "video", "bah/bah_video_test.txt", 2),
-    Example("va", "default", "va/va_test.csv", 3),
-    Example("expr", "default", "expr/expr_test.csv", 4),
-)
+def examples() -> tuple[Example, ...]:
+    """One example per registered task and level: `<task>/<task>[_<level>]_test.csv` (`.txt` for a headerless
+    format; the level is named only for a task with several), seeded by the task and level's names so that a new task
+    leaves the other files as they are."""
+    from abaw_bench.harness.tasks import TASKS
+
+    found = []
+    for name, task in TASKS:
+        for fmt in task.formats:
+            level = f"_{fmt.level}" if len(task.formats) > 1 else ""
+            suffix = ".csv" if fmt.header is not None else ".txt"
+            found.append(Example(name, fmt.level, f"{name}/{name}{level}_{SPLIT}{suffix}",
+                                 zlib.crc32(f"{name}/{fmt.level}".encode())))
+    return tuple(found)
 
 
 def example_table(example: Example, rows: list[str]) -> Table:
-    """Seeded predictions in the format's first layout (BAH: about 20 % positive, like the labels; BAH video: p1 and
-    pred, from which the writer makes p0 = 1 - p1)."""
-    rng = np.random.default_rng(example.seed)
-    layout = get_format(example.task, example.level).default_layout
-    n = len(rows)
-    if example.task == "bah" and example.level == "video":
-        p1 = np.round(rng.random(n), 4)  # the writer adds p0 = 1 - p1, whose float sum with p1 is exactly 1
-        values = np.stack([p1, (p1 > 0.5).astype(np.float64)], axis=1)
-        return Table(list(rows), values, ("p1", "pred"))
-    elif example.task == "bah":
-        values = (rng.random((n, 1)) < 0.2).astype(np.float64)
-    elif example.task == "expr":
-        values = rng.integers(0, 8, size=(n, 1)).astype(np.float64)
-    else:
-        low, high = layout[0].low, layout[0].high
-        values = np.round(low + (high - low) * rng.random((n, len(layout))), 4)
-    return Table(list(rows), values, tuple(column.name for column in layout))
+    """The task's seeded example predictions (`Task.example_predictions`) for `rows`."""
+    from abaw_bench.harness.tasks import get_task
+
+    return get_task(example.task).example_predictions(example.level, rows, np.random.default_rng(example.seed))
 
 
 def demo_reference_rows(task: str, level: str) -> list[str]:
@@ -77,7 +73,7 @@ def generate_examples(out: Path = REPOSITORY_SUBMISSIONS) -> list[Path]:
     from abaw_bench.harness.atomic import write_text
 
     written = []
-    for example in EXAMPLES:
+    for example in examples():
         path = out / example.relative_path
         write_text(path, render_example(example))
         written.append(path)

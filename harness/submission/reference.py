@@ -7,7 +7,8 @@ A reference FILE (`abaw-bench validate --reference FILE`) may be either
 Blank lines are ignored; a duplicated id makes the reference unusable (every report against it would mislead).
 
 A dataset root gives the rows of a split per level (`DatasetReferences`); a root that gives none is an error about
-the root, naming what was looked for, not a file full of "unknown ids".
+the root, naming what the task's reader looked for (`DatasetReader.reference_source`), not a file full of "unknown
+ids".
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_file
 from abaw_bench.harness.submission.checks import MAX_ID_CHARS, Problem, printable, show_id, split_fields, split_lines
-from abaw_bench.harness.submission.formats import SubmissionFormat, levels_of
+from abaw_bench.harness.submission.formats import levels_of
 from abaw_bench.harness.submission.validator import ValidationReport
-from abaw_bench.harness.tasks import affwild2, bah, emi
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, SubmissionFormat
 
 REFERENCE_MAX_BYTES = 1 << 28  # 256 MiB: three million 80-character ids; a larger file is not a list of ids
 
@@ -74,27 +73,6 @@ def reader_level(task: str, level: str) -> str | None:
     return level if len(levels_of(task)) > 1 else None
 
 
-def looked_for(task: str, split: str, level: str, root: Path) -> str:
-    """Where the task's reader looks for the reference rows of `split`, in words, for an error about the root."""
-    if task == "emi":
-        if split != "test":
-            return f"the {split} clip ids of the split manifest"
-        test = root / emi.TEST_DIR
-        return (f"the test clips in {test / emi.MEDIA_LAYOUT['audio'][0]} or "
-                f"{test / emi.MEDIA_LAYOUT['video'][0]}")
-    if task == "bah":
-        videos = f"the videos listed in {root / bah.SPLIT_DIR / f'{split}.txt'}"
-        if level == "video":
-            return videos
-        return (f"the frames of {videos}: {root / bah.SPLIT_FRAMES_DIR / f'{split}.txt'}, the annotation YAML at the "
-                f"root, or the face crops under {root / bah.FACES_DIR}")
-    folder = root / (affwild2.VA if task == "va" else affwild2.EXPR).folder
-    if split == "test":
-        return (f"the organisers' test list {folder / affwild2.TEST_LIST} (or the only *test*.txt in {folder}) and "
-                f"the face crops of its videos under {root / affwild2.FRAMES_DIR}")
-    return f"the annotation files {folder / affwild2.SET_DIRS[split]}/*.txt"
-
-
 class DatasetReferences:
     """The reference rows of one split of a dataset root, per level, each read when first asked for (BAH reads its
     frame list only when a frame-level limit or check needs it), and what a result records about where they came
@@ -123,7 +101,8 @@ class DatasetReferences:
         if not rows:
             at_level = f" at {level} level" if len(levels_of(self.task)) > 1 else ""
             raise AbawError(f"data root {printable(str(self.root))}: no {self.split} rows of task {self.task}"
-                            f"{at_level} there; looked for {looked_for(self.task, self.split, level, self.root)}. "
+                            f"{at_level} there; looked for "
+                            f"{self.reader.reference_source(self.split, reader_level(self.task, level))}. "
                             f"Is it the {self.task} dataset's root folder, in its official layout?")
         return rows
 

@@ -31,8 +31,7 @@ from abaw_bench.harness.submission.checks import (
     split_fields,
     split_lines,
 )
-from abaw_bench.harness.submission.formats import Column, SubmissionFormat
-from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.base import Column, SubmissionFormat, Table
 
 UNKNOWN_SAMPLE = 1000  # unknown ids kept to tell which other split a file covers, if any
 

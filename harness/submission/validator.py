@@ -22,9 +22,9 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_file, regular_file_size
 from abaw_bench.harness.submission import checks
 from abaw_bench.harness.submission.checks import Problem, ProblemLog, printable
-from abaw_bench.harness.submission.formats import SubmissionFormat, detect_level, get_format, level_votes, levels_of
+from abaw_bench.harness.submission.formats import detect_level, get_format, level_votes, levels_of
 from abaw_bench.harness.submission.rows import IdIndex, RowChecker
-from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.base import SubmissionFormat, Table
 
 UNBOUNDED_MAX_BYTES = 2**31  # read_submission has no reference to size a limit from
 

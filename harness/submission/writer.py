@@ -23,8 +23,8 @@ import os
 import numpy as np
 from abaw_bench.harness.atomic import write_text
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.submission.formats import BAH_PROBABILITY_TOLERANCE, Column, SubmissionFormat, get_format
-from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.submission.formats import get_format
+from abaw_bench.harness.tasks.base import PROBABILITY_TOLERANCE, Column, SubmissionFormat, Table
 
 
 def _probability_pair(fmt: SubmissionFormat, table: Table, names: list[str], values: np.ndarray,
@@ -34,7 +34,7 @@ def _probability_pair(fmt: SubmissionFormat, table: Table, names: list[str], val
     p0 = 1.0 - p1
     if "p0" in names:
         given = values[:, names.index("p0")]
-        off = np.flatnonzero(~(np.abs(given + values[:, names.index("p1")] - 1.0) <= BAH_PROBABILITY_TOLERANCE))
+        off = np.flatnonzero(~(np.abs(given + values[:, names.index("p1")] - 1.0) <= PROBABILITY_TOLERANCE))
         if off.size:
             row = int(off[0])
             raise AbawError(f"cannot write a {fmt.task} {fmt.level} submission: p0 + p1 is not 1 on {off.size:,} "

@@ -46,14 +46,25 @@ from abaw_bench.harness.tasks._common import (
     load_shipped_manifest,
     read_lines,
 )
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
+from abaw_bench.harness.tasks.base import (
+    DEFAULT_LEVEL,
+    SPLITS,
+    Column,
+    DatasetReader,
+    Item,
+    LabelFigure,
+    Manifest,
+    SubmissionFormat,
+    Table,
+    Task,
+)
 
 FRAMES_DIR = "cropped_aligned"
 AUDIO_DIR = "audio"
 SET_DIRS = {"train": "Train_Set", "val": "Validation_Set"}
 TEST_LIST = "test_set.txt"
 EXPR_CLASSES = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
-LEVELS = ("default",)  # one submission granularity, named as for EMI and in harness.submission.formats
+LEVELS = (DEFAULT_LEVEL,)  # one submission granularity, named as for EMI
 
 _FRAME_FILE = re.compile(r"^(\d+)\.jpg$")
 
@@ -291,6 +302,12 @@ class AffWild2Reader(DatasetReader):
         return [image_location(video, number) for video in videos
                 for number in range(1, len(self.annotation(split, video)) + 1)]
 
+    def reference_source(self, split: str, level: str | None = None) -> str:
+        if split == "test":
+            return (f"the organisers' test list {self.folder / TEST_LIST} (or the only *test*.txt in {self.folder}) "
+                    f"and the face crops of its videos under {self.root / FRAMES_DIR}")
+        return f"the annotation files {self.folder / SET_DIRS[split]}/*.txt"
+
     # -- consistency ------------------------------------------------------------------------------------------------
     def check(self) -> list[str]:
         manifest = self.manifest()
@@ -337,12 +354,39 @@ def _check_level(level: str | None) -> None:
         raise unknown_name_error("Aff-Wild2 level", level, LEVELS)
 
 
+VA_SUBMISSION = SubmissionFormat(
+    task="va",
+    level=DEFAULT_LEVEL,
+    title="Aff-Wild2 VA (image_location,valence,arousal)",
+    id_name="image_location",
+    header=("image_location", *VA.header),
+    layouts=(tuple(Column(name, -1.0, 1.0) for name in VA.header),),
+    ordered=True,
+    template_values=(0.0, 0.0),
+    notes="one row per test frame in the organisers' order; values finite in [-1, 1]",
+)
+
+EXPR_SUBMISSION = SubmissionFormat(
+    task="expr",
+    level=DEFAULT_LEVEL,
+    title="Aff-Wild2 Expr (image_location + one class index 0-7 per row)",
+    id_name="image_location",
+    header=("image_location", *EXPR_CLASSES),
+    layouts=((Column("expression", 0, len(EXPR_CLASSES) - 1, integer=True),),),
+    ordered=True,
+    template_values=(0,),
+    notes="the official header names the 8 classes, yet each row holds ONE class index 0-7; organisers' row order",
+)
+
+
 class VaTask(Task):
     name = "va"
     title = "Aff-Wild2 valence-arousal estimation (ABAW 6th)"
     columns = VA.header
     headline_metric = "mean_ccc"
-    levels = LEVELS
+    formats = (VA_SUBMISSION,)
+    dataset = "affwild2"
+    label_figure = LabelFigure("joint-histogram", "Aff-Wild2 valence/arousal")
     invalid_label = VA.invalid
     unit = "frame"
     frame_base = 1
@@ -368,7 +412,9 @@ class ExprTask(Task):
     title = "Aff-Wild2 expression recognition, 8 classes (ABAW 6th)"
     columns = ("label",)
     headline_metric = "macro_f1"
-    levels = LEVELS
+    formats = (EXPR_SUBMISSION,)
+    dataset = "affwild2"
+    label_figure = LabelFigure("class-shares", "Aff-Wild2 expression class frequencies", axis="share of valid frames")
     class_names = EXPR_CLASSES
     invalid_label = EXPR.invalid
     unit = "frame"

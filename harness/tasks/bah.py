@@ -47,6 +47,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,19 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
+from abaw_bench.harness.tasks.base import (
+    PROBABILITY_TOLERANCE,
+    SPLITS,
+    Column,
+    DatasetReader,
+    Item,
+    LabelFigure,
+    Manifest,
+    SubmissionFormat,
+    Table,
+    Task,
+    non_blank_lines,
+)
 
 VIDEOS_DIR = "Videos"
 FACES_DIR = "cropped-aligned-faces"
@@ -394,6 +407,13 @@ class BahReader(DatasetReader):
             return list(self._videos(split))
         return [frame_id(row.video, row.index) for row in self.frame_rows(split)]
 
+    def reference_source(self, split: str, level: str | None = None) -> str:
+        videos = f"the videos listed in {self.root / SPLIT_DIR / f'{split}.txt'}"
+        if _check_level(level) == "video":
+            return videos
+        return (f"the frames of {videos}: {self.root / SPLIT_FRAMES_DIR / f'{split}.txt'}, the annotation YAML at "
+                f"the root, or the face crops under {self.root / FACES_DIR}")
+
     # -- consistency ------------------------------------------------------------------------------------------------
     def check(self) -> list[str]:
         manifest = self.manifest()
@@ -525,12 +545,84 @@ def _check_level(level: str | None) -> str:
     return level
 
 
+_VIDEOS_PREFIX, _FACES_PREFIX = f"{VIDEOS_DIR}/", f"{FACES_DIR}/"
+
+
+def _submission_id(raw: str) -> str:
+    """BAH paths as the dataset reader normalises them (backslashes, `./`, a `Videos/` or `cropped-aligned-faces/`
+    prefix), so an absolute path into the release matches; after that, ids are compared in full. Ids that are
+    already clean (nearly all of a 335k-frame file) skip the normaliser: substring tests are much cheaper."""
+    needs_normalising = "\\" in raw or raw.startswith(("./", "/")) or _VIDEOS_PREFIX in raw or _FACES_PREFIX in raw
+    return normalise_video_path(raw) if needs_normalising else raw
+
+
+def _submission_ids_canonical(raw: list[str]) -> bool:
+    """`_submission_id`'s test for many ids at once: no id has a backslash, a release prefix or a leading `./` or
+    `/`."""
+    if any(map(str.startswith, raw, repeat(("./", "/")))):
+        return False
+    joined = "\n".join(raw)
+    return not ("\\" in joined or _VIDEOS_PREFIX in joined or _FACES_PREFIX in joined)
+
+
+def _release_video_id(video: str) -> str:
+    """A video id as the release's `split/*.txt` and the organisers' sample submission spell it: under `Videos/`."""
+    return f"{_VIDEOS_PREFIX}{video}"
+
+
+FRAME_SUBMISSION = SubmissionFormat(
+    task="bah",
+    level=LEVELS[0],  # frame
+    title="BAH frame level (headerless <video path>/frame-XXXXX.jpg,<0|1>)",
+    id_name="frame",
+    header=None,
+    layouts=((Column("pred", 0, 1, integer=True),),),
+    ordered=True,
+    normalise_id=_submission_id,
+    all_canonical=_submission_ids_canonical,
+    template_values=(0,),
+    notes="no header; one line per reference frame, in the reference order; prediction 0 (no A/H) or 1 (A/H)",
+)
+
+VIDEO_SUBMISSION = SubmissionFormat(
+    task="bah",
+    level=LEVELS[1],  # video
+    title="BAH video level (headerless video-id,p0,p1,pred or video-id,pred)",
+    id_name="video-id",
+    header=None,
+    layouts=(
+        (Column("p0", 0.0, 1.0), Column("p1", 0.0, 1.0), Column("pred", 0, 1, integer=True)),
+        (Column("pred", 0, 1, integer=True),),
+    ),
+    ordered=False,
+    normalise_id=_submission_id,
+    all_canonical=_submission_ids_canonical,
+    official_id=_release_video_id,
+    id_rule="a video path as the release spells it (Videos/<pid>/Visite_1/<file>.mp4)",
+    template_values=(1.0, 0.0, 0),
+    notes=(
+        "no header; one line per reference video in any order; ids as the release's split files spell them "
+        "(Videos/<pid>/Visite_1/<file>.mp4), which the organisers' validator compares in full: the short form "
+        "without Videos/ is accepted here with a warning. p0 + p1 = 1 within "
+        f"{PROBABILITY_TOLERANCE:g} (the organisers' validator wants it exactly: a warning otherwise). A pred "
+        "that disagrees with argmax(p0, p1) is a WARNING, not an error: teams legitimately tune the decision "
+        "threshold on validation data, and pred is what is scored"
+    ),
+)
+
+_FRAME_SUFFIXES = (".jpg\n", ".jpeg\n", ".png\n")
+_NUMBERED_FRAME = re.compile(r"frame-[0-9]+\n")
+EXAMPLE_POSITIVE_RATE = 0.2  # the example frame-level submission's share of 1s, about the labels' rate
+
+
 class BahTask(Task):
     name = "bah"
     title = "BAH: Behavioural Ambivalence/Hesitancy (ABAW 8th), frame level; video level as in ABAW 10/11"
     columns = ("label",)
     headline_metric = "weighted_f1"
-    levels = LEVELS
+    formats = (FRAME_SUBMISSION, VIDEO_SUBMISSION)
+    dataset = "bah"
+    label_figure = LabelFigure("positive-rate", "BAH positive frame rate per split", axis="positive (A/H) frame rate")
     class_names = CLASS_NAMES
     unit = "frame"
     frame_base = 0
@@ -541,6 +633,26 @@ class BahTask(Task):
 
     def parse_frame_id(self, row_id: str) -> tuple[str, int]:
         return parse_frame_path(row_id)
+
+    def level_votes(self, lines: list[str]) -> dict[str, int]:
+        """A line whose first field, without closing quotes or blanks, names an image (`.../frame-00012.jpg`: it ends
+        in .jpg, .jpeg, .png or frame-N, in any case) is a frame-level row; any other non-blank line is taken for a
+        video-level one. Counted on the first fields joined, with substring counts: linear, and fast enough to vote
+        on every line of a 335k-line file."""
+        names = "\n".join([line.partition(",")[0] for line in lines if line]).lower() + "\n"
+        if '"' in names or " " in names or "\t" in names:
+            names = "\n".join([name.rstrip(' \t"') for name in names.split("\n")])
+        frames = sum(map(names.count, _FRAME_SUFFIXES)) + len(_NUMBERED_FRAME.findall(names))
+        return {"frame": frames, "video": non_blank_lines(lines) - frames}
+
+    def example_predictions(self, level: str, rows: list[str], rng: np.random.Generator) -> Table:
+        """Frame level: 0/1 with about the labels' positive rate. Video level: p1 and pred, from which the writer
+        makes p0 = 1 - p1 (whose float sum with p1 is then exactly 1)."""
+        if _check_level(level) == "video":
+            p1 = np.round(rng.random(len(rows)), 4)
+            return Table(list(rows), np.stack([p1, (p1 > 0.5).astype(np.float64)], axis=1), ("p1", "pred"))
+        values = (rng.random((len(rows), 1)) < EXAMPLE_POSITIVE_RATE).astype(np.float64)
+        return Table(list(rows), values, tuple(column.name for column in FRAME_SUBMISSION.default_layout))
 
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Frame level: weighted F1 (hallmen2025's), plus AP when predictions carry a positive-class probability "p1".

@@ -1,22 +1,34 @@
-"""The shapes every task shares: tables of rows keyed by id, split manifests, dataset items, metric results.
+"""The shapes every task shares: tables of rows keyed by id, split manifests, dataset items, submission formats,
+label figures, and the `Task` contract itself.
 
 A `Table` is the one currency between readers, systems, submission writers and scorers: labels, predictions and a
 parsed submission are all tables whose `ids` are the rows a submission must contain (EMI: clip ids; BAH frame level:
 frame paths; BAH video level: video ids; VA/Expr: image locations) and whose `values` hold one column per target.
+
+A task is one module of this package that registers a `Task` instance (`TASKS.register`); the registry finds it by a
+package scan. The task declares everything the engine and the tools ask of it: its `SubmissionFormat`s (the generic
+reader, writer and validator in `harness.submission` are driven by these alone), the demo dataset that stands in
+for its release (`dataset`: the generator is `harness/demo/<dataset>.py`), its reader (which also says where it
+looks for reference rows), its label figure and a plausible example prediction. Adding a task is that module, its
+split manifest in `harness/splits/` and its demo generator.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from abaw_bench.harness.metrics.result import MetricResult
 
 SPLITS = ("train", "val", "test")
+DEFAULT_LEVEL = "default"  # the one submission level of a task that has one granularity
 
 
 @dataclass
@@ -78,6 +90,87 @@ class Item:
     group: str | None = None
 
 
+PROBABILITY_TOLERANCE = 1e-6  # how far p0 + p1 of a probability-pair layout (p0, p1, pred) may be from 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One value column: `integer` columns hold whole numbers (class indices, 0/1 predictions)."""
+
+    name: str
+    low: float
+    high: float
+    integer: bool = False
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        return f"{kind} in [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class SubmissionFormat:
+    """Everything the generic reader/writer/validator (`harness.submission`) needs to know about one submission
+    format: an optional header line, the accepted layouts of value columns after the row id (BAH video level has
+    two), whether the row order is fixed by the reference list, and how ids are normalised before comparison. Each
+    task declares its formats (`Task.formats`); choices the official texts leave open are documented on the spec
+    they concern."""
+
+    task: str
+    level: str
+    title: str
+    id_name: str  # what the id column is called in messages (and in the header, where there is one)
+    header: tuple[str, ...] | None  # the exact header fields; None for headerless formats
+    layouts: tuple[tuple[Column, ...], ...]  # accepted value columns after the id; the first is the one written
+    ordered: bool  # rows must follow the reference order
+    normalise_id: Callable[[str], str] | None = None  # maps an accepted spelling to the canonical id
+    # given many ids, True when none of them needs normalise_id (a 335k-row file's fast path)
+    all_canonical: Callable[[list[str]], bool] | None = None
+    id_pattern: re.Pattern[str] | None = None  # ids that do not match get an id-format problem
+    id_rule: str = "a non-empty id"
+    # maps a canonical id to the spelling the organisers' validator compares in full (None: the canonical id is it)
+    official_id: Callable[[str], str] | None = None
+    template_values: tuple[float, ...] = ()  # the constant row `template` writes (for the first layout)
+    notes: str = ""
+
+    @property
+    def default_layout(self) -> tuple[Column, ...]:
+        return self.layouts[0]
+
+    def layout_for_width(self, n_values: int) -> tuple[Column, ...] | None:
+        return next((layout for layout in self.layouts if len(layout) == n_values), None)
+
+    def describe_layouts(self) -> str:
+        return " or ".join(",".join((self.id_name, *(c.name for c in layout))) for layout in self.layouts)
+
+    def canonical_id(self, raw: str) -> str:
+        return self.normalise_id(raw) if self.normalise_id is not None else raw
+
+    def written_id(self, canonical: str) -> str:
+        """The id as a file must spell it for the organisers' own validator (what the writer writes)."""
+        return self.official_id(canonical) if self.official_id is not None else canonical
+
+    def canonical_ids(self, raw: list[str]) -> list[str]:
+        """`canonical_id` of each id."""
+        if self.normalise_id is None or (self.all_canonical is not None and self.all_canonical(raw)):
+            return raw
+        return list(map(self.normalise_id, raw))
+
+
+LabelPlot = Literal["boxes", "positive-rate", "joint-histogram", "class-shares"]
+
+
+@dataclass(frozen=True)
+class LabelFigure:
+    """How the report draws a task's train/val label distribution (`leaderboard.figures` has one drawing per kind):
+    "boxes" one box per label column, "positive-rate" the positive share of a binary label per split,
+    "joint-histogram" a 2-D histogram of the two label columns over the default submission layout's ranges,
+    "class-shares" each class's share of the valid rows. Rows holding the task's `invalid_label` are left out."""
+
+    kind: LabelPlot
+    title: str
+    axis: str = ""  # the value axis's label (the joint histogram names its axes after the columns)
+
+
 class DatasetReader(ABC):
     """Reads one task's official dataset layout under `root` (a real release or a generated demo)."""
 
@@ -107,12 +200,19 @@ class DatasetReader(ABC):
     def reference_rows(self, split: str, level: str | None = None) -> list[str]:
         """The row ids a submission for `split` must contain, in the order the official format fixes."""
 
+    @abstractmethod
+    def reference_source(self, split: str, level: str | None = None) -> str:
+        """Where `reference_rows(split, level)` looks under the root, in words: the end of the error about a root that
+        gives no rows ("looked for ..."), which must name the files a user can check."""
+
 
 class Task(ABC):
-    """A benchmark task: label schema, metric, submission format(s) and the reader for its official layout.
+    """A benchmark task: label schema, metric, submission format(s), the reader for its official layout, the demo
+    dataset standing in for it, and how its labels are drawn.
 
-    The class attributes are the task's facts, defined here once and read by the engine, the metrics' callers and the
-    submission formats: what a label row holds, what marks an invalid label, whether rows are clips or frames.
+    The class attributes are the task's facts, defined here once and read by the engine, the metrics' callers, the
+    submission tools and the report: what a label row holds, what marks an invalid label, whether rows are clips or
+    frames.
     """
 
     name: str
@@ -120,12 +220,20 @@ class Task(ABC):
     columns: tuple[str, ...]  # label columns of a row
     headline_metric: str
     higher_is_better: bool = True
-    levels: tuple[str, ...] = ("default",)  # submission granularities; the first is the default
+    formats: tuple[SubmissionFormat, ...]  # one per submission level; the first is the default level
+    dataset: str  # the dataset the task reads; its demo generator is harness/demo/<dataset>.py (VA and Expr share one)
+    label_figure: LabelFigure
+    column_noun: str = "dimension"  # what one label column is, in words ("per emotion"); classes are "class"
     class_names: tuple[str, ...] | None = None  # classification: the classes in index order; None = regression
     invalid_label: float | None = None  # a label value that marks a row to leave out (Aff-Wild2: VA -5, Expr -1)
     unit: str = "clip"  # "clip": one row per item; "frame": one row per frame of a video item
     frame_base: int = 0  # frame tasks: the number of a video's first frame in row ids (Aff-Wild2 1, BAH 0)
     fps: float | None = None  # frame tasks: frames per second where the release does not give it per video
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The submission granularities, the default first: one per format."""
+        return tuple(fmt.level for fmt in self.formats)
 
     @property
     def output_width(self) -> int:
@@ -138,9 +246,37 @@ class Task(ABC):
         """Frame tasks: (video id, 0-based position on the video's frame grid) of a row id; ValueError if malformed."""
         raise NotImplementedError(f"task {self.name!r} has clip rows, not frame rows")
 
+    def level_votes(self, lines: list[str]) -> dict[str, int]:
+        """How many of a submission file's `lines` are non-blank, by the level each looks like (the validator detects
+        a file's level by majority). A task with one level takes every line for it; a task with several overrides
+        this with what tells its levels' rows apart."""
+        if len(self.levels) > 1:
+            raise NotImplementedError(f"task {self.name!r} has levels {', '.join(self.levels)} and must say how a "
+                                      "line votes for one")
+        return {self.levels[0]: non_blank_lines(lines)}
+
+    def example_predictions(self, level: str, rows: list[str], rng: np.random.Generator) -> Table:
+        """Seeded predictions for `rows` that look like a real submission at `level` (for the example submissions):
+        uniform over each column's range in the format's first layout, whole numbers for integer columns, rounded
+        to 4 decimals."""
+        layout = next(fmt for fmt in self.formats if fmt.level == level).default_layout
+        names = tuple(column.name for column in layout)
+        low, high = np.array([column.low for column in layout]), np.array([column.high for column in layout])
+        shape = (len(rows), len(layout))
+        if all(column.integer for column in layout):
+            values = rng.integers(low.astype(np.int64), high.astype(np.int64) + 1, size=shape).astype(np.float64)
+        else:
+            values = np.round(low + (high - low) * rng.random(shape), 4)
+        return Table(list(rows), values, names)
+
     @abstractmethod
     def reader(self, root: Path) -> DatasetReader: ...
 
     @abstractmethod
     def score(self, predictions: Table, labels: Table, level: str | None = None) -> MetricResult:
         """Score aligned predictions (same ids, same order as `labels`) with the task's reference metric."""
+
+
+def non_blank_lines(lines: list[str]) -> int:
+    """How many of `lines` hold more than blanks."""
+    return len(lines) - lines.count("") - sum(map(str.isspace, lines))

@@ -32,7 +32,18 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import DECIMAL_NUMBER, check_aligned
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
+from abaw_bench.harness.tasks.base import (
+    DEFAULT_LEVEL,
+    SPLITS,
+    Column,
+    DatasetReader,
+    Item,
+    LabelFigure,
+    Manifest,
+    SubmissionFormat,
+    Table,
+    Task,
+)
 
 EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 LABEL_HEADER = ("Filename", *EMOTIONS)
@@ -235,6 +246,12 @@ class EmiReader(DatasetReader):
         _check_level(level)
         return list(self.manifest().splits[split])
 
+    def reference_source(self, split: str, level: str | None = None) -> str:
+        if split != "test":
+            return f"the {split} clip ids of the split manifest"
+        test = self.root / TEST_DIR
+        return f"the test clips in {test / MEDIA_LAYOUT['audio'][0]} or {test / MEDIA_LAYOUT['video'][0]}"
+
     # -- consistency ----------------------------------------------------------------------------------------------
 
     def check(self) -> list[str]:
@@ -305,8 +322,29 @@ class EmiReader(DatasetReader):
 
 
 def _check_level(level: str | None) -> None:
-    if level not in (None, "default"):
-        raise AbawError(f"EMI has one submission level, 'default'; got {level!r}")
+    if level not in (None, DEFAULT_LEVEL):
+        raise AbawError(f"EMI has one submission level, {DEFAULT_LEVEL!r}; got {level!r}")
+
+
+def _submission_id(raw: str) -> str:
+    """EMI ids are 5-digit zero-padded; a team that wrote them as integers lost the zeros, so both spellings count."""
+    return raw.zfill(5) if raw.isdigit() and raw.isascii() else raw
+
+
+SUBMISSION = SubmissionFormat(
+    task="emi",
+    level=DEFAULT_LEVEL,
+    title="EMI CSV (Filename + 6 emotion intensities)",
+    id_name="Filename",
+    header=LABEL_HEADER,
+    layouts=(tuple(Column(name, 0.0, 1.0) for name in EMOTIONS),),
+    ordered=False,
+    normalise_id=_submission_id,
+    id_pattern=re.compile(r"[0-9]{1,5}"),
+    id_rule="a clip id of up to 5 digits (leading zeros optional)",
+    template_values=(0.0,) * len(EMOTIONS),
+    notes="one row per test clip in any order; ids with or without leading zeros; values finite in [0, 1]",
+)
 
 
 class EmiTask(Task):
@@ -315,6 +353,10 @@ class EmiTask(Task):
     columns = EMOTIONS
     headline_metric = "mean_pearson"
     higher_is_better = True
+    formats = (SUBMISSION,)
+    dataset = "emi"
+    label_figure = LabelFigure("boxes", "EMI label intensities per emotion", axis="intensity")
+    column_noun = "emotion"
 
     def reader(self, root: Path) -> EmiReader:
         return EmiReader(root)

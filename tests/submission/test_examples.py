@@ -1,13 +1,14 @@
-"""The example submissions in `submissions/` validate against their demo reference and equal a fresh regeneration."""
+"""The example submissions in `submissions/` (one per registered task and level) validate against their demo reference
+and equal a fresh regeneration."""
 
 from __future__ import annotations
 
 import pytest
 from abaw_bench.harness.submission import validate_file
-from abaw_bench.harness.submission.examples import EXAMPLES, REPOSITORY_SUBMISSIONS, demo_reference_rows, render_example
+from abaw_bench.harness.submission.examples import REPOSITORY_SUBMISSIONS, demo_reference_rows, examples, render_example
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.relative_path)
+@pytest.mark.parametrize("example", examples(), ids=lambda e: e.relative_path)
 def test_example_validates_and_is_reproducible(demo_root, example):
     demo_root(example.task)
     path = REPOSITORY_SUBMISSIONS / example.relative_path
