@@ -25,8 +25,32 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, *, help: str,
                                  formatter_class=HelpFormatter)
 
 
+def spoken_list(words: list[str], conjunction: str = "or") -> str:
+    """"a", "a or b", "a, b or c"."""
+    return f" {conjunction} ".join(filter(None, (", ".join(words[:-1]), words[-1]))) if words else ""
+
+
+def task_names() -> str:
+    """The registered tasks, for help texts ("bah, emi, expr or va"): read from the registry, never listed by hand."""
+    from abaw_bench.harness.tasks import TASKS
+
+    return spoken_list(TASKS.names())
+
+
 def add_task_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, required: bool = True) -> None:
-    parser.add_argument("--task", required=required, metavar="T", help="task name: emi, bah, va or expr")
+    parser.add_argument("--task", required=required, metavar="T", help=f"task name: {task_names()}")
+
+
+def add_level_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, when_omitted: str) -> None:
+    """--level, the submission level of a task that has several (the choices are those tasks' levels, from the
+    registry); `when_omitted` says what the command does without it."""
+    from abaw_bench.harness.tasks import TASKS
+
+    several = [(name, task.levels) for name, task in TASKS if len(task.levels) > 1]
+    choices = list(dict.fromkeys(level for _, levels in several for level in levels))
+    per_task = "; ".join(f"{name}: {spoken_list(list(levels))}" for name, levels in several)
+    parser.add_argument("--level", choices=choices, default=None,
+                        help=f"submission level of a task with several ({per_task}); when omitted, {when_omitted}")
 
 
 def add_data_root_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

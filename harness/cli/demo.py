@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from abaw_bench.harness.cli._common import MAX_SEED, Ranged, add_command, add_task_arg
+from abaw_bench.harness.cli._common import MAX_SEED, Ranged, add_command, add_task_arg, spoken_list
 from abaw_bench.harness.systems import Range
 
 EXAMPLES = """\
@@ -18,13 +18,24 @@ EXAMPLES = """\
 """
 
 
+def shared_demos() -> str:
+    """" va and expr share the affwild2 demo." for each dataset that several registered tasks read."""
+    from abaw_bench.harness.tasks import TASKS
+
+    readers: dict[str, list[str]] = {}
+    for name, task in TASKS:
+        readers.setdefault(task.dataset, []).append(name)
+    return "".join(f" {spoken_list(names, 'and')} share the {dataset} demo."
+                   for dataset, names in readers.items() if len(names) > 1)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "demo", help="write a task's demo dataset (synthetic, official layout)",
                          description="Write the embedded demo dataset of a task into DIR: a few videos or clips in "
                                      "the task's official layout with label files and a planted signal. The same "
-                                     "seed always writes the same bytes. VA and Expr share one Aff-Wild2 demo. The "
-                                     "dataset is built in a temporary folder beside DIR and moved into place, so an "
-                                     "interrupted run leaves nothing half-written.",
+                                     f"seed always writes the same bytes.{shared_demos()} The dataset is built in "
+                                     "a temporary folder beside DIR and moved into place, so an interrupted run "
+                                     "leaves nothing half-written.",
                          examples=EXAMPLES)
     what = parser.add_argument_group("what to write")
     add_task_arg(what)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from abaw_bench.harness.cli._common import add_bootstrap_args, add_command, add_json_arg
+from abaw_bench.harness.cli._common import add_bootstrap_args, add_command, add_json_arg, task_names
 
 if TYPE_CHECKING:
     from abaw_bench.leaderboard.board import Board
@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         examples=EXAMPLES)
     select = parser.add_argument_group("selection")
     select.add_argument("--table", metavar="NAME", help="show only this table (e.g. hallmen2024-emi)")
-    select.add_argument("--task", metavar="T", help="show only the tables of this task: emi, bah, va or expr")
+    select.add_argument("--task", metavar="T", help=f"show only the tables of this task: {task_names()}")
     select.add_argument("--runs", metavar="DIR", type=Path,
                         help="scan DIR recursively for results.json files written by 'abaw-bench run'")
     output = parser.add_argument_group("output")

@@ -10,10 +10,11 @@ from abaw_bench.harness.cli._common import (
     add_command,
     add_data_root_arg,
     add_json_arg,
+    add_level_arg,
     add_max_bytes_arg,
     add_task_arg,
 )
-from abaw_bench.harness.cli.validate import add_level_arg
+from abaw_bench.harness.cli.validate import LEVEL_WHEN_OMITTED
 
 EXAMPLES = """\
   abaw-bench score --task emi predictions_val.csv
@@ -40,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what = parser.add_argument_group("what to score")
     add_task_arg(what)
     what.add_argument("file", metavar="FILE", help="the submission file")
-    add_level_arg(what)
+    add_level_arg(what, when_omitted=LEVEL_WHEN_OMITTED)
     data = parser.add_argument_group("labels")
     add_data_root_arg(data)
     data.add_argument("--split", default="val", choices=("train", "val", "test"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from abaw_bench.harness.cli._common import add_command, add_data_root_arg, add_task_arg
+from abaw_bench.harness.cli._common import add_command, add_data_root_arg, add_level_arg, add_task_arg
 
 EXAMPLES = """\
   abaw-bench template --task emi --out emi_sample.csv
@@ -13,18 +13,34 @@ EXAMPLES = """\
 """
 
 
+def constant_rows() -> str:
+    """Each registered format's constant row, in words ("emi: 0 for each of the 6 columns; bah frame: pred=0; ...")."""
+    from abaw_bench.harness.tasks import TASKS
+
+    described = []
+    for name, task in TASKS:
+        for fmt in task.formats:
+            values = fmt.template_values
+            where = f"{name} {fmt.level}" if len(task.formats) > 1 else name
+            if len(values) > 2 and len(set(values)) == 1:
+                row = f"{values[0]:g} for each of the {len(values)} columns"
+            else:
+                row = ",".join(f"{column.name}={value:g}" for column, value in zip(fmt.default_layout, values,
+                                                                                   strict=True))
+            described.append(f"{where}: {row}")
+    return "; ".join(described)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers, "template", help="write a valid submission with constant predictions",
         description="Write a submission in the task's official format with one row per reference row of the split "
-                    "(in the reference order) and constant predictions: EMI 0.0 for every emotion, BAH frame 0, "
-                    "BAH video p0=1.0,p1=0.0,pred=0, VA 0.0,0.0, Expr class 0 (Neutral).",
+                    f"(in the reference order) and constant predictions ({constant_rows()}).",
         examples=EXAMPLES)
     what = parser.add_argument_group("what to write")
     add_task_arg(what)
     what.add_argument("--out", required=True, metavar="FILE", help="where to write the submission")
-    what.add_argument("--level", choices=("frame", "video"), default=None,
-                      help="BAH submission level; when omitted, frame")
+    add_level_arg(what, when_omitted="the task's first level")
     data = parser.add_argument_group("reference rows")
     add_data_root_arg(data)
     data.add_argument("--split", default="test", choices=("train", "val", "test"), help="the split to cover")

@@ -9,6 +9,7 @@ from abaw_bench.harness.cli._common import (
     add_command,
     add_data_root_arg,
     add_json_arg,
+    add_level_arg,
     add_max_bytes_arg,
     add_task_arg,
 )
@@ -21,10 +22,7 @@ EXAMPLES = """\
 """
 
 
-def add_level_arg(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--level", choices=("frame", "video"), default=None,
-                        help="BAH submission level; when omitted, the level most of the file's lines look like (the "
-                             "report says which, and why)")
+LEVEL_WHEN_OMITTED = "the level most of the file's lines look like (the report says which, and why)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what = parser.add_argument_group("what to validate")
     add_task_arg(what)
     what.add_argument("file", metavar="FILE", help="the submission file")
-    add_level_arg(what)
+    add_level_arg(what, when_omitted=LEVEL_WHEN_OMITTED)
     reference = parser.add_argument_group("reference rows (one of)")
     source = reference.add_mutually_exclusive_group()
     add_data_root_arg(source)
