@@ -6,7 +6,6 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from abaw_bench.harness.cli import main
 from PIL import Image
 
@@ -64,13 +63,6 @@ def test_figures_are_reproducible_images_that_follow_the_data(tmp_path: Path, se
     assert changed == ["curves-hallmen2024-emi-audio-global-DEMO_RANDOM_wav2vec2-vad.png",
                        "hallmen2024-emi-comparison.png", "hallmen2024-emi-scatter.png",
                        "labels-emi.png"]  # the real runs' curves kept their logs, their breakdowns their figures
-
-
-@pytest.mark.parametrize("task", ["bah", "va", "expr"])
-def test_label_distribution_of_each_frame_task(task: str, demo_root) -> None:
-    from abaw_bench.leaderboard.figures import label_figure, png_bytes
-
-    _assert_image(png_bytes(label_figure(task, demo_root(task))))
 
 
 def test_a_broken_training_log_leaves_its_curves_out_with_a_warning(seeded_runs: Path) -> None:

@@ -356,15 +356,3 @@ def test_a_file_over_its_detected_levels_limit_names_that_level(tmp_path, refere
     assert (report.level, report.level_source) == ("frame", "detected")
     assert [p.check for p in report.problems] == ["file-size"]
     assert f"at most {frame_limit:,} bytes for the frame level" in report.problems[0].expected
-
-
-@pytest.mark.parametrize("task", ["emi", "bah", "va", "expr"])
-def test_every_submission_level_of_a_task_has_one_format(task: str) -> None:
-    """A task declares its levels; the validator's formats are keyed by their own `level`, so the two lists agree
-    (in order: the first is the default) without either being written twice."""
-    from abaw_bench.harness.submission.formats import get_format, levels_of
-    from abaw_bench.harness.tasks import get_task
-
-    assert levels_of(task) == get_task(task).levels
-    assert [get_format(task, level).level for level in levels_of(task)] == list(get_task(task).levels)
-    assert get_format(task, None).level == get_task(task).levels[0]
