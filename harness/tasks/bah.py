@@ -14,7 +14,7 @@ Ids. A *video id* is the video's path relative to `Videos/` ("101/Visite_1/101_Q
 paths in split files may carry any prefix up to `Videos/` or `cropped-aligned-faces/` and are normalised to it.
 Inside the harness videos go by this short id; a video-level submission spells it as the release's split files and
 the organisers' sample submission do, `Videos/<video id>`, because the organisers' validator compares ids in full
-(`harness.submission.formats`, `written_id`).
+(`VIDEO_SUBMISSION` below, `written_id`).
 A *frame id* is `<video id>/frame-XXXXX.jpg` with the 0-based index zero-padded to 5 digits, exactly the row id of the
 ABAW-8 frame-level submission; on disk the file may be `frame-7.jpg` or `frame-00007.jpg` (both are read).
 
