@@ -30,7 +30,8 @@ from abaw_bench.harness.submission.formats import detect_level, get_format, leve
 from abaw_bench.harness.submission.reference import DatasetReferences
 from abaw_bench.harness.submission.validator import ValidationReport, validate_bytes, validate_file
 from abaw_bench.harness.submission.writer import render_submission
-from abaw_bench.harness.tasks.base import SubmissionFormat, Table
+from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.spec import SubmissionFormat
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -31,7 +31,8 @@ from abaw_bench.harness.jsonio import BadJson, iter_jsonl
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.results import Results
 from abaw_bench.harness.tasks import get_task
-from abaw_bench.harness.tasks.base import LabelPlot, Table, Task
+from abaw_bench.harness.tasks.base import Table, Task
+from abaw_bench.harness.tasks.spec import LabelPlot
 from abaw_bench.harness.train.outputs import DEFAULT_THRESHOLD
 from abaw_bench.leaderboard.board import Board
 from abaw_bench.leaderboard.predictions import Predictions, read_predictions

@@ -22,7 +22,7 @@ from abaw_bench.harness.submission.validator import (
     validate_file,
 )
 from abaw_bench.harness.submission.writer import render_submission, write_submission
-from abaw_bench.harness.tasks.base import Column, SubmissionFormat
+from abaw_bench.harness.tasks.spec import Column, SubmissionFormat
 
 __all__ = [
     "Column",

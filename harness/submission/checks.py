@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abaw_bench.harness.tasks.base import PROBABILITY_TOLERANCE, Column, SubmissionFormat
+from abaw_bench.harness.tasks.spec import PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
 EXAMPLES_SHOWN = 5  # ids quoted in a message about many ids (missing, extra, duplicated)
 ROWS_SHOWN = 3  # lines quoted in the one record of a problem that occurs on many lines

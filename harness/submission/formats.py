@@ -1,5 +1,5 @@
 """The submission formats by task and level: each task declares its own (`Task.formats`, specs of
-`harness.tasks.base.SubmissionFormat`); the generic reader, writer and validator look them up here, and detect the
+`harness.tasks.spec.SubmissionFormat`); the generic reader, writer and validator look them up here, and detect the
 level of a file whose level is not given.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abaw_bench.harness.errors import AbawError, did_you_mean
 from abaw_bench.harness.tasks import get_task
-from abaw_bench.harness.tasks.base import SubmissionFormat
+from abaw_bench.harness.tasks.spec import SubmissionFormat
 
 
 def formats_of(task: str) -> dict[str, SubmissionFormat]:

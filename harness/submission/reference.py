@@ -22,7 +22,8 @@ from abaw_bench.harness.files import FileTooLarge, UnreadableFile, read_regular_
 from abaw_bench.harness.submission.checks import MAX_ID_CHARS, Problem, printable, show_id, split_fields, split_lines
 from abaw_bench.harness.submission.formats import levels_of
 from abaw_bench.harness.submission.validator import ValidationReport
-from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, SubmissionFormat
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader
+from abaw_bench.harness.tasks.spec import SubmissionFormat
 
 REFERENCE_MAX_BYTES = 1 << 28  # 256 MiB: three million 80-character ids; a larger file is not a list of ids
 

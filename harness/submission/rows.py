@@ -31,7 +31,8 @@ from abaw_bench.harness.submission.checks import (
     split_fields,
     split_lines,
 )
-from abaw_bench.harness.tasks.base import Column, SubmissionFormat, Table
+from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.spec import Column, SubmissionFormat
 
 UNKNOWN_SAMPLE = 1000  # unknown ids kept to tell which other split a file covers, if any
 

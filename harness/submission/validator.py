@@ -24,7 +24,8 @@ from abaw_bench.harness.submission import checks
 from abaw_bench.harness.submission.checks import Problem, ProblemLog, printable
 from abaw_bench.harness.submission.formats import detect_level, get_format, level_votes, levels_of
 from abaw_bench.harness.submission.rows import IdIndex, RowChecker
-from abaw_bench.harness.tasks.base import SubmissionFormat, Table
+from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.spec import SubmissionFormat
 
 UNBOUNDED_MAX_BYTES = 2**31  # read_submission has no reference to size a limit from
 

@@ -24,7 +24,8 @@ import numpy as np
 from abaw_bench.harness.atomic import write_text
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.submission.formats import get_format
-from abaw_bench.harness.tasks.base import PROBABILITY_TOLERANCE, Column, SubmissionFormat, Table
+from abaw_bench.harness.tasks.base import Table
+from abaw_bench.harness.tasks.spec import PROBABILITY_TOLERANCE, Column, SubmissionFormat
 
 
 def _probability_pair(fmt: SubmissionFormat, table: Table, names: list[str], values: np.ndarray,

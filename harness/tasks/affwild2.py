@@ -46,18 +46,8 @@ from abaw_bench.harness.tasks._common import (
     load_shipped_manifest,
     read_lines,
 )
-from abaw_bench.harness.tasks.base import (
-    DEFAULT_LEVEL,
-    SPLITS,
-    Column,
-    DatasetReader,
-    Item,
-    LabelFigure,
-    Manifest,
-    SubmissionFormat,
-    Table,
-    Task,
-)
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
+from abaw_bench.harness.tasks.spec import DEFAULT_LEVEL, Column, LabelFigure, SubmissionFormat
 
 FRAMES_DIR = "cropped_aligned"
 AUDIO_DIR = "audio"

@@ -64,19 +64,8 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import check_aligned, column, compare_lists, load_shipped_manifest, read_lines
-from abaw_bench.harness.tasks.base import (
-    PROBABILITY_TOLERANCE,
-    SPLITS,
-    Column,
-    DatasetReader,
-    Item,
-    LabelFigure,
-    Manifest,
-    SubmissionFormat,
-    Table,
-    Task,
-    non_blank_lines,
-)
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task, non_blank_lines
+from abaw_bench.harness.tasks.spec import PROBABILITY_TOLERANCE, Column, LabelFigure, SubmissionFormat
 
 VIDEOS_DIR = "Videos"
 FACES_DIR = "cropped-aligned-faces"
@@ -570,33 +559,31 @@ def _release_video_id(video: str) -> str:
     return f"{_VIDEOS_PREFIX}{video}"
 
 
-FRAME_SUBMISSION = SubmissionFormat(
-    task="bah",
-    level=LEVELS[0],  # frame
+def _submission_format(level: str, **declared: Any) -> SubmissionFormat:
+    """A BAH format: headerless, with ids normalised as the reader normalises video paths."""
+    return SubmissionFormat(task="bah", level=level, header=None, normalise_id=_submission_id,
+                            all_canonical=_submission_ids_canonical, **declared)
+
+
+FRAME_SUBMISSION = _submission_format(
+    LEVELS[0],  # frame
     title="BAH frame level (headerless <video path>/frame-XXXXX.jpg,<0|1>)",
     id_name="frame",
-    header=None,
     layouts=((Column("pred", 0, 1, integer=True),),),
     ordered=True,
-    normalise_id=_submission_id,
-    all_canonical=_submission_ids_canonical,
     template_values=(0,),
     notes="no header; one line per reference frame, in the reference order; prediction 0 (no A/H) or 1 (A/H)",
 )
 
-VIDEO_SUBMISSION = SubmissionFormat(
-    task="bah",
-    level=LEVELS[1],  # video
+VIDEO_SUBMISSION = _submission_format(
+    LEVELS[1],  # video
     title="BAH video level (headerless video-id,p0,p1,pred or video-id,pred)",
     id_name="video-id",
-    header=None,
     layouts=(
         (Column("p0", 0.0, 1.0), Column("p1", 0.0, 1.0), Column("pred", 0, 1, integer=True)),
         (Column("pred", 0, 1, integer=True),),
     ),
     ordered=False,
-    normalise_id=_submission_id,
-    all_canonical=_submission_ids_canonical,
     official_id=_release_video_id,
     id_rule="a video path as the release spells it (Videos/<pid>/Visite_1/<file>.mp4)",
     template_values=(1.0, 0.0, 0),

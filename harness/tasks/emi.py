@@ -32,18 +32,8 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.tasks import TASKS
 from abaw_bench.harness.tasks._common import DECIMAL_NUMBER, check_aligned
-from abaw_bench.harness.tasks.base import (
-    DEFAULT_LEVEL,
-    SPLITS,
-    Column,
-    DatasetReader,
-    Item,
-    LabelFigure,
-    Manifest,
-    SubmissionFormat,
-    Table,
-    Task,
-)
+from abaw_bench.harness.tasks.base import SPLITS, DatasetReader, Item, Manifest, Table, Task
+from abaw_bench.harness.tasks.spec import DEFAULT_LEVEL, Column, LabelFigure, SubmissionFormat
 
 EMOTIONS = ("Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy")
 LABEL_HEADER = ("Filename", *EMOTIONS)
