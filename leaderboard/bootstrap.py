@@ -51,8 +51,13 @@ class Units:
         return self.order[offsets + np.arange(int(sizes.sum()))]
 
 
+def row_name(unit: str) -> str:
+    """What an ungrouped row of a task is called in messages, from the task's unit ("clip" or "frame")."""
+    return "clips" if unit == "clip" else "items"
+
+
 def units_of(groups: Sequence[str] | None, n_rows: int, item_name: str = "items") -> Units:
-    """One unit per group (video) when rows carry groups, else one per row."""
+    """One unit per group (video) when rows carry groups, else one per row (called `item_name`)."""
     if groups is None:
         return Units(np.arange(n_rows), np.arange(n_rows), np.ones(n_rows, dtype=np.int64), item_name)
     _, first, codes = np.unique(np.asarray(groups, dtype=object), return_index=True, return_inverse=True)

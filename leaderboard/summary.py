@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.results import Results
+from abaw_bench.harness.tasks import get_task
 from abaw_bench.leaderboard import bootstrap
 from abaw_bench.leaderboard.board import Board
 from abaw_bench.leaderboard.configs import differing_fields, run_config, run_config_hash
@@ -108,10 +109,6 @@ class Summary:
         return self.by_row.get((table.name, index), [])
 
 
-def _item_name(task: str) -> str:
-    return "clips" if task == "emi" else "items"
-
-
 def _aligned_predictions(runs: list[Results]) -> tuple[list[Predictions] | None, str | None]:
     """Every run's predictions, row-aligned to the first run's; (None, why) when they cannot be."""
     loaded: list[Predictions] = []
@@ -156,7 +153,8 @@ def summarise_runs(runs: list[Results], settings: BootstrapSettings, progress: P
             except AbawError as error:
                 note = str(error)
             else:
-                resampled = bootstrap.units_of(predictions[0].groups, len(predictions[0].labels), _item_name(task))
+                resampled = bootstrap.units_of(predictions[0].groups, len(predictions[0].labels),
+                                               bootstrap.row_name(get_task(task).unit))
                 units = f"{resampled.count} {resampled.name}"
                 if progress is not None:
                     progress(f"bootstrap {scored[0].system}/{task}/{scored[0].variant} "

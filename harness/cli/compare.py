@@ -106,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     b, predictions_b = _load(args.run_b, "RUN_B")
     predictions_b = _same_split(a, b, predictions_a, predictions_b)
     facts = _task_facts(a)
-    units = bootstrap.units_of(predictions_a.groups, len(predictions_a.labels),
-                               "clips" if facts.unit == "clip" else "items")
+    units = bootstrap.units_of(predictions_a.groups, len(predictions_a.labels), bootstrap.row_name(facts.unit))
     comparison = bootstrap.paired_difference(
         bootstrap.task_statistic(a.task, predictions_a, a.metric), bootstrap.task_statistic(b.task, predictions_b,
                                                                                             b.metric),
