@@ -74,20 +74,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import DROPOUT, SYSTEMS, Hyper, ModelKnobs, Range, SystemSpec, Variant, knob
 
 # a variant lists vision first, as the authors' "video+vggish+bert" does: the first input leads
 VISION, AUDIO, TEXT = "ir-resnet50", "vggish", "bert-tokens"
-KERNEL_SIZE = 5
-ATTENTION_DIM = {"paper": 32, "tiny": 8}  # Q/K/V width per modality ("modal_dim")
-HEADS = 2  # attention heads over the modalities ("num_heads", default_config.py)
-# TCN channels per modality (configs.py "tcn.channels": video and bert 256, 256, 128, 128; vggish 64, 64, 32, 32)
-CHANNELS = {
-    "paper": {VISION: (256, 256, 128, 128), AUDIO: (64, 64, 32, 32), TEXT: (256, 256, 128, 128)},
-    "tiny": {VISION: (32, 32, 16, 16), AUDIO: (16, 16, 8, 8), TEXT: (32, 32, 16, 16)},
-}
+WIDTH = Range(1, 2**16)
+
+
+@dataclass(frozen=True)
+class BahChallengeKnobs(ModelKnobs):
+    """LFAN's settings as the authors' configuration gives them (default_config.py, configs.py); narrower widths for
+    the tiny encoders under "tiny"."""
+
+    attention_dim: int = knob(32, WIDTH, tiny=8)  # Q/K/V width per modality ("modal_dim")
+    heads: int = knob(2, Range(1, 256))  # attention heads over the modalities ("num_heads")
+    kernel_size: int = knob(5, Range(2, 64))  # the TCN's causal convolutions
+    # TCN channels per level and modality ("tcn.channels"); the levels' dilations are 1, 2, 4, ...
+    vision_channels: tuple[int, ...] = knob((256, 256, 128, 128), WIDTH, tiny=(32, 32, 16, 16))
+    audio_channels: tuple[int, ...] = knob((64, 64, 32, 32), WIDTH, tiny=(16, 16, 8, 8))
+    text_channels: tuple[int, ...] = knob((256, 256, 128, 128), WIDTH, tiny=(32, 32, 16, 16))
+    dropout: float = knob(0.1, DROPOUT)  # the TCN blocks' and the follower's
+
+    def check(self) -> None:
+        if self.attention_dim % self.heads:
+            raise ValueError(f"BahChallengeKnobs.attention_dim {self.attention_dim}: expected a multiple of heads "
+                             f"{self.heads}")
+
+    def channels(self) -> dict[str, tuple[int, ...]]:
+        """Input name -> its TCN's channels per level."""
+        return {VISION: tuple(self.vision_channels), AUDIO: tuple(self.audio_channels),
+                TEXT: tuple(self.text_channels)}
+
 AUTHORS_INPUT_DIMS = {"vision": 512, "vggish": 128, "bert": 768}  # their encoders' widths (configs.py)
 AUTHORS_CHANNELS = {"vision": (256, 256, 128, 128), "vggish": (64, 64, 32, 32), "bert": (256, 256, 128, 128)}
 AUTHORS_NAMES = {VISION: "vision", AUDIO: "vggish", TEXT: "bert"}  # the harness encoder behind each of theirs
@@ -124,7 +144,6 @@ HYPER = Hyper(
     loss="ce",
     selection="average_precision",
     early_stopping_patience=None,  # their `optimize` trains every epoch and keeps the best
-    dropout=0.1,  # the TCN blocks' dropout (configs.py)
     sampling="windows",
     window=300,
     stride=200,
@@ -132,21 +151,25 @@ HYPER = Hyper(
 )
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
+def build_model(task: str, variant: Variant, input_dims: Mapping[str, int], knobs: BahChallengeKnobs,
+                hyper: Hyper) -> Any:
     """The LFAN head over the variant's inputs, the first one leading; per frame two class logits under loss "ce"
     (the authors' head, [B, L, 2]), else the task's one logit ([B, L, 1])."""
     from abaw_bench.harness.tasks import get_task
 
     facts = get_task(task)
     outputs = len(facts.class_names) if hyper.loss == "ce" and facts.class_names else facts.output_width
-    return build_lfan(variant.inputs, input_dims, {name: CHANNELS[preset][name] for name in variant.inputs},
-                      ATTENTION_DIM[preset], outputs, dropout=hyper.dropout)
+    channels = knobs.channels()
+    return build_lfan(variant.inputs, input_dims, {name: channels[name] for name in variant.inputs},
+                      knobs.attention_dim, outputs, heads=knobs.heads, kernel_size=knobs.kernel_size,
+                      dropout=knobs.dropout)
 
 
 def build_lfan(names: Sequence[str], input_dims: Mapping[str, int], channels: Mapping[str, Sequence[int]],
-               attention_dim: int, outputs: int, *, dropout: float) -> Any:
+               attention_dim: int, outputs: int, *, heads: int, kernel_size: int, dropout: float) -> Any:
     """A LeaderFollowerAttention module (torch is imported here, never at module import)."""
-    return _torch_classes()["LeaderFollowerAttention"](names, input_dims, channels, attention_dim, outputs, dropout)
+    return _torch_classes()["LeaderFollowerAttention"](names, input_dims, channels, attention_dim, outputs, heads,
+                                                       kernel_size, dropout)
 
 
 def _torch_classes() -> dict[str, type]:
@@ -157,14 +180,15 @@ def _torch_classes() -> dict[str, type]:
     class TemporalBlock(nn.Module):
         """Two dilated causal weight-normed convolutions with a residual, as the authors' TemporalBlock."""
 
-        def __init__(self, in_channels: int, out_channels: int, dilation: int, dropout: float) -> None:
+        def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
+                     dropout: float) -> None:
             super().__init__()
-            self.trim = (KERNEL_SIZE - 1) * dilation
+            self.trim = (kernel_size - 1) * dilation
             # Conv1d's own initialisation: the authors' xavier_uniform_ on these two weights comes after their
             # weight_norm and is overwritten by it at the first forward (the 1×1 residual's xavier does hold)
-            self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, KERNEL_SIZE, padding=self.trim,
+            self.conv1 = weight_norm(nn.Conv1d(in_channels, out_channels, kernel_size, padding=self.trim,
                                                dilation=dilation))
-            self.conv2 = weight_norm(nn.Conv1d(out_channels, out_channels, KERNEL_SIZE, padding=self.trim,
+            self.conv2 = weight_norm(nn.Conv1d(out_channels, out_channels, kernel_size, padding=self.trim,
                                                dilation=dilation))
             self.activation = nn.LeakyReLU()
             self.dropout = nn.Dropout(dropout)
@@ -183,18 +207,19 @@ def _torch_classes() -> dict[str, type]:
         (their MultimodalMultiheadAttention in a MultiModalEncoderBlock), per-frame logits from leader + follower."""
 
         def __init__(self, names: Sequence[str], input_dims: Mapping[str, int],
-                     channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int, dropout: float) -> None:
+                     channels: Mapping[str, Sequence[int]], attention_dim: int, outputs: int, heads: int,
+                     kernel_size: int, dropout: float) -> None:
             super().__init__()
-            if attention_dim % HEADS:
-                raise ValueError(f"LFAN attention width {attention_dim} must be a multiple of its {HEADS} heads")
+            if attention_dim % heads:
+                raise ValueError(f"LFAN attention width {attention_dim} must be a multiple of its {heads} heads")
             self.names = tuple(names)
-            self.attention_dim = attention_dim
+            self.attention_dim, self.heads = attention_dim, heads
             self.temporal, self.standardise = nn.ModuleDict(), nn.ModuleDict()
             self.temporal_norm, self.qkv = nn.ModuleDict(), nn.ModuleDict()
             for index, name in enumerate(self.names):
                 widths = (input_dims[name], *channels[name])
                 self.standardise[str(index)] = nn.BatchNorm1d(input_dims[name], affine=False)
-                blocks = (TemporalBlock(widths[level], widths[level + 1], 2 ** level, dropout)
+                blocks = (TemporalBlock(widths[level], widths[level + 1], kernel_size, 2 ** level, dropout)
                           for level in range(len(channels[name])))
                 self.temporal[str(index)] = nn.Sequential(*blocks)
                 self.temporal_norm[str(index)] = nn.BatchNorm1d(channels[name][-1])
@@ -217,9 +242,9 @@ def _torch_classes() -> dict[str, type]:
                 temporal = self.temporal_norm[str(index)](self.temporal[str(index)](standardised))
                 sequences.append(temporal.transpose(1, 2))  # [B, L, C]
             batch, length = sequences[0].shape[:2]
-            head_dim = self.attention_dim // HEADS
+            head_dim = self.attention_dim // self.heads
             # per modality: its 3·a projection split into heads first, then into q, k, v within each head (theirs)
-            per_head = [self.qkv[str(i)](x).reshape(batch, length, HEADS, 1, 3 * head_dim) for i, x in
+            per_head = [self.qkv[str(i)](x).reshape(batch, length, self.heads, 1, 3 * head_dim) for i, x in
                         enumerate(sequences)]
             queries, keys, values = torch.cat(per_head, dim=-2).chunk(3, dim=-1)  # [B, L, H, M, a/H] each
             scores = torch.softmax(queries @ keys.transpose(-1, -2) / math.sqrt(head_dim), dim=-1)  # over modalities
@@ -240,6 +265,7 @@ SPEC = SYSTEMS.register("bah-challenge")(
         variants={"bah": {variant.name: variant for variant in _VARIANTS}},
         default_variant={"bah": "vision-audio-text"},
         hyper={"bah": HYPER},
+        knobs={"bah": BahChallengeKnobs()},
         # the embedded demo only (SystemSpec.demo): windows of 64 frames with stride 16 (paper 300 / 200: the demo's
         # videos have 90-200 frames, so a 300-frame window would give one sample per video; inference hops as
         # training), 12 epochs of batch 8, the authors' SGD lr 1e-3 (its first decay, at epoch 40, is never reached)

@@ -26,15 +26,23 @@ Frame tasks (BAH, Aff-Wild2 VA and Expr), trained on the engine's "windows" samp
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import DROPOUT, SYSTEMS, Hyper, ModelKnobs, Range, SystemSpec, Variant, knob
 
 VISION, AUDIO = "provided:vit", "provided:wav2vec2"
-REGRESSOR_HIDDEN = 256
 FRAME_TASKS = ("bah", "va", "expr")
 FACE_ENCODER = "vit-h14"
-FRAME_HEAD_HIDDEN = 128
+
+
+@dataclass(frozen=True)
+class BaselineKnobs(ModelKnobs):
+    """The trained heads' settings (the floors have none to set): EMI's regressor Linear(D → 256) → Tanh →
+    Linear(256 → 6), the frame tasks' per-frame head Linear(D → 128) → ReLU → Linear(128 → K)."""
+
+    hidden: int = knob(256, Range(1, 2**16))  # the hidden layer's width (EMI 256; frame tasks 128, SPEC below)
+    dropout: float = knob(0.0, DROPOUT)
 
 _VARIANTS = (
     Variant("vision", "Baseline vision", (VISION,), paper={"val": None, "test": 0.090}),
@@ -65,7 +73,8 @@ def _frame_hyper(task: str) -> Hyper:
                  threshold_sweep=(0.05, 0.95, 0.01) if task == "bah" else None)
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
+def build_model(task: str, variant: Variant, input_dims: Mapping[str, int], knobs: BaselineKnobs,
+                hyper: Hyper) -> Any:
     """EMI: mean-pooled provided features → MLP, or the constant mean. Frame tasks: a per-frame head or the floor."""
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.systems._heads import Branch, BranchFusionRegressor, ConstantRegressor, FrameConstant, FrameHead
@@ -75,13 +84,13 @@ def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[st
         if variant.options.get("constant"):
             return FrameConstant(facts.output_width, reference_input=variant.inputs[0],
                                  kind="regression" if facts.class_names is None else "classes")
-        return FrameHead(input_dims[variant.inputs[0]], FRAME_HEAD_HIDDEN, facts.output_width, variant.inputs[0],
-                         dropout=hyper.dropout)
+        return FrameHead(input_dims[variant.inputs[0]], knobs.hidden, facts.output_width, variant.inputs[0],
+                         dropout=knobs.dropout)
     if variant.options.get("constant"):
         return ConstantRegressor(facts.output_width, reference_input=variant.inputs[0])
     branches = [Branch(name, "mean") for name in variant.inputs]
-    return BranchFusionRegressor(branches, input_dims, fusion_hidden=REGRESSOR_HIDDEN, outputs=facts.output_width,
-                                 dropout=hyper.dropout)
+    return BranchFusionRegressor(branches, input_dims, fusion_hidden=knobs.hidden, outputs=facts.output_width,
+                                 dropout=knobs.dropout)
 
 
 SPEC = SYSTEMS.register("baseline")(
@@ -94,6 +103,7 @@ SPEC = SYSTEMS.register("baseline")(
                   **{task: {variant.name: variant for variant in _FRAME_VARIANTS} for task in FRAME_TASKS}},
         default_variant={"emi": "multimodal", **dict.fromkeys(FRAME_TASKS, "frame-head")},
         hyper={"emi": HYPER, **{task: _frame_hyper(task) for task in FRAME_TASKS}},
+        knobs={"emi": BaselineKnobs(), **dict.fromkeys(FRAME_TASKS, BaselineKnobs(hidden=128))},
         # the embedded demo only (SystemSpec.demo): EMI 5 epochs of batch 16 at lr 5e-3 (the tiny random-weight
         # features vary little from clip to clip; measured: multimodal .445 against a shuffled-label control of
         # .122); BAH 20 epochs at lr 3e-3

@@ -21,7 +21,8 @@ def test_text_audio_vision_head_frames_per_second(benchmark) -> None:
     dims = {"text": 1024, "vit-h14": 1280, "wav2vec2-vad": 1027}
     rows = {"text": 1, "vit-h14": 400, "wav2vec2-vad": 600}
     torch.manual_seed(0)
-    model = spec.build_model("bah", variant, "paper", dims, spec.hyper_for("bah", variant)).eval()
+    model = spec.build_model("bah", variant, dims,
+                             spec.knobs_for("bah", variant, "paper"), spec.hyper_for("bah", variant)).eval()
     inputs = {name: (torch.randn(BATCH, rows[name], dim), torch.full((BATCH,), rows[name])) for name, dim in
               dims.items() if name in variant.inputs}
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from abaw_bench.harness.features.store import FeatureStore
 from abaw_bench.harness.runtime.distributed import DistContext
-from abaw_bench.harness.systems import get_system
+from abaw_bench.harness.systems import Hyper, get_system
 from abaw_bench.harness.train.data import Collate, ItemDataset
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, make_loader, seed_everything
 
@@ -41,7 +41,8 @@ def _model() -> TrainableModel:
     spec = get_system("hallmen2024")
     variant = spec.variant("emi", "audio-global")
     seed_everything(0)
-    return TrainableModel(spec.build_model("emi", variant, "paper", {INPUT: DIM}, spec.hyper_for("emi", variant)))
+    knobs = spec.knobs_for("emi", variant, "paper")
+    return TrainableModel(spec.build_model("emi", variant, {INPUT: DIM}, knobs, spec.hyper_for("emi", variant)))
 
 
 def _pure_steps(batches: list[dict]) -> float:
@@ -63,7 +64,8 @@ def test_engine_epoch_vs_pure_steps(tmp_path: Path, benchmark) -> None:
     dataset = ItemDataset(store.ids, {INPUT: store}, targets=targets)
     collate = Collate({INPUT: DIM})
     context = DistContext(0, 1, 0, torch.device("cpu"))
-    settings = FitSettings(epochs=1, batch_size=BATCH, lr=1e-4, grad_clip_value=100.0, progress=False)
+    settings = FitSettings(Hyper(epochs=1, batch_size=BATCH, lr=1e-4, grad_clip_value=100.0), rank_batch_size=BATCH,
+                           progress=False)
     loader, sampler = make_loader(dataset, collate, BATCH, shuffle=True, seed=0, context=context, num_workers=0)
     sampler.set_epoch(1)
     batches = list(loader)  # the same batches the engine's first epoch sees, built once in advance

@@ -39,7 +39,8 @@ def test_mctn_training_step(frames: int, benchmark: Any, step_times: dict[int, t
     spec = get_system("wen2024")
     torch.manual_seed(0)
     variant = spec.variant("va", "mctn-clip-wavlm")
-    model = spec.build_model("va", variant, "paper", DIMS, spec.hyper_for("va", variant)).train()
+    model = spec.build_model("va", variant, DIMS,
+                             spec.knobs_for("va", variant, "paper"), spec.hyper_for("va", variant)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
     inputs = {name: (torch.randn(BATCH, frames, dim), torch.full((BATCH,), frames)) for name, dim in DIMS.items()}
     labels = torch.rand(BATCH, frames, 2) * 2 - 1

@@ -4,9 +4,9 @@ One dataclass for both sides: `harness.train.pipeline` builds it and writes `to_
 `read_results`. Standard library and the base modules only (no torch, no task registry), so the torch-free listing
 commands import it and no layer imports one above it.
 
-results.json, schema_version 6:
+results.json, schema_version 7:
     schema_version      int (2 added "notes"; 3 the manifest's version and source under "data"; 4 "demo_schedule"; 5
-                        "skipped"; 6 "task_facts")
+                        "skipped"; 6 "task_facts"; 7 "model", the model's settings (dropout) leaving "hyper")
     system, task, variant, row      the system, task, variant name and its paper-table row label
     task_facts          what a reader needs to know of the task without its registry: {"headline_metric" (the
                         task's reference metric, e.g. "mean_pearson"), "higher_is_better" (bool), "unit" ("clip":
@@ -23,7 +23,8 @@ results.json, schema_version 6:
     paper               the table's figures for this row ({"val": ..., "test": ...}; values may be null)
     notes               [str]: what this row's result must carry beside its figure (Variant.notes: a departure from
                         the authors' training the harness cannot close); [] for most rows
-    hyper               the effective hyper-parameters (harness.systems.Hyper fields); `batch_size` is the global batch
+    hyper               the effective engine knobs (harness.systems.Hyper fields); `batch_size` is the global batch
+    model               the model knobs the model was built with (the system's harness.systems.ModelKnobs fields)
     batch_size          {"global": the batch one optimiser step sees over all ranks (the paper's), "per_rank": each
                         torchrun rank's share, "world_size"}
     data                {"root": path or "demo", "demo": bool, "manifest_sha256": split manifest hash,
@@ -73,7 +74,7 @@ from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.files import UnreadableText, read_text
 from abaw_bench.harness.jsonio import MAX_FILE_BYTES, BadJson, loads
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class BadResults(AbawError):
@@ -137,6 +138,7 @@ class Results:
     paper: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     hyper: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)  # {}: written before schema 7
     batch_size: dict[str, Any] = field(default_factory=dict)
     encoders: dict[str, Any] | None = None  # None: no record of the encoders' weights
     submission: dict[str, Any] = field(default_factory=dict)
@@ -160,7 +162,7 @@ class Results:
             "variant": self.variant, "row": self.row, "preset": self.preset, "val": self.val,
             "best_epoch": self.best_epoch, "epochs_run": self.epochs_run, "epochs_source": self.epochs_source,
             "stopped_early": self.stopped_early, "paper": self.paper, "notes": list(self.notes), "hyper": self.hyper,
-            "batch_size": self.batch_size, "data": self.data, "encoders": self.encoders,
+            "model": self.model, "batch_size": self.batch_size, "data": self.data, "encoders": self.encoders,
             "submission": self.submission, "config": self.config, "provenance": self.provenance}
         if self.calibration:
             document["calibration"] = self.calibration
@@ -210,7 +212,8 @@ class Results:
             epochs_source=_optional(document, "epochs_source", str),
             stopped_early=_optional(document, "stopped_early", bool), paper=_object(document, "paper"),
             notes=tuple(note for note in notes if isinstance(note, str)) if isinstance(notes, list) else (),
-            hyper=_object(document, "hyper"), batch_size=_object(document, "batch_size"), encoders=encoders,
+            hyper=_object(document, "hyper"), model=_object(document, "model"),
+            batch_size=_object(document, "batch_size"), encoders=encoders,
             submission=_object(document, "submission"), config=_object(document, "config"),
             provenance=_object(document, "provenance"), calibration=_optional(document, "calibration", dict),
             demo_schedule=_object(document, "demo_schedule"), skipped=_object(document, "skipped"),

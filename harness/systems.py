@@ -1,19 +1,31 @@
 """The system registry: trainable entries whose variants are the rows of their paper's result table.
 
 A system file (`systems/<paper>.py`, `baselines/<name>.py`) declares a `SystemSpec` next to its model and registers it
-with `@SYSTEMS.register(name)` applied to the spec (or `SYSTEMS.register(name)(spec)`). Importing a system file must
-not import torch: the spec is plain data, and `build_model` imports torch when called. This keeps `abaw-bench systems`
-light and lets the engine (`harness/train/`) know systems only through this module.
+with `@SYSTEMS.register(name)` applied to the spec (or `SYSTEMS.register(name)(spec)`), and its `ModelKnobs` subclass
+beside it: a new system is that one file. Importing a system file must not import torch: the spec and its knobs are
+plain data, and `build_model` imports torch when called. This keeps `abaw-bench systems` light and lets the engine
+(`harness/train/`) know systems only through this module.
+
+A run has two kinds of settings, both overridable with `--hyper KEY=VALUE` (harness.train.pipeline splits the keys
+by name, `SystemSpec.split_overrides`):
+- the engine's knobs, `Hyper` (optimiser, schedule, loss, sampling, epochs, batch, ...), one per task in
+  `spec.hyper`; resolved as the system's, the variant's `hyper`, on the embedded demo the demo schedule, the recipe,
+  then --hyper/--epochs/--batch-size/--lr;
+- the model's knobs, the system's own `ModelKnobs` dataclass (widths, heads, layers, dropout), one per task in
+  `spec.knobs`, each field declared with its legal values (`knob`); resolved by `spec.knobs_for` as the system's, the
+  values a knob declares for the run's encoder preset (the tiny encoders' narrower widths), the variant's `model`,
+  then --hyper; checked once, there.
 
 Model contract, shared by every system and the engine:
-    model = spec.build_model(task, variant, preset, input_dims, hyper)   # a torch.nn.Module
-    predictions = model(inputs)                                          # shape by the Hyper's sampling, below
+    model = spec.build_model(task, variant, input_dims, knobs, hyper)   # a torch.nn.Module
+    predictions = model(inputs)                                         # shape by the Hyper's sampling, below
 where `inputs` maps each name in `variant.inputs` to `(padded [B, T, D] float tensor, lengths [B] long tensor)`,
-`input_dims` maps the same names to D, and `hyper` is the run's resolved Hyper (the system's, then the variant's, then
-the CLI's overrides). `build_model` takes every model setting it has (the fields in MODEL_HYPER_FIELDS) from that
-`hyper`, never from the variant or the system's defaults: what config.json and results.json record is then what the
-model ran with. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8 logits); a binary task's model may
-give 2 logits instead when its Hyper's loss is "ce" (the engine then reads p1 from the softmax's second column).
+`input_dims` maps the same names to D, `knobs` are the run's resolved model knobs and `hyper` its resolved Hyper.
+`build_model` takes every model setting from `knobs` (and the row's fixed `variant.options`), never from module
+constants or the system's defaults, so that what config.json and results.json record under "model" is what the model
+ran with; of `hyper` it reads at most the loss. K is the task's `output_width` (EMI 6, BAH 1 logit, VA 2, Expr 8
+logits); a binary task's model may give 2 logits instead when its Hyper's loss is "ce" (the engine then reads p1 from
+the softmax's second column).
 - "clip" sampling: T is the item's own length per input; output [B, K].
 - "windows": every input is aligned to the window's L label frames (rows >= length are padding past a video's end);
   output [B, L, K], one row per frame.
@@ -69,7 +81,6 @@ SELECTIONS = ("headline", "average_precision")
 CCC_GRANULARITIES = ("batch", "window")  # harness/train/losses.py: masked_ccc
 CCC_REDUCTIONS = ("mean", "sum")
 LOSSES = ("mse", "bce", "ccc", "ce", "soft_f1")
-MODEL_HYPER_FIELDS = ("dropout",)  # the Hyper fields a system's build_model reads; the others configure the engine
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ class Range:
 
 
 MAX_SWEEP_POINTS = 10**5  # thresholds one threshold_sweep may try: each is a pass over the val predictions
+DROPOUT = Range(0, 1, high_open=True)  # the range of every dropout knob (ModelKnobs)
 # Every numeric Hyper field's range, declared once and checked in Hyper.__post_init__, so that the system's values,
 # its variants', recipes', the demo schedule's and --hyper/--epochs/--lr/--batch-size overrides all meet it. The upper
 # bounds are where a larger value means unbounded time or memory (epochs, batch, window) or is surely a typo (lr);
@@ -106,7 +118,6 @@ HYPER_RANGES: dict[str, Range] = {
     "grad_clip_value": Range(0, 1e12, low_open=True),
     "grad_clip_norm": Range(0, 1e12, low_open=True),
     "early_stopping_patience": Range(1, 10**5),
-    "dropout": Range(0, 1, high_open=True),
     "momentum": Range(0, 1, high_open=True),
     "step_size": Range(1, 10**5),
     "step_gamma": Range(0, 1, low_open=True),
@@ -130,7 +141,9 @@ HYPER_RANGES: dict[str, Range] = {
 
 @dataclass(frozen=True)
 class Hyper:
-    """Training hyper-parameters, as the paper states them (overridable per variant and from the CLI).
+    """The engine's knobs (optimiser, schedule, loss, sampling, epochs, batch, clipping, input cuts), as the paper
+    states them; overridable per variant, by a recipe, by the demo schedule and from the CLI. The model's own
+    settings (widths, heads, dropout) are the system's ModelKnobs, not fields here.
 
     Sampling (how the engine turns a task's items into training samples; harness/train/windows.py):
     - "clip": one sample per item, model output [B, K] (EMI);
@@ -162,7 +175,6 @@ class Hyper:
     grad_clip_value: float | None = None  # clip_grad_value_ threshold (hallmen2024: 100, wen2024: 0.8)
     grad_clip_norm: float | None = None  # clip_grad_norm_ threshold
     early_stopping_patience: int | None = None  # epochs without val improvement; None = train all epochs, keep best
-    dropout: float = 0.0
     max_seconds: float | None = None  # audio cut (hallmen2024: first 12 s)
     max_frames: int | None = None  # vision cut (hallmen2025 EMI: first 400 frames)
     encoder_lr: float | None = None  # lr for unfrozen encoders; None = same as lr
@@ -252,10 +264,15 @@ _SCALAR_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def _check_type(where: str, value: Any, annotation: str) -> None:
     """`value` against the field's annotation (a string under `from __future__ import annotations`): the scalars, their
-    `| None`, `Mapping[str, float|int]` and `tuple[float, float, float]` that Hyper uses. A --hyper override arrives
-    as JSON, so this is where a wrong type becomes a message instead of a failure deep in training."""
+    `| None`, `Mapping[str, float|int]` and `tuple[float, float, float]` that Hyper uses, and the `tuple[int, ...]`
+    of a model knob (e.g. a TCN's channels per level). A --hyper override arrives as JSON, so this is where a wrong
+    type becomes a message instead of a failure deep in training."""
     kind, _, optional = annotation.partition(" | ")
     if value is None and optional == "None":
+        return
+    if kind == "tuple[int, ...]":
+        if not isinstance(value, tuple | list) or not value or not all(map(_is_integer, value)):
+            raise ValueError(f"{where}: expected a non-empty list of integers, found {str(value)[:80]!r}")
         return
     if kind.startswith("Mapping[str, "):
         item_kind = kind.removeprefix("Mapping[str, ").removesuffix("]")
@@ -293,6 +310,53 @@ def _check_range(where: str, value: Any, legal: Range, *, nullable: bool) -> Non
         raise ValueError(f"{where} {value}: expected {legal.describe()}{' (or null)' if nullable else ''}")
 
 
+def knob(default: Any, legal: Range | tuple[str, ...] | None, **presets: Any) -> Any:
+    """A ModelKnobs field: its default (the paper's), its legal values next to it (a Range for a number, or for each
+    number of a `tuple[int, ...]`; the choices for text; None only for true/false) and, by preset name, the value it
+    takes under an encoder preset where the paper's would not fit, e.g. `tiny=32` for the tiny encoders' widths."""
+    return field(default=default, metadata={"legal": legal, "presets": presets})
+
+
+@dataclass(frozen=True)
+class ModelKnobs:
+    """The settings a system's `build_model` reads (widths, heads, layers, dropout), one dataclass per system (or per
+    task where the models differ) in the system's own file, every field declared with `knob(...)`. Checked once, when
+    a run's knobs are resolved (`SystemSpec.knobs_for`); a subclass states constraints between knobs in `check`."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            where, value = f"{type(self).__name__}.{item.name}", getattr(self, item.name)
+            if "legal" not in item.metadata:
+                raise TypeError(f"{where}: declare every model knob with knob(default, legal values)")
+            legal = item.metadata["legal"]
+            if legal is None and item.type != "bool":
+                raise TypeError(f"{where}: a {item.type} knob needs its legal values (a Range or the choices)")
+            _check_type(where, value, item.type)
+            if isinstance(legal, tuple):
+                if value not in legal:
+                    raise ValueError(f"{where} {value!r}: expected one of {', '.join(legal)}")
+            elif isinstance(legal, Range) and isinstance(value, tuple | list):
+                for position, number in enumerate(value):
+                    if number not in legal:
+                        raise ValueError(f"{where}[{position}] {number}: expected {legal.describe()}")
+            elif legal is not None:
+                _check_range(where, value, legal, nullable=item.type.endswith("| None"))
+        self.check()
+
+    def check(self) -> None:
+        """Constraints between knobs (e.g. a width divisible by the head count): raise ValueError naming both."""
+
+    def values(self) -> dict[str, Any]:
+        """Field name -> value (what config.json and results.json record under "model")."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    @classmethod
+    def preset_values(cls, preset: str) -> dict[str, Any]:
+        """The knobs that declare a value of their own for `preset` (`knob(..., tiny=...)`)."""
+        return {item.name: item.metadata["presets"][preset] for item in fields(cls)
+                if preset in item.metadata.get("presets", {})}
+
+
 @dataclass(frozen=True)
 class Variant:
     """One row of the paper's table that is a trained system."""
@@ -303,8 +367,10 @@ class Variant:
     unfrozen: tuple[str, ...] = ()  # subset of inputs fine-tuned end to end
     train_splits: tuple[str, ...] = ("train",)  # ("train", "val") for the train+val rows
     reuse_best_epoch_of: str | None = None  # train+val rows: train for the best epoch count of this train-only variant
-    hyper: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's Hyper
-    options: Mapping[str, Any] = field(default_factory=dict)  # model options (e.g. {"global_vector": True})
+    hyper: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's Hyper (the engine's knobs)
+    model: Mapping[str, Any] = field(default_factory=dict)  # overrides of the system's ModelKnobs, e.g. {"dropout": .1}
+    # what the row's model is, fixed by the row (e.g. {"global_vector": True}): no knob, no --hyper changes it
+    options: Mapping[str, Any] = field(default_factory=dict)
     paper: Mapping[str, float | None] = field(default_factory=dict)  # table figures, e.g. {"val": .386, "test": .461}
     # what every result of this row must say: a departure from the authors' training that the harness cannot close
     # (written to results.json "notes" and shown by `abaw-bench info`)
@@ -333,7 +399,8 @@ class SystemSpec:
     variants: Mapping[str, Mapping[str, Variant]]  # task -> variant name -> Variant
     default_variant: Mapping[str, str]  # task -> variant name
     hyper: Mapping[str, Hyper]  # task -> Hyper
-    build_model: Callable[..., Any]  # (task, variant, preset, input_dims: dict[str, int], hyper) -> nn.Module
+    knobs: Mapping[str, ModelKnobs]  # task -> the model knobs as the paper states them (the same object may serve all)
+    build_model: Callable[..., Any]  # (task, variant, input_dims: dict[str, int], knobs, hyper) -> nn.Module
     description: str = ""
     input_sources: Mapping[str, Mapping[str, InputSource]] = field(default_factory=dict)  # task -> role -> source
     # task -> recipe name -> Hyper overrides: a named alternative training recipe for every row of the task, one
@@ -344,6 +411,23 @@ class SystemSpec:
     # to learn what a few epochs show. Sized so that a default demo run finishes in minutes on 2 cores and still beats
     # its shuffled-label control (the slow test tier runs exactly these schedules). A "recipe" key names the recipe.
     demo: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A system file's slip fails at its import, naming the system: a task without knobs, a knob that shadows an
+        engine knob (a --hyper key must name one setting), a variant overriding a knob its system does not have."""
+        engine = {item.name for item in fields(Hyper)}
+        for task in self.tasks:
+            if task not in self.knobs:
+                raise ValueError(f"system {self.name!r}: no model knobs for task {task!r} (SystemSpec.knobs)")
+            names = {item.name for item in fields(self.knobs[task])}
+            if names & engine:
+                raise ValueError(f"system {self.name!r}: model knobs {sorted(names & engine)} are also engine knobs "
+                                 "(Hyper fields); rename them")
+            for variant in self.variants[task].values():
+                if set(variant.model) - names:
+                    raise ValueError(f"system {self.name!r} variant {variant.name!r}: unknown model knobs "
+                                     f"{sorted(set(variant.model) - names)}; {self.name}'s {task} knobs: "
+                                     f"{', '.join(sorted(names))}")
 
     def demo_schedule(self, task: str, variant: Variant) -> dict[str, Any]:
         """The Hyper overrides a demo run of `variant` takes: the system's for the task, except the fields the row
@@ -372,6 +456,28 @@ class SystemSpec:
 
             raise unknown_name_error(f"{self.name} {task} recipe", recipe, recipes)
         return hyper.replace(**dict(recipes[recipe]), recipe=recipe)
+
+    def knobs_for(self, task: str, variant: Variant, preset: str,
+                  overrides: Mapping[str, Any] | None = None) -> ModelKnobs:
+        """The model knobs a run of `variant` builds with: the system's for the task, then the values the knobs
+        declare for `preset`, then the variant's `model`, then `overrides` (--hyper); checked once, here."""
+        defaults = self.knobs[task]
+        return type(defaults)(**{**defaults.values(), **defaults.preset_values(preset), **dict(variant.model),
+                                 **dict(overrides or {})})
+
+    def split_overrides(self, task: str, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """--hyper KEY=VALUE pairs as (engine knobs: Hyper fields, model knobs: the task's ModelKnobs fields); a key
+        that is neither is a message naming the close ones and both lists."""
+        from abaw_bench.harness.errors import AbawError, did_you_mean
+
+        engine = sorted(item.name for item in fields(Hyper))
+        model = sorted(item.name for item in fields(self.knobs[task]))
+        for key in overrides:
+            if key not in engine and key not in model:
+                raise AbawError(f"unknown --hyper key {key!r}.{did_you_mean(key, engine + model)} Model knobs of "
+                                f"{self.name} on {task}: {', '.join(model)}. Engine knobs: {', '.join(engine)}.")
+        return ({key: value for key, value in overrides.items() if key in engine},
+                {key: value for key, value in overrides.items() if key in model})
 
     def encoder_for(self, task: str, name: str, preset: str) -> str:
         """The encoder (or "provided:<kind>") behind input `name` under `preset`; an encoder name maps to itself."""

@@ -17,6 +17,8 @@ Reading of the paper where it is silent (stated, not the authors' code):
 - "Early stopping on val mean Pearson" is implemented as keeping the best-validation epoch over the 30 epochs
   (the patience is not published).
 - Dropout 0.1 (the "dropout" rows) sits between the LSTM layers and before each Linear of the fusion MLP.
+- The model knobs (`Hallmen2024Knobs`, `--hyper KEY=VALUE`) keep these rules as their defaults: an LSTM as wide as its
+  input and a square fusion MLP are `lstm_hidden` and `fusion_hidden` left at null.
 - Weight decay 0.01: the paper names AdamW but no weight decay; 0.01 is torch's AdamW default, which the authors'
   code leaves unchanged. The other values in `HYPER` are the paper's (early stopping: see above).
 The original ran the encoder on one clip at a time and, until a late commit, scrambled test predictions by sorting
@@ -26,13 +28,14 @@ audio but not file names in the eval collate; the harness's batching has neither
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import DROPOUT, SYSTEMS, Hyper, ModelKnobs, Range, SystemSpec, Variant, knob
 
 AUDIO = "wav2vec2-vad"
 VISION = "provided:vit"
-DROPOUT = {"dropout": 0.1}
+DROPOUT_ROW = {"dropout": 0.1}  # the "+ dropout" rows' model knobs
 # Demo schedules (SystemSpec.demo; the embedded demo only): 5 epochs of batch 16 at lr 5e-3, since the tiny
 # random-weight wav2vec2's features vary little from clip to clip and at the paper's lr 1e-4 the head barely moves in
 # a handful of epochs (measured: audio-global .304 against a shuffled-label control of .061); the rows that fine-tune
@@ -62,7 +65,7 @@ _VARIANTS = (
         (AUDIO,),
         unfrozen=(AUDIO,),
         demo=UNFROZEN_DEMO,
-        hyper=DROPOUT,
+        model=DROPOUT_ROW,
         options={"global_vector": True},
         paper={"val": 0.389, "test": 0.465},
     ),
@@ -85,7 +88,7 @@ _VARIANTS = (
         demo=UNFROZEN_DEMO,
         train_splits=("train", "val"),
         reuse_best_epoch_of="audio-global-unfrozen-dropout",
-        hyper=DROPOUT,
+        model=DROPOUT_ROW,
         options={"global_vector": True},
         paper={"val": None, "test": 0.554},
     ),
@@ -107,16 +110,30 @@ HYPER = Hyper(
 )
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
-    """The variant's head; layer widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under the paper preset)."""
+@dataclass(frozen=True)
+class Hallmen2024Knobs(ModelKnobs):
+    """The head's settings; the defaults are the paper's (widths: the module docstring's reading)."""
+
+    dropout: float = knob(0.0, DROPOUT)  # between the LSTM layers and before each Linear of the fusion MLP
+    lstm_layers: int = knob(2, Range(1, 16))
+    lstm_hidden: int | None = knob(None, Range(1, 2**16))  # None: as wide as the LSTM's input (1027 → 1027)
+    fusion_hidden: int | None = knob(None, Range(1, 2**16))  # None: square, as wide as the fused vector
+
+
+def build_model(task: str, variant: Variant, input_dims: Mapping[str, int], knobs: Hallmen2024Knobs,
+                hyper: Hyper) -> Any:
+    """The variant's head; with the default knobs the widths follow the inputs (1027 → LSTM 1027 → fusion 2054 under
+    the paper preset)."""
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
     global_vector = bool(variant.options.get("global_vector", False))
-    branches = [Branch(name, "mean+lstm" if global_vector else "lstm") for name in variant.inputs]
-    width = sum(input_dims[name] * (2 if global_vector else 1) for name in variant.inputs)
-    return BranchFusionRegressor(branches, input_dims, fusion_hidden=width,
-                                 outputs=get_task(task).output_width, dropout=hyper.dropout)
+    branches = [Branch(name, "mean+lstm" if global_vector else "lstm", knobs.lstm_hidden, knobs.lstm_layers)
+                for name in variant.inputs]
+    fused = sum((input_dims[name] if global_vector else 0) + (knobs.lstm_hidden or input_dims[name])
+                for name in variant.inputs)
+    return BranchFusionRegressor(branches, input_dims, fusion_hidden=knobs.fusion_hidden or fused,
+                                 outputs=get_task(task).output_width, dropout=knobs.dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2024")(
@@ -128,6 +145,7 @@ SPEC = SYSTEMS.register("hallmen2024")(
         variants={"emi": {variant.name: variant for variant in _VARIANTS}},
         default_variant={"emi": "audio-global-unfrozen-dropout"},
         hyper={"emi": HYPER},
+        knobs={"emi": Hallmen2024Knobs()},
         demo={"emi": DEMO},
         build_model=build_model,
         description="wav2vec2+VAD frame features → LSTM, fused with their global mean → MLP (audio only).",

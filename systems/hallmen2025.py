@@ -94,15 +94,24 @@ tests/systems/test_frame_demo.py):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from abaw_bench.harness.systems import DATASET_TRANSCRIPT, SYSTEMS, Hyper, InputSource, SystemSpec, Variant
+from abaw_bench.harness.systems import (
+    DATASET_TRANSCRIPT,
+    DROPOUT,
+    SYSTEMS,
+    Hyper,
+    InputSource,
+    ModelKnobs,
+    Range,
+    SystemSpec,
+    Variant,
+    knob,
+)
 
 TEXT, VISION, AUDIO = "text", "vit-h14", "wav2vec2-vad"
 MODALITY_ORDER = (TEXT, VISION, AUDIO)  # the paper's concatenation order (t + v + a)
-VISION_HIDDEN = {"paper": 768, "tiny": 32}  # vision LSTM width
-FUSION_HIDDEN = {"paper": 1027, "tiny": 64}  # Linear(sum → this) → Tanh → Linear(this → K)
 
 TEXT_SOURCE = InputSource(
     encoder={"paper": "gte-base", "tiny": "minilm"},
@@ -243,16 +252,29 @@ BAH_DEMO = {"epochs": 15, "lr": 1e-3, "batch_size": 8, "frame_step": 24, "centre
             "threshold_sweep": (0.40, 0.75, 0.01), "centred_seconds": {TEXT: 2.0, VISION: 20.0, AUDIO: 4.0}}
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
+@dataclass(frozen=True)
+class Hallmen2025Knobs(ModelKnobs):
+    """The head's settings (EMI and BAH alike): the paper's widths, the tiny encoders' narrower ones under "tiny"."""
+
+    vision_hidden: int = knob(768, Range(1, 2**16), tiny=32)  # the vision LSTM's width
+    audio_hidden: int | None = knob(None, Range(1, 2**16))  # the audio LSTM's width; None: its input's (1027)
+    lstm_layers: int = knob(2, Range(1, 16))
+    fusion_hidden: int = knob(1027, Range(1, 2**16), tiny=64)  # Linear(sum → this) → Tanh → Linear(this → K)
+    dropout: float = knob(0.0, DROPOUT)  # between the LSTM layers and before each Linear of the fusion MLP
+
+
+def build_model(task: str, variant: Variant, input_dims: Mapping[str, int], knobs: Hallmen2025Knobs,
+                hyper: Hyper) -> Any:
     """Text passes through as its single vector ([B, 1, D]: the clip's embedding or the frame's window); vision and
     audio go through their LSTMs; the output width is the task's (EMI 6 values, BAH 1 logit)."""
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.systems._heads import Branch, BranchFusionRegressor
 
-    hidden = {TEXT: None, VISION: VISION_HIDDEN[preset], AUDIO: None}  # None: the LSTM is as wide as its input
-    branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name]) for name in variant.inputs]
-    return BranchFusionRegressor(branches, input_dims, fusion_hidden=FUSION_HIDDEN[preset],
-                                 outputs=get_task(task).output_width, dropout=hyper.dropout)
+    hidden = {TEXT: None, VISION: knobs.vision_hidden, AUDIO: knobs.audio_hidden}
+    branches = [Branch(name, "mean" if name == TEXT else "lstm", hidden[name], knobs.lstm_layers)
+                for name in variant.inputs]
+    return BranchFusionRegressor(branches, input_dims, fusion_hidden=knobs.fusion_hidden,
+                                 outputs=get_task(task).output_width, dropout=knobs.dropout)
 
 
 SPEC = SYSTEMS.register("hallmen2025")(
@@ -265,6 +287,7 @@ SPEC = SYSTEMS.register("hallmen2025")(
                   "bah": {variant.name: variant for variant in _BAH_VARIANTS}},
         default_variant={"emi": "text-vision", "bah": "text-vision"},  # best on validation: Table 1 .529, Table 2 .725
         hyper={"emi": HYPER, "bah": BAH_HYPER},
+        knobs=dict.fromkeys(("emi", "bah"), Hallmen2025Knobs()),
         build_model=build_model,
         description="Per-modality LSTM / text embedding, concatenated → MLP (text + ViT-H/14 + wav2vec2-vad).",
         input_sources={"emi": {TEXT: TEXT_SOURCE}, "bah": {TEXT: BAH_TEXT_SOURCE}},

@@ -72,17 +72,37 @@ eva02_large_patch14_224, 1024-d); the authors' feature-extraction script names o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from abaw_bench.harness.systems import SYSTEMS, Hyper, SystemSpec, Variant
+from abaw_bench.harness.systems import DROPOUT, SYSTEMS, Hyper, ModelKnobs, Range, SystemSpec, Variant, knob
 
 RESNET, SENET, CLIP, EVA02, WAVLM = "resnet50", "seresnet50", "clip-l14", "eva02-large", "wavlm-large"
 MOBILENET, EFFICIENTNET = "mobilenetv3", "efficientnetv2"
-FUSION_HIDDEN = {"paper": 256, "tiny": 16}  # H of every VA model (Table 1's caption)
-MFN_MEMORY = {"paper": 128, "tiny": 16}
-MFN_WINDOW = 2  # frames of cell states the delta-memory attention sees (t−1 and t)
-TRANSLATION_LOSS_WEIGHT = 0.5
-EXPR_BLOCK = {"paper": {"heads": 2, "head_dim": 64, "mlp": 512}, "tiny": {"heads": 2, "head_dim": 16, "mlp": 64}}
+WIDTH = Range(1, 2**16)
+
+
+@dataclass(frozen=True)
+class VaKnobs(ModelKnobs):
+    """The VA fusion models' settings: Table 1's caption (hidden 256, dropout 0.2, loss weight 0.5), MFN's memory and
+    window as the authors' code; the tiny encoders' narrower widths under "tiny"."""
+
+    hidden: int = knob(256, WIDTH, tiny=16)  # H of every VA model
+    dropout: float = knob(0.2, DROPOUT)
+    mfn_memory: int = knob(128, WIDTH, tiny=16)  # "mfn" only: the multi-view gated memory's width
+    mfn_window: int = knob(2, Range(1, 1000))  # "mfn" only: frames of cell states the attention sees (t−1 and t)
+    translation_loss_weight: float = knob(0.5, Range(0, 1000))  # "mctn" only: the weight of each translation MSE
+
+
+@dataclass(frozen=True)
+class ExprKnobs(ModelKnobs):
+    """The expression model's Transformer block and classifier dropout (the module docstring); tiny widths under
+    "tiny"."""
+
+    heads: int = knob(2, Range(1, 256))
+    head_dim: int = knob(64, WIDTH, tiny=16)
+    mlp: int = knob(512, WIDTH, tiny=64)  # the block's MLP width
+    dropout: float = knob(0.5, DROPOUT)  # before the per-frame Linear
 
 
 PSEUDO_LABEL_NOTE = (
@@ -144,7 +164,6 @@ VA_HYPER = Hyper(
     ccc_reduction="sum",
     optimizer="adam",
     grad_clip_value=0.8,
-    dropout=0.2,
     sampling="windows",
     window=1000,
     stride=200,
@@ -164,7 +183,6 @@ EXPR_HYPER = Hyper(  # the authors' code (see the module docstring); `recipe=pap
     focal_alpha=0.9,
     distillation_weight=0.2,
     optimizer="adamw",
-    dropout=0.5,
     sampling="windows",
     window=64,
     stride=None,
@@ -175,27 +193,28 @@ HYPER = {"va": VA_HYPER, "expr": EXPR_HYPER}
 RECIPES = {"expr": {"paper": {"loss": "soft_f1", "batch_size": 16}}}  # the paper's text: soft-F1 loss, batch 16
 
 
-def build_model(task: str, variant: Variant, preset: str, input_dims: Mapping[str, int], hyper: Hyper) -> Any:
-    """The variant's model at the preset's widths; the output width comes from the task, dropout from the run's
-    resolved `hyper`."""
+def build_model(task: str, variant: Variant, input_dims: Mapping[str, int], knobs: VaKnobs | ExprKnobs,
+                hyper: Hyper) -> Any:
+    """The variant's model at the run's knobs; the output width comes from the task."""
     from abaw_bench.harness.tasks import get_task
     from abaw_bench.systems import _wen2024_models as models
 
     outputs = get_task(task).output_width
-    dropout = hyper.dropout
     dims = {name: input_dims[name] for name in variant.inputs}
-    if task == "expr":
+    if isinstance(knobs, ExprKnobs):
         (backbone,) = variant.inputs
-        return models.FrameTransformerClassifier(backbone, dims[backbone], dropout=dropout, outputs=outputs,
-                                                 **EXPR_BLOCK[preset])
-    hidden, model = FUSION_HIDDEN[preset], variant.options["model"]
+        return models.FrameTransformerClassifier(backbone, dims[backbone], heads=knobs.heads,
+                                                 head_dim=knobs.head_dim, mlp=knobs.mlp, dropout=knobs.dropout,
+                                                 outputs=outputs)
+    model = variant.options["model"]
     if model == "attention":
-        return models.ModalityAttentionFusion(dims, hidden, dropout, outputs)
+        return models.ModalityAttentionFusion(dims, knobs.hidden, knobs.dropout, outputs)
     if model == "mfn":
-        return models.MemoryFusionNetwork(dims, hidden, MFN_MEMORY[preset], MFN_WINDOW, dropout, outputs)
+        return models.MemoryFusionNetwork(dims, knobs.hidden, knobs.mfn_memory, knobs.mfn_window, knobs.dropout,
+                                          outputs)
     vision, audio = variant.inputs  # seq2seq 1 cycles vision through vision (the authors' text slot held it too)
-    return models.CyclicTranslationNetwork(vision, vision, audio, dims, hidden, dropout, TRANSLATION_LOSS_WEIGHT,
-                                           outputs)
+    return models.CyclicTranslationNetwork(vision, vision, audio, dims, knobs.hidden, knobs.dropout,
+                                           knobs.translation_loss_weight, outputs)
 
 
 SPEC = SYSTEMS.register("wen2024")(
@@ -208,6 +227,7 @@ SPEC = SYSTEMS.register("wen2024")(
                   "expr": {variant.name: variant for variant in _EXPR_VARIANTS}},
         default_variant={"va": "mctn-clip-wavlm", "expr": "mobilenetv3-lr1e-3"},  # the best row of each table
         hyper=HYPER,
+        knobs={"va": VaKnobs(), "expr": ExprKnobs()},
         recipes=RECIPES,
         demo=DEMO,
         build_model=build_model,

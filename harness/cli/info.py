@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "info", help="inputs, parameter counts and hyper-parameters of a variant",
                          description="Show a system variant's inputs (encoders or provided features and their "
                                      "widths under the preset), the trainable parameter counts of its head and of "
-                                     "any encoder it fine-tunes, the head's layers, and its hyper-parameters. "
+                                     "any encoder it fine-tunes, the head's layers, and its hyper-parameters: the "
+                                     "model's knobs under the preset and the engine's (both set with --hyper). "
                                      "Nothing is downloaded: models are built on the meta device.",
                          examples=EXAMPLES)
     parser.add_argument("--system", required=True, metavar="S", help="system name (see `abaw-bench systems`)")
@@ -72,7 +73,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
 
     spec = get_system(system)
     variant = spec.variant(task, variant_name)
-    hyper = spec.hyper_for(task, variant)
+    hyper, knobs = spec.hyper_for(task, variant), spec.knobs_for(task, variant, preset)
     inputs, dims = [], {}
     for name in variant.inputs:
         encoder = spec.encoder_for(task, name, preset)
@@ -81,7 +82,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
                        "description": _description(encoder), "unfrozen": name in variant.unfrozen,
                        "transcript": spec.transcript_for(task, name, preset)})
     with torch.device("meta"):
-        head = spec.build_model(task, variant, preset, dims, hyper)
+        head = spec.build_model(task, variant, dims, knobs, hyper)
     modules = [{"name": name, "module": type(module).__name__, "parameters": _count(module)}
                for name, module in head.named_children()]
     layers = [{"name": name, "module": type(module).__name__, "repr": repr(module).split("\n")[0],
@@ -105,7 +106,7 @@ def describe(system: str, task: str, variant_name: str | None, preset: str) -> d
     return {"system": spec.name, "task": task, "variant": variant.name, "row": variant.row, "preset": preset,
             "inputs": inputs, "trainable_parameters": total,
             "head": {"trainable_parameters": _count(head), "modules": modules, "layers": layers},
-            "unfrozen_encoders": encoders, "hyper": asdict(hyper),
+            "unfrozen_encoders": encoders, "hyper": asdict(hyper), "model": knobs.values(),
             "recipes": {name: dict(overrides) for name, overrides in spec.recipes.get(task, {}).items()},
             "demo_schedule": spec.demo_schedule(task, variant),
             "notes": list(variant.notes), "train_splits": list(variant.train_splits),
@@ -137,9 +138,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"unfrozen encoder {name} ({encoder['encoder']}): {encoder['trainable_parameters']:,} trainable "
               f"parameters (fine-tuned with the head{marker})")
     print(f"trainable in all: {info['trainable_parameters']:,} parameters")
-    print("hyper-parameters:")
-    for key, value in info["hyper"].items():
-        print(f"  {key:<24} {value}")
+    for title, values in (("model knobs", info["model"]), ("engine knobs", info["hyper"])):
+        print(f"{title} (--hyper KEY=VALUE):")
+        for key, value in values.items():
+            print(f"  {key:<24} {value}")
     for name, overrides in info["recipes"].items():
         changes = ", ".join(f"{key}={value}" for key, value in overrides.items())
         print(f"recipe {name!r} (--hyper recipe={name}): {changes}")

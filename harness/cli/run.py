@@ -74,8 +74,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           help="train N runs, seeds --seed to --seed+N-1, one run directory each (for the spread "
                                "'abaw-bench leaderboard --runs' reports)")
     training.add_argument("--hyper", action="append", default=[], metavar="KEY=VALUE",
-                          help="override any hyper-parameter of the system (repeatable; VALUE is JSON, else a "
-                               "string), e.g. --hyper frame_step=8 --hyper grad_clip_norm=1.0")
+                          help="override a model knob of the system or an engine knob (repeatable; VALUE is JSON, "
+                               "else a string), e.g. --hyper dropout=0.2 --hyper frame_step=8; `abaw-bench info` "
+                               "lists both kinds")
     training.add_argument("--device", default="cpu", metavar="cpu|cuda", help="cpu, cuda or cuda:N")
     training.add_argument("--num-workers", type=worker_count(), default=None, metavar="K",
                           help="DataLoader worker processes per rank (0: load in the main process; default: 4-8 per "

@@ -1,4 +1,5 @@
-"""The resolved configuration of one run; written verbatim to the run directory's `config.json`."""
+"""The configuration of one run as the command line gives it; config.json's "run" object (beside the resolved "hyper"
+and "model" that harness.train.pipeline writes)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that decides what a run computes. CLI overrides are already applied to `hyper`."""
+    """What the command line asked for. The pipeline resolves it (harness.train.pipeline: the system's Hyper and
+    model knobs with these overrides applied) and writes both to config.json beside `to_json()`."""
 
     system: str
     task: str
@@ -31,7 +33,7 @@ class RunConfig:
     weights: dict[str, str] = field(default_factory=dict)  # encoder name -> local weights directory
     trust_remote_code: bool = False  # --trust-remote-code: allow a checkpoint's own model code (the GTE models)
     download_root: str | None = None  # --download-root: whisper's checkpoint folder (None: whisper's default)
-    hyper_overrides: dict[str, Any] = field(default_factory=dict)  # --hyper KEY=VALUE: any Hyper field
+    hyper_overrides: dict[str, Any] = field(default_factory=dict)  # --hyper KEY=VALUE: a Hyper field or model knob
     shuffle_labels: bool = False  # permute training labels across items (the shuffled-label control)
     progress: bool = True
 

@@ -32,6 +32,7 @@ from abaw_bench.harness.errors import AbawError, printable
 from abaw_bench.harness.features.loading import LoaderSettings, default_workers, loader_settings
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.runtime.distributed import DistContext, barrier, broadcast_object, gather_objects
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.train import checkpoint
 from abaw_bench.harness.train.data import (
     Collate,
@@ -125,44 +126,18 @@ def _module_key(name: str) -> str:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """The engine's knobs: the system's Hyper (after CLI overrides) plus what the run decides."""
+    """What one fit runs with: the run's resolved engine knobs (`hyper`: the system's Hyper after the variant, demo,
+    recipe and CLI overrides) and what the run itself decides."""
 
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float = 0.01
-    warmup_epochs: float = 1.0
-    schedule: str = "cosine"  # harness.systems.SCHEDULES
-    step_size: int = 1  # schedule "step": epochs between decays
-    step_gamma: float = 0.1  # schedule "step": decay factor
-    step_min_lr: float = 0.0  # schedule "step": floor
-    loss: str = "mse"
-    optimizer: str = "adamw"  # harness.systems.OPTIMIZERS
-    momentum: float = 0.0  # optimizer "sgd"
-    nesterov: bool = False  # optimizer "sgd"
-    loss_options: Mapping[str, Any] = field(default_factory=dict)  # the Hyper's LOSS_OPTIONS fields, for get_loss
-    encoder_lr: float | None = None
-    encoder_freeze_epoch: int | None = None  # from this epoch on the unfrozen encoders stop training; None: never
-    grad_clip_value: float | None = None
-    grad_clip_norm: float | None = None
-    early_stopping_patience: int | None = None
-    epoch_sampling: str = "all"  # what one training epoch draws (harness/train/sampler.py)
-    # the lr schedule's length when it differs from `epochs` (train+val rows; a run resumed with fewer --epochs)
+    hyper: Hyper
+    rank_batch_size: int  # this rank's share of `hyper.batch_size`, the global batch (distributed.per_rank_batch)
+    # the lr schedule's length when it differs from `hyper.epochs` (train+val rows; a run resumed with fewer --epochs)
     schedule_epochs: int | None = None
     seed: int = 0
     precision: str = "auto"
     num_workers: int | None = 0  # None: the device's default (`loader_workers`)
     higher_is_better: bool = True
     progress: bool = True
-
-    @classmethod
-    def from_hyper(cls, hyper: Any, **run: Any) -> FitSettings:
-        """Every field that `Hyper` shares by name, plus the run's own (`run` wins)."""
-        from dataclasses import fields
-
-        shared = {f.name: getattr(hyper, f.name) for f in fields(cls) if hasattr(hyper, f.name)}
-        shared["loss_options"] = {name: getattr(hyper, name) for name in LOSS_OPTIONS}
-        return cls(**{**shared, **run})
 
 
 @dataclass
@@ -180,12 +155,13 @@ PLATEAU = {"factor": 0.1, "patience": 10, "min_lr": 1e-7}
 
 
 def make_optimizer(groups: list[dict[str, Any]], settings: FitSettings) -> torch.optim.Optimizer:
-    """The optimiser `settings.optimizer` names over the parameter groups (each with its own lr)."""
-    if settings.optimizer == "sgd":  # the BAH dataset authors': SGD with (Nesterov) momentum, no dampening
-        return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum, nesterov=settings.nesterov,
-                               weight_decay=settings.weight_decay)
-    optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[settings.optimizer]
-    return optimizer_class(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    """The optimiser `settings.hyper.optimizer` names over the parameter groups (each with its own lr)."""
+    hyper = settings.hyper
+    if hyper.optimizer == "sgd":  # the BAH dataset authors': SGD with (Nesterov) momentum, no dampening
+        return torch.optim.SGD(groups, lr=hyper.lr, momentum=hyper.momentum, nesterov=hyper.nesterov,
+                               weight_decay=hyper.weight_decay)
+    optimizer_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[hyper.optimizer]
+    return optimizer_class(groups, lr=hyper.lr, weight_decay=hyper.weight_decay)
 
 
 def step_decay_factor(epochs_done: int, *, base_lr: float, step_size: int, gamma: float, min_lr: float) -> float:
@@ -197,18 +173,19 @@ def step_decay_factor(epochs_done: int, *, base_lr: float, step_size: int, gamma
 
 def make_scheduler(optimizer: torch.optim.Optimizer, settings: FitSettings, steps_per_epoch: int,
                    schedule_epochs: int) -> Any:
-    """The lr schedule `settings.schedule` names: "cosine" is stepped after every optimiser step, "plateau" once per
-    epoch on the validation metric, "step" once after every training epoch."""
-    if settings.schedule == "cosine":
+    """The lr schedule `settings.hyper.schedule` names: "cosine" is stepped after every optimiser step, "plateau" once
+    per epoch on the validation metric, "step" once after every training epoch."""
+    hyper = settings.hyper
+    if hyper.schedule == "cosine":
         from transformers import get_cosine_schedule_with_warmup
 
-        return get_cosine_schedule_with_warmup(optimizer, round(settings.warmup_epochs * steps_per_epoch),
+        return get_cosine_schedule_with_warmup(optimizer, round(hyper.warmup_epochs * steps_per_epoch),
                                                max(1, schedule_epochs * steps_per_epoch))
-    if settings.schedule == "plateau":  # constant lr without validation
+    if hyper.schedule == "plateau":  # constant lr without validation
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max" if settings.higher_is_better else "min", **PLATEAU)
-    factors = [partial(step_decay_factor, base_lr=group["lr"], step_size=settings.step_size,
-                       gamma=settings.step_gamma, min_lr=settings.step_min_lr) for group in optimizer.param_groups]
+    factors = [partial(step_decay_factor, base_lr=group["lr"], step_size=hyper.step_size, gamma=hyper.step_gamma,
+                       min_lr=hyper.step_min_lr) for group in optimizer.param_groups]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
 
 
@@ -353,15 +330,16 @@ class Trainer:
             # No device_ids: with them DDP would copy every input to the GPU, the encoders' host-side lengths too,
             # and reading those back is a device sync per step. The module is on this rank's GPU all the same.
             self.wrapped = DistributedDataParallel(self.model)
-        self.loss_fn = get_loss(settings.loss, **settings.loss_options)
-        self.transform = output_transform(settings.loss)
-        groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.lr},
+        hyper = settings.hyper
+        self.loss_fn = get_loss(hyper.loss, **{name: getattr(hyper, name) for name in LOSS_OPTIONS})
+        self.transform = output_transform(settings.hyper.loss)
+        groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": settings.hyper.lr},
                   {"params": [p for p in model.encoders.parameters() if p.requires_grad],
-                   "lr": settings.encoder_lr or settings.lr}]
+                   "lr": settings.hyper.encoder_lr or settings.hyper.lr}]
         groups = [group for group in groups if group["params"]]
-        if not groups and settings.epochs > 0:
-            raise AbawError(f"the model has no trainable parameter but {settings.epochs} epochs were asked for")
-        if groups and settings.epochs == 0:  # would report the untrained model as the run's result
+        if not groups and settings.hyper.epochs > 0:
+            raise AbawError(f"the model has no trainable parameter but {settings.hyper.epochs} epochs were asked for")
+        if groups and settings.hyper.epochs == 0:  # would report the untrained model as the run's result
             raise AbawError("Hyper.epochs 0: expected >= 1 for a model with trainable parameters (0 is for a model "
                             "with nothing to train, e.g. the constant floor)")
         # A model with nothing to train (the constant floor, epochs=0) gets no optimiser: evaluated as built.
@@ -382,24 +360,24 @@ class Trainer:
 
     def fit(self, train_set: Dataset, collate: Collate, val_set: Dataset | None = None,
             score: Callable[[np.ndarray], MetricResult] | None = None, *, resume: bool = False) -> FitResult:
-        """Train for `settings.epochs` (or until early stopping); validate each epoch when `val_set` is given."""
+        """Train for `settings.hyper.epochs` (or until early stopping); validate each epoch when `val_set` is given."""
         s = self.settings
-        train_loader, train_sampler = make_loader(train_set, collate, s.batch_size, shuffle=True, seed=s.seed,
+        train_loader, train_sampler = make_loader(train_set, collate, s.rank_batch_size, shuffle=True, seed=s.seed,
                                                   context=self.context, num_workers=s.num_workers,
-                                                  epoch_sampling=s.epoch_sampling)
+                                                  epoch_sampling=s.hyper.epoch_sampling)
         val_loader = None
         if val_set is not None:
-            val_loader, _ = make_loader(val_set, collate, s.batch_size, shuffle=False, seed=s.seed,
+            val_loader, _ = make_loader(val_set, collate, s.rank_batch_size, shuffle=False, seed=s.seed,
                                         context=self.context, num_workers=s.num_workers)
         result = FitResult(best_epoch=None, best_metric=None)
-        if s.epochs == 0:
+        if s.hyper.epochs == 0:
             return self._evaluate_as_built(val_loader, score, result)
         steps_per_epoch = len(train_loader)
         epoch_size = {"train_samples": epoch_samples(train_sampler, train_set), "train_steps": steps_per_epoch}
         # A train+val row stops at the reused best epoch but keeps the schedule of the run it reuses (schedule_epochs),
         # as the papers stopped a normal run there: its learning rate at every epoch equals that run's.
-        schedule_epochs = s.schedule_epochs or s.epochs
-        per_step = s.schedule == "cosine"
+        schedule_epochs = s.schedule_epochs or s.hyper.epochs
+        per_step = s.hyper.schedule == "cosine"
         scheduler = make_scheduler(self.optimizer, s, steps_per_epoch, schedule_epochs)
         start_epoch, bad_epochs = 1, 0
         if resume and self.last_path.is_file():
@@ -414,18 +392,18 @@ class Trainer:
                                 f"({_mismatch(error)}); resume the run directory that wrote it, or start this one "
                                 "again with --overwrite") from error
             start_epoch = result.resumed_from_epoch + 1
-            if start_epoch - 1 > s.epochs:
-                raise AbawError(f"--resume with {s.epochs} epochs: {self.last_path} is already after epoch "
+            if start_epoch - 1 > s.hyper.epochs:
+                raise AbawError(f"--resume with {s.hyper.epochs} epochs: {self.last_path} is already after epoch "
                                 f"{start_epoch - 1}; give --epochs {start_epoch - 1} or more (a trained epoch cannot "
                                 "be taken back), or start another run")
             if self.context.is_main:
                 plan = f"; schedule over {schedule_epochs} epochs" if per_step else ""
                 print(f"[abaw-bench] resuming after epoch {state['epoch']} from {self.last_path}, training to epoch "
-                      f"{s.epochs}{plan}", file=sys.stderr)
+                      f"{s.hyper.epochs}{plan}", file=sys.stderr)
         elif resume and self.context.is_main:
             print(f"[abaw-bench] --resume: no checkpoint at {self.last_path}; starting from epoch 1", file=sys.stderr)
 
-        for epoch in range(start_epoch, s.epochs + 1):
+        for epoch in range(start_epoch, s.hyper.epochs + 1):
             if result.stopped_early:
                 break
             started = time.perf_counter()
@@ -438,7 +416,7 @@ class Trainer:
                 entry["auxiliary_losses"] = trained["auxiliary"]
             if trained["empty_batches"]:
                 entry["batches_without_valid_target"] = trained["empty_batches"]
-            if s.schedule == "step":  # after the epoch, as the authors' trainer steps it (the entry keeps its lr)
+            if s.hyper.schedule == "step":  # after the epoch, as the authors' trainer steps it (the entry keeps its lr)
                 scheduler.step()
             improved = val_loader is None
             if val_loader is not None and score is not None:
@@ -446,7 +424,7 @@ class Trainer:
                 metric = score(predictions) if self.context.is_main else None
                 metric = broadcast_object(self.context, metric)
                 entry["val"] = metric.to_json()
-                if s.schedule == "plateau":
+                if s.hyper.schedule == "plateau":
                     scheduler.step(metric.value)
                 improved = result.best_metric is None or _better(metric.value, result.best_metric.value,
                                                                  s.higher_is_better)
@@ -459,8 +437,8 @@ class Trainer:
             entry["best_epoch"] = result.best_epoch
             entry["seconds"] = round(time.perf_counter() - started, 3)
             result.history.append(entry)
-            if s.early_stopping_patience is not None and bad_epochs >= s.early_stopping_patience:
-                result.stopped_early = epoch < s.epochs
+            if s.hyper.early_stopping_patience is not None and bad_epochs >= s.hyper.early_stopping_patience:
+                result.stopped_early = epoch < s.hyper.epochs
             rng_states = checkpoint.gather_rng_states(self.context)  # a collective: every rank's generators
             if self.context.is_main:
                 self._print_epoch(entry)
@@ -475,7 +453,7 @@ class Trainer:
         required one when it was built, so its hooks are removed first and the new wrapper covers only the head.
         Every rank reaches the same epoch, so the new wrapper's construction (a collective) happens on all of them.
         """
-        freeze_at = self.settings.encoder_freeze_epoch
+        freeze_at = self.settings.hyper.encoder_freeze_epoch
         if freeze_at is None or epoch < freeze_at or self.model.encoders_frozen or not len(self.model.encoders):
             return
         self.model.freeze_encoders()
@@ -521,7 +499,7 @@ class Trainer:
         empty_batches = torch.zeros((), device=device, dtype=torch.int64)
         count = 0
         # a terminal gets a bar; a log gets the epoch line below (and one per ~10 s)
-        bar = progress(len(loader), f"epoch {epoch}/{s.epochs}", unit="batch",
+        bar = progress(len(loader), f"epoch {epoch}/{s.hyper.epochs}", unit="batch",
                        enabled=s.progress and self.context.is_main, leave=False)
         for batch in bar.wrap(loader):
             targets = batch["targets"].to(device, non_blocking=True)
@@ -540,13 +518,13 @@ class Trainer:
             empty_batches += (valid.sum() == 0).to(torch.int64)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            if s.grad_clip_value is not None or s.grad_clip_norm is not None:
+            if s.hyper.grad_clip_value is not None or s.hyper.grad_clip_norm is not None:
                 self.scaler.unscale_(self.optimizer)
                 parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
-                if s.grad_clip_value is not None:
-                    nn.utils.clip_grad_value_(parameters, s.grad_clip_value)
-                if s.grad_clip_norm is not None:
-                    nn.utils.clip_grad_norm_(parameters, s.grad_clip_norm)
+                if s.hyper.grad_clip_value is not None:
+                    nn.utils.clip_grad_value_(parameters, s.hyper.grad_clip_value)
+                if s.hyper.grad_clip_norm is not None:
+                    nn.utils.clip_grad_norm_(parameters, s.hyper.grad_clip_norm)
             self.scaler.step(self.optimizer)  # an fp16 overflow makes the scaler skip this step, not raise
             self.scaler.update()
             if scheduler is not None:
@@ -571,7 +549,7 @@ class Trainer:
         (see harness.train.losses.mean_denominator); the batch-statistic losses are left as they are."""
         import torch.distributed as dist
 
-        local = mean_denominator(self.settings.loss, valid)
+        local = mean_denominator(self.settings.hyper.loss, valid)
         if local is None:
             return loss
         total = local.detach().clone().to(torch.float64)
@@ -581,7 +559,7 @@ class Trainer:
     def _print_epoch(self, entry: dict[str, Any]) -> None:
         if not self.settings.progress:
             return
-        line = f"epoch {entry['epoch']}/{self.settings.epochs}  loss {entry['train_loss']:.4f}"
+        line = f"epoch {entry['epoch']}/{self.settings.hyper.epochs}  loss {entry['train_loss']:.4f}"
         if "val" in entry:
             line += f"  val {entry['val']['metric']} {entry['val']['value']:.4f}"
         line += f"  best epoch {entry['best_epoch']}  ({entry['seconds']:.1f} s)"
@@ -649,7 +627,7 @@ class Trainer:
         barrier(self.context)
 
     def predict(self, dataset: Dataset, collate: Collate) -> np.ndarray:
-        loader, _ = make_loader(dataset, collate, self.settings.batch_size, shuffle=False, seed=self.settings.seed,
+        loader, _ = make_loader(dataset, collate, self.settings.rank_batch_size, shuffle=False, seed=self.settings.seed,
                                 context=self.context, num_workers=self.settings.num_workers)
         return predict(self.wrapped, loader, self.context, self.precision, self.transform)
 

@@ -1,7 +1,8 @@
 """One `abaw-bench run`: resolve the system/variant, build the inputs, train, predict, and write the run directory.
 
 Run directory (`<out>/<system>/<task>/<variant>/seed<N>`):
-    config.json            the resolved RunConfig plus the effective hyper-parameters
+    config.json            the resolved RunConfig plus the effective engine knobs ("hyper": Hyper) and model knobs
+                           ("model": the system's ModelKnobs); --resume refuses a change of either but the epochs
     results.json           validation metrics + provenance (schema: `harness.results.Results`)
     val_predictions.csv    per validation row: id, [group = video, for frame tasks], predictions, labels
                            (absent for train+val rows: nothing held out)
@@ -61,7 +62,7 @@ from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.paths import is_demo_root
 from abaw_bench.harness.results import Results, TaskFacts, read_results
 from abaw_bench.harness.runtime import distributed
-from abaw_bench.harness.systems import Hyper, SystemSpec, Variant, get_system
+from abaw_bench.harness.systems import Hyper, ModelKnobs, SystemSpec, Variant, get_system
 from abaw_bench.harness.tasks import get_task
 from abaw_bench.harness.tasks.base import Table, Task
 from abaw_bench.harness.train import rundir
@@ -90,7 +91,7 @@ from abaw_bench.harness.train.outputs import (
     write_submissions,
 )
 
-__all__ = ["PROVIDED_DIMS", "PROVIDED_PREFIX", "RunOutcome", "resolve_hyper", "reused_epochs", "run",
+__all__ = ["PROVIDED_DIMS", "PROVIDED_PREFIX", "RunOutcome", "resolve_hyper", "resolve_knobs", "reused_epochs", "run",
            "selection_metric"]
 
 
@@ -103,17 +104,11 @@ class RunOutcome:
 
 def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> Hyper:
     """The system's Hyper for the variant, then on the embedded demo its demo schedule, then the recipe that `--hyper
-    recipe=NAME` names (else the demo schedule's), then the other --hyper KEY=VALUE overrides, then
+    recipe=NAME` names (else the demo schedule's), then the other --hyper KEY=VALUE overrides of engine knobs, then
     --epochs/--batch-size/--lr."""
-    from dataclasses import fields
-
     from abaw_bench.harness.errors import unknown_name_error
 
-    names = {f.name for f in fields(Hyper)}
-    for key in config.hyper_overrides:
-        if key not in names:
-            raise unknown_name_error("--hyper field", key, sorted(names))
-    hyper_overrides = dict(config.hyper_overrides)
+    hyper_overrides = spec.split_overrides(task, config.hyper_overrides)[0]
     demo_overrides = demo_schedule_in_effect(spec, task, variant, config)
     recipe = hyper_overrides.pop("recipe", demo_overrides.pop("recipe", None))
     if recipe is not None and not isinstance(recipe, str):
@@ -132,6 +127,15 @@ def resolve_hyper(spec: SystemSpec, task: str, variant: Variant, config: RunConf
             if key not in inputs:  # a misspelt input would otherwise be ignored in silence
                 raise unknown_name_error(f"--hyper {name} input", key, inputs)
     return resolved
+
+
+def resolve_knobs(spec: SystemSpec, task: str, variant: Variant, config: RunConfig) -> ModelKnobs:
+    """The model knobs the run builds with (SystemSpec.knobs_for): the system's, the preset's, the variant's, then the
+    --hyper KEY=VALUE overrides of model knobs."""
+    try:
+        return spec.knobs_for(task, variant, config.preset, spec.split_overrides(task, config.hyper_overrides)[1])
+    except ValueError as error:
+        raise AbawError(f"--hyper: {error}") from error
 
 
 def _flag_overrides(config: RunConfig) -> dict[str, Any]:
@@ -191,6 +195,8 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
                        if key not in volatile and stored["run"].get(key, defaults.get(key)) != run.get(key))
     if _without_epochs(stored.get("hyper")) != _without_epochs(json.loads(json.dumps(resolved["hyper"]))):
         differing.append("hyper")
+    if stored.get("model") != json.loads(json.dumps(resolved["model"])):
+        differing.append("model")
     if differing:
         raise AbawError(f"--resume: {run_dir / 'config.json'} was written for a different configuration (differs "
                         f"in: {', '.join(differing)}); resume with the same options (only --epochs may change) or "
@@ -244,6 +250,7 @@ def run(config: RunConfig) -> RunOutcome:
     variant = spec.variant(config.task, config.variant)
     config = replace(config, variant=variant.name)
     hyper = resolve_hyper(spec, config.task, variant, config)
+    knobs = resolve_knobs(spec, config.task, variant, config)
     if (hyper.sampling == "clip") != (task.unit == "clip"):
         raise AbawError(f"system {spec.name!r} samples {hyper.sampling!r} but task {task.name!r} has {task.unit} "
                         "rows: clip tasks need 'clip' sampling, frame tasks 'windows' or 'centred'")
@@ -259,12 +266,12 @@ def run(config: RunConfig) -> RunOutcome:
     elif config.resume:
         schedule_epochs = resume_horizon(config.run_dir(), hyper.epochs)
     context = distributed.setup(config.device)  # joins the torchrun group once; the command leaves it at its end
-    return _run(config, spec, task, variant, hyper, trainval, epochs_source, schedule_epochs, demo_schedule, context,
-                started)
+    return _run(config, spec, task, variant, hyper, knobs, trainval, epochs_source, schedule_epochs, demo_schedule,
+                context, started)
 
 
-def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, trainval: bool,
-         epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
+def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hyper: Hyper, knobs: ModelKnobs,
+         trainval: bool, epochs_source: str, schedule_epochs: int | None, demo_schedule: dict[str, Any],
          context: distributed.DistContext, started: float) -> RunOutcome:
     from abaw_bench.harness.provenance import run_provenance
 
@@ -282,7 +289,8 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
     final_dir = config.run_dir()
     with rundir.claimed(final_dir, resume=config.resume, overwrite=config.overwrite, is_main=context.is_main,
                         broadcast=lambda verdict: distributed.broadcast_object(context, verdict), say=say) as run_dir:
-        resolved = {"run": config.to_json(), "hyper": asdict(hyper), "system": spec.name, "row": variant.row,
+        resolved = {"run": config.to_json(), "hyper": asdict(hyper), "model": knobs.values(), "system": spec.name,
+                    "row": variant.row,
                     "inputs": list(variant.inputs), "unfrozen": list(variant.unfrozen),
                     "train_splits": list(variant.train_splits), "epochs_source": epochs_source,
                     "schedule_epochs": schedule_epochs, "data_root_resolved": str(data_root), "demo": demo,
@@ -314,12 +322,13 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                           {name: encoder.collate for name, encoder in builder.encoders.items()})
 
         seed_everything(config.seed)
-        head = spec.build_model(config.task, variant, config.preset, input_dims, hyper)
+        head = spec.build_model(config.task, variant, input_dims, knobs, hyper)
         if hasattr(head, "init_from_train_labels"):
             head.init_from_train_labels(torch.from_numpy(_train_label_rows(train)))
         model = TrainableModel(head, builder.encoders)
-        settings = FitSettings.from_hyper(
-            hyper, batch_size=rank_batch, early_stopping_patience=None if trainval else hyper.early_stopping_patience,
+        # a train+val row has nothing held out to stop on
+        settings = FitSettings(
+            hyper.replace(early_stopping_patience=None) if trainval else hyper, rank_batch_size=rank_batch,
             schedule_epochs=schedule_epochs, seed=config.seed, precision=config.precision,
             num_workers=config.num_workers, higher_is_better=selection_higher_is_better(task, hyper),
             progress=config.progress)
@@ -356,7 +365,7 @@ def _run(config: RunConfig, spec: SystemSpec, task: Task, variant: Variant, hype
                 row=variant.row, preset=config.preset, val=None if metric is None else metric.to_json(),
                 best_epoch=fit.best_epoch, epochs_run=len(trained_epochs), epochs_source=epochs_source,
                 stopped_early=fit.stopped_early, paper=dict(variant.paper), notes=tuple(variant.notes),
-                hyper=asdict(hyper),
+                hyper=asdict(hyper), model=knobs.values(),
                 batch_size={"global": hyper.batch_size, "per_rank": rank_batch, "world_size": context.world_size},
                 data={"root": "demo" if demo else str(data_root), "demo": demo, "manifest_sha256": manifest.sha256(),
                       "manifest_version": manifest.version, "manifest_source": manifest.source},

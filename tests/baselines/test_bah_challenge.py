@@ -42,8 +42,9 @@ def _count(module: torch.nn.Module) -> int:
 
 def test_head_at_the_authors_widths_has_their_parameter_count() -> None:
     names = ("vision", "vggish", "bert")
+    knobs = bah_challenge.BahChallengeKnobs()
     head = bah_challenge.build_lfan(names, bah_challenge.AUTHORS_INPUT_DIMS, bah_challenge.AUTHORS_CHANNELS, 32, 2,
-                                    dropout=bah_challenge.HYPER.dropout)
+                                    heads=knobs.heads, kernel_size=knobs.kernel_size, dropout=knobs.dropout)
     expected = lfan_parameters([bah_challenge.AUTHORS_INPUT_DIMS[n] for n in names],
                                [bah_challenge.AUTHORS_CHANNELS[n] for n in names])
     assert _count(head) == expected == 5_001_378
@@ -54,8 +55,8 @@ def test_paper_preset_head_matches_the_formula(variant: str) -> None:
     spec = get_system("bah-challenge")
     row = spec.variant("bah", variant)
     dims = {name: encoder_info(name).output_dims["paper"] for name in row.inputs}
-    head = spec.build_model("bah", row, "paper", dims, spec.hyper_for("bah", row))
-    channels = [bah_challenge.CHANNELS["paper"][name] for name in row.inputs]
+    head = spec.build_model("bah", row, dims, spec.knobs_for("bah", row, "paper"), spec.hyper_for("bah", row))
+    channels = [spec.knobs_for("bah", row, "paper").channels()[name] for name in row.inputs]
     assert _count(head) == lfan_parameters([dims[name] for name in row.inputs], channels)
     authors = [bah_challenge.AUTHORS_NAMES[name] for name in row.inputs]  # the encoders give their widths
     assert [dims[name] for name in row.inputs] == [bah_challenge.AUTHORS_INPUT_DIMS[name] for name in authors]
@@ -74,7 +75,7 @@ def test_trimodal_head_runs_on_spread_text_windows() -> None:
     row = spec.variant("bah", "vision-audio-text")
     assert row.inputs == (bah_challenge.VISION, bah_challenge.AUDIO, bah_challenge.TEXT)
     dims = {name: encoder_info(name).output_dims["tiny"] for name in row.inputs}
-    head = spec.build_model("bah", row, "tiny", dims, spec.hyper_for("bah", row)).eval()
+    head = spec.build_model("bah", row, dims, spec.knobs_for("bah", row, "tiny"), spec.hyper_for("bah", row)).eval()
     wordpieces = torch.randn(7, dims[bah_challenge.TEXT])
     text = wordpieces[torch.from_numpy(spread_rows(7, 64, torch.arange(64).numpy()))]
     inputs = {name: (torch.randn(2, 64, dims[name]), torch.tensor([64, 40])) for name in row.inputs[:2]}
@@ -92,9 +93,9 @@ def test_fusion_is_a_transcription_of_the_authors_multihead_attention() -> None:
     import math
 
     torch.manual_seed(0)
-    names, widths, heads, attention = ("a", "b", "c"), {"a": 5, "b": 4, "c": 3}, bah_challenge.HEADS, 8
+    names, widths, heads, attention = ("a", "b", "c"), {"a": 5, "b": 4, "c": 3}, 2, 8
     head = bah_challenge.build_lfan(names, widths, {"a": (8, 8), "b": (6, 6), "c": (4, 4)}, attention, 2,
-                                    dropout=0.1).eval()
+                                    heads=heads, kernel_size=5, dropout=0.1).eval()
     inputs = {name: (torch.randn(2, 7, width), torch.tensor([7, 7])) for name, width in widths.items()}
     seen: dict[str, torch.Tensor] = {}
     head.regressor.register_forward_hook(lambda module, args, output: seen.update(x=args[0]))
@@ -118,7 +119,7 @@ def test_outputs_are_per_frame_and_causal() -> None:
     spec = get_system("bah-challenge")
     row = spec.variant("bah", "vision-audio")
     dims = {name: 6 for name in row.inputs}
-    head = spec.build_model("bah", row, "tiny", dims, spec.hyper_for("bah", row)).eval()
+    head = spec.build_model("bah", row, dims, spec.knobs_for("bah", row, "tiny"), spec.hyper_for("bah", row)).eval()
     inputs = {name: (torch.randn(2, 40, 6), torch.tensor([40, 25])) for name in row.inputs}
     changed = {name: (padded.clone(), lengths) for name, (padded, lengths) in inputs.items()}
     for padded, _ in changed.values():
@@ -152,7 +153,8 @@ def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softm
     spec = get_system("bah-challenge")
     row = spec.variant("bah", "vision-audio")
     assert spec.hyper_for("bah", row).loss == "ce"  # every row runs the authors' two-logit head
-    head = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs}, spec.hyper_for("bah", row)).eval()
+    head = spec.build_model("bah", row, {name: 6 for name in row.inputs},
+                            spec.knobs_for("bah", row, "tiny"), spec.hyper_for("bah", row)).eval()
     with torch.no_grad():
         logits = head({name: (torch.randn(1, 30, 6), torch.tensor([30])) for name in row.inputs})[0]
     assert logits.shape == (30, 2)
@@ -161,8 +163,8 @@ def test_under_cross_entropy_the_head_gives_two_logits_and_the_decision_is_softm
     np.testing.assert_array_equal(table.values[:, 1], probabilities[:, 1])
     np.testing.assert_array_equal(table.values[:, 0], logits.argmax(-1).numpy())
     assert 0 < table.values[:, 0].sum() < 30  # both classes decided somewhere: the comparison is not vacuous
-    bce = spec.build_model("bah", row, "tiny", {name: 6 for name in row.inputs},
-                           spec.hyper_for("bah", row).replace(loss="bce"))
+    bce = spec.build_model("bah", row, {name: 6 for name in row.inputs},
+                           spec.knobs_for("bah", row, "tiny"), spec.hyper_for("bah", row).replace(loss="bce"))
     assert bce.regressor.out_features == 1  # `--hyper loss=bce`: the task's one logit
     with pytest.raises(AbawError, match=r"1 logit \(loss 'bce'\) or 2 \(loss 'ce'\) per row; found outputs of shape"):
         positive_probability(np.zeros((4, 3)))

@@ -21,7 +21,8 @@ def _inputs(lengths: list[int]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 def test_multimodal_baseline_regresses_the_concatenated_time_means() -> None:
     spec = get_system("baseline")
     variant = spec.variant("emi", "multimodal")
-    model = spec.build_model("emi", variant, "paper", DIMS, spec.hyper_for("emi", variant)).eval()
+    model = spec.build_model("emi", variant, DIMS,
+                             spec.knobs_for("emi", variant, "paper"), spec.hyper_for("emi", variant)).eval()
     inputs = _inputs([4, 2, 3])
     pooled = torch.cat([masked_mean(*inputs["provided:vit"]), masked_mean(*inputs["provided:wav2vec2"])], dim=1)
     with torch.no_grad():
@@ -32,7 +33,8 @@ def test_constant_mean_predicts_the_train_label_mean_and_has_nothing_to_train() 
     spec = get_system("baseline")
     variant = spec.variant("emi", "constant-mean")
     assert spec.hyper_for("emi", variant).epochs == 0
-    model = spec.build_model("emi", variant, "tiny", {"provided:vit": 384}, spec.hyper_for("emi", variant))
+    model = spec.build_model("emi", variant, {"provided:vit": 384},
+                             spec.knobs_for("emi", variant, "tiny"), spec.hyper_for("emi", variant))
     assert sum(parameter.numel() for parameter in model.parameters()) == 0
     labels = torch.rand(50, 6)
     model.init_from_train_labels(labels)
@@ -40,7 +42,8 @@ def test_constant_mean_predicts_the_train_label_mean_and_has_nothing_to_train() 
     assert predictions.shape == (3, 6)
     torch.testing.assert_close(predictions, labels.mean(dim=0).expand(3, -1))
     state = model.state_dict()  # the constant travels with the checkpoint
-    rebuilt = spec.build_model("emi", variant, "tiny", {"provided:vit": 384}, spec.hyper_for("emi", variant))
+    rebuilt = spec.build_model("emi", variant, {"provided:vit": 384},
+                               spec.knobs_for("emi", variant, "tiny"), spec.hyper_for("emi", variant))
     rebuilt.load_state_dict(state)
     torch.testing.assert_close(rebuilt(_inputs([1])), labels.mean(dim=0)[None])
     with pytest.raises(ValueError, match="train labels"):

@@ -1,4 +1,5 @@
-"""Every Hyper field and every numeric flag has one declared range, and a value outside it is a message naming the
+"""Every Hyper field and every numeric flag has one declared range (the systems' model knobs: tests/systems/
+test_model_knobs.py), and a value outside it is a message naming the
 field or flag, the range and the value (issue 18.4). The tests iterate the declarations, so a new numeric field or
 flag without a range fails here."""
 
@@ -78,8 +79,10 @@ def test_every_registered_system_keeps_to_the_ranges() -> None:
     for name in SYSTEMS.names():
         spec = SYSTEMS.get(name)
         for task, variants in spec.variants.items():
-            for variant in variants.values():  # builds each row's Hyper, so an out-of-range row raises here
+            for variant in variants.values():  # builds each row's Hyper and knobs: an out-of-range row raises here
                 spec.hyper_for(task, variant)
+                for preset in ("paper", "tiny"):
+                    spec.knobs_for(task, variant, preset)
 
 
 @functools.cache

@@ -45,7 +45,7 @@ def test_results_schema_and_provenance(baseline_run: tuple[Path, str]) -> None:
     run_dir, _ = baseline_run
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results) >= RESULTS_KEYS and set(results["provenance"]) >= PROVENANCE_KEYS
-    assert results["schema_version"] == 6
+    assert results["schema_version"] == 7
     assert results["task_facts"] == {"headline_metric": "mean_pearson", "higher_is_better": True, "unit": "clip"}
     assert results["demo_schedule"] == {"batch_size": 16, "lr": 5e-3}  # its epochs came from --epochs
     assert results["data"]["demo"] is True and results["data"]["root"] == "demo"
@@ -97,6 +97,8 @@ def test_resume_continues_to_a_new_epoch_count_and_refuses_other_changes(tmp_pat
     assert main([*common, "--resume", "--epochs", "3", "--lr", "0.01"]) == 2  # the lr is not the stored run's
     assert "(differs in: lr, hyper); resume with the same options (only --epochs may change)" in \
         capsys.readouterr().err
+    assert main([*common, "--resume", "--epochs", "3", "--hyper", "hidden=64"]) == 2  # a model knob
+    assert "(differs in: hyper_overrides, model)" in capsys.readouterr().err
     assert main([*common, "--resume", "--epochs", "1"]) == 2
     assert "already after epoch 2; give --epochs 2 or more" in capsys.readouterr().err
     config = tmp_path / "baseline" / "emi" / "multimodal" / "seed0" / "config.json"
@@ -134,6 +136,10 @@ def test_bad_options_are_user_errors(capsys: pytest.CaptureFixture[str]) -> None
     ("step_min_lr=1", "Hyper.step_min_lr 1: expected in [0, lr] = [0, 0.001]"),  # the demo schedule's lr
     ("momentum=1", "Hyper.momentum 1: expected in [0, 1)"),
     ("optimizer=lamb", "Hyper.optimizer 'lamb': expected one of adamw, adam, sgd"),
+    ("dropout=1", "Hallmen2025Knobs.dropout 1: expected in [0, 1)"),  # a model knob, checked as the engine's
+    ("fusion_hidden=0.5", "Hallmen2025Knobs.fusion_hidden: expected an integer, found '0.5'"),
+    ("vision_hiden=8", "Model knobs of hallmen2025 on bah: audio_hidden, dropout, fusion_hidden, lstm_layers, "
+                       "vision_hidden. Engine knobs: "),
 ])
 def test_a_mistyped_hyper_override_is_a_message_before_any_work(capsys: pytest.CaptureFixture[str], override: str,
                                                                message: str) -> None:
@@ -166,6 +172,7 @@ def test_info_shows_the_authors_head_sizes(capsys: pytest.CaptureFixture[str]) -
     assert info["head"]["trainable_parameters"] == lstm + mlp
     assert info["unfrozen_encoders"]["wav2vec2-vad"]["trainable_parameters"] > 100_000_000
     assert info["hyper"]["grad_clip_value"] == 100
+    assert info["model"] == {"dropout": 0.0, "lstm_layers": 2, "lstm_hidden": None, "fusion_hidden": None}
     assert info["hyper"]["epochs"] == 30 and info["demo_schedule"] == {"epochs": 3, "batch_size": 16, "lr": 5e-3}
     assert main(["info", "--system", "hallmen2024", "--task", "emi", "--variant", "audio-global"]) == 0
     assert "demo schedule (runs on the embedded demo only; flags and --hyper override it): epochs=5, batch_size=16, " \

@@ -271,6 +271,7 @@ def test_reader_reads_what_the_writer_writes(tmp_path: Path) -> None:
         row=variant.row, preset="tiny", val=MetricResult("mean_pearson", 0.25, {"Joy": 0.5}).to_json(),
         best_epoch=1, epochs_run=1, epochs_source="test", stopped_early=False, paper=dict(variant.paper),
         notes=tuple(variant.notes), hyper=asdict(spec.hyper_for("emi", variant)),
+        model=spec.knobs_for("emi", variant, "tiny").values(),
         batch_size={"global": 32, "per_rank": 32, "world_size": 1},
         data={"root": "demo", "demo": True, "manifest_sha256": "0" * 64, "manifest_version": "demo-v1",
               "manifest_source": "repository"},
@@ -281,7 +282,7 @@ def test_reader_reads_what_the_writer_writes(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     write_json(path, written.to_json())
     run = read_results(path)
-    assert run == written and run.path == path and run.schema_version == SCHEMA_VERSION == 6
+    assert run == written and run.path == path and run.schema_version == SCHEMA_VERSION == 7
     assert run.task_facts == TaskFacts("mean_pearson", True, "clip")
     assert (run.metric, run.value, run.breakdown, run.demo, run.random_encoders, run.threshold) == (
         "mean_pearson", 0.25, (("Joy", 0.5),), True, ("audio",), 0.4)

@@ -99,7 +99,7 @@ def test_tiny_heads_give_one_logit_per_centred_sample(variant: str) -> None:
     spec = get_system("hallmen2025")
     chosen = spec.variant("bah", variant)
     dims = {name: encoder_info(spec.encoder_for("bah", name, "tiny")).output_dims["tiny"] for name in chosen.inputs}
-    model = spec.build_model("bah", chosen, "tiny", dims, spec.hyper_for("bah", chosen))
+    model = spec.build_model("bah", chosen, dims, spec.knobs_for("bah", chosen, "tiny"), spec.hyper_for("bah", chosen))
     # centred windows: text is the one [ATTENTION] vector; vision/audio windows are shorter at a video's edges
     lengths = {name: [1, 1, 1] if name == TEXT else [5, 2, 1] for name in dims}
     inputs = {name: (torch.randn(3, max(size), dims[name]), torch.tensor(size)) for name, size in lengths.items()}

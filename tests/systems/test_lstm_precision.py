@@ -44,7 +44,8 @@ def test_every_recurrent_layer_runs_in_fp32_under_bf16_autocast(system: str, tas
     variant = spec.variant(task, variant_name)
     torch.manual_seed(0)
     dims = input_dims(spec, task, variant.inputs, "tiny")
-    model = spec.build_model(task, variant, "tiny", dims, spec.hyper_for(task, variant)).train()
+    model = spec.build_model(task, variant, dims,
+                             spec.knobs_for(task, variant, "tiny"), spec.hyper_for(task, variant)).train()
     recurrent = [module for module in model.modules() if isinstance(module, nn.RNNBase | nn.RNNCellBase)]
     seen: list[tuple[bool, set[torch.dtype]]] = []
 

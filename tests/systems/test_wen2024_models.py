@@ -63,7 +63,8 @@ def predictions(model: nn.Module, inputs: dict) -> torch.Tensor:
 def tiny_model(task: str, name: str) -> tuple[nn.Module, dict[str, int]]:
     variant = SPEC.variant(task, name)
     dims = {name: encoder_info(name).output_dims["tiny"] for name in variant.inputs}
-    return SPEC.build_model(task, variant, "tiny", dims, SPEC.hyper_for(task, variant)), dims
+    return SPEC.build_model(task, variant, dims,
+                            SPEC.knobs_for(task, variant, "tiny"), SPEC.hyper_for(task, variant)), dims
 
 
 def test_variants_are_the_rows_of_the_two_tables() -> None:
@@ -78,13 +79,17 @@ def test_variants_are_the_rows_of_the_two_tables() -> None:
 def test_hyper_parameters_follow_the_paper() -> None:
     va = SPEC.hyper_for("va", SPEC.variant("va", "attention-clip"))
     assert (va.sampling, va.window, va.stride, va.inference_stride) == ("windows", 1000, 200, None)
-    assert (va.loss, va.optimizer, va.lr, va.weight_decay, va.grad_clip_value, va.dropout, va.batch_size) == (
-        "ccc", "adam", 1e-3, 1e-5, 0.8, 0.2, 32)
+    assert (va.loss, va.optimizer, va.lr, va.weight_decay, va.grad_clip_value, va.batch_size) == (
+        "ccc", "adam", 1e-3, 1e-5, 0.8, 32)
+    va_knobs = SPEC.knobs_for("va", SPEC.variant("va", "attention-clip"), "paper")  # Table 1's caption
+    assert (va_knobs.hidden, va_knobs.dropout, va_knobs.translation_loss_weight) == (256, 0.2, 0.5)
     assert (va.ccc_granularity, va.ccc_reduction) == ("window", "sum")  # the authors' 2 − (CCC_v + CCC_a) per window
     for name, (_, _, lr, _) in EXPR_ROWS.items():  # the authors' code: focal CE + smoothing, batch 8, plateau
         expr = SPEC.hyper_for("expr", SPEC.variant("expr", name))
-        assert (expr.sampling, expr.window, expr.batch_size, expr.epochs, expr.lr, expr.dropout, expr.schedule) == (
-            "windows", 64, 8, 30, lr, 0.5, "plateau")
+        assert (expr.sampling, expr.window, expr.batch_size, expr.epochs, expr.lr, expr.schedule) == (
+            "windows", 64, 8, 30, lr, "plateau")
+        knobs = SPEC.knobs_for("expr", SPEC.variant("expr", name), "paper")
+        assert (knobs.heads, knobs.head_dim, knobs.mlp, knobs.dropout) == (2, 64, 512, 0.5)
         assert (expr.loss, expr.label_smoothing, expr.focal_gamma, expr.focal_alpha, expr.distillation_weight) == (
             "ce", 0.1, 2.0, 0.9, 0.2)
         paper = SPEC.hyper_for("expr", SPEC.variant("expr", name), "paper")  # the paper's text: soft F1, batch 16
@@ -309,8 +314,8 @@ def expected_parameters(task: str, model: str, dims: list[int], k: int) -> int:
 def test_paper_preset_sizes_on_the_meta_device(task: str, name: str) -> None:
     variant = SPEC.variant(task, name)
     with torch.device("meta"):
-        model = SPEC.build_model(task, variant, "paper", {name: PAPER_DIMS[name] for name in variant.inputs},
-                                 SPEC.hyper_for(task, variant))
+        model = SPEC.build_model(task, variant, {name: PAPER_DIMS[name] for name in variant.inputs},
+                                 SPEC.knobs_for(task, variant, "paper"), SPEC.hyper_for(task, variant))
     family = variant.options.get("model", "expr")
     k = 2 if task == "va" else 8  # valence + arousal; the 8 expression classes
     assert sum(p.numel() for p in model.parameters()) == expected_parameters(
@@ -339,8 +344,8 @@ def test_the_papers_expression_recipe_is_one_hyper_override_away(tmp_path: Path)
                            hyper_overrides=dict(overrides))
         return resolve_hyper(SPEC, "expr", variant, config)
 
-    paper = resolved(recipe="paper", dropout=0.3)  # the recipe first, then the other overrides
-    assert (paper.loss, paper.batch_size, paper.recipe, paper.dropout, paper.lr) == ("soft_f1", 16, "paper", 0.3, 1e-3)
+    paper = resolved(recipe="paper", batch_size=4)  # the recipe first, then the other overrides
+    assert (paper.loss, paper.batch_size, paper.recipe, paper.lr) == ("soft_f1", 4, "paper", 1e-3)
     assert resolved().recipe is None and resolved().loss == "ce"
     with pytest.raises(AbawError, match="recipe 'nosuch'"):
         resolved(recipe="nosuch")

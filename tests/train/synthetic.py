@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from abaw_bench.harness.metrics.result import MetricResult
 from abaw_bench.harness.runtime.distributed import setup, teardown
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.train.data import Collate, ItemDataset
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 from torch import nn
@@ -183,9 +184,9 @@ def train(run_dir: Path, *, epochs: int = 3, seed: int = 0, resume: bool = False
         val_set = ItemDataset(val_ids, {"x": val_source}, targets=val_targets)
         model = TrainableModel(TinyHead(step_delay, dropout))
         score = pearson_score(val_targets)
-    settings = FitSettings(epochs=epochs, batch_size=batch_size, lr=3e-3, seed=seed, grad_clip_value=100.0,
-                           progress=False, early_stopping_patience=patience, encoder_freeze_epoch=freeze_epoch,
-                           schedule_epochs=schedule_epochs)
+    settings = FitSettings(Hyper(epochs=epochs, batch_size=batch_size, lr=3e-3, grad_clip_value=100.0,
+                                 early_stopping_patience=patience, encoder_freeze_epoch=freeze_epoch),
+                           rank_batch_size=batch_size, seed=seed, progress=False, schedule_epochs=schedule_epochs)
     trainer = Trainer(model, settings, context, run_dir)
     result = trainer.fit(train_set, collate, val_set, score, resume=resume)
     summary = {"best_epoch": result.best_epoch, "best": result.best_metric.value,

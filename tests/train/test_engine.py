@@ -169,14 +169,15 @@ def test_trainval_schedule_keeps_the_reused_runs_learning_rate_at_every_step(tmp
     """A train+val row stops at the reused best epoch but keeps that run's cosine schedule: every step's learning
     rate equals the full run's, instead of decaying to zero at the stop (the schedule is per epoch fraction)."""
     from abaw_bench.harness.runtime.distributed import setup
+    from abaw_bench.harness.systems import Hyper
     from abaw_bench.harness.train.data import Collate, ItemDataset
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
     def learning_rates(run_dir: Path, epochs: int, schedule_epochs: int | None) -> list[float]:
         seed_everything(0)
         ids, source, targets = synthetic.make_split(32, 1)
-        settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0, seed=0, progress=False,
-                               schedule_epochs=schedule_epochs)
+        settings = FitSettings(Hyper(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0), rank_batch_size=8,
+                               seed=0, progress=False, schedule_epochs=schedule_epochs)
         trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
         seen: list[float] = []
         trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
@@ -195,13 +196,15 @@ def test_resume_with_more_epochs_replans_the_cosine_and_with_fewer_than_trained_
     (not the stored plan's last value, 0 at the end of its cosine); N below the epochs already trained is a message."""
     from abaw_bench.harness.errors import AbawError
     from abaw_bench.harness.runtime.distributed import setup
+    from abaw_bench.harness.systems import Hyper
     from abaw_bench.harness.train.data import Collate, ItemDataset
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
     def learning_rates(run_dir: Path, epochs: int, *, resume: bool = False) -> list[float]:
         seed_everything(0)
         ids, source, targets = synthetic.make_split(32, 1)
-        settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0, seed=0, progress=False)
+        settings = FitSettings(Hyper(epochs=epochs, batch_size=8, lr=1e-2, warmup_epochs=1.0), rank_batch_size=8,
+                               seed=0, progress=False)
         trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
         seen: list[float] = []
         trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
@@ -223,6 +226,7 @@ def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: 
     more than `patience` epochs, then lr × 0.1 (ReduceLROnPlateau, stepped once per epoch on the metric)."""
     from abaw_bench.harness.metrics.result import MetricResult
     from abaw_bench.harness.runtime.distributed import setup
+    from abaw_bench.harness.systems import Hyper
     from abaw_bench.harness.train import engine
     from abaw_bench.harness.train.data import Collate, ItemDataset
 
@@ -230,8 +234,8 @@ def test_plateau_schedule_cuts_the_lr_when_validation_stops_improving(tmp_path: 
     engine.seed_everything(0)
     ids, source, targets = synthetic.make_split(16, 1)
     dataset = ItemDataset(ids, {"x": source}, targets=targets)
-    settings = engine.FitSettings(epochs=4, batch_size=8, lr=1e-2, warmup_epochs=0.0, schedule="plateau", seed=0,
-                                  progress=False)
+    settings = engine.FitSettings(Hyper(epochs=4, batch_size=8, lr=1e-2, warmup_epochs=0.0, schedule="plateau"),
+                                  rank_batch_size=8, seed=0, progress=False)
     trainer = engine.Trainer(engine.TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), tmp_path)
     seen: list[float] = []
     trainer.optimizer.register_step_pre_hook(lambda optimizer, *_: seen.append(optimizer.param_groups[0]["lr"]))
@@ -249,6 +253,7 @@ def test_step_schedule_follows_its_formula_per_epoch_and_resume_keeps_it(tmp_pat
     """schedule "step" with SGD (the BAH dataset authors' MyStepLR): every step of epoch k (1-based) runs at
     max(lr · gamma^⌊(k − 1) / step_size⌋, floor), and a run resumed after epoch 3 goes on with exactly those lrs."""
     from abaw_bench.harness.runtime.distributed import setup
+    from abaw_bench.harness.systems import Hyper
     from abaw_bench.harness.train.data import Collate, ItemDataset
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
@@ -257,9 +262,10 @@ def test_step_schedule_follows_its_formula_per_epoch_and_resume_keeps_it(tmp_pat
     def learning_rates(run_dir: Path, epochs: int, *, resume: bool = False) -> list[float]:
         seed_everything(0)
         ids, source, targets = synthetic.make_split(32, 1)
-        settings = FitSettings(epochs=epochs, batch_size=8, lr=lr, warmup_epochs=0.0, schedule="step",
-                               step_size=step_size, step_gamma=gamma, step_min_lr=floor, optimizer="sgd",
-                               momentum=0.9, nesterov=True, weight_decay=1e-4, seed=0, progress=False)
+        settings = FitSettings(Hyper(epochs=epochs, batch_size=8, lr=lr, warmup_epochs=0.0, schedule="step",
+                                     step_size=step_size, step_gamma=gamma, step_min_lr=floor, optimizer="sgd",
+                                     momentum=0.9, nesterov=True, weight_decay=1e-4),
+                               rank_batch_size=8, seed=0, progress=False)
         trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), run_dir)
         assert isinstance(trainer.optimizer, torch.optim.SGD)
         assert trainer.optimizer.defaults["nesterov"] and trainer.optimizer.defaults["momentum"] == 0.9

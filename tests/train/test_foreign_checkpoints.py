@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.train import checkpoint
 
 HERE = Path(__file__).parent
@@ -97,7 +98,7 @@ def test_a_foreign_best_checkpoint_is_named_too(tmp_path: Path, trained: Path) -
     from abaw_bench.harness.runtime.distributed import setup
     from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer
 
-    settings = FitSettings(epochs=1, batch_size=8, lr=3e-3, seed=0, progress=False)
+    settings = FitSettings(Hyper(epochs=1, batch_size=8, lr=3e-3), rank_batch_size=8, seed=0, progress=False)
     trainer = Trainer(TrainableModel(synthetic.TinyHead()), settings, setup("cpu"), tmp_path)
     with pytest.raises(AbawError, match=r"best\.pt is not a checkpoint of this run \(RuntimeError: Error\(s\) in "
                                         r"loading state_dict"):

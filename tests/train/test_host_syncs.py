@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from abaw_bench.harness.runtime.distributed import DistContext
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.train import engine
 from abaw_bench.harness.train.data import Collate, ItemDataset
 from abaw_bench.systems._heads import Branch, BranchFusionRegressor, LastValidLSTM
@@ -75,7 +76,8 @@ def _dataset(items: int) -> ItemDataset:
 
 def _trainer(tmp_path: Path) -> engine.Trainer:
     head = BranchFusionRegressor([Branch("x", "mean+lstm", lstm_hidden=4)], {"x": 3}, fusion_hidden=4, outputs=2)
-    settings = engine.FitSettings(epochs=1, batch_size=2, lr=1e-3, grad_clip_norm=1.0, progress=False)
+    settings = engine.FitSettings(Hyper(epochs=1, batch_size=2, lr=1e-3, grad_clip_norm=1.0), rank_batch_size=2,
+                                  progress=False)
     return engine.Trainer(engine.TrainableModel(head), settings, META, tmp_path)
 
 

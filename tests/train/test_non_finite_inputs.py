@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.runtime.distributed import setup
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.train.data import Collate, ItemDataset
 from abaw_bench.harness.train.engine import FitSettings, TrainableModel, Trainer, seed_everything
 
@@ -25,7 +26,9 @@ def _fit(run_dir: Path, *, nan_item: str | None = None, lr: float = 3e-3) -> Non
         source.arrays[nan_item] = source.arrays[nan_item].copy()
         source.arrays[nan_item][-1, 0] = np.nan
     dataset = ItemDataset(ids, {"x": source}, targets=targets)
-    settings = FitSettings(epochs=1, batch_size=4, lr=lr, seed=0, progress=False)
+    hyper = Hyper(epochs=1, batch_size=4)
+    object.__setattr__(hyper, "lr", lr)  # past Hyper's range when a test forces a divergence (no run can ask it)
+    settings = FitSettings(hyper, rank_batch_size=4, seed=0, progress=False)
     trainer = Trainer(TrainableModel(synthetic.TinyHead(dropout=0.0)), settings, setup("cpu"), run_dir)
     trainer.fit(dataset, Collate({"x": synthetic.DIM}), None, None)
 

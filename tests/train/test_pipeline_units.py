@@ -192,12 +192,14 @@ def test_resume_reads_a_field_its_config_json_lacks_as_that_fields_default(tmp_p
 
     from abaw_bench.harness.train.pipeline import _check_resume
 
-    hyper = {"epochs": 3, "lr": 1e-3}
+    hyper, model = {"epochs": 3, "lr": 1e-3}, {"dropout": 0.1}
     old = _config(tmp_path).to_json()
     del old["skip_bad"]
-    (tmp_path / "config.json").write_text(json.dumps({"run": old, "hyper": hyper}), encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps({"run": old, "hyper": hyper, "model": model}), encoding="utf-8")
     same = _config(tmp_path, resume=True)
-    _check_resume(same, tmp_path, {"run": asdict(same), "hyper": hyper})
+    _check_resume(same, tmp_path, {"run": asdict(same), "hyper": hyper, "model": model})
     skipping = _config(tmp_path, resume=True, skip_bad=True)
     with pytest.raises(AbawError, match=r"differs in: skip_bad\)"):
-        _check_resume(skipping, tmp_path, {"run": asdict(skipping), "hyper": hyper})
+        _check_resume(skipping, tmp_path, {"run": asdict(skipping), "hyper": hyper, "model": model})
+    with pytest.raises(AbawError, match=r"differs in: model\)"):  # a changed model knob is another run
+        _check_resume(same, tmp_path, {"run": asdict(same), "hyper": hyper, "model": {"dropout": 0.2}})

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from abaw_bench.harness.features.waveforms import ensure_waveforms
 from abaw_bench.harness.media import load_audio
+from abaw_bench.harness.systems import Hyper
 from abaw_bench.harness.tasks.base import Item
 from abaw_bench.harness.train.windows import FrameDataset, FrameGrid, GridSplit, InputAlignment, WaveformWindows
 
@@ -128,9 +129,9 @@ def fine_tune(folder: Path, run: str, *, epochs: int, freeze_epoch: int | None =
     seed_everything(0)
     head = BranchFusionRegressor([Branch(AUDIO, "lstm", None)], {AUDIO: encoder.output_dim}, fusion_hidden=8,
                                  outputs=1, dropout=0.0)
-    settings = FitSettings(epochs=epochs, batch_size=8, lr=1e-3, encoder_lr=1e-3, warmup_epochs=0.0, loss="bce",
-                           grad_clip_value=100.0, encoder_freeze_epoch=freeze_epoch, schedule_epochs=2,
-                           progress=False)
+    settings = FitSettings(Hyper(epochs=epochs, batch_size=8, lr=1e-3, encoder_lr=1e-3, warmup_epochs=0.0, loss="bce",
+                                 grad_clip_value=100.0, encoder_freeze_epoch=freeze_epoch),
+                           rank_batch_size=8, schedule_epochs=2, progress=False)
     trainer = Trainer(TrainableModel(head, {AUDIO: encoder}), settings, setup("cpu"), folder / run)
     trainer.fit(training_set(folder, encoder.prepare), Collate({}, {AUDIO: encoder.collate}))
     return {"initial": initial, "encoder": encoder.model.state_dict(), "head": head.state_dict()}
