@@ -8,6 +8,7 @@ runs differ in nothing but the seed, so runs are grouped by `config_hash`, a has
     hyper                   the effective hyper-parameters (CLI --epochs/--lr/--batch-size/--hyper are folded in);
                             a train+val row trains for its seed's train-only best epoch, so its `epochs` counts as
                             that rule ("best epoch of <variant>"), not as each seed's number
+    model                   the model knobs the run built with (the system's ModelKnobs, --hyper folded in)
     config.<field>          every RunConfig field except those in EXCLUDED_CONFIG_FIELDS (so a field added to
                             RunConfig later splits groups rather than pooling runs it may tell apart)
     data.demo, data.manifest_sha256                          the data, by its split manifest, not by its path
@@ -56,6 +57,8 @@ def config_fields(document: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {name: document.get(name) for name in ("system", "task", "variant", "preset")}
     for name, value in sorted(_object(document.get("hyper")).items()):
         fields[f"hyper.{name}"] = value
+    for name, value in sorted(_object(document.get("model")).items()):
+        fields[f"model.{name}"] = value
     epochs_source = document.get("epochs_source")
     if isinstance(epochs_source, str) and epochs_source.startswith(REUSED_EPOCHS):
         fields["hyper.epochs"] = epochs_source.split(" (", 1)[0]  # the rule, not each seed's own count
