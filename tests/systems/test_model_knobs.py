@@ -81,6 +81,15 @@ def test_every_knob_refuses_values_outside_its_declared_range(system: str, task:
             spec.knobs_for(task, variant, "tiny", {name: value})
 
 
+@pytest.mark.parametrize(("system", "task"), KNOB_SETS)
+def test_knobs_name_only_real_presets(system: str, task: str) -> None:
+    """A misspelt preset in `knob(..., tyni=16)` would never apply; every one named is an encoder preset."""
+    from abaw_bench.harness.encoders import PRESETS
+
+    for item in fields(SYSTEMS.get(system).knobs[task]):
+        assert set(item.metadata["presets"]) <= set(PRESETS), f"{system} {task} {item.name}"
+
+
 def _changed(value: Any, legal: Range | tuple[str, ...] | None) -> list[Any]:
     """Legal values other than `value`, nearest first (a knob may constrain another, e.g. width % heads)."""
     if isinstance(legal, tuple):
