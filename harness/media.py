@@ -1,4 +1,5 @@
-"""Media decoding for the encoders: audio to mono 16 kHz float32, face-crop folders and video frames to RGB uint8.
+"""Media decoding for the encoders: audio to mono 16 kHz float32, face-crop folders to RGB uint8; a video's frame rate
+and frame count from its container header (`video_timing`), without decoding a frame.
 
 Audio is decoded with PyAV (FFmpeg) at the file's native rate, down-mixed by averaging the channels, and resampled
 with `torchaudio.functional.resample` (band-limited sinc interpolation, deterministic, the same filter the
@@ -339,37 +340,6 @@ def load_face_crop(file: str | os.PathLike[str]) -> np.ndarray:
         raise MediaError(f"{file}: refused as a decompression bomb ({error})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise MediaError(f"{file}: cannot decode the face crop ({error})") from error
-
-
-def load_video_frames(path: str | os.PathLike[str], *, fps: float | None = None,
-                      max_frames: int | None = None) -> list[np.ndarray]:
-    """Frames of the first video stream as RGB uint8 arrays; with `fps`, the first frame at or after each tick k/fps."""
-    import av
-
-    path = Path(path)
-    frames: list[np.ndarray] = []
-    with _open_container(path) as container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        next_tick = 0.0
-        try:
-            for frame in container.decode(stream):
-                if fps is not None:
-                    if frame.time is None:
-                        raise MediaError(f"{path}: video frames carry no timestamps; cannot resample to {fps} fps")
-                    if frame.time + 1e-6 < next_tick:
-                        continue
-                    while next_tick <= frame.time + 1e-6:
-                        next_tick += 1.0 / fps
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-        except av.FFmpegError as error:
-            raise MediaError(f"{path}: corrupt video after {len(frames)} frames ({error})") from error
-    if not frames:
-        raise MediaError(f"{path}: the video stream decodes to no frames")
-    return frames
 
 
 def count_frames(folder: str | os.PathLike[str]) -> int:
