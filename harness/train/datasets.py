@@ -158,11 +158,12 @@ def _rows_kept(task: Task, row_ids: list[str], skipped: dict[str, str]) -> np.nd
 
 def video_timings(task: Task, items: list[Item], split: GridSplit, name: str) -> tuple[dict[str, float], list[str]]:
     """Each video's frames per second, read from its container (header only, `harness.media.video_timing`), for
-    placing centred windows at frame / fps; the task's `fps` (else 25) for an item without a video file. Notes name
-    the videos whose label frames number more than one off the container's frame count, and the assumed rates."""
+    placing centred windows at frame / fps; the task's `fps` for an item without a video file (an error when the task
+    states none). Notes name the videos whose label frames number more than one off the container's frame count, and
+    the assumed rates."""
     from abaw_bench.harness.media import video_timing
 
-    fallback = task.fps or 25.0
+    fallback = task.fps
     label_frames = {grid.item_id: grid.n_frames for grid in split.grids}
     rates: dict[str, float] = {}
     notes: list[str] = []
@@ -170,6 +171,9 @@ def video_timings(task: Task, items: list[Item], split: GridSplit, name: str) ->
     for item in items:
         path = item.media.get("video")
         if path is None:
+            if fallback is None:
+                raise AbawError(f"{name}: video {item.id[:120]} has no video file to read its frame rate from, and "
+                                f"task {task.name!r} states no frame rate to assume (Task.fps)")
             rates[item.id] = fallback
             assumed.append(item.id)
             continue

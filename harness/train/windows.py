@@ -203,8 +203,9 @@ class FrameDataset(Dataset):
     features: Mapping[str, FeatureSource | WindowSource]  # a WindowSource for alignment kind "window"
     alignment: Mapping[str, InputAlignment]
     window: int = 1  # "windows": L
-    frame_rates: Mapping[str, float] = field(default_factory=dict)  # "centred": item id -> grid frames per second
-    fps: float = 25.0  # "centred": the rate of an item missing from `frame_rates`
+    # "centred": item id -> grid frames per second, for every item (datasets.video_timings; a video without a file
+    # gets its task's `fps`)
+    frame_rates: Mapping[str, float] = field(default_factory=dict)
     prepared: Mapping[str, Callable[[str, np.ndarray], Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -246,7 +247,7 @@ class FrameDataset(Dataset):
                 return _take(array, self._image_rows(grid, frames), grid.item_id, name)
             return interpolate_rows(array, grid.n_frames, frames)
         centre = int(frames[0])
-        fps = self.frame_rates.get(grid.item_id, self.fps)
+        fps = self.frame_rates[grid.item_id]
         if alignment.kind == "image":
             span = centred_span(centre, alignment.span_seconds * fps, grid.n_frames, alignment.rows)
             return _take(array, self._image_rows(grid, span), grid.item_id, name)

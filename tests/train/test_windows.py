@@ -62,7 +62,7 @@ def _dataset(lengths: dict[str, int], sampling: str, samples: list[tuple[int, in
     labels = np.arange(len(row_ids), dtype=np.float64)[:, None]
     split = build_grids(Facts, list(lengths), row_ids, labels)
     return FrameDataset(split, sampling, samples, {"x": Rows(lengths)}, {"x": InputAlignment("audio", 1.0)},
-                        window=window, fps=4.0)
+                        window=window, frame_rates=dict.fromkeys(lengths, 4.0))
 
 
 def test_non_overlapping_windows_predict_every_reference_row_exactly_once_in_reference_order() -> None:
@@ -240,10 +240,14 @@ def test_a_video_whose_label_frames_disagree_with_its_container_is_reported(tmp_
     counts = {"fits": 49, "long": 50, "silent": 10}  # one frame off is tolerated, two is not
     row_ids = [f"{item}/{frame}" for item, count in counts.items() for frame in range(count)]
     split = build_grids(Facts(), list(counts), row_ids, np.zeros((len(row_ids), 1), np.float32))
-    rates, notes = video_timings(get_task("bah"), items, split, "train")
-    assert rates == {"fits": 24.0, "long": 24.0, "silent": 25.0}
+    bah = get_task("bah")
+    rates, notes = video_timings(bah, items, split, "train")
+    assert rates == {"fits": 24.0, "long": 24.0, "silent": bah.fps}  # no file: the task's assumed rate
     assert len(notes) == 2 and "video long: 50 label frames" in notes[0] and "48 frames at 24 fps" in notes[0]
-    assert "silent" in notes[1] and "assume 25 fps" in notes[1]
+    assert "silent" in notes[1] and f"assume {bah.fps:g} fps" in notes[1]
+    assert get_task("va").fps is None
+    with pytest.raises(AbawError, match=r"video silent has no video file .* task 'va' states no frame rate"):
+        video_timings(get_task("va"), items, split, "train")
 
 
 @pytest.mark.parametrize("n_rows,n_frames,expected", [
