@@ -1,5 +1,6 @@
 """Suite-wide isolation: every test session gets its own cache (so demo datasets and feature caches are generated
-fresh, never read from the user's ~/.cache) and runs with the Hugging Face hub offline, as on the reference machines."""
+fresh, never read from the user's ~/.cache) and runs with the Hugging Face hub offline, as CI's machines are: they
+reach no model hub."""
 
 from __future__ import annotations
 

@@ -143,7 +143,8 @@ def macro_f1(f1: np.ndarray) -> float:
 
 def weighted_f1(f1: np.ndarray, counts: ClassCounts) -> float:
     """Support-weighted F1, Σ_i |n_i|·F1_i / Σ_i |n_i|, n_i the label support (a class absent from both has n_i = 0):
-    BAH's headline, as Hallmen et al., Semantic Matters (ABAW 8), Table 2 reports it."""
+    BAH's headline, as Hallmen et al., Semantic Matters (ABAW 8), Table 2 reports it, and the BAH organisers'
+    `bah_metrics.py` computes it (sklearn's `f1_score(average="weighted")`)."""
     present = ~np.isnan(f1)
     return float(np.sum(counts.support[present] * f1[present]) / counts.total)
 

@@ -149,7 +149,8 @@ class _CountingMetric(Metric):
 
 
 class BahFrameMetric(_CountingMetric):
-    """BAH frame level: weighted F1 (seed formula), macro F1, per-class F1, accuracy, and AP when scores are given.
+    """BAH frame level: weighted F1 (the support-weighted mean of the per-class F1, `functional.weighted_f1`),
+    macro F1, per-class F1, accuracy, and AP when scores are given.
 
     `scores` (the positive-class probability per frame) must be given with every update or with none.
     """
