@@ -1,5 +1,5 @@
 """Extraction with the real tiny wav2vec2-vad on synthetic wav files: store contents, batch independence, cache hits,
-invalidation, corrupt files, SIGKILL + resume, and torchrun with 2 gloo processes."""
+invalidation, corrupt files, SIGKILL + resume, torchrun with 2 gloo processes, and progress lines in a log."""
 
 from __future__ import annotations
 
@@ -189,3 +189,20 @@ def test_torchrun_two_gloo_ranks_equal_single_process(pristine: Path, reference:
     assert summary["world_size"] == 2 and summary["extracted"] == ITEM_COUNT
     assert cache_bytes(dist_home) == reference.cache()
     assert (Path(summary["cache_dir"]) / "summary-train.json").is_file()
+
+
+def test_extraction_logs_plain_lines_when_stderr_is_redirected(encoder, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
+    items = []
+    for index in range(3):
+        write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
+        items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
+    capfd.readouterr()
+    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path, batch_size=2, num_workers=0, progress=True)
+    # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
+    extract_items(encoder, request, items, "train")
+    err = capfd.readouterr().err
+    assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 videos" in err
+    assert "\r" not in err

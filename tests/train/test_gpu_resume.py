@@ -1,46 +1,18 @@
-"""The rank's device under torchrun, the process-group timeout, and checkpoints that resume on a GPU: RNG states stay
-on the CPU whatever `map_location` is ("meta" stands in for a CUDA device here), one state per rank, and a change of
-precision on resume is an error with a message."""
+"""Checkpoints that resume on a GPU: RNG states stay on the CPU whatever `map_location` is ("meta" stands in for a
+CUDA device here), one state per rank, and a change of precision on resume is an error with a message. (The rank's
+device and the process group: tests/runtime/test_distributed.py.)"""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from abaw_bench.harness.errors import AbawError
-from abaw_bench.harness.runtime import distributed, precision
 from abaw_bench.harness.runtime.distributed import DistContext
 from abaw_bench.harness.train import checkpoint
-
-
-@pytest.mark.parametrize(("requested", "local_rank", "expected"), [
-    ("cuda", None, "cuda"), ("cuda:1", None, "cuda:1"), ("cpu", 3, "cpu"),
-    ("cuda", 2, "cuda:2"), ("cuda:0", 1, "cuda:1"), ("cuda:5", 0, "cuda:0"),
-])
-def test_under_torchrun_every_cuda_request_is_the_ranks_own_gpu(requested: str, local_rank: int | None,
-                                                                 expected: str) -> None:
-    assert distributed.rank_device(requested, local_rank) == expected
-
-
-def test_process_group_timeout_is_generous_and_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(distributed.TIMEOUT_ENV, raising=False)
-    assert distributed.process_group_timeout() == timedelta(minutes=distributed.DEFAULT_TIMEOUT_MINUTES)
-    monkeypatch.setenv(distributed.TIMEOUT_ENV, "240")
-    assert distributed.process_group_timeout() == timedelta(hours=4)
-    for bad in ("soon", "-5", "0"):
-        monkeypatch.setenv(distributed.TIMEOUT_ENV, bad)
-        with pytest.raises(AbawError, match=distributed.TIMEOUT_ENV):
-            distributed.process_group_timeout()
-
-
-def test_outside_torchrun_setup_is_a_world_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert distributed.setup("cpu") == DistContext(0, 1, 0, torch.device("cpu"))
 
 
 def _draws() -> tuple[float, float, float]:
@@ -97,10 +69,3 @@ def test_the_same_precision_resumes() -> None:
     checkpoint.check_resume_precision({"scaler": {}}, "fp32")
     checkpoint.check_resume_precision({"scaler": {"scale": torch.tensor(2.0)}}, "fp16")
     checkpoint.check_resume_precision({"precision": "bf16", "scaler": {}}, "bf16")
-
-
-def test_auto_dtype_is_fp32_off_cuda() -> None:
-    assert precision.resolve_dtype("auto", "cpu") == "fp32"
-    assert precision.resolve_dtype("bf16", "cpu") == "bf16"
-    with pytest.raises(AbawError, match="dtype 'half'"):
-        precision.resolve_dtype("half", "cpu")

@@ -1,4 +1,5 @@
-"""Progress output: a tqdm bar on a terminal; in a log (stderr redirected), plain lines and no carriage return."""
+"""Progress output (harness/progress.py): a tqdm bar on a terminal; in a log, plain lines and no carriage return.
+(Extraction's own progress in a log: tests/features/test_pipeline.py.)"""
 
 from __future__ import annotations
 
@@ -6,17 +7,12 @@ import fcntl
 import io
 import os
 import struct
-import sys
 import termios
 from pathlib import Path
 
 import numpy as np
 import pytest
 from abaw_bench.harness.progress import progress
-from abaw_bench.harness.tasks.base import Item
-
-sys.path.insert(0, str(Path(__file__).parent))
-from _wav import write_wav
 
 
 def test_plain_lines_when_the_stream_is_not_a_terminal(tmp_path: Path) -> None:
@@ -94,23 +90,3 @@ def test_a_terminal_gets_the_tqdm_bar() -> None:
     frames = output.rstrip("\r\n").split("\r")[1:]
     assert len(frames) >= 2 and all(frame.startswith("extract:") for frame in frames)
     assert "0/3" in frames[0] and "3/3" in frames[-1] and "100%" in frames[-1]
-
-
-def test_extraction_logs_plain_lines_when_stderr_is_redirected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capfd: pytest.CaptureFixture[str]) -> None:
-    from abaw_bench.harness.encoders import load_encoder
-    from abaw_bench.harness.features import FeatureRequest, extract_items
-
-    monkeypatch.setenv("ABAW_BENCH_CACHE", str(tmp_path / "cache"))
-    items = []
-    for index in range(3):
-        write_wav(tmp_path / f"clip{index}.wav", 0.5 + index / 4, seed=index)
-        items.append(Item(f"clip{index}", "train", {"audio": tmp_path / f"clip{index}.wav"}))
-    capfd.readouterr()
-    encoder = load_encoder("wav2vec2-vad", "tiny")
-    request = FeatureRequest.for_encoder(encoder, "synthetic", tmp_path, batch_size=2, num_workers=0, progress=True)
-    # stderr is a file here (pytest's fd capture), as under `... > log 2>&1`
-    extract_items(encoder, request, items, "train")
-    err = capfd.readouterr().err
-    assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 videos" in err
-    assert "\r" not in err
