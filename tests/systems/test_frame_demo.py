@@ -9,7 +9,7 @@ than the real run's). MARGINS is the lead the real labels must have over it, per
 weighted F1, Expr macro F1). Measured leads: VA frame-head .36 vs ~0; BAH frame-head .729 vs .675 (the demo's vision
 cue is its weakest, d' ≈ 0.8); hallmen2025 (segment-drawn epochs, one run each) vision .734 vs .675, audio .723 vs
 .694, text .806 vs .675, text+audio .842 vs .737, text+vision .850 vs .768, text+audio+vision .818 vs .704;
-bah-challenge's default row (vision+audio+text) .724 vs .577.
+bah-challenge's default row (vision+audio+text, 8 epochs: EPOCHS below) .691 vs .577.
 """
 
 from __future__ import annotations
