@@ -187,6 +187,10 @@ def _check_resume(config: RunConfig, run_dir: Path, resolved: dict[str, Any]) ->
     stored = _stored_config(run_dir)
     if stored is None:
         return
+    if "model" not in stored:  # the model's own knobs were recorded from schema 7 on; before, dropout sat in "hyper"
+        raise AbawError(f"--resume: {run_dir / 'config.json'} was written by an older abaw-bench, which did not record "
+                        "the model's knobs (no 'model' in it), so this run cannot be checked to be the same; start it "
+                        "again with --overwrite, or use another --out")
     volatile = {"resume", "overwrite", "progress", "num_workers", "epochs", "out_root"}
     # A field the stored config lacks was written before the field existed: that run had its default.
     defaults = {each.name: each.default for each in fields(RunConfig) if each.default is not MISSING}

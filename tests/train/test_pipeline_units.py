@@ -203,3 +203,16 @@ def test_resume_reads_a_field_its_config_json_lacks_as_that_fields_default(tmp_p
         _check_resume(skipping, tmp_path, {"run": asdict(skipping), "hyper": hyper, "model": model})
     with pytest.raises(AbawError, match=r"differs in: model\)"):  # a changed model knob is another run
         _check_resume(same, tmp_path, {"run": asdict(same), "hyper": hyper, "model": {"dropout": 0.2}})
+
+
+def test_resume_of_a_run_written_before_model_knobs_were_recorded_says_so(tmp_path: Path) -> None:
+    """Its model's settings are unknown (dropout sat in "hyper", the widths were not recorded): refused by name."""
+    from dataclasses import asdict
+
+    from abaw_bench.harness.train.pipeline import _check_resume
+
+    (tmp_path / "config.json").write_text(json.dumps({"run": _config(tmp_path).to_json(),
+                                                      "hyper": {"epochs": 3, "dropout": 0.1}}), encoding="utf-8")
+    same = _config(tmp_path, resume=True)
+    with pytest.raises(AbawError, match=r"written by an older abaw-bench.*no 'model'.*--overwrite"):
+        _check_resume(same, tmp_path, {"run": asdict(same), "hyper": {"epochs": 3}, "model": {"dropout": 0.1}})
