@@ -137,6 +137,11 @@ HYPER_RANGES: dict[str, Range] = {
     "frame_step": Range(1, 10**6),
     "threshold_sweep": Range(-1e6, 1e6),  # first and last (probabilities or logits); step: > 0, MAX_SWEEP_POINTS
 }
+# Every text Hyper field's choices (checked with the ranges, as a ModelKnobs field's `knob` choices are).
+HYPER_CHOICES: dict[str, tuple[str, ...]] = {
+    "sampling": SAMPLINGS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "loss": LOSSES,
+    "ccc_granularity": CCC_GRANULARITIES, "ccc_reduction": CCC_REDUCTIONS, "epoch_sampling": EPOCH_SAMPLINGS,
+    "selection": SELECTIONS}
 
 
 @dataclass(frozen=True)
@@ -203,10 +208,9 @@ class Hyper:
 
     def __post_init__(self) -> None:
         for item in fields(self):
-            _check_type(f"Hyper.{item.name}", getattr(self, item.name), item.type)
-            if item.name in HYPER_RANGES:
-                _check_range(f"Hyper.{item.name}", getattr(self, item.name), HYPER_RANGES[item.name],
-                             nullable=item.type.endswith("| None"))
+            where, value = f"Hyper.{item.name}", getattr(self, item.name)
+            _check_type(where, value, item.type)
+            _check_legal(where, value, HYPER_RANGES.get(item.name) or HYPER_CHOICES.get(item.name), item.type)
         if self.threshold_sweep is not None:
             first, last, step = self.threshold_sweep
             if not first <= last:
@@ -215,13 +219,6 @@ class Hyper:
             if (last - first) / step + 1 > MAX_SWEEP_POINTS:
                 raise ValueError(f"Hyper.threshold_sweep {list(self.threshold_sweep)}: expected at most "
                                  f"{MAX_SWEEP_POINTS} thresholds, found {int((last - first) / step) + 1}")
-        choices = (("sampling", SAMPLINGS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
-                   ("ccc_granularity", CCC_GRANULARITIES), ("ccc_reduction", CCC_REDUCTIONS),
-                   ("epoch_sampling", EPOCH_SAMPLINGS), ("selection", SELECTIONS))
-        for name, allowed in choices:
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ValueError(f"Hyper.{name} {value!r}: expected one of {', '.join(allowed)}")
         if self.schedule in ("plateau", "step") and self.warmup_epochs != 0:
             raise ValueError(f"Hyper.schedule {self.schedule!r} has no warm-up; set warmup_epochs 0 (found "
                              f"{self.warmup_epochs})")
@@ -291,12 +288,18 @@ def _check_type(where: str, value: Any, annotation: str) -> None:
         raise ValueError(f"{where}: expected {expected}{' or null' if optional else ''}, found {str(value)[:80]!r}")
 
 
-def _check_range(where: str, value: Any, legal: Range, *, nullable: bool) -> None:
-    """`value` (already type-checked: a number, None, a Mapping of numbers or threshold_sweep's triple) in `legal`."""
-    if value is None:
+def _check_legal(where: str, value: Any, legal: Range | tuple[str, ...] | None, annotation: str) -> None:
+    """`value` (already type-checked against `annotation`) in its declared legal values, the one check of Hyper's and
+    ModelKnobs' fields: a text field's choices, or a Range for a number, for each number of a `tuple[int, ...]`
+    knob, for each value of a Mapping field and for threshold_sweep's first and last; None declares nothing."""
+    if value is None or legal is None:
         return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
+    if isinstance(legal, tuple):
+        if value not in legal:
+            raise ValueError(f"{where} {value!r}: expected one of {', '.join(legal)}")
+        return
+    if isinstance(value, Mapping) or annotation == "tuple[int, ...]":
+        for key, item in value.items() if isinstance(value, Mapping) else enumerate(value):
             if item not in legal:
                 raise ValueError(f"{where}[{key!r}] {item}: expected {legal.describe()}")
         return
@@ -307,7 +310,8 @@ def _check_range(where: str, value: Any, legal: Range, *, nullable: bool) -> Non
                              f"{legal.describe()} and step > 0")
         return
     if value not in legal:
-        raise ValueError(f"{where} {value}: expected {legal.describe()}{' (or null)' if nullable else ''}")
+        nullable = " (or null)" if annotation.endswith("| None") else ""
+        raise ValueError(f"{where} {value}: expected {legal.describe()}{nullable}")
 
 
 def knob(default: Any, legal: Range | tuple[str, ...] | None, **presets: Any) -> Any:
@@ -332,15 +336,7 @@ class ModelKnobs:
             if legal is None and item.type != "bool":
                 raise TypeError(f"{where}: a {item.type} knob needs its legal values (a Range or the choices)")
             _check_type(where, value, item.type)
-            if isinstance(legal, tuple):
-                if value not in legal:
-                    raise ValueError(f"{where} {value!r}: expected one of {', '.join(legal)}")
-            elif isinstance(legal, Range) and isinstance(value, tuple | list):
-                for position, number in enumerate(value):
-                    if number not in legal:
-                        raise ValueError(f"{where}[{position}] {number}: expected {legal.describe()}")
-            elif legal is not None:
-                _check_range(where, value, legal, nullable=item.type.endswith("| None"))
+            _check_legal(where, value, legal, item.type)
         self.check()
 
     def check(self) -> None:
