@@ -255,7 +255,8 @@ def test_leaderboard_and_compare_do_not_import_torch(seeded_runs: Path) -> None:
 
 def test_reader_reads_what_the_writer_writes(tmp_path: Path) -> None:
     """`Results` as `abaw-bench run` writes it (atomic.write_json of `to_json`) reads back equal, with its views; a
-    schema 5 document (before "task_facts") still reads, with no task facts."""
+    schema 5 document (before "task_facts") still reads, with no task facts, and a schema 6 one (before "model") with no
+    model knobs and its Hyper as written."""
     from dataclasses import asdict, replace
 
     from abaw_bench.harness.atomic import write_json
@@ -294,3 +295,8 @@ def test_reader_reads_what_the_writer_writes(tmp_path: Path) -> None:
     del older["task_facts"]
     path.write_text(json.dumps(older), encoding="utf-8")
     assert read_results(path) == replace(written, task_facts=None, schema_version=5)
+
+    before_model = written.to_json() | {"schema_version": 6, "hyper": written.hyper | {"dropout": 0.1}}
+    del before_model["model"]  # before schema 7 the model's dropout was a Hyper field and there was no "model"
+    path.write_text(json.dumps(before_model), encoding="utf-8")
+    assert read_results(path) == replace(written, hyper=before_model["hyper"], model={}, schema_version=6)
