@@ -410,7 +410,8 @@ class SystemSpec:
 
     def __post_init__(self) -> None:
         """A system file's slip fails at its import, naming the system: a task without knobs, a knob that shadows an
-        engine knob (a --hyper key must name one setting), a variant overriding a knob its system does not have."""
+        engine knob (a --hyper key must name one setting), a variant overriding a knob its system does not have or
+        setting one out of its legal values."""
         engine = {item.name for item in fields(Hyper)}
         for task in self.tasks:
             if task not in self.knobs:
@@ -424,6 +425,10 @@ class SystemSpec:
                     raise ValueError(f"system {self.name!r} variant {variant.name!r}: unknown model knobs "
                                      f"{sorted(set(variant.model) - names)}; {self.name}'s {task} knobs: "
                                      f"{', '.join(sorted(names))}")
+                try:  # a value out of its knob's range, too, is the system file's slip, not a run's --hyper
+                    self.knobs_for(task, variant, "paper")
+                except ValueError as error:
+                    raise ValueError(f"system {self.name!r} variant {variant.name!r}: {error}") from None
 
     def demo_schedule(self, task: str, variant: Variant) -> dict[str, Any]:
         """The Hyper overrides a demo run of `variant` takes: the system's for the task, except the fields the row

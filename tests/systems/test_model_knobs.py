@@ -170,3 +170,13 @@ def test_knobs_resolve_system_then_preset_then_variant_then_overrides() -> None:
     row = h24.variant("emi", "audio-global-unfrozen-dropout")
     assert h24.knobs_for("emi", row, "paper").dropout == 0.1  # the row's
     assert h24.knobs_for("emi", row, "paper", {"dropout": 0.3}).dropout == 0.3
+
+
+def test_a_variant_setting_a_knob_out_of_its_range_fails_at_import_naming_the_row() -> None:
+    from dataclasses import replace
+
+    spec = SYSTEMS.get("hallmen2024")
+    row = replace(spec.variant("emi", "audio-global-unfrozen-dropout"), model={"dropout": 1.5})
+    with pytest.raises(ValueError, match=r"system 'hallmen2024' variant 'audio-global-unfrozen-dropout': "
+                                         r".*dropout 1\.5: expected in \[0, 1\)"):
+        replace(spec, variants={**spec.variants, "emi": {**spec.variants["emi"], row.name: row}})
