@@ -14,7 +14,7 @@ by name, `SystemSpec.split_overrides`):
 - the model's knobs, the system's own `ModelKnobs` dataclass (widths, heads, layers, dropout), one per task in
   `spec.knobs`, each field declared with its legal values (`knob`); resolved by `spec.knobs_for` as the system's, the
   values a knob declares for the run's encoder preset (the tiny encoders' narrower widths), the variant's `model`,
-  then --hyper; checked once, there.
+  then --hyper; checked there (and each variant's paper knobs when the system file is imported).
 
 Model contract, shared by every system and the engine:
     model = spec.build_model(task, variant, input_dims, knobs, hyper)   # a torch.nn.Module
@@ -324,8 +324,9 @@ def knob(default: Any, legal: Range | tuple[str, ...] | None, **presets: Any) ->
 @dataclass(frozen=True)
 class ModelKnobs:
     """The settings a system's `build_model` reads (widths, heads, layers, dropout), one dataclass per system (or per
-    task where the models differ) in the system's own file, every field declared with `knob(...)`. Checked once, when
-    a run's knobs are resolved (`SystemSpec.knobs_for`); a subclass states constraints between knobs in `check`."""
+    task where the models differ) in the system's own file, every field declared with `knob(...)`. Checked whenever
+    knobs are resolved (`SystemSpec.knobs_for`: for a run, and for every variant at the system's import); a subclass
+    states constraints between knobs in `check`."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
