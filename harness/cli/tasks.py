@@ -29,8 +29,7 @@ def describe_tasks() -> list[dict[str, object]]:
     return [{"name": name, "title": task.title, "headline_metric": task.headline_metric,
              "higher_is_better": task.higher_is_better, "levels": list(task.levels),
              "label_columns": list(task.columns),
-             "submission_formats": {level: {"title": fmt.title, "notes": fmt.notes}
-                                    for level, fmt in zip(task.levels, task.formats, strict=True)}}
+             "submission_formats": {fmt.level: {"title": fmt.title, "notes": fmt.notes} for fmt in task.formats}}
             for name, task in TASKS]
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import repeat
@@ -297,15 +298,14 @@ class BahReader(DatasetReader):
             if frame_video != video:
                 raise AbawError(f"{where}: the frame belongs to {frame_video}, not to {video}")
             rows.append(FrameRow(video, index, _parse_label(str(pair[1]), where, optional=False)))
-        self._bound_frame_indices(rows, [f"{path}: video {video}, frame_annotation entry {position}"
-                                         for position in range(len(rows))])
+        self._bound_frame_indices(rows, lambda position: f"{path}: video {video}, frame_annotation entry {position}")
         return rows
 
-    def _bound_frame_indices(self, rows: list[FrameRow], places: list[str]) -> None:
-        """AbawError naming the place (`places[i]`: file and line of `rows[i]`) where a video's largest listed frame
-        index lies beyond the video's frames: a frame grid is allocated up to it, so `frame-999999999.jpg` in a
-        label file would take gigabytes. The container is read only for a video whose largest index is far beyond
-        its count of listed frames."""
+    def _bound_frame_indices(self, rows: list[FrameRow], place: Callable[[int], str]) -> None:
+        """AbawError naming the place (`place(i)`: file and line of `rows[i]`, spelt only for the row in error) where
+        a video's largest listed frame index lies beyond the video's frames: a frame grid is allocated up to it, so
+        `frame-999999999.jpg` in a label file would take gigabytes. The container is read only for a video whose
+        largest index is far beyond its count of listed frames."""
         largest: dict[str, int] = {}  # video -> position of its largest index in `rows`
         listed: dict[str, int] = {}
         for position, row in enumerate(rows):
@@ -318,7 +318,7 @@ class BahReader(DatasetReader):
                 count, counted_in = self._video_frames(video)
                 beyond = frame_number_beyond(index, count, counted_in=counted_in)
                 if beyond is not None:
-                    raise AbawError(f"{places[position]}: frame index {index} of video {video} is {beyond}; fix or "
+                    raise AbawError(f"{place(position)}: frame index {index} of video {video} is {beyond}; fix or "
                                     "remove that line")
 
     # -- frame rows -------------------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ class BahReader(DatasetReader):
         path = self.root / SPLIT_FRAMES_DIR / f"{split}.txt"
         if path.is_file():
             rows, lines = self._parse_split_frames(path, split, set(videos))
-            self._bound_frame_indices(rows, [f"{path}:{line}" for line in lines])
+            self._bound_frame_indices(rows, lambda position: f"{path}:{lines[position]}")
         elif videos and all(video in self.annotation for video in videos):
             rows = [row for video in videos for row in self._frame_rows_from_annotation(video)]
         else:

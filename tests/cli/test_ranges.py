@@ -128,3 +128,16 @@ def test_the_issue_probes_on_the_command_line(capsys: pytest.CaptureFixture[str]
             build_parser().parse_args(argv)
         assert caught.value.code == 2
         assert f"argument {flag}: expected a whole number in {legal}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0", "65537", "1_0", "2,1e3", "a", ","])
+def test_a_list_of_batch_sizes_reads_each_as_a_ranged_whole_number(capsys: pytest.CaptureFixture[str],
+                                                                   text: str) -> None:
+    """`profile --batch-sizes` is a list, so not one Ranged flag: each of its sizes is read as one."""
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["profile", "--encoder", "wav2vec2-vad", "--batch-sizes", text])
+    assert caught.value.code == 2
+    assert "argument --batch-sizes: expected comma-separated batch sizes like 1,2,4,8, each a whole number in " \
+           "[1, 65536]" in capsys.readouterr().err
+    assert build_parser().parse_args(["profile", "--encoder", "wav2vec2-vad", "--batch-sizes", "1, 2,"]
+                                     ).batch_sizes == (1, 2)
