@@ -248,6 +248,14 @@ def from_pretrained_checked(model_class: Any, directory: Path, info: EncoderInfo
     return model
 
 
+def check_output_dim(info: EncoderInfo, preset: str, found: int, source: str) -> None:
+    """AbawError when the network built or loaded for `preset` (`source`: what set its width) does not give the
+    feature width the encoder declares: the cache and every system head are sized from the declared one."""
+    if found != info.output_dims[preset]:
+        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, {source} "
+                        f"gives {found}-d")
+
+
 def read_config_json(path: Path, what: str) -> dict[str, Any]:
     """A checkpoint's JSON side file (`what`: e.g. "timm config.json") as an object, through the harness's bounded
     JSON reader, so a damaged or hostile file is an AbawError naming it rather than a traceback."""

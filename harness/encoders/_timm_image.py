@@ -41,6 +41,7 @@ from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
     RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
+    check_output_dim,
     hub_snapshot,
     missing_weights_error,
     read_config_json,
@@ -129,9 +130,7 @@ def _preset_build(info: EncoderInfo, preset: str) -> Build:
 def _create(info: EncoderInfo, preset: str, build: Build) -> torch.nn.Module:
     model = timm.create_model(build.architecture, pretrained=False, num_classes=0, **build.model_args)
     width = getattr(model, "head_hidden_size", None) or model.num_features
-    if width != info.output_dims[preset]:
-        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, but "
-                        f"{build.architecture} with {dict(build.model_args)} gives {width}-d")
+    check_output_dim(info, preset, width, f"{build.architecture} with {dict(build.model_args)}")
     return model
 
 
