@@ -8,10 +8,12 @@ items of its batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from abaw_bench.harness.encoders._common import read_config_json
 from abaw_bench.harness.errors import AbawError
 from abaw_bench.harness.media import SAMPLE_RATE
 
@@ -29,6 +31,15 @@ def as_waveform(media: Any) -> torch.Tensor:
 def zero_mean_unit_var(wave: torch.Tensor) -> torch.Tensor:
     """transformers' Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm for one unpadded clip (population variance)."""
     return (wave - wave.mean()) / torch.sqrt(wave.var(unbiased=False) + 1e-7)
+
+
+def checkpoint_normalizes(directory: Path, default: bool) -> bool:
+    """`do_normalize` from the checkpoint's preprocessor_config.json (`default`, the encoder's own, when the file or
+    the field is absent), so a reloaded checkpoint preprocesses its input as it was saved."""
+    path = directory / "preprocessor_config.json"
+    if not path.is_file():
+        return default
+    return bool(read_config_json(path, "preprocessor_config.json").get("do_normalize", default))
 
 
 def check_length(wave: torch.Tensor) -> None:

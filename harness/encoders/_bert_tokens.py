@@ -36,6 +36,7 @@ import torch
 from abaw_bench.harness.encoders._common import (
     RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
+    check_output_dim,
     from_pretrained_checked,
     resolve_hf_dir,
     save_files_atomically,
@@ -139,9 +140,7 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError) as error:
         raise AbawError(f"cannot load the tokenizer of encoder {info.name!r} from {directory}: {error}") from error
-    if model.config.hidden_size != info.output_dims[preset]:
-        raise AbawError(f"the checkpoint in {directory} gives {model.config.hidden_size}-d vectors; encoder "
-                        f"{info.name!r} [{preset}] gives {info.output_dims[preset]}-d ones")
+    check_output_dim(info, preset, model.config.hidden_size, f"the checkpoint in {directory}")
     return BertTokenEncoder(info, preset, model, tokenizer, weights_path=directory, source=f"checkpoint {directory}")
 
 

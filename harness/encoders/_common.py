@@ -24,6 +24,7 @@ from abaw_bench.harness import torchfiles
 from abaw_bench.harness.encoders import weights
 from abaw_bench.harness.encoders.base import Encoder, EncoderInfo
 from abaw_bench.harness.errors import AbawError
+from abaw_bench.harness.jsonio import BadJson, read_json
 from abaw_bench.harness.paths import file_sha256
 
 if TYPE_CHECKING:
@@ -245,6 +246,26 @@ def from_pretrained_checked(model_class: Any, directory: Path, info: EncoderInfo
         raise AbawError(f"the checkpoint in {directory} is not a {info.model_id} checkpoint for encoder "
                         f"{info.name!r}: {len(missing)} weights are missing, e.g. {', '.join(missing[:3])}")
     return model
+
+
+def check_output_dim(info: EncoderInfo, preset: str, found: int, source: str) -> None:
+    """AbawError when the network built or loaded for `preset` (`source`: what set its width) does not give the
+    feature width the encoder declares: the cache and every system head are sized from the declared one."""
+    if found != info.output_dims[preset]:
+        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, {source} "
+                        f"gives {found}-d")
+
+
+def read_config_json(path: Path, what: str) -> dict[str, Any]:
+    """A checkpoint's JSON side file (`what`: e.g. "timm config.json") as an object, through the harness's bounded
+    JSON reader, so a damaged or hostile file is an AbawError naming it rather than a traceback."""
+    try:
+        config = read_json(path)
+    except BadJson as error:
+        raise AbawError(f"{path}: not a readable {what} ({error.reason})") from None
+    if not isinstance(config, dict):
+        raise AbawError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    return config
 
 
 def save_files_atomically(directory: Path, write: Callable[[Path], None]) -> Path:

@@ -28,13 +28,13 @@ from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
     RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
+    check_output_dim,
     load_plain_state,
     read_plain_state,
     save_plain_state,
     seeded,
 )
 from abaw_bench.harness.encoders.base import EncoderInfo
-from abaw_bench.harness.errors import AbawError
 from torch import nn
 
 IMAGE_SIZE, RESIZE = 40, 48  # their evaluation transform: resize to 48, centre crop 40
@@ -103,9 +103,7 @@ class IRResNetEncoder(TorchEncoder):
 
 def _create(info: EncoderInfo, preset: str) -> IRResNet:
     model = IRResNet(STAGES[preset])
-    if STAGES[preset][-1][0] != info.output_dims[preset]:
-        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, its "
-                        f"stages give {STAGES[preset][-1][0]}-d")
+    check_output_dim(info, preset, STAGES[preset][-1][0], "its last stage")
     return model
 
 

@@ -28,7 +28,6 @@ loader would only log it). Images are resized straight to size² (Aff-Wild2 crop
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +41,10 @@ from abaw_bench.harness.encoders import _image
 from abaw_bench.harness.encoders._common import (
     RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
+    check_output_dim,
     hub_snapshot,
     missing_weights_error,
+    read_config_json,
     seeded,
 )
 from abaw_bench.harness.encoders._image import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD
@@ -129,9 +130,7 @@ def _preset_build(info: EncoderInfo, preset: str) -> Build:
 def _create(info: EncoderInfo, preset: str, build: Build) -> torch.nn.Module:
     model = timm.create_model(build.architecture, pretrained=False, num_classes=0, **build.model_args)
     width = getattr(model, "head_hidden_size", None) or model.num_features
-    if width != info.output_dims[preset]:
-        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, but "
-                        f"{build.architecture} with {dict(build.model_args)} gives {width}-d")
+    check_output_dim(info, preset, width, f"{build.architecture} with {dict(build.model_args)}")
     return model
 
 
@@ -163,12 +162,7 @@ def _checkpoint_build(info: EncoderInfo, preset: str, weight_file: Path) -> Buil
     path = weight_file.parent / "config.json"
     if not path.is_file():
         return build
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AbawError(f"{path}: not a readable timm config.json ({error})") from error
-    if not isinstance(config, dict):
-        raise AbawError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    config = read_config_json(path, "timm config.json")
     architecture = config.get("architecture", build.architecture)
     model_args = config.get("model_args", {}) if "architecture" in config else build.model_args
     pretrained = config.get("pretrained_cfg") or {}

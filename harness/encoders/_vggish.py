@@ -30,13 +30,13 @@ from abaw_bench.harness.encoders import _audio
 from abaw_bench.harness.encoders._common import (
     RANDOM_WEIGHTS_SOURCE,
     TorchEncoder,
+    check_output_dim,
     load_plain_state,
     read_plain_state,
     save_plain_state,
     seeded,
 )
 from abaw_bench.harness.encoders.base import EncoderInfo
-from abaw_bench.harness.errors import AbawError
 from torch import nn
 
 WINDOW, HOP, FFT = 400, 160, 512  # samples: 25 ms, 10 ms, the next power of two
@@ -133,9 +133,7 @@ class VGGishEncoder(TorchEncoder):
 
 def _create(info: EncoderInfo, preset: str) -> VGGishNetwork:
     conv, linear = WIDTHS[preset]
-    if linear[-1] != info.output_dims[preset]:
-        raise AbawError(f"encoder {info.name!r} [{preset}] expects {info.output_dims[preset]}-d features, its widths "
-                        f"give {linear[-1]}-d")
+    check_output_dim(info, preset, linear[-1], "its last linear layer")
     return VGGishNetwork(conv, linear)
 
 

@@ -272,19 +272,9 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
     directory = resolve_hf_dir(info, weights)
     model = from_pretrained_checked(Wav2Vec2VadModel, directory, info, attn_implementation="sdpa",
                                     dtype=torch.float32)
-    options.setdefault("normalize", _feature_extractor_normalizes(directory))
+    options.setdefault("normalize", _audio.checkpoint_normalizes(directory, default=True))
     return Wav2Vec2VadEncoder(info, preset, model, weights_path=directory, source=f"checkpoint {directory}",
                               **options)
-
-
-def _feature_extractor_normalizes(directory: Path) -> bool:
-    """`do_normalize` from the checkpoint's preprocessor_config.json (True for the audeering model)."""
-    import json
-
-    config = directory / "preprocessor_config.json"
-    if not config.is_file():
-        return True
-    return bool(json.loads(config.read_text()).get("do_normalize", True))
 
 
 def save(encoder: Wav2Vec2VadEncoder, directory: Path) -> Path:

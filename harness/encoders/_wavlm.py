@@ -7,7 +7,6 @@ chunks of a batch are padded together with an attention mask, so results do not 
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,9 +97,7 @@ def load(info: EncoderInfo, preset: str, weights: str | Path | None, *, trust_re
         return build_random(info, preset, **options)
     directory = resolve_hf_dir(info, weights)
     model = from_pretrained_checked(WavLMModel, directory, info, dtype=torch.float32)
-    preprocessor = directory / "preprocessor_config.json"
-    if preprocessor.is_file():
-        options.setdefault("normalize", bool(json.loads(preprocessor.read_text()).get("do_normalize", False)))
+    options.setdefault("normalize", _audio.checkpoint_normalizes(directory, default=False))
     return WavLMEncoder(info, preset, model, weights_path=directory, source=f"checkpoint {directory}", **options)
 
 

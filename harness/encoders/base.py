@@ -18,6 +18,8 @@ name starts with "_" are skipped) that calls `register_encoder(EncoderInfo(...))
 code (`_wav2vec2.py` for `wav2vec2.py`). The declaring module must not import torch, transformers, timm or whisper at
 its top, since `abaw-bench systems`, `info`, `tasks`, `validate` and `score` list encoders and must stay light. The
 family module is imported when an encoder is first built, and provides the three functions of `EncoderFamily`.
+This module and `weights.py` are public (the declaring modules and `abaw-bench weights` import them), so the scan
+imports them too: they register nothing and import no heavy library (tests/encoders/test_registry.py checks).
 """
 
 from __future__ import annotations

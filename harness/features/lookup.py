@@ -99,7 +99,7 @@ def _preference(candidate: _Candidate, dtype: str, max_frames: int | None) -> tu
 
 def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_root: Path, split: str,
           asr_store: FeatureStore | None, allow_skipped: bool) -> tuple[FeatureStore | None, str]:
-    from abaw_bench.harness.features.pipeline import _encoder_limit, _layout, bad_entries
+    from abaw_bench.harness.features.pipeline import _encoder_limit, _layout, bad_entries, read_summary
 
     extraction = candidate.header["extraction"]
     directory, header, sources, entries = _layout(encoder, task, items, data_root, dtype=extraction.get("dtype"),
@@ -107,13 +107,8 @@ def _open(candidate: _Candidate, encoder: Encoder, task: str, items: list, data_
                                             max_frames=extraction.get("max_frames"), asr_store=asr_store)
     if directory != candidate.directory:
         return None, "its cache.json does not match its folder's key"
-    summary_path = directory / f"summary-{split}.json"
-    try:
-        summary = read_json(summary_path) if summary_path.is_file() else {}
-    except BadJson:
-        summary = {}
-    recorded = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
-    skipped = {item.id: recorded[item.id] for item in items if isinstance(recorded, dict) and item.id in recorded}
+    summary, recorded = read_summary(directory, split)
+    skipped = {item.id: recorded[item.id] for item in items if item.id in recorded}
     if skipped and not allow_skipped:
         item_id, reason = next(iter(skipped.items()))
         return None, (f"{len(skipped)} {split} item(s) were skipped as unreadable by an extraction with --skip-bad "

@@ -459,6 +459,21 @@ def ensure_features(request: FeatureRequest, split: str) -> FeatureStore:
     return extract_items(built, request, items, split, asr_store=asr_store)
 
 
+def read_summary(directory: Path, split: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The split's last extraction summary in cache folder `directory` and its skipped items (item id → reason),
+    each {} when the file is absent or damaged: a damaged summary records no skipped item, so every item then needs
+    its cached entry."""
+    path = directory / f"summary-{split}.json"
+    try:
+        summary = read_json(path) if path.is_file() else {}
+    except BadJson:
+        summary = {}
+    if not isinstance(summary, dict):
+        return {}, {}
+    skipped = summary.get("skipped_items", {})
+    return summary, skipped if isinstance(skipped, dict) else {}
+
+
 def open_items(encoder: Encoder, request: FeatureRequest, items: Sequence[Item], split: str, *,
                asr_store: FeatureStore | None = None) -> FeatureStore:
     """The store of already extracted features for `items`; AbawError naming the first missing item otherwise.
@@ -469,12 +484,7 @@ def open_items(encoder: Encoder, request: FeatureRequest, items: Sequence[Item],
     directory, header, sources, entries = _layout(encoder, task, items, request.data_root, dtype=dtype,
                                                   max_seconds=request.max_seconds, max_frames=max_frames,
                                                   asr_store=asr_store)
-    summary_path = directory / f"summary-{split}.json"
-    try:
-        summary = read_json(summary_path) if summary_path.is_file() else {}
-    except BadJson:  # a damaged summary records no skipped item: every item then needs its cached entry
-        summary = {}
-    skipped = summary.get("skipped_items", {}) if isinstance(summary, dict) else {}
+    summary, skipped = read_summary(directory, split)
     missing = [item.id for item, entry in zip(items, entries, strict=True)
                if not entry.exists() and item.id not in skipped]
     if missing:

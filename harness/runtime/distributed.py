@@ -17,8 +17,8 @@ runs of `run --seeds N`); the command leaves it once at its end (`finish`). Dest
 seeds hangs: the ranks wait in `init_process_group` on a rendezvous torchrun does not repeat.
 
 Timeout: a collective waits at most the process group's timeout (default 120 minutes; the environment variable
-ABAW_BENCH_DIST_TIMEOUT sets it in minutes). Long work such as feature extraction is shared by every rank, so ranks
-only ever wait for each other's imbalance, never for one rank doing everyone's work.
+ABAW_BENCH_DIST_TIMEOUT sets it in minutes, up to a week). Long work such as feature extraction is shared by every
+rank, so ranks only ever wait for each other's imbalance, never for one rank doing everyone's work.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from abaw_bench.harness.errors import AbawError
 
 TIMEOUT_ENV = "ABAW_BENCH_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_MINUTES = 120.0
+MAX_TIMEOUT_MINUTES = 7 * 24 * 60.0  # a week: beyond any wait worth making (and inf would overflow timedelta)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ def process_group_timeout() -> timedelta:
         minutes = float(text)
     except ValueError:
         minutes = -1.0
-    if not minutes > 0:
-        raise AbawError(f"environment variable {TIMEOUT_ENV}={text[:40]!r}: expected a positive number of minutes")
+    if not 0 < minutes <= MAX_TIMEOUT_MINUTES:
+        raise AbawError(f"environment variable {TIMEOUT_ENV}={text[:40]!r}: expected a positive number of minutes, "
+                        f"at most {MAX_TIMEOUT_MINUTES:.0f} (a week)")
     return timedelta(minutes=minutes)
 
 

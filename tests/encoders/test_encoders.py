@@ -116,6 +116,16 @@ def test_checkpoint_without_vad_head_is_rejected(tmp_path: Path) -> None:
         load_encoder("wav2vec2-vad", "tiny", weights=tmp_path)
 
 
+@pytest.mark.parametrize("name", ["wav2vec2-vad", "wavlm-large"])
+def test_saved_normalisation_reloads_and_a_damaged_preprocessor_config_is_named(name: str, tmp_path: Path) -> None:
+    encoder = load_encoder(name, "tiny", normalize=True)
+    saved = save_checkpoint(encoder, tmp_path)
+    assert load_encoder(name, "tiny", weights=saved).normalize is True
+    (saved / "preprocessor_config.json").write_text("[1, 2")
+    with pytest.raises(AbawError, match=r"preprocessor_config\.json: not a readable preprocessor_config\.json"):
+        load_encoder(name, "tiny", weights=saved)
+
+
 def test_whisper_tiny_checkpoint_transcribes_whole_clip(tmp_path: Path) -> None:
     encoder = load_encoder("whisper-large-v3", "tiny")
     assert "random weights" in encoder.describe()

@@ -206,3 +206,20 @@ def test_extraction_logs_plain_lines_when_stderr_is_redirected(encoder, tmp_path
     err = capfd.readouterr().err
     assert "extract wav2vec2-vad/tiny synthetic/train: done, 3/3 videos" in err
     assert "\r" not in err
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, ({}, {})),
+    ('{"items": 2, "skipped_items": {"clip1": "truncated"}}',
+     ({"items": 2, "skipped_items": {"clip1": "truncated"}}, {"clip1": "truncated"})),
+    ('{"items": 2, "skipped_items": "clip1 clip2"}', ({"items": 2, "skipped_items": "clip1 clip2"}, {})),
+    ("[1, 2]", ({}, {})),
+    ('{"items": ', ({}, {})),
+])
+def test_a_missing_or_damaged_summary_records_no_skipped_item(text: str | None, expected: tuple,
+                                                              tmp_path: Path) -> None:
+    from abaw_bench.harness.features.pipeline import read_summary
+
+    if text is not None:
+        (tmp_path / "summary-train.json").write_text(text)
+    assert read_summary(tmp_path, "train") == expected

@@ -26,7 +26,7 @@ def test_process_group_timeout_is_generous_and_configurable(monkeypatch: pytest.
     assert distributed.process_group_timeout() == timedelta(minutes=distributed.DEFAULT_TIMEOUT_MINUTES)
     monkeypatch.setenv(distributed.TIMEOUT_ENV, "240")
     assert distributed.process_group_timeout() == timedelta(hours=4)
-    for bad in ("soon", "-5", "0"):
+    for bad in ("soon", "-5", "0", "nan", "inf", "1e20"):
         monkeypatch.setenv(distributed.TIMEOUT_ENV, bad)
         with pytest.raises(AbawError, match=distributed.TIMEOUT_ENV):
             distributed.process_group_timeout()
